@@ -1,0 +1,75 @@
+"""``trtdsl`` entry point: dispatches to one module per subcommand.
+
+Exit codes: 0 success; 2 a user mistake (one line on stderr, no traceback); 1 an internal bug
+(traceback); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from collections.abc import Sequence
+
+from trtdsl.errors import TrtdslError
+
+SUBCOMMANDS = ("info", "run", "weights", "export", "compile", "bench", "inspect", "compare", "zoo")
+"""Subcommand module names under ``trtdsl.cli``, in help order. Each module defines
+``register(subparsers)``, which adds its parser with ``func=`` set to a ``(args) -> int``."""
+
+EPILOG = """examples:
+  trtdsl info zoo/resnet50.yaml
+  trtdsl info resnet50 --format json
+  trtdsl compile zoo/resnet50.yaml --weights random --emulate
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="trtdsl", description="Hand-built TensorRT engines from a Python/YAML "
+                     "network DSL.", epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"trtdsl {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in SUBCOMMANDS:
+        module_name = f"trtdsl.cli.{name}"
+        if importlib.util.find_spec(module_name) is None:  # subcommand not written yet
+            continue
+        importlib.import_module(module_name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except TrtdslError as e:
+        message = " ".join(str(e).split("\n")) if "\n" not in str(e) else str(e)
+        print(f"trtdsl: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("trtdsl: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _version() -> str:
+    from trtdsl import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""The errors trtdsl raises for user mistakes. Anything else escaping is a bug."""
+
+from __future__ import annotations
+
+
+class TrtdslError(Exception):
+    """Base of every error caused by user input; the CLI prints it on one line and exits 2."""
+
+
+class ModelError(TrtdslError):
+    """A model definition is wrong: bad op arguments, shapes, wiring or YAML."""
+
+
+class ShapeError(ModelError):
+    """An op cannot accept the types of its inputs."""
+
+
+class OpArgumentError(ModelError):
+    """An op attribute is unknown, missing or of the wrong type or value."""
+
+
+class WeightError(TrtdslError):
+    """A weights file is unreadable, or its tensors do not match the model."""
+
+
+class BackendError(TrtdslError):
+    """A backend (TensorRT, the emulator, the runtime) rejected the network or failed to run it."""
+
+
+class UsageError(TrtdslError):
+    """A command-line argument is malformed."""

@@ -1,0 +1,10 @@
+"""All op families; importing this package fills the ``OPS`` registry."""
+
+from trtdsl.ir.ops import activation as activation
+from trtdsl.ir.ops import conv as conv
+from trtdsl.ir.ops import elementwise as elementwise
+from trtdsl.ir.ops.base import OPS as OPS
+from trtdsl.ir.ops.base import Op as Op
+from trtdsl.ir.ops.base import ParamSpec as ParamSpec
+from trtdsl.ir.ops.base import make_op as make_op
+from trtdsl.ir.ops.base import op_class as op_class

@@ -1,0 +1,66 @@
+"""Binary elementwise ops with NumPy broadcasting."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from trtdsl.errors import ShapeError
+from trtdsl.ir.ops.base import Op, register_op
+from trtdsl.ir.types import Dim, TensorType
+
+
+def broadcast_shapes(op: Op, a: TensorType, b: TensorType) -> tuple[Dim, ...]:
+    """NumPy broadcasting of two shapes; a symbol broadcasts only against itself or 1."""
+    rank = max(a.rank, b.rank)
+    sa = (1,) * (rank - a.rank) + a.shape
+    sb = (1,) * (rank - b.rank) + b.shape
+    out: list[Dim] = []
+    for da, db in zip(sa, sb):
+        if da == db or db == 1:
+            out.append(da)
+        elif da == 1:
+            out.append(db)
+        else:
+            raise ShapeError(f"{op.op_name}: shapes {a.format_shape()} and {b.format_shape()} "
+                             f"do not broadcast ({da} vs {db})")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Binary(Op):
+    """Base of binary elementwise ops: same dtypes, NumPy broadcasting of shapes."""
+
+    arity = 2
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        a, b = inputs
+        if a.dtype != b.dtype:
+            raise ShapeError(f"{self.op_name}: input dtypes differ ({a.dtype} vs {b.dtype}); "
+                             f"insert a cast")
+        return TensorType(a.dtype, broadcast_shapes(self, a, b))
+
+    def reference(self, inputs: Sequence[np.ndarray],
+                  params: Mapping[str, np.ndarray]) -> np.ndarray:
+        a, b = inputs
+        return np.asarray(self.compute(a, b), dtype=a.dtype)
+
+    def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def macs(self, inputs: Sequence[TensorType], outputs: Sequence[TensorType],
+             sizes: Mapping[str, int] | None = None) -> int:
+        return 0
+
+
+@register_op
+@dataclass(frozen=True)
+class Add(Binary):
+    """a + b with NumPy broadcasting, as ``torch.add``."""
+
+    op_name = "add"
+
+    def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a + b

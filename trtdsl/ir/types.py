@@ -1,0 +1,158 @@
+"""Element types, symbolic dimensions and tensor types of the IR."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from trtdsl.errors import ModelError
+
+Dim = int | str
+"""One dimension: a static size, or the name of a declared symbolic dimension (e.g. ``"N"``)."""
+
+
+class DType(enum.Enum):
+    """Element type of a tensor. Values are the names used in YAML and in ``--format json``."""
+
+    FLOAT32 = "float32"
+    FLOAT16 = "float16"
+    BFLOAT16 = "bfloat16"
+    INT64 = "int64"
+    INT32 = "int32"
+    INT8 = "int8"
+    UINT8 = "uint8"
+    BOOL = "bool"
+
+    @classmethod
+    def parse(cls, name: object) -> DType:
+        """Return the DType called ``name`` (``"float32"``, ``"fp16"``, ...) or raise ModelError."""
+        if isinstance(name, DType):
+            return name
+        if isinstance(name, str):
+            key = _DTYPE_ALIASES.get(name.lower(), name.lower())
+            for member in cls:
+                if member.value == key:
+                    return member
+        known = ", ".join(m.value for m in cls)
+        raise ModelError(f"unknown dtype {name!r}; expected one of {known}")
+
+    @property
+    def is_float(self) -> bool:
+        return self in (DType.FLOAT32, DType.FLOAT16, DType.BFLOAT16)
+
+    @property
+    def itemsize(self) -> int:
+        return _ITEMSIZE[self]
+
+    def to_numpy(self) -> np.dtype:
+        """The NumPy dtype holding this type. bfloat16 has none and is computed as float32."""
+        return np.dtype(_NUMPY[self])
+
+    @classmethod
+    def from_numpy(cls, dtype: np.dtype | type) -> DType:
+        name = np.dtype(dtype).name
+        for member, np_name in _NUMPY.items():
+            if np_name == name and member is not DType.BFLOAT16:
+                return member
+        raise ModelError(f"NumPy dtype {name} has no trtdsl equivalent")
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "fp16": "float16", "half": "float16",
+                  "bf16": "bfloat16", "i64": "int64", "i32": "int32", "i8": "int8", "u8": "uint8"}
+_ITEMSIZE = {DType.FLOAT32: 4, DType.FLOAT16: 2, DType.BFLOAT16: 2, DType.INT64: 8,
+             DType.INT32: 4, DType.INT8: 1, DType.UINT8: 1, DType.BOOL: 1}
+_NUMPY = {DType.FLOAT32: "float32", DType.FLOAT16: "float16", DType.BFLOAT16: "float32",
+          DType.INT64: "int64", DType.INT32: "int32", DType.INT8: "int8", DType.UINT8: "uint8",
+          DType.BOOL: "bool"}
+
+
+@dataclass(frozen=True)
+class DimRange:
+    """A named symbolic dimension with the range a TensorRT optimization profile will cover.
+
+    Attributes:
+        name: the symbol used in shapes, e.g. ``"N"``.
+        min, opt, max: 1 <= min <= opt <= max.
+    """
+
+    name: str
+    min: int
+    opt: int
+    max: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ModelError(f"dimension name must be an identifier, got {self.name!r}")
+        for field_name in ("min", "opt", "max"):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ModelError(
+                    f"dimension {self.name}: {field_name} must be a positive int, got {value!r}")
+        if not self.min <= self.opt <= self.max:
+            raise ModelError(f"dimension {self.name}: expected min <= opt <= max, "
+                             f"got {self.min}, {self.opt}, {self.max}")
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """The type of one IR value: element type and shape (static ints or symbol names).
+
+    Attributes:
+        dtype: element type.
+        shape: one entry per axis; an int >= 0, or a str naming a DimRange of the graph.
+    """
+
+    dtype: DType
+    shape: tuple[Dim, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dtype, DType):
+            raise ModelError(f"expected a DType, got {self.dtype!r}")
+        shape = tuple(self.shape)
+        for d in shape:
+            if isinstance(d, bool) or not isinstance(d, (int, str)) or (
+                    isinstance(d, int) and d < 0):
+                raise ModelError(f"bad dimension {d!r} in shape {list(shape)}")
+        object.__setattr__(self, "shape", shape)
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_static(self) -> bool:
+        return all(isinstance(d, int) for d in self.shape)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(d for d in self.shape if isinstance(d, str))
+
+    def concrete(self, sizes: Mapping[str, int]) -> tuple[int, ...]:
+        """The static shape with each symbol replaced by ``sizes[symbol]``."""
+        try:
+            return tuple(d if isinstance(d, int) else int(sizes[d]) for d in self.shape)
+        except KeyError as missing:
+            raise ModelError(f"no size given for dimension {missing.args[0]}") from None
+
+    def numel(self, sizes: Mapping[str, int] | None = None) -> int:
+        """Number of elements; symbols take their size from ``sizes`` (default 1)."""
+        return math.prod(d if isinstance(d, int) else (sizes or {}).get(d, 1) for d in self.shape)
+
+    def with_shape(self, shape: tuple[Dim, ...]) -> TensorType:
+        return TensorType(self.dtype, tuple(shape))
+
+    def with_dtype(self, dtype: DType) -> TensorType:
+        return TensorType(dtype, self.shape)
+
+    def format_shape(self) -> str:
+        return "x".join(str(d) for d in self.shape) if self.shape else "scalar"
+
+    def __str__(self) -> str:
+        return f"{self.dtype.value}[{','.join(str(d) for d in self.shape)}]"
