@@ -23,11 +23,14 @@ OpT = TypeVar("OpT", bound="type[Op]")
 class ParamSpec:
     """One weight an op needs: its shape and the dtype it is stored in.
 
-    The state_dict key of a parameter is ``f"{node.name}.{role}"``.
+    The state_dict key of a parameter is ``f"{node.name}.{role}"``. An ``optional`` parameter
+    is not used by the computation and may be absent from a checkpoint (BatchNorm's
+    ``num_batches_tracked``, which PyTorch saves but does not require).
     """
 
     shape: tuple[int, ...]
     dtype: DType = DType.FLOAT32
+    optional: bool = False
 
 
 @dataclass(frozen=True)
