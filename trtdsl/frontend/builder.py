@@ -63,6 +63,7 @@ class ModelBuilder:
         self._precision: list[DType | None] = [None]
         self._auto: dict[str, int] = {}
         self._names: set[str] = set()
+        self._renames: list[tuple[str, str]] = []
 
     # -- interface ---------------------------------------------------------------------------
 
@@ -74,9 +75,14 @@ class ModelBuilder:
         self._dims[name] = rng
         return name
 
-    def input(self, name: str, shape: Sequence[Dim], dtype: DType | str = DType.FLOAT32,
-              dims: Mapping[str, tuple[int, int, int]] | None = None,
-              source: str | None = None) -> Tensor:
+    def input(
+        self,
+        name: str,
+        shape: Sequence[Dim],
+        dtype: DType | str = DType.FLOAT32,
+        dims: Mapping[str, tuple[int, int, int]] | None = None,
+        source: str | None = None,
+    ) -> Tensor:
         """Declare a graph input. ``dims`` declares symbols used in ``shape`` as (min, opt, max)."""
         where = source or _caller()
         try:
@@ -85,8 +91,9 @@ class ModelBuilder:
             t = TensorType(DType.parse(dtype), tuple(shape))
             undeclared = [d for d in t.symbols if d not in self._dims]
             if undeclared:
-                raise ModelError(f"dimension(s) {undeclared} used but not declared with "
-                                 f"min/opt/max")
+                raise ModelError(
+                    f"dimension(s) {undeclared} used but not declared with min/opt/max"
+                )
             self._define(name)
         except TrtdslError as e:
             raise ModelError(f"{where}: input {name}: {e}") from None
@@ -101,6 +108,16 @@ class ModelBuilder:
         if any(p.name == port.name for p in self._outputs):
             raise ModelError(f"{_caller()}: output {port.name!r} declared twice")
         self._outputs.append(port)
+
+    def rename_weights(self, pattern: str, replacement: str) -> None:
+        """Declare a checkpoint-key rename rule (``re.sub(pattern, replacement, key)``)."""
+        import re
+
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise ModelError(f"{_caller()}: bad weight rename pattern {pattern!r}: {e}") from None
+        self._renames.append((pattern, replacement))
 
     @contextlib.contextmanager
     def scope(self, name: str | int, precision: DType | str | None = None) -> Iterator[None]:
@@ -117,9 +134,15 @@ class ModelBuilder:
         """The full dotted node name ``name`` gets in the current scope."""
         return ".".join([*self._scope, name])
 
-    def node(self, op: Op | str, *inputs: Tensor, name: str | None = None,
-             precision: DType | str | None = None, source: str | None = None,
-             **attributes: Any) -> Tensor:
+    def node(
+        self,
+        op: Op | str,
+        *inputs: Tensor,
+        name: str | None = None,
+        precision: DType | str | None = None,
+        source: str | None = None,
+        **attributes: Any,
+    ) -> Tensor:
         """Add one node. ``op`` is an Op, or a registry name with ``attributes``.
 
         Returns the output Tensor (a tuple of Tensors for multi-output ops).
@@ -146,18 +169,24 @@ class ModelBuilder:
         except TrtdslError as e:
             raise ModelError(f"{where}: {path}: {e}") from None
         self._nodes.append(Node(path, op, tuple(t.name for t in inputs), outs, prec, where))
-        self._types.update(zip(outs, out_types))
-        result = tuple(Tensor(v, t) for v, t in zip(outs, out_types))
+        self._types.update(zip(outs, out_types, strict=True))
+        result = tuple(Tensor(v, t) for v, t in zip(outs, out_types, strict=True))
         return result[0] if len(result) == 1 else result  # type: ignore[return-value]
 
     def __getattr__(self, op_name: str) -> Callable[..., Tensor]:
         if op_name.startswith("_") or op_name not in OPS:
-            raise AttributeError(f"ModelBuilder has no op or attribute {op_name!r}"
-                                 f"{suggest(op_name, sorted(OPS))}")
+            raise AttributeError(
+                f"ModelBuilder has no op or attribute {op_name!r}{suggest(op_name, sorted(OPS))}"
+            )
 
         def call(*inputs: Tensor, name: str | None = None, **attributes: Any) -> Tensor:
-            return self.node(op_name, *inputs, name=name, source=attributes.pop("source", None)
-                             or _caller(), **attributes)
+            return self.node(
+                op_name,
+                *inputs,
+                name=name,
+                source=attributes.pop("source", None) or _caller(),
+                **attributes,
+            )
 
         call.__name__ = op_name
         call.__doc__ = OPS[op_name].__doc__
@@ -165,8 +194,15 @@ class ModelBuilder:
 
     def build(self) -> Graph:
         """The finished, verified Graph."""
-        graph = Graph(self.name, tuple(self._inputs), tuple(self._outputs), tuple(self._nodes),
-                      self._types, tuple(self._dims.values()))
+        graph = Graph(
+            self.name,
+            tuple(self._inputs),
+            tuple(self._outputs),
+            tuple(self._nodes),
+            self._types,
+            tuple(self._dims.values()),
+            tuple(self._renames),
+        )
         return graph.verify()
 
     # -- internals ---------------------------------------------------------------------------

@@ -69,6 +69,9 @@ class Graph:
         nodes: nodes in topological order.
         types: the type of every value (inputs and node outputs).
         dims: the symbolic dimensions used in ``types``.
+        weight_renames: ordered ``(regex, replacement)`` rules mapping checkpoint keys to node
+            keys, declared with the model to adapt foreign checkpoints (``re.sub`` semantics;
+            a prefix rule ``module.`` -> ``""`` is ``("^module\\.", "")``).
     """
 
     name: str
@@ -77,6 +80,7 @@ class Graph:
     nodes: tuple[Node, ...]
     types: Mapping[str, TensorType]
     dims: tuple[DimRange, ...] = ()
+    weight_renames: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "types", types.MappingProxyType(dict(self.types)))
@@ -85,8 +89,23 @@ class Graph:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Graph):
             return NotImplemented
-        return (self.name, self.inputs, self.outputs, self.nodes, dict(self.types), self.dims) == (
-            other.name, other.inputs, other.outputs, other.nodes, dict(other.types), other.dims)
+        return (
+            self.name,
+            self.inputs,
+            self.outputs,
+            self.nodes,
+            dict(self.types),
+            self.dims,
+            self.weight_renames,
+        ) == (
+            other.name,
+            other.inputs,
+            other.outputs,
+            other.nodes,
+            dict(other.types),
+            other.dims,
+            other.weight_renames,
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -131,7 +150,9 @@ class Graph:
 
     def replace_nodes(self, nodes: tuple[Node, ...], types: Mapping[str, TensorType]) -> Graph:
         """A new graph with other nodes and types and the same interface (for passes)."""
-        return Graph(self.name, self.inputs, self.outputs, nodes, types, self.dims)
+        return Graph(
+            self.name, self.inputs, self.outputs, nodes, types, self.dims, self.weight_renames
+        )
 
     def verify(self) -> Graph:
         """Check single assignment, topological order, declared dims and every node's types.
@@ -169,14 +190,17 @@ class Graph:
             except TrtdslError as e:
                 raise ModelError(f"{n.where()}: {e}") from None
             if len(inferred) != len(n.outputs):
-                raise ModelError(f"{n.where()}: op gives {len(inferred)} outputs, "
-                                 f"node declares {len(n.outputs)}")
-            for v, t in zip(n.outputs, inferred):
+                raise ModelError(
+                    f"{n.where()}: op gives {len(inferred)} outputs, node declares {len(n.outputs)}"
+                )
+            for v, t in zip(n.outputs, inferred, strict=True):
                 if v in defined:
                     raise ModelError(f"{n.where()}: value {v!r} assigned twice")
                 if self.types.get(v) != t:
-                    raise ModelError(f"{n.where()}: recorded type {self.types.get(v)} of {v!r} "
-                                     f"differs from inferred {t}")
+                    raise ModelError(
+                        f"{n.where()}: recorded type {self.types.get(v)} of {v!r} "
+                        f"differs from inferred {t}"
+                    )
                 defined.add(v)
         if not self.outputs:
             raise ModelError("the graph has no outputs")

@@ -64,13 +64,37 @@ class DType(enum.Enum):
         return self.value
 
 
-_DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "fp16": "float16", "half": "float16",
-                  "bf16": "bfloat16", "i64": "int64", "i32": "int32", "i8": "int8", "u8": "uint8"}
-_ITEMSIZE = {DType.FLOAT32: 4, DType.FLOAT16: 2, DType.BFLOAT16: 2, DType.INT64: 8,
-             DType.INT32: 4, DType.INT8: 1, DType.UINT8: 1, DType.BOOL: 1}
-_NUMPY = {DType.FLOAT32: "float32", DType.FLOAT16: "float16", DType.BFLOAT16: "float32",
-          DType.INT64: "int64", DType.INT32: "int32", DType.INT8: "int8", DType.UINT8: "uint8",
-          DType.BOOL: "bool"}
+_DTYPE_ALIASES = {
+    "fp32": "float32",
+    "float": "float32",
+    "fp16": "float16",
+    "half": "float16",
+    "bf16": "bfloat16",
+    "i64": "int64",
+    "i32": "int32",
+    "i8": "int8",
+    "u8": "uint8",
+}
+_ITEMSIZE = {
+    DType.FLOAT32: 4,
+    DType.FLOAT16: 2,
+    DType.BFLOAT16: 2,
+    DType.INT64: 8,
+    DType.INT32: 4,
+    DType.INT8: 1,
+    DType.UINT8: 1,
+    DType.BOOL: 1,
+}
+_NUMPY = {
+    DType.FLOAT32: "float32",
+    DType.FLOAT16: "float16",
+    DType.BFLOAT16: "float32",
+    DType.INT64: "int64",
+    DType.INT32: "int32",
+    DType.INT8: "int8",
+    DType.UINT8: "uint8",
+    DType.BOOL: "bool",
+}
 
 
 @dataclass(frozen=True)
@@ -94,10 +118,13 @@ class DimRange:
             value = getattr(self, field_name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ModelError(
-                    f"dimension {self.name}: {field_name} must be a positive int, got {value!r}")
+                    f"dimension {self.name}: {field_name} must be a positive int, got {value!r}"
+                )
         if not self.min <= self.opt <= self.max:
-            raise ModelError(f"dimension {self.name}: expected min <= opt <= max, "
-                             f"got {self.min}, {self.opt}, {self.max}")
+            raise ModelError(
+                f"dimension {self.name}: expected min <= opt <= max, "
+                f"got {self.min}, {self.opt}, {self.max}"
+            )
 
 
 @dataclass(frozen=True)
@@ -117,8 +144,11 @@ class TensorType:
             raise ModelError(f"expected a DType, got {self.dtype!r}")
         shape = tuple(self.shape)
         for d in shape:
-            if isinstance(d, bool) or not isinstance(d, (int, str)) or (
-                    isinstance(d, int) and d < 0):
+            if (
+                isinstance(d, bool)
+                or not isinstance(d, (int, str))
+                or (isinstance(d, int) and d < 0)
+            ):
                 raise ModelError(f"bad dimension {d!r} in shape {list(shape)}")
         object.__setattr__(self, "shape", shape)
 

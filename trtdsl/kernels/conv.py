@@ -6,10 +6,17 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *,
-           stride: tuple[int, int] = (1, 1),
-           pad_begin: tuple[int, int] = (0, 0), pad_end: tuple[int, int] = (0, 0),
-           dilation: tuple[int, int] = (1, 1), groups: int = 1) -> np.ndarray:
+def conv2d(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    *,
+    stride: tuple[int, int] = (1, 1),
+    pad_begin: tuple[int, int] = (0, 0),
+    pad_end: tuple[int, int] = (0, 0),
+    dilation: tuple[int, int] = (1, 1),
+    groups: int = 1,
+) -> np.ndarray:
     """Grouped, strided, dilated 2-D convolution with zero padding.
 
     Args:
@@ -34,12 +41,12 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *,
     ho = (hp - dh * (r - 1) - 1) // sh + 1
     wo = (wp - dw * (s - 1) - 1) // sw + 1
     if r == 1 and s == 1:
-        cols = x[:, :, : (ho - 1) * sh + 1: sh, : (wo - 1) * sw + 1: sw]  # (N, C, Ho, Wo)
+        cols = x[:, :, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw]  # (N, C, Ho, Wo)
         windows = cols[..., None, None]
     else:
         span_h, span_w = dh * (r - 1) + 1, dw * (s - 1) + 1
         windows = sliding_window_view(x, (span_h, span_w), axis=(2, 3))
-        windows = windows[:, :, : (ho - 1) * sh + 1: sh, : (wo - 1) * sw + 1: sw, ::dh, ::dw]
+        windows = windows[:, :, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw, ::dh, ::dw]
     # windows: (N, C, Ho, Wo, R, S)
     if groups == 1:
         y = np.tensordot(windows, w, axes=([1, 4, 5], [1, 2, 3]))  # (N, Ho, Wo, K)
@@ -48,8 +55,14 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *,
         y = _depthwise(windows, w)
     else:
         kg = k // groups
-        parts = [np.tensordot(windows[:, g * cg:(g + 1) * cg], w[g * kg:(g + 1) * kg],
-                              axes=([1, 4, 5], [1, 2, 3])) for g in range(groups)]
+        parts = [
+            np.tensordot(
+                windows[:, g * cg : (g + 1) * cg],
+                w[g * kg : (g + 1) * kg],
+                axes=([1, 4, 5], [1, 2, 3]),
+            )
+            for g in range(groups)
+        ]
         y = np.concatenate(parts, axis=3).transpose(0, 3, 1, 2)
     if b is not None:
         y = y + b.reshape(1, k, 1, 1)

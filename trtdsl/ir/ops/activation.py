@@ -19,8 +19,9 @@ class Activation(Op):
         expect_float(self, inputs[0])
         return inputs[0]
 
-    def reference(self, inputs: Sequence[np.ndarray],
-                  params: Mapping[str, np.ndarray]) -> np.ndarray:
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
         x = inputs[0]
         return np.asarray(self.compute(x), dtype=x.dtype)
 

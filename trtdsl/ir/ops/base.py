@@ -59,13 +59,18 @@ class Op:
         """The output type(s) for these input types, or raise ShapeError saying why not."""
         raise NotImplementedError
 
-    def reference(self, inputs: Sequence[np.ndarray],
-                  params: Mapping[str, np.ndarray]) -> np.ndarray | tuple[np.ndarray, ...]:
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray | tuple[np.ndarray, ...]:
         """NumPy semantics of the op: the specification every backend must match."""
         raise NotImplementedError
 
-    def macs(self, inputs: Sequence[TensorType], outputs: Sequence[TensorType],
-             sizes: Mapping[str, int] | None = None) -> int:
+    def macs(
+        self,
+        inputs: Sequence[TensorType],
+        outputs: Sequence[TensorType],
+        sizes: Mapping[str, int] | None = None,
+    ) -> int:
         """Multiply-accumulates for one run (symbols sized by ``sizes``, default 1)."""
         return 0
 
@@ -115,9 +120,15 @@ def make_op(name: str | type[Op], kwargs: Mapping[str, Any]) -> Op:
         if key not in fields:
             raise OpArgumentError(
                 f"{cls.op_name}: unknown argument {key!r}{suggest(str(key), sorted(fields))} "
-                f"(accepted: {', '.join(fields) or 'none'})")
-    missing = [n for n, f in fields.items() if n not in kwargs
-               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+                f"(accepted: {', '.join(fields) or 'none'})"
+            )
+    missing = [
+        n
+        for n, f in fields.items()
+        if n not in kwargs
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
     if missing:
         raise OpArgumentError(f"{cls.op_name}: missing required argument(s) {', '.join(missing)}")
     return cls(**kwargs)
@@ -132,6 +143,7 @@ def check_arity(op: Op, inputs: Sequence[object]) -> None:
 
 
 # -- attribute validators (called from __post_init__; they normalise via object.__setattr__) ---
+
 
 def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
@@ -150,8 +162,12 @@ def check_int(op: Op, name: str, minimum: int | None = None) -> int:
 def check_float(op: Op, name: str, positive: bool = False) -> float:
     """Validate attribute ``name`` as a finite real number (> 0 if ``positive``); returns it."""
     value = getattr(op, name)
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-            or not np.isfinite(value) or (positive and value <= 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.floating, np.integer))
+        or not np.isfinite(value)
+        or (positive and value <= 0)
+    ):
         kind = "a positive number" if positive else "a finite number"
         raise OpArgumentError(f"{op.op_name}: {name} must be {kind}, got {value!r}")
     object.__setattr__(op, name, float(value))
@@ -169,8 +185,9 @@ def check_bool(op: Op, name: str) -> bool:
 def check_choice(op: Op, name: str, choices: Sequence[str]) -> str:
     value = getattr(op, name)
     if value not in choices:
-        raise OpArgumentError(f"{op.op_name}: {name} must be one of "
-                              f"{', '.join(map(repr, choices))}, got {value!r}")
+        raise OpArgumentError(
+            f"{op.op_name}: {name} must be one of {', '.join(map(repr, choices))}, got {value!r}"
+        )
     return str(value)
 
 
@@ -183,7 +200,8 @@ def check_pair(op: Op, name: str, minimum: int = 0) -> tuple[int, int]:
         pair = (int(value[0]), int(value[1]))
     else:
         raise OpArgumentError(
-            f"{op.op_name}: {name} must be an int or a pair of ints, got {value!r}")
+            f"{op.op_name}: {name} must be an int or a pair of ints, got {value!r}"
+        )
     if min(pair) < minimum:
         raise OpArgumentError(f"{op.op_name}: {name} must be >= {minimum}, got {value!r}")
     object.__setattr__(op, name, pair)

@@ -9,8 +9,17 @@ import numpy as np
 
 from trtdsl import kernels
 from trtdsl.errors import OpArgumentError, ShapeError
-from trtdsl.ir.ops.base import (Op, ParamSpec, check_bool, check_int, check_pair, expect_float,
-                                expect_rank, register_op, static_dim)
+from trtdsl.ir.ops.base import (
+    Op,
+    ParamSpec,
+    check_bool,
+    check_int,
+    check_pair,
+    expect_float,
+    expect_rank,
+    register_op,
+    static_dim,
+)
 from trtdsl.ir.types import TensorType
 
 
@@ -44,16 +53,18 @@ class Conv2d(Op):
         groups = check_int(self, "groups", 1)
         check_bool(self, "bias")
         if self.out_channels % groups:
-            raise OpArgumentError(f"conv2d: out_channels {self.out_channels} is not divisible "
-                                  f"by groups {groups}")
+            raise OpArgumentError(
+                f"conv2d: out_channels {self.out_channels} is not divisible by groups {groups}"
+            )
 
     def _in_channels(self, x: TensorType) -> int:
         expect_rank(self, x, 4, "NCHW input")
         expect_float(self, x)
         c = static_dim(self, x, 1, "the channel dimension")
         if c % self.groups:
-            raise ShapeError(f"conv2d: input channels {c} are not divisible by groups "
-                             f"{self.groups}")
+            raise ShapeError(
+                f"conv2d: input channels {c} are not divisible by groups {self.groups}"
+            )
         return c
 
     def params(self, inputs: Sequence[TensorType]) -> dict[str, ParamSpec]:
@@ -74,20 +85,33 @@ class Conv2d(Op):
             p, d = self.padding[axis], self.dilation[axis]  # type: ignore[index]
             span = size + 2 * p - d * (k - 1) - 1
             if span < 0:
-                raise ShapeError(f"conv2d: kernel {self.kernel_size} with dilation "
-                                 f"{self.dilation} does not fit input {x} padded by {self.padding}")
+                raise ShapeError(
+                    f"conv2d: kernel {self.kernel_size} with dilation "
+                    f"{self.dilation} does not fit input {x} padded by {self.padding}"
+                )
             out.append(span // s + 1)
         return x.with_shape(tuple(out))
 
-    def reference(self, inputs: Sequence[np.ndarray],
-                  params: Mapping[str, np.ndarray]) -> np.ndarray:
-        return kernels.conv2d(inputs[0], params["weight"], params.get("bias"),
-                              stride=self.stride, pad_begin=self.padding,  # type: ignore[arg-type]
-                              pad_end=self.padding, dilation=self.dilation,  # type: ignore[arg-type]
-                              groups=self.groups)
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        return kernels.conv2d(
+            inputs[0],
+            params["weight"],
+            params.get("bias"),
+            stride=self.stride,
+            pad_begin=self.padding,  # type: ignore[arg-type]
+            pad_end=self.padding,
+            dilation=self.dilation,  # type: ignore[arg-type]
+            groups=self.groups,
+        )
 
-    def macs(self, inputs: Sequence[TensorType], outputs: Sequence[TensorType],
-             sizes: Mapping[str, int] | None = None) -> int:
+    def macs(
+        self,
+        inputs: Sequence[TensorType],
+        outputs: Sequence[TensorType],
+        sizes: Mapping[str, int] | None = None,
+    ) -> int:
         c = static_dim(self, inputs[0], 1, "channels")
         kh, kw = self.kernel_size  # type: ignore[misc]
         return outputs[0].numel(sizes) * (c // self.groups) * kh * kw

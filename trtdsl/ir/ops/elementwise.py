@@ -18,14 +18,16 @@ def broadcast_shapes(op: Op, a: TensorType, b: TensorType) -> tuple[Dim, ...]:
     sa = (1,) * (rank - a.rank) + a.shape
     sb = (1,) * (rank - b.rank) + b.shape
     out: list[Dim] = []
-    for da, db in zip(sa, sb):
+    for da, db in zip(sa, sb, strict=True):
         if da == db or db == 1:
             out.append(da)
         elif da == 1:
             out.append(db)
         else:
-            raise ShapeError(f"{op.op_name}: shapes {a.format_shape()} and {b.format_shape()} "
-                             f"do not broadcast ({da} vs {db})")
+            raise ShapeError(
+                f"{op.op_name}: shapes {a.format_shape()} and {b.format_shape()} "
+                f"do not broadcast ({da} vs {db})"
+            )
     return tuple(out)
 
 
@@ -38,20 +40,26 @@ class Binary(Op):
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
         a, b = inputs
         if a.dtype != b.dtype:
-            raise ShapeError(f"{self.op_name}: input dtypes differ ({a.dtype} vs {b.dtype}); "
-                             f"insert a cast")
+            raise ShapeError(
+                f"{self.op_name}: input dtypes differ ({a.dtype} vs {b.dtype}); insert a cast"
+            )
         return TensorType(a.dtype, broadcast_shapes(self, a, b))
 
-    def reference(self, inputs: Sequence[np.ndarray],
-                  params: Mapping[str, np.ndarray]) -> np.ndarray:
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
         a, b = inputs
         return np.asarray(self.compute(a, b), dtype=a.dtype)
 
     def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def macs(self, inputs: Sequence[TensorType], outputs: Sequence[TensorType],
-             sizes: Mapping[str, int] | None = None) -> int:
+    def macs(
+        self,
+        inputs: Sequence[TensorType],
+        outputs: Sequence[TensorType],
+        sizes: Mapping[str, int] | None = None,
+    ) -> int:
         return 0
 
 
