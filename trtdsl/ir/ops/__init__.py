@@ -3,6 +3,10 @@
 from trtdsl.ir.ops import activation as activation
 from trtdsl.ir.ops import conv as conv
 from trtdsl.ir.ops import elementwise as elementwise
+from trtdsl.ir.ops import linear as linear
+from trtdsl.ir.ops import normalization as normalization
+from trtdsl.ir.ops import pooling as pooling
+from trtdsl.ir.ops import shape as shape
 from trtdsl.ir.ops.base import OPS as OPS
 from trtdsl.ir.ops.base import Op as Op
 from trtdsl.ir.ops.base import ParamSpec as ParamSpec

@@ -1,0 +1,75 @@
+"""Fully connected ops.
+
+MACs: linear counts output elements x in_features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from trtdsl.errors import ShapeError
+from trtdsl.ir.ops.base import Op, ParamSpec, check_bool, check_int, expect_float, register_op
+from trtdsl.ir.types import TensorType
+
+
+@register_op
+@dataclass(frozen=True)
+class Linear(Op):
+    """``y = x @ weight.T + bias``, as ``torch.nn.Linear``.
+
+    Input (*, in_features) -> output (*, out_features); leading dims pass through.
+
+    Weights: ``weight`` (out_features, in_features); ``bias`` (out_features,) if bias.
+    """
+
+    op_name = "linear"
+
+    out_features: int
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        check_int(self, "out_features", 1)
+        check_bool(self, "bias")
+
+    def _in_features(self, x: TensorType) -> int:
+        expect_float(self, x)
+        if x.rank < 1:
+            raise ShapeError(f"linear: expected an input of rank >= 1, got {x}")
+        d = x.shape[-1]
+        if not isinstance(d, int):
+            raise ShapeError(
+                f"linear: the last (feature) dimension must be static, got {d!r} in {x}"
+            )
+        return d
+
+    def params(self, inputs: Sequence[TensorType]) -> dict[str, ParamSpec]:
+        k = self._in_features(inputs[0])
+        specs = {"weight": ParamSpec((self.out_features, k))}
+        if self.bias:
+            specs["bias"] = ParamSpec((self.out_features,))
+        return specs
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        x = inputs[0]
+        self._in_features(x)
+        return x.with_shape((*x.shape[:-1], self.out_features))
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        x = inputs[0]
+        y = np.matmul(x, params["weight"].T)
+        if "bias" in params and params["bias"] is not None and self.bias:
+            y = y + params["bias"]
+        return np.ascontiguousarray(y, dtype=x.dtype)
+
+    def macs(
+        self,
+        inputs: Sequence[TensorType],
+        outputs: Sequence[TensorType],
+        sizes: Mapping[str, int] | None = None,
+    ) -> int:
+        return outputs[0].numel(sizes) * self._in_features(inputs[0])

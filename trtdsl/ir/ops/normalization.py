@@ -1,0 +1,96 @@
+"""Normalization ops (inference form: running statistics, no batch statistics).
+
+MACs: normalization counts 0 (only dot-product ops, conv2d and linear, count MACs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from trtdsl.ir.ops.base import (
+    Op,
+    ParamSpec,
+    check_float,
+    expect_float,
+    expect_rank,
+    register_op,
+    static_dim,
+)
+from trtdsl.ir.types import DType, TensorType
+
+
+@register_op
+@dataclass(frozen=True)
+class BatchNorm2d(Op):
+    """Batch normalization with running statistics, as ``torch.nn.BatchNorm2d`` in eval mode.
+
+    Input (N, C, H, W) -> output (N, C, H, W):
+    ``y = (x - running_mean) / sqrt(running_var + eps) * weight + bias`` per channel.
+
+    Weights: ``weight``, ``bias``, ``running_mean``, ``running_var``, each (C,) float32;
+    ``num_batches_tracked`` () int64, optional (PyTorch saves it; inference ignores it).
+    """
+
+    op_name = "batch_norm2d"
+
+    eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        check_float(self, "eps", positive=True)
+
+    def _channels(self, x: TensorType) -> int:
+        expect_rank(self, x, 4, "NCHW input")
+        expect_float(self, x)
+        return static_dim(self, x, 1, "the channel dimension")
+
+    def params(self, inputs: Sequence[TensorType]) -> dict[str, ParamSpec]:
+        c = self._channels(inputs[0])
+        return {
+            "weight": ParamSpec((c,)),
+            "bias": ParamSpec((c,)),
+            "running_mean": ParamSpec((c,)),
+            "running_var": ParamSpec((c,)),
+            "num_batches_tracked": ParamSpec((), DType.INT64, optional=True),
+        }
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        self._channels(inputs[0])
+        return inputs[0]
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        x = inputs[0]
+        scale, shift = batch_norm_scale_shift(
+            params["weight"],
+            params["bias"],
+            params["running_mean"],
+            params["running_var"],
+            self.eps,
+        )
+        c = x.shape[1]
+        # PyTorch's CPU inference kernel computes x * alpha + beta in the same way.
+        y = x * scale.astype(x.dtype).reshape(1, c, 1, 1) + shift.astype(x.dtype).reshape(
+            1, c, 1, 1
+        )
+        return np.asarray(y, dtype=x.dtype)
+
+
+def batch_norm_scale_shift(
+    weight: np.ndarray,
+    bias: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    eps: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel ``(scale, shift)`` with ``bn(x) == x * scale + shift``, all shapes (C,).
+
+    Computed in float64 and returned as float32 (what batch-norm folding and the emitter use).
+    """
+    inv_std = 1.0 / np.sqrt(running_var.astype(np.float64) + eps)
+    scale = weight.astype(np.float64) * inv_std
+    shift = bias.astype(np.float64) - running_mean.astype(np.float64) * scale
+    return scale.astype(np.float32), shift.astype(np.float32)
