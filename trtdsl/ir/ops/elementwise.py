@@ -1,4 +1,4 @@
-"""Binary elementwise ops with NumPy broadcasting."""
+"""Binary elementwise ops with NumPy broadcasting. No weights; MACs count 0."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trtdsl.errors import ShapeError
-from trtdsl.ir.ops.base import Op, register_op
+from trtdsl.ir.ops.base import Op, expect_float, register_op
 from trtdsl.ir.types import Dim, TensorType
 
 
@@ -72,3 +72,46 @@ class Add(Binary):
 
     def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a + b
+
+
+@register_op
+@dataclass(frozen=True)
+class Sub(Binary):
+    """a - b with NumPy broadcasting, as ``torch.sub``."""
+
+    op_name = "sub"
+
+    def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a - b
+
+
+@register_op
+@dataclass(frozen=True)
+class Mul(Binary):
+    """a * b with NumPy broadcasting, as ``torch.mul``."""
+
+    op_name = "mul"
+
+    def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a * b
+
+
+@register_op
+@dataclass(frozen=True)
+class Div(Binary):
+    """a / b (true division) with NumPy broadcasting, as ``torch.div``; floating point only.
+
+    Integer inputs are a ShapeError: torch would promote them to float, which the IR's
+    same-dtype rule cannot express; insert a cast first.
+    """
+
+    op_name = "div"
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        out = super().infer(inputs)
+        expect_float(self, out)
+        return out
+
+    def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return a / b

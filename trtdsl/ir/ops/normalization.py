@@ -1,6 +1,6 @@
-"""Normalization ops (inference form: running statistics, no batch statistics).
+"""Normalization ops: batch norm (inference form: running statistics) and softmax.
 
-MACs: normalization counts 0 (only dot-product ops, conv2d and linear, count MACs).
+MACs: these count 0 (only dot-product ops, conv2d and linear, count MACs).
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from trtdsl.ir.ops.base import (
     Op,
     ParamSpec,
     check_float,
+    check_int,
     expect_float,
     expect_rank,
+    normalize_axis,
     register_op,
     static_dim,
 )
@@ -94,3 +96,35 @@ def batch_norm_scale_shift(
     scale = weight.astype(np.float64) * inv_std
     shift = bias.astype(np.float64) - running_mean.astype(np.float64) * scale
     return scale.astype(np.float32), shift.astype(np.float32)
+
+
+@register_op
+@dataclass(frozen=True)
+class Softmax(Op):
+    """exp(x) / sum(exp(x)) along ``dim``, as ``torch.softmax``. Shape preserved, no weights.
+
+    The reduced axis may be symbolic (its size is only needed at run time).
+    """
+
+    op_name = "softmax"
+
+    dim: int = -1
+
+    def __post_init__(self) -> None:
+        check_int(self, "dim")
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        x = inputs[0]
+        expect_float(self, x)
+        normalize_axis(self, self.dim, max(x.rank, 1), "dim")
+        return x
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        x = inputs[0]
+        if x.ndim == 0:
+            return np.ones_like(x)
+        x64 = x.astype(np.float64)
+        e = np.exp(x64 - x64.max(axis=self.dim, keepdims=True))
+        return np.asarray(e / e.sum(axis=self.dim, keepdims=True), dtype=x.dtype)

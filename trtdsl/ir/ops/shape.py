@@ -13,9 +13,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trtdsl.errors import ShapeError
-from trtdsl.ir.ops.base import Op, check_int, normalize_axis, register_op
-from trtdsl.ir.types import TensorType
+from trtdsl.errors import OpArgumentError, ShapeError
+from trtdsl.ir.ops.base import (
+    Op,
+    _is_int,
+    check_float,
+    check_int,
+    check_int_tuple,
+    normalize_axis,
+    register_op,
+)
+from trtdsl.ir.types import Dim, TensorType
 
 
 @register_op
@@ -75,3 +83,223 @@ class Flatten(Op):
         end = self.end_dim % x.ndim
         merged = math.prod(x.shape[start : end + 1])
         return x.reshape(*x.shape[:start], merged, *x.shape[end + 1 :])
+
+
+@register_op
+@dataclass(frozen=True)
+class Reshape(Op):
+    """View the input with another shape of the same element count, as ``torch.reshape``.
+
+    ``shape`` entries: an int >= 1; ``-1`` (at most once) for the size that keeps the element
+    count; or the name of a symbolic dimension, which must be the input's dimension at the same
+    position (it is copied, like TensorRT's and ONNX's ``0`` placeholder). ``-1`` may not absorb
+    a symbolic dimension, and every symbolic input dimension must be kept that way.
+    Example: (N, 512, 1, 1) with ``shape=["N", -1]`` -> (N, 512). No weights.
+    """
+
+    op_name = "reshape"
+
+    shape: tuple[int | str, ...]
+
+    def __post_init__(self) -> None:
+        value = self.shape
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            value = (value,)
+        if not isinstance(value, (list, tuple)):
+            raise OpArgumentError(
+                f"reshape: shape must be a list of ints, -1 or dimension names, got {value!r}"
+            )
+        entries: list[int | str] = []
+        for v in value:
+            if isinstance(v, str) and v.isidentifier():
+                entries.append(v)
+            elif _is_int(v) and (v >= 1 or v == -1):
+                entries.append(int(v))
+            else:
+                raise OpArgumentError(
+                    f"reshape: shape entries must be ints >= 1, -1 or dimension names, "
+                    f"got {v!r} in {value!r}"
+                )
+        if entries.count(-1) > 1:
+            raise OpArgumentError(f"reshape: -1 may appear at most once, got {value!r}")
+        object.__setattr__(self, "shape", tuple(entries))
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        x = inputs[0]
+        kept: set[int] = set()
+        for i, d in enumerate(self.shape):
+            if isinstance(d, str):
+                if i >= x.rank or x.shape[i] != d:
+                    found = x.shape[i] if i < x.rank else "nothing"
+                    raise ShapeError(
+                        f"reshape: symbolic size {d!r} at position {i} must be the input's "
+                        f"dimension {i}, but input {x} has {found!r} there"
+                    )
+                kept.add(i)
+        dropped = [d for i, d in enumerate(x.shape) if isinstance(d, str) and i not in kept]
+        if dropped:
+            how = "-1 cannot absorb" if -1 in self.shape else "the new shape does not keep"
+            raise ShapeError(
+                f"reshape: {how} symbolic dimension(s) {dropped} of input {x}; "
+                f"keep them by name at the same position"
+            )
+        static_in = math.prod(d for i, d in enumerate(x.shape) if i not in kept)
+        static_out = math.prod(d for d in self.shape if isinstance(d, int) and d != -1)
+        out: list[Dim] = list(self.shape)
+        if -1 in self.shape:
+            if static_in % static_out:
+                raise ShapeError(
+                    f"reshape: cannot reshape {x} into {list(self.shape)}: "
+                    f"{static_in} elements do not divide by {static_out}"
+                )
+            out[self.shape.index(-1)] = static_in // static_out
+        elif static_in != static_out:
+            raise ShapeError(
+                f"reshape: cannot reshape {x} ({static_in} elements) into {list(self.shape)} "
+                f"({static_out} elements)"
+            )
+        return x.with_shape(tuple(out))
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        x = inputs[0]
+        shape = [x.shape[i] if isinstance(d, str) else d for i, d in enumerate(self.shape)]
+        return x.reshape(shape)
+
+
+@register_op
+@dataclass(frozen=True)
+class Permute(Op):
+    """Reorder axes, as ``torch.permute``: output axis i is input axis ``dims[i]``.
+
+    ``dims`` is a permutation of range(rank) (negative axes count from the end). No weights.
+    """
+
+    op_name = "permute"
+
+    dims: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        check_int_tuple(self, "dims")
+
+    def _axes(self, rank: int) -> tuple[int, ...]:
+        if len(self.dims) != rank:
+            raise ShapeError(
+                f"permute: dims {list(self.dims)} has {len(self.dims)} entries, "
+                f"expected one per axis of the rank-{rank} input"
+            )
+        axes = tuple(normalize_axis(self, d, rank, "dim") for d in self.dims)
+        if sorted(axes) != list(range(rank)):
+            raise ShapeError(
+                f"permute: dims {list(self.dims)} is not a permutation of 0..{rank - 1}"
+            )
+        return axes
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        x = inputs[0]
+        axes = self._axes(x.rank)
+        return x.with_shape(tuple(x.shape[a] for a in axes))
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        x = inputs[0]
+        return np.ascontiguousarray(np.transpose(x, self._axes(x.ndim)))
+
+
+@register_op
+@dataclass(frozen=True)
+class Concat(Op):
+    """Join one or more inputs along ``dim``, as ``torch.cat``.
+
+    Inputs: same dtype and rank, equal sizes except along ``dim``, where sizes must be static
+    (they are summed). Output size along ``dim`` is the sum. No weights.
+    """
+
+    op_name = "concat"
+    arity = None
+
+    dim: int = 1
+
+    def __post_init__(self) -> None:
+        check_int(self, "dim")
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        first = inputs[0]
+        if first.rank == 0:
+            raise ShapeError(f"concat: inputs must have rank >= 1, got {first}")
+        axis = normalize_axis(self, self.dim, first.rank, "dim")
+        total = 0
+        for i, t in enumerate(inputs):
+            if t.dtype != first.dtype:
+                raise ShapeError(
+                    f"concat: input {i} has dtype {t.dtype}, expected {first.dtype} "
+                    f"like input 0; insert a cast"
+                )
+            if t.rank != first.rank:
+                raise ShapeError(
+                    f"concat: input {i} has rank {t.rank} ({t}), expected rank {first.rank}"
+                )
+            for a, (d, d0) in enumerate(zip(t.shape, first.shape, strict=True)):
+                if a != axis and d != d0:
+                    raise ShapeError(
+                        f"concat: input {i} {t} differs from input 0 {first} at axis {a} "
+                        f"({d!r} vs {d0!r}); only axis {axis} may differ"
+                    )
+            size = t.shape[axis]
+            if not isinstance(size, int):
+                raise ShapeError(
+                    f"concat: cannot concatenate along symbolic dimension {size!r} of input {i} {t}"
+                )
+            total += size
+        return first.with_shape((*first.shape[:axis], total, *first.shape[axis + 1 :]))
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        return np.concatenate(list(inputs), axis=self.dim)
+
+
+@register_op
+@dataclass(frozen=True)
+class Identity(Op):
+    """Returns its input unchanged, as ``torch.nn.Identity``. Any type; no weights."""
+
+    op_name = "identity"
+    is_noop = True
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        return inputs[0]
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        return inputs[0]
+
+
+@register_op
+@dataclass(frozen=True)
+class Dropout(Op):
+    """Dropout at inference: the identity, as ``torch.nn.Dropout`` in eval mode.
+
+    ``p`` (0 <= p <= 1) is kept only so that models round-trip. Any type; no weights.
+    """
+
+    op_name = "dropout"
+    is_noop = True
+
+    p: float = 0.5
+
+    def __post_init__(self) -> None:
+        p = check_float(self, "p")
+        if not 0.0 <= p <= 1.0:
+            raise OpArgumentError(f"dropout: p must be between 0 and 1, got {p}")
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        return inputs[0]
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        return inputs[0]
