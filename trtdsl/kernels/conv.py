@@ -1,9 +1,12 @@
-"""2-D convolution (cross-correlation, as in PyTorch and TensorRT) by im2col + matmul."""
+"""2-D convolution (cross-correlation, as in PyTorch and TensorRT) by im2col + matmul.
+
+Per image, ``y (K, Ho*Wo) = w (K, C*R*S) @ cols (C*R*S, Ho*Wo)``: the kernel reshapes for free
+and, for unstrided 1x1 convolutions, so does the input, so most of the time goes to BLAS.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 
 def conv2d(
@@ -20,60 +23,109 @@ def conv2d(
     """Grouped, strided, dilated 2-D convolution with zero padding.
 
     Args:
-        x: input, shape (N, C, H, W).
+        x: input, shape (N, C, H, W), any memory layout.
         w: kernel, shape (K, C // groups, R, S) (PyTorch OIHW == TensorRT GKCRS flattened).
         b: bias, shape (K,), or None.
         stride, dilation: per spatial axis (h, w).
         pad_begin, pad_end: zero padding before/after each spatial axis (h, w).
         groups: C and K must both divide by it.
     Returns:
-        y, shape (N, K, Ho, Wo), Ho = (H + pb + pe - d*(R-1) - 1) // s + 1; dtype of x.
+        y, C-contiguous, shape (N, K, Ho, Wo), Ho = (H + pb + pe - d*(R-1) - 1) // s + 1; dtype
+        ``result_type(x, w)``. Half-precision inputs are computed in float32 and rounded once.
     """
     n, c, _, _ = x.shape
     k, cg, r, s = w.shape
     assert c == cg * groups and k % groups == 0, (x.shape, w.shape, groups)
     dtype = np.result_type(x.dtype, w.dtype)
-    if any(pad_begin) or any(pad_end):
-        x = np.pad(x, ((0, 0), (0, 0), (pad_begin[0], pad_end[0]), (pad_begin[1], pad_end[1])))
+    compute = np.float32 if dtype == np.float16 else dtype
+    x = x.astype(compute, copy=False)
+    w = w.astype(compute, copy=False)
     sh, sw = stride
     dh, dw = dilation
-    hp, wp = x.shape[2], x.shape[3]
-    ho = (hp - dh * (r - 1) - 1) // sh + 1
-    wo = (wp - dw * (s - 1) - 1) // sw + 1
-    if r == 1 and s == 1:
-        cols = x[:, :, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw]  # (N, C, Ho, Wo)
-        windows = cols[..., None, None]
+    ho = (x.shape[2] + pad_begin[0] + pad_end[0] - dh * (r - 1) - 1) // sh + 1
+    wo = (x.shape[3] + pad_begin[1] + pad_end[1] - dw * (s - 1) - 1) // sw + 1
+    if cg == 1 and groups > 1 and k == c:
+        y = _depthwise(_pad(x, pad_begin, pad_end), w, (ho, wo), stride, dilation)
     else:
-        span_h, span_w = dh * (r - 1) + 1, dw * (s - 1) + 1
-        windows = sliding_window_view(x, (span_h, span_w), axis=(2, 3))
-        windows = windows[:, :, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw, ::dh, ::dw]
-    # windows: (N, C, Ho, Wo, R, S)
-    if groups == 1:
-        y = np.tensordot(windows, w, axes=([1, 4, 5], [1, 2, 3]))  # (N, Ho, Wo, K)
-        y = y.transpose(0, 3, 1, 2)
-    elif cg == 1 and k == c:
-        y = _depthwise(windows, w)
-    else:
+        cols = _im2col(x, (r, s), (ho, wo), stride, pad_begin, pad_end, dilation)
+        # cols: (N, C*R*S, Ho*Wo), rows ordered (c, r, s) like w.reshape(K, C*R*S).
         kg = k // groups
-        parts = [
-            np.tensordot(
-                windows[:, g * cg : (g + 1) * cg],
-                w[g * kg : (g + 1) * kg],
-                axes=([1, 4, 5], [1, 2, 3]),
-            )
-            for g in range(groups)
-        ]
-        y = np.concatenate(parts, axis=3).transpose(0, 3, 1, 2)
+        if groups == 1:
+            y = np.matmul(w.reshape(k, cg * r * s), cols)  # (N, K, Ho*Wo)
+        else:
+            y = np.matmul(
+                w.reshape(groups, kg, cg * r * s),
+                cols.reshape(n, groups, cg * r * s, ho * wo),
+            )  # (N, G, K/G, Ho*Wo)
+        y = y.reshape(n, k, ho, wo)
     if b is not None:
-        y = y + b.reshape(1, k, 1, 1)
-    return np.ascontiguousarray(y, dtype=dtype)
+        y += b.astype(compute, copy=False).reshape(1, k, 1, 1)
+    if y.dtype != dtype:
+        y = y.astype(dtype)
+    return np.ascontiguousarray(y)
 
 
-def _depthwise(windows: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Depthwise conv: windows (N, C, Ho, Wo, R, S), w (C, 1, R, S) -> (N, C, Ho, Wo)."""
-    _, _, r, s = w.shape
-    acc = np.zeros(windows.shape[:4], dtype=np.result_type(windows.dtype, w.dtype))
+def _pad(x: np.ndarray, pad_begin: tuple[int, int], pad_end: tuple[int, int]) -> np.ndarray:
+    if not any(pad_begin) and not any(pad_end):
+        return x
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, h + pad_begin[0] + pad_end[0], w + pad_begin[1] + pad_end[1]), x.dtype)
+    out[:, :, pad_begin[0] : pad_begin[0] + h, pad_begin[1] : pad_begin[1] + w] = x
+    return out
+
+
+def _im2col(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    out_hw: tuple[int, int],
+    stride: tuple[int, int],
+    pad_begin: tuple[int, int],
+    pad_end: tuple[int, int],
+    dilation: tuple[int, int],
+) -> np.ndarray:
+    """Patches of x (N, C, H, W) as (N, C*R*S, Ho*Wo); a free view for unstrided 1x1 kernels."""
+    n, c = x.shape[:2]
+    r, s = kernel
+    ho, wo = out_hw
+    sh, sw = stride
+    dh, dw = dilation
+    if (r, s) == (1, 1) and not any(pad_begin) and not any(pad_end):
+        view = x[:, :, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw]
+        return np.ascontiguousarray(view).reshape(n, c, ho * wo)
+    xp = _pad(x, pad_begin, pad_end)
+    cols = np.empty((n, c, r, s, ho, wo), dtype=x.dtype)
+    # One strided copy per kernel tap (R*S copies), never a loop over pixels.
     for i in range(r):
         for j in range(s):
-            acc += windows[..., i, j] * w[None, :, 0, i, j, None, None]
+            cols[:, :, i, j] = xp[
+                :,
+                :,
+                i * dh : i * dh + (ho - 1) * sh + 1 : sh,
+                j * dw : j * dw + (wo - 1) * sw + 1 : sw,
+            ]
+    return cols.reshape(n, c * r * s, ho * wo)
+
+
+def _depthwise(
+    xp: np.ndarray,
+    w: np.ndarray,
+    out_hw: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+) -> np.ndarray:
+    """Depthwise conv of padded xp (N, C, Hp, Wp) with w (C, 1, R, S) -> (N, C, Ho, Wo)."""
+    _, _, r, s = w.shape
+    ho, wo = out_hw
+    sh, sw = stride
+    dh, dw = dilation
+    acc = np.zeros(xp.shape[:2] + (ho, wo), dtype=xp.dtype)
+    for i in range(r):
+        for j in range(s):
+            tap = xp[
+                :,
+                :,
+                i * dh : i * dh + (ho - 1) * sh + 1 : sh,
+                j * dw : j * dw + (wo - 1) * sw + 1 : sw,
+            ]
+            acc += tap * w[None, :, 0, i, j, None, None]
     return acc

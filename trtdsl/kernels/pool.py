@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -64,17 +66,22 @@ def pool2d(
         (pad_begin[0], pad_end[0] + extra_h),
         (pad_begin[1], pad_end[1] + extra_w),
     )
+    if kind not in ("max", "avg"):
+        raise ValueError(f"unknown pooling kind {kind!r}")
     if kind == "max":
         fill = -np.inf if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype).min
-        xp = np.pad(x, pads, constant_values=fill)
-        win = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :ho, :wo]
-        return np.ascontiguousarray(win.max(axis=(4, 5)))
-    if kind != "avg":
-        raise ValueError(f"unknown pooling kind {kind!r}")
+        xp = _pad(x, pads, fill)
+        # Elementwise max over the kh*kw shifted, strided views: a loop over kernel taps only.
+        out = None
+        for tap in _taps(xp, (kh, kw), stride, (ho, wo)):
+            out = tap.copy() if out is None else np.maximum(out, tap, out=out)
+        assert out is not None
+        return out
     acc_dtype = np.float64 if x.dtype == np.float64 else np.float32
-    xp = np.pad(x.astype(acc_dtype, copy=False), pads)
-    win = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :ho, :wo]
-    total = win.sum(axis=(4, 5))
+    xp = _pad(x.astype(acc_dtype, copy=False), pads, 0)
+    total = np.zeros((n, c, ho, wo), dtype=acc_dtype)
+    for tap in _taps(xp, (kh, kw), stride, (ho, wo)):
+        total += tap
     mask = np.zeros((1, 1) + xp.shape[2:], dtype=acc_dtype)
     if count_include_pad:
         mask[..., : h + pad_begin[0] + pad_end[0], : w + pad_begin[1] + pad_end[1]] = 1
@@ -83,3 +90,22 @@ def pool2d(
     count = sliding_window_view(mask, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :ho, :wo]
     count = count.sum(axis=(4, 5))
     return np.ascontiguousarray((total / np.maximum(count, 1)).astype(x.dtype))
+
+
+def _pad(x: np.ndarray, pads: tuple[tuple[int, int], ...], fill: float) -> np.ndarray:
+    if not any(p for pair in pads for p in pair):
+        return x
+    shape = tuple(size + lo + hi for size, (lo, hi) in zip(x.shape, pads, strict=True))
+    out = np.full(shape, fill, dtype=x.dtype)
+    out[tuple(slice(lo, lo + size) for size, (lo, _) in zip(x.shape, pads, strict=True))] = x
+    return out
+
+
+def _taps(
+    xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]
+) -> Iterator[np.ndarray]:
+    """For each kernel tap (i, j), the strided view xp[:, :, i + sh*oy, j + sw*ox] (Ho, Wo)."""
+    (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out_hw
+    for i in range(kh):
+        for j in range(kw):
+            yield xp[:, :, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw]

@@ -1,0 +1,218 @@
+"""The NumPy reference executor: runs a Graph node by node with each op's ``reference()``.
+
+It is the specification every other backend is compared against, so it checks everything it
+touches: the inputs against the graph's input types, the weights against ``graph.params()``,
+and every node's result against the type the IR inferred for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from trtdsl.errors import BackendError, ShapeError, TrtdslError, UsageError, WeightError
+from trtdsl.ir.graph import Graph, Node
+from trtdsl.ir.types import TensorType
+
+__all__ = ["bind_input_sizes", "capture_reference", "node_params", "run_reference"]
+
+_log = logging.getLogger("trtdsl")
+
+
+def run_reference(
+    graph: Graph, weights: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Run ``graph`` on ``inputs`` with NumPy.
+
+    Args:
+        graph: a verified graph.
+        weights: ``"{node}.{role}"`` -> array for every non-optional param of
+            ``graph.params()`` (e.g. ``BoundWeights.arrays``); shapes and dtypes must match.
+        inputs: input name -> array of the input's dtype and shape (symbolic dims may take any
+            size, consistently across inputs).
+    Returns:
+        output port name -> C-contiguous array of the output's type.
+    Raises:
+        UsageError for missing or unknown input names, ShapeError for an input of the wrong
+        shape or dtype, WeightError for missing or mismatched weights, BackendError when an
+        op rejects its data.
+    """
+    values = _execute(graph, weights, inputs, capture=False)
+    return {p.name: np.ascontiguousarray(values[p.value]) for p in graph.outputs}
+
+
+def capture_reference(
+    graph: Graph, weights: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Like ``run_reference`` but keeps every value: value name -> array (inputs included).
+
+    Used by layer-by-layer comparison; memory grows with the whole network's activations.
+    """
+    values = _execute(graph, weights, inputs, capture=True)
+    return {name: np.ascontiguousarray(v) for name, v in values.items()}
+
+
+def bind_input_sizes(graph: Graph, inputs: Mapping[str, np.ndarray]) -> dict[str, int]:
+    """Check ``inputs`` against the graph's inputs and return the size bound to each symbol.
+
+    Raises:
+        UsageError for missing or unknown names; ShapeError for a wrong rank, size or dtype,
+        or a symbolic dimension given two different sizes.
+    """
+    missing = [n for n in graph.inputs if n not in inputs]
+    unknown = [n for n in inputs if n not in graph.inputs]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing input(s) {', '.join(map(repr, missing))}")
+        if unknown:
+            parts.append(f"unknown input(s) {', '.join(map(repr, unknown))}")
+        raise UsageError(
+            f"model {graph.name!r}: {'; '.join(parts)} (inputs: {', '.join(graph.inputs)})"
+        )
+    sizes: dict[str, int] = {}
+    where: dict[str, str] = {}
+    for name in graph.inputs:
+        t = graph.types[name]
+        array = inputs[name]
+        if not isinstance(array, np.ndarray):
+            raise ShapeError(f"input {name!r}: expected a NumPy array, got {type(array).__name__}")
+        expected_dtype = t.dtype.to_numpy()
+        if array.dtype != expected_dtype:
+            raise ShapeError(
+                f"input {name!r}: expected dtype {expected_dtype.name}, got {array.dtype.name}"
+            )
+        if array.ndim != t.rank:
+            raise ShapeError(
+                f"input {name!r}: expected shape {t.format_shape()} (rank {t.rank}), "
+                f"got {_fmt(array.shape)}"
+            )
+        for axis, (dim, got) in enumerate(zip(t.shape, array.shape, strict=True)):
+            if isinstance(dim, int):
+                if dim != got:
+                    raise ShapeError(
+                        f"input {name!r}: expected shape {t.format_shape()}, got "
+                        f"{_fmt(array.shape)} (axis {axis}: {got} != {dim})"
+                    )
+            elif dim in sizes and sizes[dim] != got:
+                raise ShapeError(
+                    f"input {name!r}: dimension {dim} is {got} on axis {axis} but "
+                    f"{sizes[dim]} in {where[dim]}"
+                )
+            else:
+                sizes[dim] = int(got)
+                where[dim] = f"input {name!r}"
+    return sizes
+
+
+def node_params(
+    graph: Graph, node: Node, weights: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The weights of ``node`` keyed by role (optional params only when present)."""
+    params = {}
+    for role, spec in node.op.params(graph.input_types(node)).items():
+        key = f"{node.name}.{role}"
+        if key in weights:
+            params[role] = weights[key]
+        elif not spec.optional:
+            raise WeightError(f"{node.where()}: missing weight {key!r}")
+    return params
+
+
+def _check_weights(graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
+    problems = []
+    for key, _node, _role, spec in graph.params():
+        if key not in weights:
+            if not spec.optional:
+                problems.append(f"{key} missing")
+            continue
+        array = weights[key]
+        want = spec.dtype.to_numpy()
+        if not isinstance(array, np.ndarray):
+            problems.append(f"{key} is a {type(array).__name__}, not a NumPy array")
+        elif tuple(array.shape) != spec.shape or array.dtype != want:
+            problems.append(
+                f"{key} is {array.dtype.name}[{_fmt(array.shape)}], expected "
+                f"{want.name}[{_fmt(spec.shape)}]"
+            )
+    if problems:
+        raise WeightError(
+            f"model {graph.name!r}: {len(problems)} weight problem(s): {'; '.join(problems)}"
+        )
+
+
+def _last_uses(graph: Graph) -> dict[str, int]:
+    """Value name -> index of the last node reading it (-1: never read, len: a graph output)."""
+    last = {name: -1 for name in graph.inputs}
+    for i, node in enumerate(graph.nodes):
+        for v in node.outputs:
+            last[v] = i
+        for v in node.inputs:
+            last[v] = i
+    for port in graph.outputs:
+        last[port.value] = len(graph.nodes)
+    return last
+
+
+def _execute(
+    graph: Graph,
+    weights: Mapping[str, np.ndarray],
+    inputs: Mapping[str, np.ndarray],
+    capture: bool,
+) -> dict[str, np.ndarray]:
+    sizes = bind_input_sizes(graph, inputs)
+    _check_weights(graph, weights)
+    values: dict[str, np.ndarray] = {name: inputs[name] for name in graph.inputs}
+    free_after: dict[int, list[str]] = {}
+    if not capture:
+        for value, index in _last_uses(graph).items():
+            free_after.setdefault(index, []).append(value)
+        for value in free_after.pop(-1, []):
+            values.pop(value, None)
+    for i, node in enumerate(graph.nodes):
+        args = [values[v] for v in node.inputs]
+        params = node_params(graph, node, weights)
+        if node.op.is_noop:
+            results: tuple[np.ndarray, ...] = (args[0],)
+        else:
+            try:
+                out = node.op.reference(args, params)
+            except TrtdslError as e:
+                raise BackendError(f"{node.where()}: {e}") from None
+            results = out if isinstance(out, tuple) else (out,)
+        assert len(results) == len(node.outputs), (
+            f"{node.name}: reference gave {len(results)} outputs, node declares {len(node.outputs)}"
+        )
+        for value, array in zip(node.outputs, results, strict=True):
+            _check_result(node, value, graph.types[value], array, sizes)
+            values[value] = array
+        for value in free_after.pop(i, []):
+            values.pop(value, None)
+        del args, params, results
+    return values
+
+
+def _check_result(
+    node: Node, value: str, t: TensorType, array: np.ndarray, sizes: dict[str, int]
+) -> None:
+    """Assert that a node's result has its IR type; a mismatch is a bug in the op."""
+    assert isinstance(array, np.ndarray), f"{node.name}: reference returned {type(array)}"
+    assert array.dtype == t.dtype.to_numpy(), (
+        f"{node.name}: {value} has dtype {array.dtype}, IR says {t}"
+    )
+    assert array.ndim == t.rank, f"{node.name}: {value} has shape {array.shape}, IR says {t}"
+    for dim, got in zip(t.shape, array.shape, strict=True):
+        if isinstance(dim, str):
+            # A symbol first seen on a node output (not on any input) is bound here.
+            expected = sizes.setdefault(dim, int(got))
+        else:
+            expected = dim
+        assert got == expected, (
+            f"{node.name}: {value} has shape {array.shape}, IR says {t} with {sizes}"
+        )
+
+
+def _fmt(shape: Sequence[int]) -> str:
+    return "x".join(str(d) for d in shape) if len(shape) else "scalar"
