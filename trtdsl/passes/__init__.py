@@ -1,0 +1,5 @@
+"""Graph rewrites: each pass takes a graph (and weights) and returns new ones."""
+
+from trtdsl.passes.fold_bn import fold_batchnorm as fold_batchnorm
+from trtdsl.passes.fold_bn import foldable_batchnorms as foldable_batchnorms
+from trtdsl.passes.fold_bn import folding_error as folding_error
