@@ -1,0 +1,335 @@
+"""Binding a checkpoint to a graph: every problem found and reported at once, nothing invented.
+
+A checkpoint binds when, after the rename rules, its keys are exactly the graph's parameter keys
+(optional ones, such as BatchNorm's ``num_batches_tracked``, may be present or absent), every
+shape matches and every dtype fits its role: the same contract as PyTorch's
+``load_state_dict(strict=True)``. Float32 tensors are bound as zero-copy views; F16, BF16 and
+F64 are converted to float32 (the only copies made).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import types
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trtdsl.errors import WeightError
+from trtdsl.ir.graph import Graph
+from trtdsl.ir.ops.base import ParamSpec
+from trtdsl.weights.rename import RenameRule, RenameSpec, apply_rules, compile_rules
+from trtdsl.weights.safetensors import SafetensorsFile
+
+_NUMPY_TO_SAFETENSORS = {
+    "float64": "F64",
+    "float32": "F32",
+    "float16": "F16",
+    "int64": "I64",
+    "int32": "I32",
+    "int16": "I16",
+    "int8": "I8",
+    "uint8": "U8",
+    "bool": "BOOL",
+}
+_FLOAT_SOURCES = frozenset({"F64", "F32", "F16", "BF16"})
+_INT_SOURCES = frozenset({"I64", "I32", "I16", "I8", "U8"})
+
+
+@dataclass(frozen=True)
+class BoundWeights:
+    """Weights checked against a graph, ready for passes and backends.
+
+    Attributes:
+        arrays: ``f"{node.name}.{role}"`` -> array with the ParamSpec's shape, for every
+            non-optional parameter of the graph; float roles are float32 (read-only views of
+            the file where it stored F32).
+        source: where the weights came from (a path, ``random:SEED`` or ``<mapping>``).
+        source_dtypes: bound key -> the dtype it had in the source (``"F32"``, ``"BF16"``, ...).
+        conversions: bound keys whose data was converted (copied) to fit their role.
+        renamed: bound key -> the checkpoint key it came from, for keys a rule changed.
+        ignored: checkpoint keys of optional parameters that were present and checked but
+            are not needed (``num_batches_tracked``).
+    """
+
+    arrays: Mapping[str, np.ndarray]
+    source: str
+    source_dtypes: Mapping[str, str] = field(default_factory=dict)
+    conversions: tuple[str, ...] = ()
+    renamed: Mapping[str, str] = field(default_factory=dict)
+    ignored: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arrays", types.MappingProxyType(dict(self.arrays)))
+        object.__setattr__(self, "source_dtypes", types.MappingProxyType(dict(self.source_dtypes)))
+        object.__setattr__(self, "renamed", types.MappingProxyType(dict(self.renamed)))
+
+    @property
+    def nbytes(self) -> int:
+        """Total bytes of the bound arrays."""
+        return sum(int(a.nbytes) for a in self.arrays.values())
+
+    def report(self) -> str:
+        """A short plain-text summary: source, tensor count, bytes, dtypes, conversions."""
+        bound_dtypes = Counter(str(a.dtype) for a in self.arrays.values())
+        extra = f" (+{len(self.ignored)} optional, unused)" if self.ignored else ""
+        lines = [
+            f"weights: {self.source}",
+            f"  tensors: {len(self.arrays)} bound{extra}, {_format_bytes(self.nbytes)} "
+            f"({_format_counts(bound_dtypes)})",
+        ]
+        if self.source_dtypes:
+            lines.append(f"  source dtypes: {_format_counts(Counter(self.source_dtypes.values()))}")
+        if self.renamed:
+            lines.append(f"  renamed: {len(self.renamed)} keys")
+        if self.conversions:
+            kinds = Counter(
+                f"{self.source_dtypes.get(k, '?')} -> {self.arrays[k].dtype}"
+                for k in self.conversions
+            )
+            lines.append(f"  conversions (copied): {_format_counts(kinds)}")
+        else:
+            lines.append("  conversions: none (zero-copy)")
+        return "\n".join(lines)
+
+
+def bind_weights(
+    graph: Graph,
+    tensors: Mapping[str, np.ndarray],
+    rename: RenameSpec | None = None,
+    *,
+    source: str | None = None,
+) -> BoundWeights:
+    """Check ``tensors`` against every parameter of ``graph`` and bind them.
+
+    Checkpoint keys are renamed first by ``rename`` (``{regex: replacement}`` or a sequence of
+    pairs, applied in order with ``re.sub``), then by ``graph.weight_renames``.
+
+    Args:
+        graph: the model; ``graph.params()`` gives each key, its role and expected shape.
+        tensors: checkpoint key -> array; a SafetensorsFile binds without copying F32 data.
+        rename: extra rename rules for this checkpoint.
+        source: a label for reports and errors (default: the file path or ``<mapping>``).
+    Returns:
+        BoundWeights with one array per non-optional parameter.
+    Raises:
+        WeightError whose first line summarises and whose next lines list every missing,
+        unexpected, wrong-shape, wrong-dtype and colliding key, with close-match suggestions.
+    """
+    label = source or (tensors.path if isinstance(tensors, SafetensorsFile) else "<mapping>")
+    rules = compile_rules(rename, "rename") + compile_rules(
+        graph.weight_renames, f"model {graph.name} weight_renames"
+    )
+    return _bind(graph, tensors, rules, label)
+
+
+def _bind(
+    graph: Graph, tensors: Mapping[str, np.ndarray], rules: Sequence[RenameRule], label: str
+) -> BoundWeights:
+    problems: list[str] = []
+    counts: Counter[str] = Counter()
+
+    # 1. rename checkpoint keys; collisions are problems
+    by_target: dict[str, str] = {}
+    for key in tensors:
+        target = apply_rules(key, rules) if rules else key
+        if target in by_target:
+            counts["colliding"] += 1
+            problems.append(
+                f"  collision   {by_target[target]!r} and {key!r} both rename to {target!r}"
+            )
+            continue
+        by_target[target] = key
+
+    # 2. walk the graph's parameters
+    specs: dict[str, ParamSpec] = {}
+    missing: list[str] = []
+    checks: list[tuple[str, str, ParamSpec]] = []
+    for key, _node, _role, spec in graph.params():
+        specs[key] = spec
+        if key in by_target:
+            checks.append((key, by_target[key], spec))
+        elif not spec.optional:
+            missing.append(key)
+    unexpected = [t for t in by_target if t not in specs]
+
+    # 3. missing and unexpected keys, each with the closest counterpart as a suggestion
+    missing_optional = [k for k, s in specs.items() if s.optional and k not in by_target]
+    for key in missing:
+        spec = specs[key]
+        hint = _suggest(key, unexpected, by_target)
+        problems.append(f"  missing     {key} ({_format_spec(spec)}){hint}")
+    for target in unexpected:
+        origin = by_target[target]
+        shown = target if origin == target else f"{target} (renamed from {origin})"
+        hint = _suggest(target, missing + missing_optional, None)
+        problems.append(f"  unexpected  {shown}{hint}")
+    counts["missing"] += len(missing)
+    counts["unexpected"] += len(unexpected)
+
+    # 4. shapes and dtypes of the keys present
+    arrays: dict[str, np.ndarray] = {}
+    source_dtypes: dict[str, str] = {}
+    conversions: list[str] = []
+    renamed: dict[str, str] = {}
+    ignored: list[str] = []
+    for key, origin, spec in checks:
+        outcome = _check_one(tensors, key, origin, spec)
+        if isinstance(outcome, _Problem):
+            counts[outcome.kind] += 1
+            problems.append(outcome.line)
+        elif spec.optional:
+            ignored.append(origin)
+        else:
+            array, dtype_name, converted = outcome
+            arrays[key] = array
+            source_dtypes[key] = dtype_name
+            if converted:
+                conversions.append(key)
+            if origin != key:
+                renamed[key] = origin
+
+    if problems:
+        summary = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+        lines = [
+            f"weights {label} do not match model {graph.name!r}: {summary} "
+            f"(model needs {sum(not s.optional for s in specs.values())} tensors, "
+            f"checkpoint has {len(tensors)})",
+            *problems,
+        ]
+        hint = _prefix_hint(missing, unexpected)
+        if hint:
+            lines.append(hint)
+        raise WeightError("\n".join(lines))
+    return BoundWeights(arrays, label, source_dtypes, tuple(conversions), renamed, tuple(ignored))
+
+
+@dataclass(frozen=True)
+class _Problem:
+    kind: str
+    line: str
+
+
+def _check_one(
+    tensors: Mapping[str, np.ndarray], key: str, origin: str, spec: ParamSpec
+) -> _Problem | tuple[np.ndarray, str, bool]:
+    """The bound array, its source dtype name and whether it was converted; or the problem."""
+    note = "" if key == origin else f" (renamed from {origin})"
+    try:
+        value = tensors[origin]
+        if isinstance(tensors, SafetensorsFile):
+            dtype_name = tensors.info(origin).dtype
+        else:
+            value = value if isinstance(value, np.ndarray) else np.asarray(value)
+            dtype_name = _NUMPY_TO_SAFETENSORS.get(value.dtype.name, value.dtype.name)
+    except (TypeError, ValueError, RuntimeError) as e:
+        line = f"  unreadable  {key}: cannot be read as a NumPy array ({e}){note}"
+        return _Problem("unreadable", line)
+    shape = tuple(int(d) for d in value.shape)
+    if shape != spec.shape:
+        line = (
+            f"  shape       {key}: expected {_format_shape(spec.shape)}, "
+            f"got {_format_shape(shape)}{note}"
+        )
+        return _Problem("wrong shape", line)
+    if spec.dtype.is_float:
+        if dtype_name not in _FLOAT_SOURCES:
+            line = (
+                f"  dtype       {key}: {dtype_name} cannot hold a float parameter "
+                f"(expected F32, F16, BF16 or F64){note}"
+            )
+            return _Problem("wrong dtype", line)
+        if dtype_name == "BF16":
+            # bfloat16 is the high half of a float32: shift the raw bits into place.
+            return (value.astype(np.uint32) << 16).view(np.float32), dtype_name, True
+        if value.dtype == np.float32 and value.dtype.isnative:
+            return value, dtype_name, False
+        converted = value.astype(np.float32)
+        if dtype_name == "F64" and not np.isfinite(converted).all() and np.isfinite(value).all():
+            line = (
+                f"  dtype       {key}: F64 values overflow float32 "
+                f"(largest magnitude {float(np.abs(value).max()):.3g}){note}"
+            )
+            return _Problem("wrong dtype", line)
+        return converted, dtype_name, True
+    if dtype_name not in _INT_SOURCES:
+        line = (
+            f"  dtype       {key}: {dtype_name} cannot hold an integer parameter "
+            f"(expected {spec.dtype.value}){note}"
+        )
+        return _Problem("wrong dtype", line)
+    target = spec.dtype.to_numpy()
+    if value.dtype == target and value.dtype.isnative:
+        return value, dtype_name, False
+    return value.astype(target), dtype_name, True
+
+
+def _suggest(key: str, pool: Sequence[str], origins: Mapping[str, str] | None) -> str:
+    if not pool:
+        return ""
+    close = difflib.get_close_matches(key, pool, n=1, cutoff=0.6)
+    if not close:
+        return ""
+    match = close[0]
+    if origins is not None and origins.get(match, match) != match:
+        return f"; did you mean {origins[match]} (renamed to {match})?"
+    return f"; did you mean {match}?"
+
+
+def _prefix_hint(missing: Sequence[str], unexpected: Sequence[str]) -> str:
+    """A rename-rule hint when the unexpected keys are the missing ones with a prefix changed."""
+    if not missing or not unexpected:
+        return ""
+    missing_set = set(missing)
+    found: Counter[tuple[str, str]] = Counter()
+    for key in unexpected:
+        for old, new in _prefix_candidates(key, missing_set):
+            found[(old, new)] += 1
+    unexpected_set = set(unexpected)
+    for key in missing:
+        for new, old in _prefix_candidates(key, unexpected_set):
+            found[(old, new)] += 1
+    if not found:
+        return ""
+    (old, new), n = found.most_common(1)[0]
+    if n < 2 and len(missing) > 1:
+        return ""
+    rule = f"{{{'^' + re.escape(old)!r}: {new!r}}}"
+    return (
+        f"  hint: {n} key(s) differ only by the prefix {old!r} -> {new!r}; "
+        f"bind with rename={rule} or declare it as the model's weight rename"
+    )
+
+
+def _prefix_candidates(key: str, targets: set[str]) -> list[tuple[str, str]]:
+    """(prefix of ``key``, prefix of a target) pairs such that the rest of the key is equal."""
+    found = []
+    parts = key.split(".")
+    for i in range(1, len(parts)):
+        rest = ".".join(parts[i:])
+        if rest in targets:
+            found.append((".".join(parts[:i]) + ".", ""))
+    return found
+
+
+def _format_shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _format_spec(spec: ParamSpec) -> str:
+    return f"{spec.dtype.value} {_format_shape(spec.shape)}"
+
+
+def _format_counts(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{name} x{n}" for name, n in sorted(counts.items())) or "none"
+
+
+def _format_bytes(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    exponent = min(int(math.log(n, 1024)), 3)
+    return f"{n / 1024**exponent:.1f} {('B', 'KiB', 'MiB', 'GiB')[exponent]}"
