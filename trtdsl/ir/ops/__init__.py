@@ -1,6 +1,7 @@
 """All op families; importing this package fills the ``OPS`` registry."""
 
 from trtdsl.ir.ops import activation as activation
+from trtdsl.ir.ops import cast as cast
 from trtdsl.ir.ops import conv as conv
 from trtdsl.ir.ops import elementwise as elementwise
 from trtdsl.ir.ops import linear as linear
