@@ -1,0 +1,876 @@
+"""The table of small op cases that drives every per-op test (shapes, reference, ONNX, TensorRT).
+
+Public API (stable; other test modules import it with ``from cases import ...``, the tests
+directory being on ``sys.path`` under pytest's default import mode):
+
+- ``OpCase``: one op instance, static float32 input shapes, the expected output shapes and a
+  ``torch.nn.functional`` oracle ``torch_fn(F, torch, inputs, params) -> Tensor``, where
+  ``inputs`` is a list of torch tensors and ``params`` maps state_dict roles (``weight``,
+  ``bias``, ``running_mean``, ...) to torch tensors. ``rtol``/``atol`` are the tolerances the
+  oracle test uses for this case.
+- ``CASES``: every case, ids ``<op_name>`` or ``<op_name>-<variant>`` (``conv2d-depthwise``);
+  every registered op has at least one.
+- ``case_arrays(case, seed=0) -> (inputs, params)``: seeded float32 NumPy inputs and every
+  non-optional parameter of the op (batch-norm ``running_var`` positive; conv and linear
+  weights scaled by 1/sqrt(fan_in)).
+- ``case_input_types(case)``: the input TensorTypes.
+- ``ErrorCase`` and ``ERROR_CASES``: attributes or inputs an op must reject with ``error``
+  whose message matches ``match`` (``input_shapes is None``: ``make_op`` itself must raise).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from trtdsl.errors import OpArgumentError, ShapeError, TrtdslError
+from trtdsl.ir.ops import Op, make_op
+from trtdsl.ir.types import DType, TensorType
+
+TorchFn = Callable[[Any, Any, list[Any], dict[str, Any]], Any]
+"""``torch_fn(F, torch, inputs, params) -> torch.Tensor`` (F is ``torch.nn.functional``)."""
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """One op applied to static float32 inputs.
+
+    Attributes:
+        id: ``<op_name>`` or ``<op_name>-<variant>``; unique; used as the pytest id.
+        op: the op instance (built through ``make_op``, so attributes are normalised).
+        input_shapes: one static shape per input.
+        expected_shapes: one static shape per output.
+        torch_fn: the PyTorch oracle, or None where PyTorch has no direct equivalent.
+        input_scale: inputs are standard normal times this (reaches activation knees).
+        nonzero_inputs: indices of inputs drawn with |x| in [0.5, 2] (divisors).
+        rtol, atol: tolerances of the torch comparison.
+    """
+
+    id: str
+    op: Op
+    input_shapes: tuple[tuple[int, ...], ...]
+    expected_shapes: tuple[tuple[int, ...], ...]
+    torch_fn: TorchFn | None
+    input_scale: float = 1.0
+    nonzero_inputs: tuple[int, ...] = ()
+    rtol: float = 1e-5
+    atol: float = 1e-5
+
+
+@dataclass(frozen=True)
+class ErrorCase:
+    """An op construction or shape inference that must fail.
+
+    Attributes:
+        id: ``<op_name>-<what>``.
+        op_name: registry name.
+        kwargs: attributes passed to ``make_op``.
+        input_shapes: None when ``make_op`` must raise; else the shapes given to
+            ``infer_outputs`` (which must raise).
+        error: the TrtdslError subclass expected.
+        match: regex the message must match (``re.search``).
+        input_dtypes: dtype names per input (default float32 for all).
+    """
+
+    id: str
+    op_name: str
+    kwargs: Mapping[str, Any]
+    input_shapes: tuple[tuple[int | str, ...], ...] | None
+    error: type[TrtdslError]
+    match: str
+    input_dtypes: tuple[str, ...] | None = field(default=None)
+
+
+def _case(
+    case_id: str,
+    op_name: str,
+    kwargs: Mapping[str, Any],
+    input_shapes: tuple[tuple[int, ...], ...],
+    expected: tuple[int, ...],
+    torch_fn: TorchFn | None,
+    **extra: Any,
+) -> OpCase:
+    return OpCase(case_id, make_op(op_name, kwargs), input_shapes, (expected,), torch_fn, **extra)
+
+
+def _conv(**kw: Any) -> TorchFn:
+    return lambda F, torch, x, p: F.conv2d(x[0], p["weight"], p.get("bias"), **kw)
+
+
+def _bn(eps: float) -> TorchFn:
+    return lambda F, torch, x, p: F.batch_norm(
+        x[0], p["running_mean"], p["running_var"], p["weight"], p["bias"], False, 0.0, eps
+    )
+
+
+def _unary(fn_name: str, **kw: Any) -> TorchFn:
+    return lambda F, torch, x, p: getattr(F, fn_name)(x[0], **kw)
+
+
+CASES: tuple[OpCase, ...] = (
+    # -- conv2d -------------------------------------------------------------------------------
+    _case(
+        "conv2d",
+        "conv2d",
+        dict(out_channels=8, kernel_size=3, padding=1),
+        ((2, 3, 8, 8),),
+        (2, 8, 8, 8),
+        _conv(padding=1),
+    ),
+    _case(
+        "conv2d-strided-asymmetric",
+        "conv2d",
+        dict(out_channels=6, kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), bias=False),
+        ((1, 4, 9, 7),),
+        (1, 6, 5, 6),
+        _conv(stride=(2, 1), padding=(1, 0)),
+    ),
+    _case(
+        "conv2d-dilated",
+        "conv2d",
+        dict(out_channels=4, kernel_size=3, dilation=2, padding=2),
+        ((1, 3, 10, 10),),
+        (1, 4, 10, 10),
+        _conv(dilation=2, padding=2),
+    ),
+    _case(
+        "conv2d-dilated-asymmetric",
+        "conv2d",
+        dict(out_channels=4, kernel_size=(3, 5), stride=(1, 2), padding=(2, 1), dilation=(2, 1)),
+        ((1, 2, 8, 11),),
+        (1, 4, 8, 5),
+        _conv(stride=(1, 2), padding=(2, 1), dilation=(2, 1)),
+    ),
+    _case(
+        "conv2d-depthwise",
+        "conv2d",
+        dict(out_channels=6, kernel_size=3, stride=2, padding=1, groups=6),
+        ((2, 6, 9, 9),),
+        (2, 6, 5, 5),
+        _conv(stride=2, padding=1, groups=6),
+    ),
+    _case(
+        "conv2d-grouped",
+        "conv2d",
+        dict(out_channels=8, kernel_size=3, padding=1, groups=2, bias=False),
+        ((1, 4, 5, 5),),
+        (1, 8, 5, 5),
+        _conv(padding=1, groups=2),
+    ),
+    _case(
+        "conv2d-pointwise-strided",
+        "conv2d",
+        dict(out_channels=5, kernel_size=1, stride=2),
+        ((1, 3, 7, 7),),
+        (1, 5, 4, 4),
+        _conv(stride=2),
+    ),
+    # -- batch_norm2d -------------------------------------------------------------------------
+    _case("batch_norm2d", "batch_norm2d", {}, ((2, 4, 5, 5),), (2, 4, 5, 5), _bn(1e-5)),
+    _case(
+        "batch_norm2d-eps",
+        "batch_norm2d",
+        dict(eps=1e-3),
+        ((1, 3, 4, 6),),
+        (1, 3, 4, 6),
+        _bn(1e-3),
+    ),
+    # -- activations --------------------------------------------------------------------------
+    _case("relu", "relu", {}, ((2, 3, 4, 5),), (2, 3, 4, 5), _unary("relu")),
+    _case("relu6", "relu6", {}, ((2, 3, 4, 5),), (2, 3, 4, 5), _unary("relu6"), input_scale=4.0),
+    _case(
+        "clip",
+        "clip",
+        dict(min=-0.5, max=0.5),
+        ((2, 3, 4),),
+        (2, 3, 4),
+        lambda F, torch, x, p: torch.clamp(x[0], -0.5, 0.5),
+    ),
+    _case(
+        "clip-min-only",
+        "clip",
+        dict(min=0.25),
+        ((2, 3, 4),),
+        (2, 3, 4),
+        lambda F, torch, x, p: torch.clamp(x[0], min=0.25),
+    ),
+    _case(
+        "clip-max-only",
+        "clip",
+        dict(max=-0.1),
+        ((5, 7),),
+        (5, 7),
+        lambda F, torch, x, p: torch.clamp(x[0], max=-0.1),
+    ),
+    _case("leaky_relu", "leaky_relu", {}, ((2, 3, 4),), (2, 3, 4), _unary("leaky_relu")),
+    _case(
+        "leaky_relu-slope",
+        "leaky_relu",
+        dict(negative_slope=0.2),
+        ((1, 2, 3, 3),),
+        (1, 2, 3, 3),
+        _unary("leaky_relu", negative_slope=0.2),
+    ),
+    _case(
+        "sigmoid", "sigmoid", {}, ((2, 3, 4, 5),), (2, 3, 4, 5), _unary("sigmoid"), input_scale=4.0
+    ),
+    _case("silu", "silu", {}, ((2, 3, 4, 5),), (2, 3, 4, 5), _unary("silu"), input_scale=4.0),
+    _case("tanh", "tanh", {}, ((2, 3, 4, 5),), (2, 3, 4, 5), _unary("tanh"), input_scale=2.0),
+    _case("gelu", "gelu", {}, ((2, 3, 4, 5),), (2, 3, 4, 5), _unary("gelu"), input_scale=3.0),
+    _case(
+        "gelu-tanh",
+        "gelu",
+        dict(approximate="tanh"),
+        ((2, 3, 4, 5),),
+        (2, 3, 4, 5),
+        _unary("gelu", approximate="tanh"),
+        input_scale=3.0,
+    ),
+    _case(
+        "hardsigmoid",
+        "hardsigmoid",
+        {},
+        ((2, 3, 4, 5),),
+        (2, 3, 4, 5),
+        _unary("hardsigmoid"),
+        input_scale=4.0,
+    ),
+    _case(
+        "hardswish",
+        "hardswish",
+        {},
+        ((2, 3, 4, 5),),
+        (2, 3, 4, 5),
+        _unary("hardswish"),
+        input_scale=4.0,
+    ),
+    # -- pooling ------------------------------------------------------------------------------
+    _case(
+        "max_pool2d",
+        "max_pool2d",
+        dict(kernel_size=3, stride=2, padding=1),
+        ((2, 3, 9, 9),),
+        (2, 3, 5, 5),
+        _unary("max_pool2d", kernel_size=3, stride=2, padding=1),
+    ),
+    _case(
+        "max_pool2d-stride-default",
+        "max_pool2d",
+        dict(kernel_size=2),
+        ((1, 3, 6, 7),),
+        (1, 3, 3, 3),
+        _unary("max_pool2d", kernel_size=2),
+    ),
+    _case(
+        "max_pool2d-ceil",
+        "max_pool2d",
+        dict(kernel_size=3, stride=2, ceil_mode=True),
+        ((1, 2, 8, 8),),
+        (1, 2, 4, 4),
+        _unary("max_pool2d", kernel_size=3, stride=2, ceil_mode=True),
+    ),
+    _case(
+        # H: ceil((3+2-2)/2)+1 = 3, but the third window would start in the right padding,
+        # so PyTorch drops it (2). W: ceil((6+2-2)/2)+1 = 4, no window dropped.
+        "max_pool2d-ceil-last-window",
+        "max_pool2d",
+        dict(kernel_size=2, stride=2, padding=1, ceil_mode=True),
+        ((1, 2, 3, 6),),
+        (1, 2, 2, 4),
+        _unary("max_pool2d", kernel_size=2, stride=2, padding=1, ceil_mode=True),
+    ),
+    _case(
+        "max_pool2d-asymmetric",
+        "max_pool2d",
+        dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0)),
+        ((1, 2, 7, 5),),
+        (1, 2, 4, 4),
+        _unary("max_pool2d", kernel_size=(3, 2), stride=(2, 1), padding=(1, 0)),
+    ),
+    _case(
+        "avg_pool2d",
+        "avg_pool2d",
+        dict(kernel_size=3, stride=2, padding=1),
+        ((2, 3, 8, 8),),
+        (2, 3, 4, 4),
+        _unary("avg_pool2d", kernel_size=3, stride=2, padding=1),
+    ),
+    _case(
+        "avg_pool2d-exclude-pad",
+        "avg_pool2d",
+        dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
+        ((2, 3, 8, 8),),
+        (2, 3, 4, 4),
+        _unary("avg_pool2d", kernel_size=3, stride=2, padding=1, count_include_pad=False),
+    ),
+    _case(
+        "avg_pool2d-ceil-include-pad",
+        "avg_pool2d",
+        dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+        ((1, 2, 8, 8),),
+        (1, 2, 5, 5),
+        _unary("avg_pool2d", kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    ),
+    _case(
+        "avg_pool2d-ceil-exclude-pad",
+        "avg_pool2d",
+        dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+        ((1, 2, 8, 8),),
+        (1, 2, 5, 5),
+        _unary(
+            "avg_pool2d",
+            kernel_size=3,
+            stride=2,
+            padding=1,
+            ceil_mode=True,
+            count_include_pad=False,
+        ),
+    ),
+    _case(
+        "avg_pool2d-ceil-last-window",
+        "avg_pool2d",
+        dict(kernel_size=2, stride=2, padding=1, ceil_mode=True),
+        ((1, 2, 3, 6),),
+        (1, 2, 2, 4),
+        _unary("avg_pool2d", kernel_size=2, stride=2, padding=1, ceil_mode=True),
+    ),
+    _case(
+        "avg_pool2d-stride-default",
+        "avg_pool2d",
+        dict(kernel_size=(2, 3)),
+        ((1, 3, 6, 7),),
+        (1, 3, 3, 2),
+        _unary("avg_pool2d", kernel_size=(2, 3)),
+    ),
+    _case(
+        "adaptive_avg_pool2d",
+        "adaptive_avg_pool2d",
+        dict(output_size=1),
+        ((2, 8, 7, 7),),
+        (2, 8, 1, 1),
+        _unary("adaptive_avg_pool2d", output_size=1),
+    ),
+    _case(
+        "adaptive_avg_pool2d-uneven",
+        "adaptive_avg_pool2d",
+        dict(output_size=(3, 4)),
+        ((1, 2, 7, 9),),
+        (1, 2, 3, 4),
+        _unary("adaptive_avg_pool2d", output_size=(3, 4)),
+    ),
+    _case(
+        "adaptive_avg_pool2d-even",
+        "adaptive_avg_pool2d",
+        dict(output_size=(2, 3)),
+        ((1, 3, 4, 6),),
+        (1, 3, 2, 3),
+        _unary("adaptive_avg_pool2d", output_size=(2, 3)),
+    ),
+    _case(
+        "adaptive_avg_pool2d-keep-height",
+        "adaptive_avg_pool2d",
+        dict(output_size=(None, 2)),
+        ((1, 2, 5, 5),),
+        (1, 2, 5, 2),
+        _unary("adaptive_avg_pool2d", output_size=(None, 2)),
+    ),
+    # -- linear -------------------------------------------------------------------------------
+    _case(
+        "linear",
+        "linear",
+        dict(out_features=5),
+        ((3, 8),),
+        (3, 5),
+        lambda F, torch, x, p: F.linear(x[0], p["weight"], p["bias"]),
+    ),
+    _case(
+        "linear-nobias-3d",
+        "linear",
+        dict(out_features=6, bias=False),
+        ((2, 3, 4),),
+        (2, 3, 6),
+        lambda F, torch, x, p: F.linear(x[0], p["weight"]),
+    ),
+    # -- shape ops ----------------------------------------------------------------------------
+    _case(
+        "flatten",
+        "flatten",
+        {},
+        ((2, 3, 4, 5),),
+        (2, 60),
+        lambda F, torch, x, p: torch.flatten(x[0], 1),
+    ),
+    _case(
+        "flatten-leading",
+        "flatten",
+        dict(start_dim=0, end_dim=2),
+        ((2, 3, 4, 5),),
+        (24, 5),
+        lambda F, torch, x, p: torch.flatten(x[0], 0, 2),
+    ),
+    _case(
+        "flatten-negative",
+        "flatten",
+        dict(start_dim=-2),
+        ((2, 3, 4, 5),),
+        (2, 3, 20),
+        lambda F, torch, x, p: torch.flatten(x[0], -2),
+    ),
+    _case(
+        "reshape",
+        "reshape",
+        dict(shape=[6, -1]),
+        ((2, 3, 4),),
+        (6, 4),
+        lambda F, torch, x, p: torch.reshape(x[0], (6, -1)),
+    ),
+    _case(
+        "reshape-split",
+        "reshape",
+        dict(shape=[2, 3, 2, 2]),
+        ((2, 12),),
+        (2, 3, 2, 2),
+        lambda F, torch, x, p: torch.reshape(x[0], (2, 3, 2, 2)),
+    ),
+    _case(
+        "permute",
+        "permute",
+        dict(dims=[0, 2, 3, 1]),
+        ((2, 3, 4, 5),),
+        (2, 4, 5, 3),
+        lambda F, torch, x, p: torch.permute(x[0], (0, 2, 3, 1)),
+    ),
+    _case(
+        "permute-negative",
+        "permute",
+        dict(dims=[-1, 0, 1]),
+        ((2, 3, 4),),
+        (4, 2, 3),
+        lambda F, torch, x, p: torch.permute(x[0], (-1, 0, 1)),
+    ),
+    _case(
+        "concat",
+        "concat",
+        {},
+        ((1, 2, 3, 3), (1, 3, 3, 3)),
+        (1, 5, 3, 3),
+        lambda F, torch, x, p: torch.cat(x, 1),
+    ),
+    _case(
+        "concat-axis3",
+        "concat",
+        dict(dim=3),
+        ((1, 2, 3, 2), (1, 2, 3, 4), (1, 2, 3, 1)),
+        (1, 2, 3, 7),
+        lambda F, torch, x, p: torch.cat(x, 3),
+    ),
+    _case(
+        "concat-negative-single",
+        "concat",
+        dict(dim=-1),
+        ((2, 5),),
+        (2, 5),
+        lambda F, torch, x, p: torch.cat(x, -1),
+    ),
+    _case("identity", "identity", {}, ((2, 3, 4),), (2, 3, 4), lambda F, torch, x, p: x[0]),
+    _case(
+        "dropout",
+        "dropout",
+        dict(p=0.2),
+        ((2, 3, 4),),
+        (2, 3, 4),
+        lambda F, torch, x, p: F.dropout(x[0], 0.2, training=False),
+    ),
+    # -- elementwise --------------------------------------------------------------------------
+    _case(
+        "add",
+        "add",
+        {},
+        ((2, 3, 4, 4), (2, 3, 4, 4)),
+        (2, 3, 4, 4),
+        lambda F, torch, x, p: torch.add(x[0], x[1]),
+    ),
+    _case(
+        "add-broadcast-channel",
+        "add",
+        {},
+        ((2, 3, 4, 5), (3, 1, 1)),
+        (2, 3, 4, 5),
+        lambda F, torch, x, p: torch.add(x[0], x[1]),
+    ),
+    _case(
+        "sub-broadcast-both",
+        "sub",
+        {},
+        ((4, 1), (1, 5)),
+        (4, 5),
+        lambda F, torch, x, p: torch.sub(x[0], x[1]),
+    ),
+    _case(
+        "sub",
+        "sub",
+        {},
+        ((2, 3), (2, 3)),
+        (2, 3),
+        lambda F, torch, x, p: torch.sub(x[0], x[1]),
+    ),
+    _case(
+        "mul",
+        "mul",
+        {},
+        ((2, 3, 4), (2, 3, 4)),
+        (2, 3, 4),
+        lambda F, torch, x, p: torch.mul(x[0], x[1]),
+    ),
+    _case(
+        "mul-broadcast-rank",
+        "mul",
+        {},
+        ((2, 3), (3,)),
+        (2, 3),
+        lambda F, torch, x, p: torch.mul(x[0], x[1]),
+    ),
+    _case(
+        "div",
+        "div",
+        {},
+        ((2, 3, 4), (2, 3, 4)),
+        (2, 3, 4),
+        lambda F, torch, x, p: torch.div(x[0], x[1]),
+        nonzero_inputs=(1,),
+    ),
+    _case(
+        "div-broadcast",
+        "div",
+        {},
+        ((1, 4, 3, 3), (1, 4, 1, 1)),
+        (1, 4, 3, 3),
+        lambda F, torch, x, p: torch.div(x[0], x[1]),
+        nonzero_inputs=(1,),
+    ),
+    # -- softmax ------------------------------------------------------------------------------
+    _case(
+        "softmax",
+        "softmax",
+        {},
+        ((2, 3, 5),),
+        (2, 3, 5),
+        lambda F, torch, x, p: F.softmax(x[0], dim=-1),
+        input_scale=3.0,
+    ),
+    _case(
+        "softmax-channels",
+        "softmax",
+        dict(dim=1),
+        ((2, 4, 3, 3),),
+        (2, 4, 3, 3),
+        lambda F, torch, x, p: F.softmax(x[0], dim=1),
+        input_scale=3.0,
+    ),
+    _case(
+        "softmax-axis0",
+        "softmax",
+        dict(dim=0),
+        ((3, 5),),
+        (3, 5),
+        lambda F, torch, x, p: F.softmax(x[0], dim=0),
+    ),
+)
+
+CASES_BY_ID: Mapping[str, OpCase] = {c.id: c for c in CASES}
+assert len(CASES_BY_ID) == len(CASES), "duplicate case ids"
+
+
+def case_input_types(case: OpCase) -> tuple[TensorType, ...]:
+    """The (float32, static) input types of ``case``."""
+    return tuple(TensorType(DType.FLOAT32, s) for s in case.input_shapes)
+
+
+def case_arrays(case: OpCase, seed: int = 0) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    """Seeded float32 inputs and parameters for ``case``.
+
+    Returns:
+        (inputs, params): one array per input shape; every non-optional parameter role of
+        ``case.op.params(...)`` with its ParamSpec shape. Deterministic in (case.id, seed).
+    """
+    rng = np.random.default_rng([seed, *case.id.encode()])
+    inputs: list[np.ndarray] = []
+    for i, shape in enumerate(case.input_shapes):
+        if i in case.nonzero_inputs:
+            magnitude = rng.uniform(0.5, 2.0, shape)
+            x = np.where(rng.random(shape) < 0.5, -magnitude, magnitude)
+        else:
+            x = rng.standard_normal(shape) * case.input_scale
+        inputs.append(x.astype(np.float32))
+    params: dict[str, np.ndarray] = {}
+    for role, spec in case.op.params(case_input_types(case)).items():
+        if spec.optional:
+            continue
+        if role == "running_var":
+            value = rng.uniform(0.5, 1.5, spec.shape)
+        elif role == "weight" and len(spec.shape) >= 2:
+            value = rng.standard_normal(spec.shape) / math.sqrt(math.prod(spec.shape[1:]))
+        else:
+            value = rng.standard_normal(spec.shape)
+        params[role] = value.astype(spec.dtype.to_numpy())
+    return inputs, params
+
+
+def _err(
+    case_id: str,
+    op_name: str,
+    kwargs: Mapping[str, Any],
+    shapes: tuple[tuple[int | str, ...], ...] | None,
+    match: str,
+    dtypes: tuple[str, ...] | None = None,
+) -> ErrorCase:
+    error = OpArgumentError if shapes is None else ShapeError
+    return ErrorCase(case_id, op_name, kwargs, shapes, error, match, dtypes)
+
+
+ERROR_CASES: tuple[ErrorCase, ...] = (
+    # -- attribute errors (make_op raises OpArgumentError) ---------------------------------------
+    _err("conv2d-missing", "conv2d", dict(out_channels=4), None, "missing required.*kernel_size"),
+    _err("conv2d-unknown", "conv2d", dict(out_channels=4, kernel_size=3, pad=1), None, "'padding'"),
+    _err("conv2d-kernel-zero", "conv2d", dict(out_channels=4, kernel_size=0), None, "kernel_size"),
+    _err(
+        "conv2d-groups",
+        "conv2d",
+        dict(out_channels=5, kernel_size=3, groups=2),
+        None,
+        "not divisible by groups",
+    ),
+    _err("batch_norm2d-eps", "batch_norm2d", dict(eps=0.0), None, "eps must be a positive"),
+    _err("batch_norm2d-eps-str", "batch_norm2d", dict(eps="small"), None, "eps must be"),
+    _err("clip-none", "clip", {}, None, "give min, max or both"),
+    _err("clip-order", "clip", dict(min=1.0, max=0.0), None, "min 1.0 is greater than max 0.0"),
+    _err("clip-nan", "clip", dict(min=float("nan")), None, "min must be a finite number"),
+    _err("leaky_relu-slope", "leaky_relu", dict(negative_slope="a"), None, "negative_slope"),
+    _err("gelu-approximate", "gelu", dict(approximate="erf"), None, "'none', 'tanh'.*'erf'"),
+    _err("max_pool2d-missing", "max_pool2d", {}, None, "missing required.*kernel_size"),
+    _err("max_pool2d-stride", "max_pool2d", dict(kernel_size=2, stride=0), None, "stride"),
+    _err(
+        "max_pool2d-padding",
+        "max_pool2d",
+        dict(kernel_size=3, padding=2),
+        None,
+        r"at most half of kernel_size \(3, 3\)",
+    ),
+    _err("max_pool2d-ceil", "max_pool2d", dict(kernel_size=2, ceil_mode=1), None, "ceil_mode"),
+    _err(
+        "avg_pool2d-padding",
+        "avg_pool2d",
+        dict(kernel_size=(2, 4), padding=(1, 3)),
+        None,
+        "padding <= kernel_size // 2",
+    ),
+    _err(
+        "avg_pool2d-count",
+        "avg_pool2d",
+        dict(kernel_size=2, count_include_pad="yes"),
+        None,
+        "count_include_pad must be true or false",
+    ),
+    _err(
+        "adaptive_avg_pool2d-zero",
+        "adaptive_avg_pool2d",
+        dict(output_size=0),
+        None,
+        "output_size must be >= 1",
+    ),
+    _err(
+        "adaptive_avg_pool2d-none",
+        "adaptive_avg_pool2d",
+        dict(output_size=(None, 0)),
+        None,
+        "ints >= 1 or None",
+    ),
+    _err("linear-out", "linear", dict(out_features=0), None, "out_features must be an int >= 1"),
+    _err("linear-bias", "linear", dict(out_features=2, bias="no"), None, "bias"),
+    _err("flatten-start", "flatten", dict(start_dim=1.5), None, "start_dim must be an int"),
+    _err("reshape-two-minus-one", "reshape", dict(shape=[-1, -1]), None, "at most once"),
+    _err("reshape-zero", "reshape", dict(shape=[0, 4]), None, "ints >= 1, -1 or dimension names"),
+    _err("reshape-type", "reshape", dict(shape=3.5), None, "shape must be a list"),
+    _err("permute-type", "permute", dict(dims="012"), None, "dims must be a list of ints"),
+    _err("concat-dim", "concat", dict(dim=None), None, "dim must be an int"),
+    _err("softmax-dim", "softmax", dict(dim=[1]), None, "dim must be an int"),
+    _err("dropout-p", "dropout", dict(p=1.5), None, "p must be between 0 and 1"),
+    _err("relu-argument", "relu", dict(inplace=True), None, "unknown argument 'inplace'"),
+    _err("identity-argument", "identity", dict(x=1), None, "accepted: none"),
+    # -- shape errors (infer_outputs raises ShapeError) -------------------------------------------
+    _err(
+        "conv2d-rank",
+        "conv2d",
+        dict(out_channels=4, kernel_size=3),
+        ((3, 8, 8),),
+        "expected a rank-4 NCHW input, got float32",
+    ),
+    _err(
+        "conv2d-too-small",
+        "conv2d",
+        dict(out_channels=4, kernel_size=5),
+        ((1, 3, 3, 8),),
+        "does not fit",
+    ),
+    _err(
+        "conv2d-groups-input",
+        "conv2d",
+        dict(out_channels=4, kernel_size=1, groups=2),
+        ((1, 3, 4, 4),),
+        "input channels 3 are not divisible by groups 2",
+    ),
+    _err(
+        "conv2d-symbolic-channels",
+        "conv2d",
+        dict(out_channels=4, kernel_size=1),
+        ((1, "C", 4, 4),),
+        "channel dimension must be static",
+    ),
+    _err(
+        "conv2d-int-input",
+        "conv2d",
+        dict(out_channels=4, kernel_size=1),
+        ((1, 3, 4, 4),),
+        "expected a floating-point input",
+        ("int32",),
+    ),
+    _err("batch_norm2d-rank", "batch_norm2d", {}, ((2, 3),), "expected a rank-4 NCHW input"),
+    _err("relu-arity", "relu", {}, ((2,), (2,)), r"expected 1 input\(s\), got 2"),
+    _err("sigmoid-int", "sigmoid", {}, ((2,),), "floating-point", ("int64",)),
+    _err(
+        "max_pool2d-too-small",
+        "max_pool2d",
+        dict(kernel_size=3),
+        ((1, 1, 2, 8),),
+        "does not fit",
+    ),
+    _err(
+        "avg_pool2d-symbolic",
+        "avg_pool2d",
+        dict(kernel_size=2),
+        (("N", 3, "H", 8),),
+        "spatial dimensions must be static",
+    ),
+    _err(
+        "adaptive_avg_pool2d-rank",
+        "adaptive_avg_pool2d",
+        dict(output_size=1),
+        ((2, 8),),
+        "expected a rank-4",
+    ),
+    _err(
+        "linear-symbolic-features",
+        "linear",
+        dict(out_features=3),
+        (("N", "K"),),
+        "feature\\) dimension must be static",
+    ),
+    _err("linear-scalar", "linear", dict(out_features=3), ((),), "rank >= 1"),
+    _err(
+        "flatten-order",
+        "flatten",
+        dict(start_dim=2, end_dim=1),
+        ((2, 3, 4),),
+        "start_dim 2 comes after end_dim 1",
+    ),
+    _err("flatten-range", "flatten", dict(start_dim=4), ((2, 3, 4),), "start_dim 4 out of range"),
+    _err(
+        "flatten-symbolic",
+        "flatten",
+        dict(start_dim=0),
+        (("N", 3, 4),),
+        r"cannot merge symbolic dimension\(s\) \['N'\]",
+    ),
+    _err(
+        "reshape-count",
+        "reshape",
+        dict(shape=[5, 5]),
+        ((2, 12),),
+        r"\(24 elements\) into \[5, 5\] \(25 elements\)",
+    ),
+    _err("reshape-divide", "reshape", dict(shape=[5, -1]), ((2, 12),), "do not divide by 5"),
+    _err(
+        "reshape-absorb-symbol",
+        "reshape",
+        dict(shape=[-1]),
+        (("N", 12),),
+        r"-1 cannot absorb symbolic dimension\(s\) \['N'\]",
+    ),
+    _err(
+        "reshape-symbol-position",
+        "reshape",
+        dict(shape=[2, "N", -1]),
+        (("N", 2, 6),),
+        "symbolic size 'N' at position 1 must be the input's dimension 1",
+    ),
+    _err(
+        "permute-length",
+        "permute",
+        dict(dims=[0, 1]),
+        ((2, 3, 4),),
+        "has 2 entries, expected one per axis of the rank-3 input",
+    ),
+    _err(
+        "permute-duplicate",
+        "permute",
+        dict(dims=[0, 2, -1]),
+        ((2, 3, 4),),
+        "not a permutation of 0..2",
+    ),
+    _err(
+        "concat-mismatch",
+        "concat",
+        dict(dim=1),
+        ((1, 2, 3), (1, 2, 4)),
+        r"differs from input 0 float32\[1,2,3\] at axis 2 \(4 vs 3\)",
+    ),
+    _err("concat-rank", "concat", {}, ((1, 2, 3), (1, 2)), "input 1 has rank 2"),
+    _err(
+        "concat-dtype",
+        "concat",
+        {},
+        ((1, 2), (1, 2)),
+        "input 1 has dtype float16, expected float32",
+        ("float32", "float16"),
+    ),
+    _err(
+        "concat-symbolic-axis",
+        "concat",
+        dict(dim=0),
+        (("N", 2), ("N", 2)),
+        "cannot concatenate along symbolic dimension 'N'",
+    ),
+    _err("concat-empty", "concat", {}, (), "expected at least 1 input, got 0"),
+    _err(
+        "add-broadcast",
+        "add",
+        {},
+        ((2, 3), (4,)),
+        r"shapes 2x3 and 4 do not broadcast \(3 vs 4\)",
+    ),
+    _err(
+        "sub-dtype",
+        "sub",
+        {},
+        ((2,), (2,)),
+        r"input dtypes differ \(float32 vs float16\)",
+        ("float32", "float16"),
+    ),
+    _err("mul-arity", "mul", {}, ((2,),), r"expected 2 input\(s\), got 1"),
+    _err("div-int", "div", {}, ((2,), (2,)), "floating-point", ("int32", "int32")),
+    _err("softmax-axis", "softmax", dict(dim=3), ((2, 3),), "dim 3 out of range for rank 2"),
+    _err("gelu-int", "gelu", {}, ((2,),), "floating-point", ("int8",)),
+)
+
+
+def error_case_input_types(case: ErrorCase) -> tuple[TensorType, ...]:
+    """The input types of a shape-error case (float32 unless ``input_dtypes`` says otherwise)."""
+    assert case.input_shapes is not None
+    dtypes = case.input_dtypes or ("float32",) * len(case.input_shapes)
+    return tuple(
+        TensorType(DType.parse(d), tuple(s)) for d, s in zip(dtypes, case.input_shapes, strict=True)
+    )
