@@ -101,22 +101,35 @@ class ModelBuilder:
         self._types[name] = t
         return Tensor(name, t)
 
-    def output(self, tensor: Tensor, name: str | None = None) -> None:
+    def output(self, tensor: Tensor, name: str | None = None, source: str | None = None) -> None:
         """Mark ``tensor`` as a graph output called ``name`` (default: its value name)."""
-        self._check_tensor(tensor, _caller())
+        where = source or _caller()
+        self._check_tensor(tensor, where)
         port = Port(name or tensor.name, tensor.name)
+        if not isinstance(port.name, str) or not port.name:
+            raise ModelError(f"{where}: output names must be non-empty strings, got {name!r}")
         if any(p.name == port.name for p in self._outputs):
-            raise ModelError(f"{_caller()}: output {port.name!r} declared twice")
+            raise ModelError(f"{where}: output {port.name!r} declared twice")
         self._outputs.append(port)
 
-    def rename_weights(self, pattern: str, replacement: str) -> None:
-        """Declare a checkpoint-key rename rule (``re.sub(pattern, replacement, key)``)."""
+    def rename_weights(self, pattern: str, replacement: str, source: str | None = None) -> None:
+        """Declare a checkpoint-key rename rule (``re.sub(pattern, replacement, key)``).
+
+        Rules apply in declaration order to every key of a checkpoint before binding; a rule
+        ``("^module\\.", "")`` strips a ``module.`` prefix.
+        """
         import re
 
+        where = source or _caller()
+        if not isinstance(pattern, str) or not isinstance(replacement, str):
+            raise ModelError(
+                f"{where}: weight rename rules are two strings, got {pattern!r}, {replacement!r}"
+            )
         try:
-            re.compile(pattern)
-        except re.error as e:
-            raise ModelError(f"{_caller()}: bad weight rename pattern {pattern!r}: {e}") from None
+            compiled = re.compile(pattern)
+            compiled.sub(replacement, "")  # checks the replacement template's syntax
+        except (re.error, IndexError) as e:
+            raise ModelError(f"{where}: bad weight rename rule {pattern!r}: {e}") from None
         self._renames.append((pattern, replacement))
 
     @contextlib.contextmanager
@@ -129,6 +142,11 @@ class ModelBuilder:
         finally:
             self._scope.pop()
             self._precision.pop()
+
+    @property
+    def prefix(self) -> str:
+        """The dotted scope prefix of node names created now (``""`` at the top level)."""
+        return ".".join(self._scope)
 
     def path(self, name: str) -> str:
         """The full dotted node name ``name`` gets in the current scope."""

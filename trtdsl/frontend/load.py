@@ -1,0 +1,199 @@
+"""Model loading shared by the CLI and the Python API: YAML files, Python files, zoo names."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from trtdsl.errors import ModelError, TrtdslError, UsageError
+from trtdsl.frontend.builder import ModelBuilder, Tensor
+from trtdsl.ir.graph import Graph
+from trtdsl.ir.ops.base import suggest
+from trtdsl.ir.types import TensorType
+
+ZOO_DIR = Path(__file__).resolve().parents[2] / "zoo"
+"""Where zoo models live: ``<repo>/zoo`` next to the ``trtdsl`` package."""
+
+_YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def load_model(
+    spec: str | os.PathLike[str], shapes: Mapping[str, tuple[int, ...]] | None = None
+) -> Graph:
+    """Load a model from a ``.yaml`` file, a ``.py`` file or a zoo name.
+
+    Args:
+        spec: a path to a YAML model, a path to a Python file whose module defines
+            ``build() -> Graph``, or the name of a zoo model (``"resnet50"`` ->
+            ``<repo>/zoo/resnet50.yaml``, else ``resnet50.py``).
+        shapes: static shapes replacing the declared shapes of the named inputs; the graph is
+            rebuilt so that every type is re-inferred.
+    Returns:
+        The verified Graph.
+    Raises:
+        ModelError for a missing file, an unknown zoo name or a bad model; UsageError for a
+        ``shapes`` entry naming no input.
+    """
+    path = resolve_model_path(spec)
+    if path.suffix in _YAML_SUFFIXES:
+        from trtdsl.frontend.yaml import load_yaml
+
+        graph = load_yaml(path)
+    else:
+        graph = load_python(path)
+    return with_input_shapes(graph, shapes) if shapes else graph
+
+
+def load_yaml(path: str | os.PathLike[str]) -> Graph:
+    """Load a YAML model file (see ``trtdsl.frontend.yaml`` for the format)."""
+    from trtdsl.frontend.yaml import load_yaml as _load_yaml
+
+    return _load_yaml(path)
+
+
+def zoo_models() -> list[str]:
+    """Names of the models in the zoo (files ``zoo/<name>.yaml`` or ``zoo/<name>.py``)."""
+    if not ZOO_DIR.is_dir():
+        return []
+    names = {
+        p.stem
+        for p in ZOO_DIR.iterdir()
+        if p.suffix in (*_YAML_SUFFIXES, ".py") and not p.stem.startswith("_")
+    }
+    return sorted(names - set(_zoo_libraries()))
+
+
+def _zoo_libraries() -> list[str]:
+    """Zoo YAML files holding only shared blocks (no ``layers:``), which are not models."""
+    libraries = []
+    for p in ZOO_DIR.glob("*.y*ml"):
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        if not re.search(r"^layers\s*:", text, re.MULTILINE):
+            libraries.append(p.stem)
+    return libraries
+
+
+def resolve_model_path(spec: str | os.PathLike[str]) -> Path:
+    """The file a model spec names: an existing path, or a zoo model name."""
+    text = os.fspath(spec)
+    path = Path(text)
+    if path.suffix in (*_YAML_SUFFIXES, ".py") or os.sep in text or "/" in text:
+        if not path.is_file():
+            raise ModelError(f"{text}: no such model file")
+        if path.suffix not in (*_YAML_SUFFIXES, ".py"):
+            raise ModelError(f"{text}: expected a .yaml, .yml or .py model file")
+        return path
+    for suffix in (*_YAML_SUFFIXES, ".py"):
+        candidate = ZOO_DIR / f"{text}{suffix}"
+        if candidate.is_file() and text in zoo_models():
+            return candidate
+    available = zoo_models()
+    raise ModelError(
+        f"{text!r} is neither a model file nor a zoo model{suggest(text, available)} "
+        f"(zoo: {', '.join(available) or 'empty'})"
+    )
+
+
+def load_python(path: str | os.PathLike[str]) -> Graph:
+    """Import a Python model file and call its ``build() -> Graph``."""
+    path = Path(path)
+    stem = re.sub(r"\W", "_", path.stem)
+    module_name = f"_trtdsl_model_{stem}_{abs(hash(path.resolve()))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ModelError(f"{path}: cannot import as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+        build = getattr(module, "build", None)
+        if not callable(build):
+            raise ModelError(f"{path}: expected a function build() -> Graph, found none")
+        graph = build()
+    except SyntaxError as e:
+        raise ModelError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
+    finally:
+        sys.modules.pop(module_name, None)
+    if not isinstance(graph, Graph):
+        raise ModelError(f"{path}: build() returned {type(graph).__name__}, expected a Graph")
+    return graph
+
+
+def with_input_shapes(graph: Graph, shapes: Mapping[str, tuple[int, ...]]) -> Graph:
+    """Rebuild ``graph`` with new static shapes for some inputs, re-inferring every type.
+
+    Symbolic dimensions no longer used by any input are dropped.
+
+    Raises:
+        UsageError if a name is not an input; ModelError (naming the node) if an op rejects
+        the new shapes.
+    """
+    for name, shape in shapes.items():
+        if name not in graph.inputs:
+            raise UsageError(
+                f"--shape {name}: the model has no input {name!r}{suggest(name, graph.inputs)} "
+                f"(inputs: {', '.join(graph.inputs)})"
+            )
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+            raise UsageError(f"--shape {name}: expected non-negative ints, got {list(shape)}")
+    new_types = {
+        name: TensorType(graph.types[name].dtype, tuple(shapes[name]))
+        if name in shapes
+        else graph.types[name]
+        for name in graph.inputs
+    }
+    used = {s for t in new_types.values() for s in t.symbols}
+    builder = ModelBuilder(graph.name)
+    for d in graph.dims:
+        if d.name in used:
+            builder.dim(d.name, d.min, d.opt, d.max)
+    tensors: dict[str, Tensor] = {}
+    for name in graph.inputs:
+        tensors[name] = builder.input(
+            name, new_types[name].shape, new_types[name].dtype, source=graph.name
+        )
+    for node in graph.nodes:
+        try:
+            result = builder.node(
+                node.op,
+                *(tensors[v] for v in node.inputs),
+                name=node.name,
+                precision=node.precision,
+                source=node.source or node.name,
+            )
+        except TrtdslError as e:
+            raise ModelError(f"with input shapes {_format_shapes(shapes)}: {e}") from None
+        outs = result if isinstance(result, tuple) else (result,)
+        tensors.update((t.name, t) for t in outs)
+    for port in graph.outputs:
+        builder.output(tensors[port.value], port.name)
+    for pattern, replacement in graph.weight_renames:
+        builder.rename_weights(pattern, replacement)
+    return builder.build()
+
+
+def parse_shape_override(text: str) -> tuple[str, tuple[int, ...]]:
+    """Parse ``NAME=1x3x224x224`` (or ``NAME=1,3,224,224``) into ``(name, shape)``.
+
+    Raises:
+        UsageError naming the text and the expected form.
+    """
+    name, sep, dims = text.partition("=")
+    name = name.strip()
+    parts = re.split(r"[x,]", dims.strip()) if dims.strip() else []
+    if not sep or not name or not parts or not all(p.strip().isdigit() for p in parts):
+        raise UsageError(
+            f"--shape {text!r}: expected NAME=DxDx... with integer sizes, e.g. x=1x3x224x224"
+        )
+    return name, tuple(int(p) for p in parts)
+
+
+def _format_shapes(shapes: Mapping[str, tuple[int, ...]]) -> str:
+    return ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shapes.items())
