@@ -16,7 +16,7 @@ from trtdsl.errors import BackendError, ShapeError, TrtdslError, UsageError, Wei
 from trtdsl.ir.graph import Graph, Node
 from trtdsl.ir.types import TensorType
 
-__all__ = ["bind_input_sizes", "capture_reference", "node_params", "run_reference"]
+__all__ = ["bind_input_sizes", "capture_reference", "check_weights", "node_params", "run_reference"]
 
 _log = logging.getLogger("trtdsl")
 
@@ -121,7 +121,8 @@ def node_params(
     return params
 
 
-def _check_weights(graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
+def check_weights(graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
+    """Raise one WeightError listing every missing, wrong-shape or wrong-dtype weight."""
     problems = []
     for key, _node, _role, spec in graph.params():
         if key not in weights:
@@ -163,7 +164,7 @@ def _execute(
     capture: bool,
 ) -> dict[str, np.ndarray]:
     sizes = bind_input_sizes(graph, inputs)
-    _check_weights(graph, weights)
+    check_weights(graph, weights)
     values: dict[str, np.ndarray] = {name: inputs[name] for name in graph.inputs}
     free_after: dict[int, list[str]] = {}
     if not capture:
