@@ -1,0 +1,325 @@
+"""Layerwise comparison of a backend against the NumPy reference, and bisection.
+
+The backend side is a callback ``run_marked(values) -> {value: array}`` that builds a debug
+engine with the given IR values marked as extra outputs and runs it (``trtdsl compare`` builds
+it from the TensorRT backend and the runner; tests may pass any callable). Values the backend
+cannot expose (folded away by a pass, aliased by a no-op) are simply absent from its result.
+
+NOTE: marking a tensor as an output stops TensorRT from fusing across it, so a debug engine
+is not the production engine: tactics, fusions and rounding may differ from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trtdsl.backends.reference import capture_reference
+from trtdsl.errors import UsageError
+from trtdsl.ir.graph import Graph, Node
+from trtdsl.ir.ops.base import suggest
+
+RunMarked = Callable[[Sequence[str]], Mapping[str, np.ndarray]]
+"""Build a debug engine marking these IR values as outputs, run it, return value -> array."""
+
+FUSION_NOTE = (
+    "intermediate values were marked as engine outputs in a separate debug build; marking "
+    "prevents fusion across them, so the debug engine differs from the production engine"
+)
+
+
+@dataclass(frozen=True)
+class ValueComparison:
+    """One compared IR value (a node output).
+
+    Attributes:
+        node: the node defining the value; ``op``: its op name; ``value``: the value name.
+        shape: the reference shape.
+        status: ``"ok"``, ``"bad"`` (error above tolerance, non-finite, or shape mismatch) or
+            ``"missing"`` (the backend does not expose this value: folded or aliased).
+        max_ref: max |reference|; ``max_abs_error``: max |backend - reference|;
+        rel_error: max_abs_error / max_ref (max_abs_error when the reference is all zero);
+        cosine: cosine similarity of the flattened arrays (1.0 when both are zero).
+    """
+
+    node: str
+    op: str
+    value: str
+    shape: tuple[int, ...]
+    status: str
+    max_ref: float = float("nan")
+    max_abs_error: float = float("nan")
+    rel_error: float = float("nan")
+    cosine: float = float("nan")
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LayerwiseReport:
+    """Result of ``compare_layerwise``.
+
+    Attributes:
+        rows: one per compared value, in graph order.
+        first_bad: the first node whose error exceeds the tolerance (all its inputs within
+            tolerance), or None.
+        tolerance: the relative-error threshold used.
+        builds: debug engines built.
+        bisect: whether values were marked a few at a time.
+        notes: things the reader must know (marking changes fusion; emulated; perturbation).
+    """
+
+    rows: tuple[ValueComparison, ...]
+    first_bad: str | None
+    tolerance: float
+    builds: int
+    bisect: bool
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "first_bad": self.first_bad,
+            "tolerance": self.tolerance,
+            "builds": self.builds,
+            "bisect": self.bisect,
+            "notes": list(self.notes),
+            "rows": [
+                {
+                    "node": r.node,
+                    "op": r.op,
+                    "value": r.value,
+                    "shape": list(r.shape),
+                    "status": r.status,
+                    "max_ref": _json_float(r.max_ref),
+                    "max_abs_error": _json_float(r.max_abs_error),
+                    "rel_error": _json_float(r.rel_error),
+                    "cosine": _json_float(r.cosine),
+                    "detail": r.detail,
+                }
+                for r in self.rows
+            ],
+        }
+
+
+def compare_arrays(reference: np.ndarray, got: np.ndarray) -> tuple[float, float, float, float]:
+    """``(max |ref|, max abs error, relative error, cosine)`` of two arrays of one shape."""
+    ref = np.asarray(reference, dtype=np.float64).reshape(-1)
+    out = np.asarray(got, dtype=np.float64).reshape(-1)
+    max_ref = float(np.max(np.abs(ref))) if ref.size else 0.0
+    if ref.size == 0:
+        return 0.0, 0.0, 0.0, 1.0
+    diff = np.abs(out - ref)
+    max_abs = float(np.max(diff)) if np.all(np.isfinite(diff)) else float("inf")
+    rel = max_abs / max_ref if max_ref > 0 else max_abs
+    norms = float(np.linalg.norm(ref)) * float(np.linalg.norm(out))
+    if norms == 0.0:
+        cosine = 1.0 if not np.any(ref) and not np.any(out) else 0.0
+    elif not np.isfinite(norms):
+        cosine = float("nan")
+    else:
+        cosine = float(np.dot(ref, out) / norms)
+    return max_ref, max_abs, rel, cosine
+
+
+def compare_value(
+    graph: Graph, value: str, reference: np.ndarray, got: np.ndarray | None, tolerance: float
+) -> ValueComparison:
+    """Compare one IR value; ``got`` None means the backend does not expose it."""
+    node = graph.producer(value)
+    assert node is not None, value
+    shape = tuple(int(d) for d in np.shape(reference))
+    if got is None:
+        return ValueComparison(node.name, node.op.op_name, value, shape, "missing")
+    got = np.asarray(got)
+    if got.shape != reference.shape:
+        detail = f"backend shape {tuple(got.shape)} != reference {shape}"
+        return ValueComparison(node.name, node.op.op_name, value, shape, "bad", detail=detail)
+    max_ref, max_abs, rel, cosine = compare_arrays(reference, got)
+    bad = not np.isfinite(max_abs) or rel > tolerance
+    detail = "non-finite values" if not np.isfinite(max_abs) else ""
+    return ValueComparison(
+        node.name,
+        node.op.op_name,
+        value,
+        shape,
+        "bad" if bad else "ok",
+        max_ref,
+        max_abs,
+        rel,
+        cosine,
+        detail,
+    )
+
+
+def compare_layerwise(
+    graph: Graph,
+    weights: Mapping[str, np.ndarray],
+    inputs: Mapping[str, np.ndarray],
+    run_marked: RunMarked,
+    tolerance: float = 1e-3,
+    bisect: bool = False,
+    probes: int = 4,
+    notes: Sequence[str] = (),
+) -> LayerwiseReport:
+    """Compare every node output of a backend against ``capture_reference``.
+
+    Args:
+        graph, weights, inputs: the model, its (unperturbed) weights and one input set.
+        run_marked: the backend (see ``RunMarked``).
+        tolerance: a value is bad when its relative error exceeds this.
+        bisect: mark ``probes`` values per debug build and narrow down the first bad node,
+            instead of marking all values in one build. It assumes an error reaches every
+            descendant of the node causing it (masking, e.g. by a ReLU, can defeat it).
+        notes: extra notes for the report.
+    Returns:
+        the report; ``first_bad`` names the first node above tolerance.
+    """
+    if tolerance <= 0:
+        raise UsageError(f"--tolerance must be > 0, got {tolerance}")
+    if probes < 1:
+        raise UsageError(f"probes must be >= 1, got {probes}")
+    reference = capture_reference(graph, weights, inputs)
+    values = [v for n in graph.nodes for v in n.outputs]
+    all_notes = (FUSION_NOTE, *notes)
+    if not bisect:
+        got = run_marked(values)
+        rows = tuple(compare_value(graph, v, reference[v], got.get(v), tolerance) for v in values)
+        first = next((r.node for r in rows if r.status == "bad"), None)
+        return LayerwiseReport(rows, first, tolerance, 1, False, all_notes)
+    return _bisect(graph, reference, values, run_marked, tolerance, probes, all_notes)
+
+
+def _bisect(
+    graph: Graph,
+    reference: Mapping[str, np.ndarray],
+    values: list[str],
+    run_marked: RunMarked,
+    tolerance: float,
+    probes: int,
+    notes: tuple[str, ...],
+) -> LayerwiseReport:
+    order = {v: i for i, v in enumerate(values)}
+    ancestors = _ancestor_values(graph)
+    results: dict[str, ValueComparison] = {}
+    builds = 0
+
+    def probe(batch: list[str]) -> None:
+        nonlocal builds
+        builds += 1
+        got = run_marked(batch)
+        for v in batch:
+            results[v] = compare_value(graph, v, reference[v], got.get(v), tolerance)
+
+    # Start from the graph outputs: if none is bad, assume no node is.
+    outputs = [p.value for p in graph.outputs if p.value in order]
+    probe(sorted(set(outputs), key=order.__getitem__))
+    bad_outputs = [v for v in outputs if results[v].status == "bad"]
+    suspects: set[str] = set()
+    if bad_outputs:
+        suspects = ancestors[bad_outputs[0]] | {bad_outputs[0]}
+        suspects = {v for v in suspects if v in order}
+    while True:
+        unknown = sorted((v for v in suspects if v not in results), key=order.__getitem__)
+        if not unknown:
+            break
+        step = len(unknown) / (probes + 1)
+        picks = sorted({unknown[min(int(step * (j + 1)), len(unknown) - 1)] for j in range(probes)})
+        probe(picks)
+        for v in picks:
+            status = results[v].status
+            if status == "bad":
+                suspects &= ancestors[v] | {v}
+            elif status == "ok":
+                suspects -= ancestors[v] | {v}
+            else:
+                suspects.discard(v)
+    bad = [v for v in suspects if results.get(v) and results[v].status == "bad"]
+    first_value = min(bad, key=order.__getitem__) if bad else None
+    first = graph.producer(first_value).name if first_value else None  # type: ignore[union-attr]
+    rows = tuple(results[v] for v in sorted(results, key=order.__getitem__))
+    return LayerwiseReport(rows, first, tolerance, builds, True, notes)
+
+
+def _ancestor_values(graph: Graph) -> dict[str, set[str]]:
+    """Value -> every node-output value it depends on (graph inputs excluded)."""
+    producers: dict[str, Node] = {v: n for n in graph.nodes for v in n.outputs}
+    result: dict[str, set[str]] = {}
+    for node in graph.nodes:
+        deps: set[str] = set()
+        for v in node.inputs:
+            if v in producers:
+                deps.add(v)
+                deps |= result[v]
+        for v in node.outputs:
+            result[v] = deps
+    return result
+
+
+def perturb_weights(
+    weights: Mapping[str, np.ndarray], key: str, scale: float = 0.1, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """A copy of ``weights`` with ``key`` perturbed by Gaussian noise (for planting errors).
+
+    The noise has standard deviation ``scale`` times the tensor's own (or its mean |value|,
+    or 1, when that is 0), so ``scale`` is a relative size. Other tensors are shared.
+    """
+    if key not in weights:
+        raise UsageError(
+            f"--perturb: no weight named {key!r}{suggest(key, sorted(weights))} "
+            f"({len(weights)} weights)"
+        )
+    if not scale > 0:
+        raise UsageError(f"--perturb {key}: scale must be > 0, got {scale}")
+    original = np.asarray(weights[key])
+    if not np.issubdtype(original.dtype, np.floating):
+        raise UsageError(
+            f"--perturb {key}: only float weights can be perturbed, not {original.dtype}"
+        )
+    base = float(np.std(original)) or float(np.mean(np.abs(original))) or 1.0
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal(original.shape) * (scale * base)
+    out = dict(weights)
+    out[key] = (original + noise).astype(original.dtype)
+    return out
+
+
+def format_report(report: LayerwiseReport) -> str:
+    """A plain-text table, one row per compared value, and the verdict."""
+    header = (
+        f"{'node':<32} {'op':<18} {'shape':<18} {'max|ref|':>10} {'max abs err':>12} "
+        f"{'rel err':>10} {'cosine':>9}  status"
+    )
+    lines = [header]
+    for r in report.rows:
+        name = r.node if r.value == r.node else f"{r.node} ({r.value})"
+        shape = "x".join(map(str, r.shape)) or "scalar"
+        lines.append(
+            f"{name:<32} {r.op:<18} {shape:<18} {_num(r.max_ref):>10} "
+            f"{_num(r.max_abs_error):>12} {_num(r.rel_error):>10} {_num(r.cosine, 6):>9}  "
+            f"{r.status}{' (' + r.detail + ')' if r.detail else ''}"
+        )
+    lines.append("")
+    lines.extend(f"note: {n}" for n in report.notes)
+    mode = f"bisection, {report.builds} debug builds" if report.bisect else "all values marked"
+    if report.first_bad:
+        lines.append(
+            f"first node above tolerance {report.tolerance:g}: {report.first_bad} ({mode})"
+        )
+    else:
+        lines.append(f"no node above tolerance {report.tolerance:g} ({mode})")
+    return "\n".join(lines)
+
+
+def _num(x: float, digits: int = 4) -> str:
+    if x != x:  # NaN
+        return "-"
+    return f"{x:.{digits}g}"
+
+
+def _json_float(x: float) -> float | str | None:
+    if x != x:
+        return None
+    if x in (float("inf"), float("-inf")):
+        return str(x)
+    return x
