@@ -201,7 +201,7 @@ def _bind(
             f"checkpoint has {len(tensors)})",
             *problems,
         ]
-        hint = _prefix_hint(missing, unexpected)
+        hint = _prefix_hint(missing + missing_optional, unexpected)
         if hint:
             lines.append(hint)
         raise WeightError("\n".join(lines))
@@ -248,7 +248,8 @@ def _check_one(
             return (value.astype(np.uint32) << 16).view(np.float32), dtype_name, True
         if value.dtype == np.float32 and value.dtype.isnative:
             return value, dtype_name, False
-        converted = value.astype(np.float32)
+        with np.errstate(over="ignore"):
+            converted = value.astype(np.float32)
         if dtype_name == "F64" and not np.isfinite(converted).all() and np.isfinite(value).all():
             line = (
                 f"  dtype       {key}: F64 values overflow float32 "

@@ -309,16 +309,20 @@ def _check_entry(key: str, entry: object, data_size: int, name: str) -> TensorIn
     # The product is bounded by the span (<= file size) before it can grow large: no overflow,
     # no allocation proportional to the claimed shape.
     numel = 0 if 0 in shape else 1
-    for d in shape:
+    partial = False
+    for i, d in enumerate(shape):
         numel *= d
         if numel * itemsize > end - begin:
+            partial = i < len(shape) - 1
             break
     if numel * itemsize != end - begin:
         shown = "x".join(map(str, shape)) or "scalar"
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        needs = f"more than {numel * itemsize}" if partial else f"{numel * itemsize}"
         raise WeightError(
-            f"{where}: shape {shown} of {dtype} needs "
-            f"{'more than ' if numel * itemsize > end - begin else ''}"
-            f"{numel * itemsize} bytes, data_offsets [{begin}, {end}] span {end - begin}"
+            f"{where}: shape {shown} of {dtype} needs {needs} bytes, "
+            f"data_offsets [{begin}, {end}] span {end - begin}"
         )
     return TensorInfo(key, dtype, tuple(shape), begin, end)
 
