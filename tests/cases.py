@@ -48,6 +48,8 @@ class OpCase:
         input_scale: inputs are standard normal times this (reaches activation knees).
         nonzero_inputs: indices of inputs drawn with |x| in [0.5, 2] (divisors).
         rtol, atol: tolerances of the torch comparison.
+        expected_dtypes: dtype names of the outputs (default float32 for each); inputs are
+            always float32.
     """
 
     id: str
@@ -59,6 +61,14 @@ class OpCase:
     nonzero_inputs: tuple[int, ...] = ()
     rtol: float = 1e-5
     atol: float = 1e-5
+    expected_dtypes: tuple[str, ...] | None = None
+
+    def output_types(self) -> tuple[TensorType, ...]:
+        """The expected output TensorTypes."""
+        dtypes = self.expected_dtypes or ("float32",) * len(self.expected_shapes)
+        return tuple(
+            TensorType(DType.parse(d), s) for d, s in zip(dtypes, self.expected_shapes, strict=True)
+        )
 
 
 @dataclass(frozen=True)
@@ -552,6 +562,43 @@ CASES: tuple[OpCase, ...] = (
         lambda F, torch, x, p: torch.div(x[0], x[1]),
         nonzero_inputs=(1,),
     ),
+    # -- cast ---------------------------------------------------------------------------------
+    _case(
+        "cast-float16",
+        "cast",
+        dict(dtype="float16"),
+        ((2, 3, 4),),
+        (2, 3, 4),
+        lambda F, torch, x, p: x[0].to(torch.float16),
+        input_scale=100.0,
+        expected_dtypes=("float16",),
+        rtol=0.0,
+        atol=0.0,
+    ),
+    _case(
+        "cast-bfloat16",
+        "cast",
+        dict(dtype="bf16"),
+        ((3, 5),),
+        (3, 5),
+        lambda F, torch, x, p: x[0].to(torch.bfloat16),
+        input_scale=100.0,
+        expected_dtypes=("bfloat16",),
+        rtol=0.0,
+        atol=0.0,
+    ),
+    _case(
+        "cast-int32",
+        "cast",
+        dict(dtype="int32"),
+        ((4, 4),),
+        (4, 4),
+        lambda F, torch, x, p: x[0].to(torch.int32),
+        input_scale=10.0,
+        expected_dtypes=("int32",),
+        rtol=0.0,
+        atol=0.0,
+    ),
     # -- softmax ------------------------------------------------------------------------------
     _case(
         "softmax",
@@ -698,6 +745,7 @@ ERROR_CASES: tuple[ErrorCase, ...] = (
     _err("permute-type", "permute", dict(dims="012"), None, "dims must be a list of ints"),
     _err("concat-dim", "concat", dict(dim=None), None, "dim must be an int"),
     _err("softmax-dim", "softmax", dict(dim=[1]), None, "dim must be an int"),
+    _err("cast-dtype", "cast", dict(dtype="float8"), None, "cast: unknown dtype 'float8'"),
     _err("dropout-p", "dropout", dict(p=1.5), None, "p must be between 0 and 1"),
     _err("relu-argument", "relu", dict(inplace=True), None, "unknown argument 'inplace'"),
     _err("identity-argument", "identity", dict(x=1), None, "accepted: none"),
