@@ -1,0 +1,73 @@
+"""``trtdsl export``: write a model and its weights as an ONNX file (for onnxruntime checks)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from trtdsl.errors import UsageError
+
+EXAMPLES = """examples:
+  trtdsl export resnet50 --weights random --onnx resnet50.onnx
+  trtdsl export zoo/resnet50.yaml --weights resnet50.safetensors --fold-bn --onnx r50.onnx
+  trtdsl export resnet50 --weights random --shape x=1x3x224x224 --onnx r50-b1.onnx
+"""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="export a model with its weights to ONNX",
+        description=(
+            "Write MODEL with weights W as an ONNX file: initializers are named by their "
+            "state_dict keys, ONNX nodes by the model's node names, and symbolic dimensions "
+            "become dim_param. Needs the onnx package (pip install 'trtdsl[onnx]')."
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", metavar="MODEL", help="a .yaml or .py model, or a zoo name")
+    parser.add_argument(
+        "--weights",
+        required=True,
+        metavar="W",
+        help="a .safetensors file, or random[:SEED] for seeded random weights",
+    )
+    parser.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the file to write")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    parser.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        metavar="NAME=DIMS",
+        help="a static input shape, e.g. x=1x3x224x224",
+    )
+    parser.add_argument(
+        "--fold-bn", action="store_true", help="fold batch-norms into convs before exporting"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from trtdsl.backends.onnx_export import export_onnx
+    from trtdsl.frontend.load import load_model, parse_shape_override
+    from trtdsl.weights import load_weights
+
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.onnx))):
+        raise UsageError(f"--onnx {args.onnx}: the directory does not exist")
+    shapes = dict(parse_shape_override(text) for text in args.shape)
+    graph = load_model(args.model, shapes or None)
+    weights = dict(load_weights(args.weights, graph).arrays)
+    note = ""
+    if args.fold_bn:
+        from trtdsl.passes import fold_batchnorm, foldable_batchnorms
+
+        note = f", {len(foldable_batchnorms(graph))} batch-norm(s) folded"
+        graph, weights = fold_batchnorm(graph, weights)
+    export_onnx(graph, weights, args.onnx, opset=args.opset)
+    size = os.path.getsize(args.onnx)
+    print(
+        f"wrote {args.onnx}: model {graph.name}, {len(graph.nodes)} nodes{note}, "
+        f"{len(weights)} weights, opset {args.opset}, {size / 2**20:.1f} MiB"
+    )
+    return 0
