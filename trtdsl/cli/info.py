@@ -1,0 +1,182 @@
+"""``trtdsl info``: one row per layer (shapes, dtypes, parameters, MACs) and the totals."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from trtdsl.cli.format import (
+    Column,
+    add_format_option,
+    format_count,
+    format_giga,
+    print_json,
+    print_table,
+)
+from trtdsl.frontend.load import load_model, parse_shape_override
+from trtdsl.ir.graph import Graph
+
+EXAMPLES = """examples:
+  trtdsl info zoo/resnet50.yaml                    # layer table of a YAML model
+  trtdsl info resnet50                             # a zoo model by name
+  trtdsl info zoo/resnet50.py --shape x=1x3x224x224
+  trtdsl info resnet18 --format json | jq '.totals'
+
+Symbolic dimensions are shown by name (Nx64x56x56); MACs are counted at each symbol's
+opt size (or give static shapes with --shape).
+"""
+
+COLUMNS = (
+    Column("index", "#", "right"),
+    Column("name", "name"),
+    Column("op", "op"),
+    Column("inputs", "inputs"),
+    Column("shape", "output shape"),
+    Column("dtype", "dtype"),
+    Column("params", "params", "right"),
+    Column("macs", "MACs", "right"),
+)
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One node of the graph as ``trtdsl info`` shows it."""
+
+    index: int
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    shape: str
+    """Output shape(s), ``x``-joined, symbols by name; several outputs joined by ``", "``."""
+    dtype: str
+    params: int
+    """Elements of the node's non-optional weights (BatchNorm running stats included)."""
+    macs: int
+    """Multiply-accumulates at ``GraphSummary.sizes``."""
+
+
+@dataclass(frozen=True)
+class GraphSummary:
+    """What ``trtdsl info`` reports about a graph."""
+
+    name: str
+    inputs: tuple[tuple[str, str], ...]
+    """``(name, type)`` pairs, e.g. ``("x", "float32[N,3,224,224]")``."""
+    outputs: tuple[tuple[str, str], ...]
+    sizes: Mapping[str, int]
+    """The size each symbolic dimension takes for MAC counts (its opt size)."""
+    rows: tuple[LayerRow, ...]
+
+    @property
+    def total_params(self) -> int:
+        return sum(r.params for r in self.rows)
+
+    @property
+    def total_macs(self) -> int:
+        return sum(r.macs for r in self.rows)
+
+
+def summarize_graph(graph: Graph) -> GraphSummary:
+    """Per-node shapes, parameter counts and MACs; symbols sized at their opt value."""
+    sizes = graph.sizes("opt")
+    rows = []
+    for index, node in enumerate(graph.nodes):
+        in_types = graph.input_types(node)
+        out_types = graph.output_types(node)
+        params = sum(
+            math.prod(spec.shape) for spec in node.op.params(in_types).values() if not spec.optional
+        )
+        rows.append(
+            LayerRow(
+                index=index,
+                name=node.name,
+                op=node.op.op_name,
+                inputs=node.inputs,
+                shape=", ".join(t.format_shape() for t in out_types),
+                dtype=", ".join(sorted({t.dtype.value for t in out_types})),
+                params=params,
+                macs=node.op.macs(in_types, out_types, sizes),
+            )
+        )
+    return GraphSummary(
+        name=graph.name,
+        inputs=tuple((name, str(graph.types[name])) for name in graph.inputs),
+        outputs=tuple((p.name, str(graph.types[p.value])) for p in graph.outputs),
+        sizes=sizes,
+        rows=tuple(rows),
+    )
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "info",
+        help="show a model's layers, shapes, parameters and MACs",
+        description="Load a model (YAML file, Python file or zoo name) and print one row per "
+        "layer: name, op, inputs, output shape, dtype, parameter count and MACs, then totals.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_model_arguments(parser)
+    add_format_option(parser)
+    parser.set_defaults(func=run)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """MODEL and ``--shape NAME=DxD...`` (repeatable)."""
+    parser.add_argument("model", metavar="MODEL", help="a .yaml or .py model file or a zoo name")
+    parser.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        metavar="NAME=DxD...",
+        help="static shape for an input, e.g. x=1x3x224x224 (repeatable); re-infers all shapes",
+    )
+
+
+def load_from_args(args: argparse.Namespace) -> Graph:
+    """The model named by ``args.model`` with ``args.shape`` overrides applied."""
+    shapes = dict(parse_shape_override(text) for text in args.shape)
+    return load_model(args.model, shapes or None)
+
+
+def run(args: argparse.Namespace) -> int:
+    graph = load_from_args(args)
+    summary = summarize_graph(graph)
+    if args.format == "json":
+        print_json(summary_to_json(summary))
+    else:
+        print_summary(summary)
+    return 0
+
+
+def summary_to_json(summary: GraphSummary) -> dict[str, Any]:
+    """The summary as JSON-ready data (``layers``, ``totals``, ``macs_at``)."""
+    return {
+        "model": summary.name,
+        "inputs": [{"name": n, "type": t} for n, t in summary.inputs],
+        "outputs": [{"name": n, "type": t} for n, t in summary.outputs],
+        "macs_at": dict(summary.sizes),
+        "layers": [{**asdict(r), "inputs": list(r.inputs)} for r in summary.rows],
+        "totals": {"params": summary.total_params, "macs": summary.total_macs},
+    }
+
+
+def print_summary(summary: GraphSummary) -> None:
+    """The layer table with a title naming inputs/outputs and a totals footer."""
+    rows = [{**asdict(r), "inputs": ", ".join(r.inputs)} for r in summary.rows]
+    title = (
+        f"{summary.name}: "
+        + ", ".join(f"{n} {t}" for n, t in summary.inputs)
+        + " -> "
+        + ", ".join(f"{n} {t}" for n, t in summary.outputs)
+    )
+    at = ", ".join(f"{k}={v}" for k, v in summary.sizes.items())
+    footer = [
+        f"total: {len(summary.rows)} layers, {format_count(summary.total_params)} params, "
+        f"{format_giga(summary.total_macs)}MACs" + (f" (at opt size {at})" if at else ""),
+        "params count every stored weight element (BatchNorm running statistics included)",
+    ]
+    print_table(COLUMNS, rows, title=title, footer=footer)
