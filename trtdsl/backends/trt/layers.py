@@ -1,0 +1,85 @@
+"""Reading an INetworkDefinition back: every layer with its inputs and outputs, as built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One ITensor as TensorRT sees it: name, dims (-1 = dynamic) and dtype name."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+    def format(self) -> str:
+        dims = ",".join(str(d) for d in self.shape)
+        return f"{self.name}: {self.dtype}[{dims}]"
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One layer of the network: its index, name, TensorRT type and tensors."""
+
+    index: int
+    name: str
+    type: str
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    metadata: str = ""
+
+
+def _enum_name(value: Any) -> str:
+    return str(getattr(value, "name", None) or str(value).rsplit(".", 1)[-1])
+
+
+def tensor_info(tensor: Any) -> TensorInfo:
+    return TensorInfo(
+        str(tensor.name), tuple(int(d) for d in tensor.shape), _enum_name(tensor.dtype).lower()
+    )
+
+
+def network_layers(network: Any) -> list[LayerInfo]:
+    """Every layer of ``network`` in order, read from the network object itself."""
+    layers = []
+    for index in range(network.num_layers):
+        layer = network.get_layer(index)
+        inputs = []
+        for i in range(layer.num_inputs):
+            t = layer.get_input(i)
+            if t is not None:  # optional inputs that are not set
+                inputs.append(tensor_info(t))
+        outputs = [tensor_info(layer.get_output(i)) for i in range(layer.num_outputs)]
+        layers.append(
+            LayerInfo(
+                index,
+                str(layer.name),
+                _enum_name(layer.type),
+                tuple(inputs),
+                tuple(outputs),
+                str(getattr(layer, "metadata", "") or ""),
+            )
+        )
+    return layers
+
+
+def network_io(network: Any) -> tuple[list[TensorInfo], list[TensorInfo]]:
+    """The network's (inputs, outputs) as TensorInfo."""
+    inputs = [tensor_info(network.get_input(i)) for i in range(network.num_inputs)]
+    outputs = [tensor_info(network.get_output(i)) for i in range(network.num_outputs)]
+    return inputs, outputs
+
+
+def format_layers(layers: list[LayerInfo]) -> str:
+    """A plain-text listing, one line per layer:
+    ``index  name  TYPE  inputs -> outputs`` with shapes and dtypes."""
+    width = max((len(la.name) for la in layers), default=4)
+    kinds = max((len(la.type) for la in layers), default=4)
+    lines = []
+    for la in layers:
+        ins = ", ".join(t.format() for t in la.inputs) or "-"
+        outs = ", ".join(t.format() for t in la.outputs)
+        lines.append(f"{la.index:>4}  {la.name:<{width}}  {la.type:<{kinds}}  {ins} -> {outs}")
+    return "\n".join(lines)

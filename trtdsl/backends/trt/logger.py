@@ -1,0 +1,76 @@
+"""A TensorRT ILogger that keeps what TensorRT says, so failures can quote its errors."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+_log = logging.getLogger("trtdsl.tensorrt")
+
+_LEVELS = {
+    "INTERNAL_ERROR": logging.CRITICAL,
+    "ERROR": logging.ERROR,
+    "WARNING": logging.WARNING,
+    "INFO": logging.DEBUG,
+    "VERBOSE": logging.DEBUG - 5,
+}
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One message from TensorRT: its severity name (``"ERROR"``, ...) and text."""
+
+    severity: str
+    message: str
+
+
+class CapturingLogger:
+    """Wraps a ``trt.ILogger`` subclass that records every message and forwards it to logging.
+
+    ``trt_logger`` is what to hand to ``trt.Builder`` / ``trt.Runtime``. Messages go to the
+    ``trtdsl.tensorrt`` Python logger (TensorRT INFO as DEBUG); VERBOSE ones are dropped
+    unless ``verbose``.
+    """
+
+    def __init__(self, trt: ModuleType, verbose: bool = False) -> None:
+        self.records: list[LogRecord] = []
+        self._lock = threading.Lock()
+        self._verbose = verbose
+        base = trt.ILogger
+        outer = self
+
+        class _Logger(base):  # type: ignore[misc, valid-type]
+            def __init__(self) -> None:
+                base.__init__(self)
+
+            def log(self, severity: Any, msg: str) -> None:
+                outer.record(severity, msg)
+
+        self.trt_logger = _Logger()
+
+    def record(self, severity: Any, message: str) -> None:
+        """Keep one message (called by TensorRT, possibly from a builder thread)."""
+        name = getattr(severity, "name", str(severity).rsplit(".", 1)[-1]).upper()
+        if name == "VERBOSE" and not self._verbose:
+            return
+        with self._lock:
+            self.records.append(LogRecord(name, str(message)))
+        _log.log(_LEVELS.get(name, logging.INFO), "%s", message)
+
+    def errors(self, since: int = 0) -> list[str]:
+        """Messages of severity ERROR or INTERNAL_ERROR, from record ``since`` on."""
+        with self._lock:
+            records = self.records[since:]
+        return [r.message for r in records if r.severity in ("ERROR", "INTERNAL_ERROR")]
+
+    def errors_text(self, since: int = 0) -> str:
+        """The errors joined by ``"; "`` (empty when there were none)."""
+        return "; ".join(self.errors(since))
+
+    def mark(self) -> int:
+        """An index to pass as ``since`` to see only later messages."""
+        with self._lock:
+            return len(self.records)

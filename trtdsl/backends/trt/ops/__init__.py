@@ -1,0 +1,13 @@
+"""TensorRT emitters, one module per op family mirroring ``trtdsl/ir/ops/``.
+
+Importing this package fills ``EMITTERS``.
+"""
+
+from trtdsl.backends.trt.ops import activation as activation
+from trtdsl.backends.trt.ops import cast as cast
+from trtdsl.backends.trt.ops import conv as conv
+from trtdsl.backends.trt.ops import elementwise as elementwise
+from trtdsl.backends.trt.ops import linear as linear
+from trtdsl.backends.trt.ops import normalization as normalization
+from trtdsl.backends.trt.ops import pooling as pooling
+from trtdsl.backends.trt.ops import shape as shape
