@@ -20,8 +20,8 @@ from trtdsl.backends.reference import check_weights
 from trtdsl.errors import BackendError
 from trtdsl.ir.graph import Graph, Node
 from trtdsl.ir.ops import activation as act
+from trtdsl.ir.ops import cast, linear, normalization, pooling, shape
 from trtdsl.ir.ops import elementwise as ew
-from trtdsl.ir.ops import linear, normalization, pooling, shape
 from trtdsl.ir.ops.base import Op
 from trtdsl.ir.ops.conv import Conv2d
 from trtdsl.ir.types import DType, TensorType
@@ -36,6 +36,7 @@ _ONNX_DTYPES = {
     DType.INT64: 7,
     DType.BOOL: 9,
     DType.FLOAT16: 10,
+    DType.BFLOAT16: 16,
 }
 
 
@@ -394,6 +395,16 @@ def _binary(ctx: _Context, node: Node) -> None:
 @_exporter(shape.Identity, shape.Dropout)
 def _identity(ctx: _Context, node: Node) -> None:
     ctx.add("Identity", [node.inputs[0]], node.output, node.name)
+
+
+@_exporter(cast.Cast)
+def _cast(ctx: _Context, node: Node) -> None:
+    op = node.op
+    assert isinstance(op, cast.Cast)
+    target = _ONNX_DTYPES.get(op.dtype)  # type: ignore[call-overload]
+    if target is None:
+        raise BackendError(f"{node.where()}: ONNX export: cannot cast to {op.dtype}")
+    ctx.add("Cast", [node.inputs[0]], node.output, node.name, to=target)
 
 
 @_exporter(shape.Permute)
