@@ -44,41 +44,36 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trtdsl.errors import ModelError, TrtdslError
 from trtdsl.frontend.builder import ModelBuilder, Tensor
-from trtdsl.frontend.yaml_expr import ExpressionError, evaluate, is_expression
-from trtdsl.frontend.yaml_loader import LineDict, LineList, parse_yaml, where
+from trtdsl.frontend.yaml_loader import LineDict, parse_yaml, where
+from trtdsl.frontend.yaml_sections import SectionReader
+from trtdsl.frontend.yaml_values import (
+    BLOCK_LAYER_KEYS,
+    COMMON_LAYER_KEYS,
+    GROUP_LAYER_KEYS,
+    MAX_DEPTH,
+    MAX_REPEAT,
+    MISSING_HINTS,
+    MODEL_KEYS,
+    REQUIRED,
+    RESERVED_LAYER_KEYS,
+    Block,
+    Frame,
+    Result,
+    check_keys,
+    describe,
+    expect_mapping,
+    file_identity,
+    freeze,
+    substitute,
+)
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops.base import make_op, suggest
 from trtdsl.ir.types import DType
-
-MODEL_KEYS = (
-    "name",
-    "description",
-    "include",
-    "dims",
-    "inputs",
-    "weights",
-    "blocks",
-    "layers",
-    "outputs",
-)
-LIBRARY_KEYS = ("description", "include", "blocks")
-BLOCK_KEYS = ("description", "params", "inputs", "layers", "output")
-COMMON_LAYER_KEYS = ("name", "inputs", "precision", "when")
-BLOCK_LAYER_KEYS = (*COMMON_LAYER_KEYS, "block", "args", "repeat", "first")
-GROUP_LAYER_KEYS = (*COMMON_LAYER_KEYS, "layers", "output")
-RESERVED_LAYER_KEYS = (*BLOCK_LAYER_KEYS, "layers", "output", "op")
-REQUIRED = "required"
-"""The default that marks a block parameter as required."""
-MAX_REPEAT = 4096
-MAX_DEPTH = 32
-
-Result = Tensor | tuple[Tensor, ...]
 
 
 def load_yaml(path: str | os.PathLike[str]) -> Graph:
@@ -104,233 +99,45 @@ def load_yaml_text(
     return _ModelReader(filename, base).read(doc)
 
 
-@dataclass
-class _Block:
-    name: str
-    params: dict[str, Any]
-    inputs: tuple[str, ...]
-    layers: LineList
-    output: Any
-    where: str
-
-
-@dataclass
-class _Frame:
-    """Names visible in one layer list: a model, a block body or a group."""
-
-    prefix: str
-    parent: _Frame | None
-    names: dict[str, Result] = field(default_factory=dict)
-    defined_at: dict[str, str] = field(default_factory=dict)
-    aliases: set[str] = field(default_factory=set)
-    previous: Result | None = None
-    upcoming: dict[str, str] = field(default_factory=dict)
-
-    def define(self, local: str, value: Result, loc: str, path: str) -> None:
-        if local in self.names:
-            raise ModelError(
-                f"{loc}: {path}: duplicate name {local!r} (first defined at "
-                f"{self.defined_at[local]}); expected unique layer names"
-            )
-        self.names[local] = value
-        self.defined_at[local] = loc
-
-    def export_into(self, parent: _Frame, name: str) -> None:
-        """Make this frame's names visible in ``parent`` as ``name.<local>``."""
-        for local, value in self.names.items():
-            if local not in self.aliases:
-                parent.names.setdefault(f"{name}.{local}", value)
-                parent.defined_at.setdefault(f"{name}.{local}", self.defined_at[local])
-
-
-class _ModelReader:
+class _ModelReader(SectionReader):
     def __init__(self, filename: str, base_dir: Path) -> None:
         self.filename = filename
         self.base_dir = base_dir
-        self.blocks: dict[str, _Block] = {}
+        self.blocks: dict[str, Block] = {}
         self.builder = ModelBuilder()
         self.stack: list[str] = []
 
     # -- top level ---------------------------------------------------------------------------
 
     def read(self, doc: Any) -> Graph:
-        top = _mapping(doc, f"{self.filename}:1", "model", "a mapping of model sections")
-        _check_keys(top, MODEL_KEYS, "model", "top-level key")
+        top = expect_mapping(doc, f"{self.filename}:1", "model", "a mapping of model sections")
+        check_keys(top, MODEL_KEYS, "model", "top-level key")
         for key in ("inputs", "layers", "outputs"):
             if key not in top:
-                raise ModelError(f"{top.where()}: model: missing {key!r}; expected {_HINTS[key]}")
+                raise ModelError(
+                    f"{top.where()}: model: missing {key!r}; expected {MISSING_HINTS[key]}"
+                )
         name = top.get("name", Path(self.filename).stem)
         if not isinstance(name, str) or not name:
-            raise ModelError(f"{top.where('name')}: name: expected a string, found {_kind(name)}")
+            raise ModelError(
+                f"{top.where('name')}: name: expected a string, found {describe(name)}"
+            )
         self.builder = ModelBuilder(name)
-        self._read_includes(top, self.base_dir, [_identity(self.filename)])
-        self._read_blocks(top)
-        self._read_dims(top)
-        frame = _Frame("", None)
-        self._read_inputs(top, frame)
-        self._read_weights(top)
+        self.read_includes(top, self.base_dir, [file_identity(self.filename)])
+        self.read_blocks(top)
+        self.read_dims(top)
+        frame = Frame("", None)
+        self.read_inputs(top, frame)
+        self.read_weights(top)
         self._layers(top["layers"], top.where("layers"), frame, {}, "layers", 0)
-        self._read_outputs(top, frame)
+        self.read_outputs(top, frame)
         try:
             return self.builder.build()
         except TrtdslError as e:
             raise ModelError(f"{top.where()}: {e}") from None
 
-    def _read_includes(self, doc: LineDict, base_dir: Path, stack: list[str]) -> None:
-        if "include" not in doc:
-            return
-        includes = doc["include"]
-        if isinstance(includes, str):
-            includes = LineList([includes])
-            includes.file, includes.line = doc.file, doc.key_lines["include"]
-        if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
-            raise ModelError(
-                f"{doc.where('include')}: include: expected a file name or a list of file names, "
-                f"found {_kind(doc['include'])}"
-            )
-        for index, relative in enumerate(includes):
-            loc = where(includes, index, doc.where("include"))
-            path = base_dir / relative
-            if _identity(str(path)) in stack:
-                raise ModelError(f"{loc}: include: {relative} includes itself (an include cycle)")
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as e:
-                raise ModelError(
-                    f"{loc}: include: cannot read {relative!r}: {getattr(e, 'strerror', e)}"
-                ) from None
-            library = _mapping(
-                parse_yaml(text, str(path)), f"{path}:1", "include", "a mapping with 'blocks'"
-            )
-            _check_keys(library, LIBRARY_KEYS, "included file", "key")
-            self._read_includes(library, path.parent, [*stack, _identity(str(path))])
-            self._read_blocks(library)
-
-    def _read_blocks(self, doc: LineDict) -> None:
-        if "blocks" not in doc:
-            return
-        blocks = _mapping(doc["blocks"], doc.where("blocks"), "blocks", "a mapping name -> block")
-        for name, spec in blocks.items():
-            loc = blocks.where(name)
-            if not isinstance(name, str) or not name.isidentifier():
-                raise ModelError(f"{loc}: blocks: expected an identifier, found {_kind(name)}")
-            if name in self.blocks:
-                raise ModelError(
-                    f"{loc}: blocks.{name}: duplicate block (first defined at "
-                    f"{self.blocks[name].where})"
-                )
-            body = _mapping(spec, loc, f"blocks.{name}", "a mapping with 'layers'")
-            _check_keys(body, BLOCK_KEYS, f"blocks.{name}", "key")
-            if "layers" not in body:
-                raise ModelError(f"{loc}: blocks.{name}: missing 'layers'; expected a list")
-            params = _mapping(
-                body.get("params", LineDict()),
-                body.where("params"),
-                f"blocks.{name}.params",
-                "a mapping parameter -> default (or 'required')",
-            )
-            for key in params:
-                if not isinstance(key, str) or not key.isidentifier():
-                    raise ModelError(
-                        f"{params.where(key)}: blocks.{name}.params: expected identifiers, "
-                        f"found {_kind(key)}"
-                    )
-            inputs = body.get("inputs", ["input"])
-            if isinstance(inputs, str):
-                inputs = [inputs]
-            if (
-                not isinstance(inputs, list)
-                or not inputs
-                or not all(isinstance(i, str) and i for i in inputs)
-            ):
-                raise ModelError(
-                    f"{body.where('inputs')}: blocks.{name}.inputs: expected a list of names, "
-                    f"found {_kind(body['inputs'])}"
-                )
-            self.blocks[name] = _Block(
-                name, dict(params), tuple(inputs), body["layers"], body.get("output"), loc
-            )
-
-    def _read_dims(self, doc: LineDict) -> None:
-        if "dims" not in doc:
-            return
-        dims = _mapping(doc["dims"], doc.where("dims"), "dims", "a mapping symbol -> range")
-        for name, spec in dims.items():
-            loc = dims.where(name)
-            rng = _mapping(spec, loc, f"dims.{name}", "a mapping {min, opt, max}")
-            _check_keys(rng, ("min", "opt", "max"), f"dims.{name}", "key")
-            missing = [k for k in ("min", "opt", "max") if k not in rng]
-            if missing:
-                raise ModelError(f"{loc}: dims.{name}: missing {', '.join(missing)}")
-            try:
-                self.builder.dim(name, rng["min"], rng["opt"], rng["max"])
-            except TrtdslError as e:
-                raise ModelError(f"{loc}: dims.{name}: {e}") from None
-
-    def _read_inputs(self, doc: LineDict, frame: _Frame) -> None:
-        inputs = _mapping(doc["inputs"], doc.where("inputs"), "inputs", "a mapping name -> spec")
-        if not inputs:
-            raise ModelError(f"{doc.where('inputs')}: inputs: expected at least one input")
-        for name, spec in inputs.items():
-            loc = inputs.where(name)
-            if not isinstance(name, str) or not name:
-                raise ModelError(f"{loc}: inputs: expected a name, found {_kind(name)}")
-            body = _mapping(spec, loc, f"inputs.{name}", "a mapping {shape, dtype}")
-            _check_keys(body, ("shape", "dtype"), f"inputs.{name}", "key")
-            shape = body.get("shape")
-            if not isinstance(shape, list):
-                raise ModelError(
-                    f"{body.where('shape')}: inputs.{name}.shape: expected a list of sizes or "
-                    f"dimension names, found {_kind(shape)}"
-                )
-            for d in shape:
-                if isinstance(d, bool) or not isinstance(d, (int, str)):
-                    raise ModelError(
-                        f"{body.where('shape')}: inputs.{name}.shape: expected ints or "
-                        f"dimension names, found {_kind(d)}"
-                    )
-            tensor = self.builder.input(name, list(shape), body.get("dtype", "float32"), source=loc)
-            frame.define(name, tensor, loc, f"inputs.{name}")
-            frame.aliases.add(name)
-        if len(inputs) == 1:
-            frame.previous = next(iter(frame.names.values()))
-
-    def _read_weights(self, doc: LineDict) -> None:
-        if "weights" not in doc:
-            return
-        spec = _mapping(doc["weights"], doc.where("weights"), "weights", "a mapping {rename}")
-        _check_keys(spec, ("rename",), "weights", "key")
-        rules = spec.get("rename", [])
-        if not isinstance(rules, list):
-            raise ModelError(
-                f"{spec.where('rename')}: weights.rename: expected a list of rules, "
-                f"found {_kind(rules)}"
-            )
-        for index, rule in enumerate(rules):
-            loc = where(rules, index, spec.where("rename"))
-            path = f"weights.rename[{index}]"
-            body = _mapping(rule, loc, path, "{prefix: ..., to: ...} or {regex: ..., to: ...}")
-            _check_keys(body, ("prefix", "regex", "to"), path, "key")
-            if ("prefix" in body) == ("regex" in body) or "to" not in body:
-                raise ModelError(
-                    f"{loc}: {path}: expected exactly one of 'prefix' or 'regex', and 'to'; "
-                    f"found keys {', '.join(map(str, body))}"
-                )
-            source = body.get("prefix", body.get("regex"))
-            target = body["to"]
-            if not isinstance(source, str) or not isinstance(target, str):
-                raise ModelError(
-                    f"{loc}: {path}: expected strings, found {_kind(source)} and {_kind(target)}"
-                )
-            if "prefix" in body:
-                self.builder.rename_weights(
-                    "^" + re.escape(source), target.replace("\\", "\\\\"), source=f"{loc}: {path}"
-                )
-            else:
-                self.builder.rename_weights(source, target, source=f"{loc}: {path}")
-
-    def _read_outputs(self, doc: LineDict, frame: _Frame) -> None:
-        outputs = _mapping(
+    def read_outputs(self, doc: LineDict, frame: Frame) -> None:
+        outputs = expect_mapping(
             doc["outputs"], doc.where("outputs"), "outputs", "a mapping name -> layer"
         )
         if not outputs:
@@ -338,7 +145,7 @@ class _ModelReader:
         for name, ref in outputs.items():
             loc = outputs.where(name)
             if not isinstance(name, str) or not name:
-                raise ModelError(f"{loc}: outputs: expected a name, found {_kind(name)}")
+                raise ModelError(f"{loc}: outputs: expected a name, found {describe(name)}")
             value = self._resolve(ref, frame, loc, f"outputs.{name}", None)
             if isinstance(value, tuple):
                 raise ModelError(
@@ -353,7 +160,7 @@ class _ModelReader:
         self,
         entries: Any,
         loc: str,
-        frame: _Frame,
+        frame: Frame,
         params: Mapping[str, Any],
         path: str,
         depth: int,
@@ -363,7 +170,7 @@ class _ModelReader:
             raise ModelError(f"{loc}: {path}: layers nested deeper than {MAX_DEPTH}")
         if not isinstance(entries, list) or not entries:
             raise ModelError(
-                f"{loc}: {path}: expected a non-empty list of layers, found {_kind(entries)}"
+                f"{loc}: {path}: expected a non-empty list of layers, found {describe(entries)}"
             )
         declared: list[tuple[str, str]] = []
         for index, entry in enumerate(entries):
@@ -382,12 +189,12 @@ class _ModelReader:
         self,
         entry: Any,
         loc: str,
-        frame: _Frame,
+        frame: Frame,
         params: Mapping[str, Any],
         index_path: str,
         depth: int,
     ) -> None:
-        body = _mapping(entry, loc, index_path, "a mapping with 'op', 'block' or 'layers'")
+        body = expect_mapping(entry, loc, index_path, "a mapping with 'op', 'block' or 'layers'")
         loc = body.where()
         kinds = [k for k in ("op", "block", "layers") if k in body]
         name = self._name(body, params)
@@ -399,9 +206,9 @@ class _ModelReader:
             )
         kind = kinds[0]
         if kind == "block":
-            _check_keys(body, BLOCK_LAYER_KEYS, path, "key of a block layer")
+            check_keys(body, BLOCK_LAYER_KEYS, path, "key of a block layer")
         elif kind == "layers":
-            _check_keys(body, GROUP_LAYER_KEYS, path, "key of a group layer")
+            check_keys(body, GROUP_LAYER_KEYS, path, "key of a group layer")
         else:
             misplaced = [
                 k for k in RESERVED_LAYER_KEYS if k in body and k not in (*COMMON_LAYER_KEYS, "op")
@@ -419,7 +226,7 @@ class _ModelReader:
             if not isinstance(when, bool):
                 raise ModelError(
                     f"{body.where('when')}: {path}: when: expected true or false, "
-                    f"found {_kind(when)}"
+                    f"found {describe(when)}"
                 )
             if not when:
                 if name is not None:
@@ -470,12 +277,12 @@ class _ModelReader:
                 continue
             if not isinstance(key, str):
                 raise ModelError(
-                    f"{body.where(key)}: {path}: expected argument names, found {_kind(key)}"
+                    f"{body.where(key)}: {path}: expected argument names, found {describe(key)}"
                 )
-            kwargs[key] = _freeze(self._value(body, key, params, path))
+            kwargs[key] = freeze(self._value(body, key, params, path))
         if not isinstance(op_name, str):
             raise ModelError(
-                f"{body.where('op')}: {path}: op: expected an op name, found {_kind(op_name)}"
+                f"{body.where('op')}: {path}: op: expected an op name, found {describe(op_name)}"
             )
         try:
             op = make_op(op_name, kwargs)
@@ -492,7 +299,7 @@ class _ModelReader:
         inputs: list[Tensor],
         precision: DType | None,
         params: Mapping[str, Any],
-        frame: _Frame,
+        frame: Frame,
         depth: int,
     ) -> Result:
         block_name = self._value(body, "block", params, path)
@@ -518,11 +325,11 @@ class _ModelReader:
             ):
                 raise ModelError(
                     f"{body.where('repeat')}: {path}: repeat: expected an int from 1 "
-                    f"to {MAX_REPEAT}, found {_kind(repeat)}"
+                    f"to {MAX_REPEAT}, found {describe(repeat)}"
                 )
         elif "first" in body:
             raise ModelError(f"{body.where('first')}: {path}: 'first' needs 'repeat'")
-        child = _Frame(path, None)
+        child = Frame(path, None)
         self.stack.append(block_name)
         try:
             with self.builder.scope(name, precision):
@@ -547,7 +354,7 @@ class _ModelReader:
 
     def _expand(
         self,
-        block: _Block,
+        block: Block,
         args: Mapping[str, Any],
         inputs: list[Tensor],
         loc: str,
@@ -574,7 +381,7 @@ class _ModelReader:
                 f"{loc}: {path}: block {block.name!r} takes {len(block.inputs)} "
                 f"input(s), got {len(inputs)}"
             )
-        frame = _Frame(path, None)
+        frame = Frame(path, None)
         for input_name, tensor in zip(block.inputs, inputs, strict=True):
             frame.define(input_name, tensor, block.where, f"blocks.{block.name}.inputs")
             frame.aliases.add(input_name)
@@ -594,10 +401,10 @@ class _ModelReader:
         inputs: list[Tensor],
         precision: DType | None,
         params: Mapping[str, Any],
-        frame: _Frame,
+        frame: Frame,
         depth: int,
     ) -> Result:
-        child = _Frame(path, frame)
+        child = Frame(path, frame)
         child.previous = inputs[0] if len(inputs) == 1 else tuple(inputs)
         with self.builder.scope(name, precision):
             result = self._layers(
@@ -622,14 +429,14 @@ class _ModelReader:
         ):
             raise ModelError(
                 f"{body.where('name')}: {self.builder.path('?')}: name: expected a "
-                f"dotted name of letters, digits, '_' and '-', found {_kind(name)}"
+                f"dotted name of letters, digits, '_' and '-', found {describe(name)}"
             )
         return name
 
     def _inputs(
         self,
         body: LineDict,
-        frame: _Frame,
+        frame: Frame,
         params: Mapping[str, Any],
         loc: str,
         path: str,
@@ -654,15 +461,17 @@ class _ModelReader:
             tensors.extend(value if isinstance(value, tuple) else (value,))
         return tensors
 
-    def _resolve(self, ref: Any, frame: _Frame, loc: str, path: str, own: str | None) -> Result:
+    def _resolve(self, ref: Any, frame: Frame, loc: str, path: str, own: str | None) -> Result:
         if isinstance(ref, int) and not isinstance(ref, bool):
             ref = str(ref)
         if not isinstance(ref, str):
-            raise ModelError(f"{loc}: {path}: expected a layer or input name, found {_kind(ref)}")
+            raise ModelError(
+                f"{loc}: {path}: expected a layer or input name, found {describe(ref)}"
+            )
         base, colon, index_text = ref.partition(":")
         visible: list[str] = []
         upcoming: dict[str, str] = {}
-        scope: _Frame | None = frame
+        scope: Frame | None = frame
         value: Result | None = None
         while scope is not None:
             if base in scope.names:
@@ -706,100 +515,12 @@ class _ModelReader:
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
             raise ModelError(
                 f"{body.where(key)}: {path}: {key}: expected a mapping parameter -> "
-                f"value, found {_kind(value)}"
+                f"value, found {describe(value)}"
             )
         return value
 
     def _value(self, body: LineDict, key: str, params: Mapping[str, Any], path: str) -> Any:
         """``body[key]`` with ``$`` expressions replaced by parameter values."""
-        return _substitute(body[key], params, body.where(key), f"{path}: {key}", 0)
+        return substitute(body[key], params, body.where(key), f"{path}: {key}", 0)
 
-    _last_frame: _Frame
-
-
-def _substitute(value: Any, params: Mapping[str, Any], loc: str, path: str, depth: int) -> Any:
-    if depth > MAX_DEPTH:
-        raise ModelError(f"{loc}: {path}: value nested deeper than {MAX_DEPTH}")
-    if isinstance(value, str):
-        if is_expression(value):
-            try:
-                return evaluate(value, params)
-            except ExpressionError as e:
-                raise ModelError(f"{loc}: {path}: {e}") from None
-        return value[1:] if value.startswith("$$") else value
-    if isinstance(value, list):
-        return [
-            _substitute(v, params, where(value, i, loc), path, depth + 1)
-            for i, v in enumerate(value)
-        ]
-    if isinstance(value, dict):
-        return {
-            k: _substitute(v, params, where(value, k, loc), path, depth + 1)
-            for k, v in value.items()
-        }
-    return value
-
-
-def _freeze(value: Any) -> Any:
-    """Lists become tuples so that op attributes are immutable, as in the Python DSL."""
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
-def _mapping(value: Any, loc: str, path: str, expected: str) -> LineDict:
-    if not isinstance(value, dict):
-        raise ModelError(
-            f"{where(value, None, loc)}: {path}: expected {expected}, found {_kind(value)}"
-        )
-    if not isinstance(value, LineDict):
-        converted = LineDict(value)
-        converted.file, converted.line = loc.rsplit(":", 1)[0], int(loc.rsplit(":", 1)[1])
-        return converted
-    return value
-
-
-def _check_keys(body: LineDict, allowed: tuple[str, ...], path: str, what: str) -> None:
-    for key in body:
-        if key not in allowed:
-            hint = suggest(key, allowed) if isinstance(key, str) else ""
-            raise ModelError(
-                f"{body.where(key)}: {path}: unknown {what} {key!r}{hint} "
-                f"(expected: {', '.join(allowed)})"
-            )
-
-
-def _kind(value: Any) -> str:
-    """A short description of a YAML value for 'found ...' messages."""
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return f"the string {value[:40]!r}" if value else "an empty string"
-    if isinstance(value, list):
-        return f"a list of {len(value)}"
-    if isinstance(value, dict):
-        return (
-            f"a mapping with keys {', '.join(map(str, list(value)[:6]))}"
-            if value
-            else ("an empty mapping")
-        )
-    return f"a {type(value).__name__}"
-
-
-_HINTS = {
-    "inputs": "a mapping name -> {shape, dtype}",
-    "layers": "a list of layers",
-    "outputs": "a mapping output name -> layer name",
-}
-
-
-def _identity(filename: str) -> str:
-    """A canonical form of a file name, to detect include cycles."""
-    try:
-        return str(Path(filename).resolve())
-    except (OSError, RuntimeError):
-        return filename
+    _last_frame: Frame
