@@ -1,0 +1,178 @@
+"""``trtdsl weights init|show|check``: atomic writes, listings, binding reports, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+from trtdsl.cli.main import main
+from trtdsl.frontend.load import load_model
+from trtdsl.weights import open_safetensors, random_weights
+
+MODEL = """
+from trtdsl import ModelBuilder
+
+
+def build():
+    b = ModelBuilder("small")
+    x = b.input("x", (1, 3, 8, 8))
+    y = b.conv2d(x, out_channels=4, kernel_size=3, bias=False, name="conv1")
+    y = b.batch_norm2d(y, name="bn1")
+    y = b.relu(y, name="relu")
+    y = b.adaptive_avg_pool2d(y, output_size=1, name="avgpool")
+    y = b.flatten(y, name="flatten")
+    b.output(b.linear(y, out_features=3, name="fc"), "logits")
+    return b.build()
+"""
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> str:
+    path = tmp_path / "small.py"
+    path.write_text(MODEL)
+    return str(path)
+
+
+def test_init_writes_seeded_weights(
+    tmp_path: Path, model_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "w.safetensors"
+    assert main(["weights", "init", model_file, "-o", str(out), "--seed", "3"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line == (
+        f"wrote {out}: 7 tensors, 139 parameters (0.0 MiB float32) for model small, seed 3"
+    )
+    written = load_file(str(out))
+    expected = random_weights(load_model(model_file), 3)
+    assert set(written) == set(expected)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(written[key], value)
+    assert open_safetensors(out).metadata["trtdsl.init"] == "random:3"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_init_failure_leaves_the_old_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "w.safetensors"
+    out.write_bytes(b"old")
+    assert main(["weights", "init", str(tmp_path / "missing.py"), "-o", str(out)]) == 2
+    assert "trtdsl: error:" in capsys.readouterr().err
+    assert out.read_bytes() == b"old"
+
+
+def test_init_into_a_missing_directory(
+    tmp_path: Path, model_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "nowhere" / "w.safetensors"
+    assert main(["weights", "init", model_file, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trtdsl: error: {out}: cannot write: directory")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_init_rejects_a_negative_seed(
+    tmp_path: Path, model_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["weights", "init", model_file, "-o", str(tmp_path / "w.safetensors"), "--seed", "-1"])
+        == 2
+    )
+    assert "--seed must be a non-negative integer, got -1" in capsys.readouterr().err
+
+
+def test_show_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "w.safetensors"
+    save_file(
+        {"fc.weight": np.zeros((3, 4), np.float32), "n": np.array(2, np.int64)},
+        str(path),
+        metadata={"format": "pt"},
+    )
+    assert main(["weights", "show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "fc.weight  F32    3x4" in out
+    assert "n          I64    scalar" in out
+    assert "total: 2 tensors, 13 elements, 0.0 MiB (F32 x1, I64 x1)" in out
+    assert "metadata: format=pt" in out
+    assert main(["weights", "show", str(path), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["metadata"] == {"format": "pt"}
+    assert data["total_bytes"] == 56
+    assert data["tensors"][1] == {
+        "key": "fc.weight",
+        "dtype": "F32",
+        "shape": [3, 4],
+        "numel": 12,
+        "nbytes": 48,
+        "data_offsets": [8, 56],
+    }
+
+
+def test_show_a_corrupt_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    assert main(["weights", "show", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trtdsl: error: {path}: header is not valid JSON")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_check_reports_a_binding(
+    tmp_path: Path, model_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "w.safetensors"
+    weights = random_weights(load_model(model_file), 0)
+    save_file({f"module.{k}": v for k, v in weights.items()}, str(path))
+    assert main(["weights", "check", model_file, str(path), "--rename", r"^module\.", ""]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "model small: weights bind"
+    assert "renamed: 7 keys" in out and "conversions: none (zero-copy)" in out
+
+
+def test_check_lists_every_problem(
+    tmp_path: Path, model_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "w.safetensors"
+    weights = random_weights(load_model(model_file), 0)
+    weights["fc.weights"] = weights.pop("fc.weight")
+    weights["bn1.bias"] = np.zeros(5, np.float32)
+    save_file(weights, str(path))
+    assert main(["weights", "check", model_file, str(path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"trtdsl: error: weights {path} do not match model 'small': 1 missing")
+    assert "  missing     fc.weight (float32 (3, 4)); did you mean fc.weights?" in err
+    assert "  shape       bn1.bias: expected (4,), got (5,)" in err
+    assert len(err) == 4
+
+
+def test_check_random(model_file: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["weights", "check", model_file, "random:2"]) == 0
+    assert "weights: random:2" in capsys.readouterr().out
+    assert main(["weights", "check", model_file, "random:x"]) == 2
+    assert "expected random or random:SEED" in capsys.readouterr().err
+
+
+@pytest.mark.oracle
+def test_init_output_loads_strictly_into_torch(tmp_path: Path, model_file: str) -> None:
+    import torch
+    from safetensors.torch import load_file as torch_load_file
+
+    class Small(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = torch.nn.Conv2d(3, 4, 3, bias=False)
+            self.bn1 = torch.nn.BatchNorm2d(4)
+            self.fc = torch.nn.Linear(4, 3)
+
+    out = tmp_path / "w.safetensors"
+    assert main(["weights", "init", model_file, "-o", str(out)]) == 0
+    net = Small()
+    net.load_state_dict(torch_load_file(str(out)), strict=True)  # num_batches_tracked optional
+    assert os.path.getsize(out) > 0

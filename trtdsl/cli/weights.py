@@ -1,0 +1,199 @@
+"""``trtdsl weights``: write seeded random weights, list a file's tensors, check a binding."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from trtdsl.cli.format import Column, add_format_option, format_count, print_json, print_table
+from trtdsl.errors import UsageError, WeightError
+
+EXAMPLES = """examples:
+  trtdsl weights init resnet50 -o resnet50-random.safetensors --seed 1
+  trtdsl weights show resnet50.safetensors
+  trtdsl weights show resnet50.safetensors --format json | jq '.tensors | length'
+  trtdsl weights check resnet50 resnet50.safetensors
+  trtdsl weights check zoo/resnet50.yaml ddp.safetensors --rename '^module\\.' ''
+
+A checkpoint binds when its keys (after --rename rules) are exactly the model's parameter
+keys with the expected shapes; every problem is listed at once. Export torchvision weights
+with weights/export_torchvision.py.
+"""
+
+SHOW_COLUMNS = (
+    Column("key", "key"),
+    Column("dtype", "dtype"),
+    Column("shape", "shape"),
+    Column("numel", "elements", "right"),
+    Column("nbytes", "bytes", "right"),
+)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "weights",
+        help="create, list and check safetensors weights",
+        description="Work with safetensors weights: write seeded random weights for a model, "
+        "list a file's tensors, or check that a file binds to a model.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    init = actions.add_parser(
+        "init",
+        help="write seeded random weights for MODEL",
+        description="Write seeded random weights (PyTorch-like default init) for every "
+        "parameter of MODEL to a safetensors file, atomically.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    init.add_argument("model", metavar="MODEL", help="a .yaml or .py model file or a zoo name")
+    init.add_argument(
+        "-o", "--output", required=True, metavar="FILE.safetensors", help="the file to write"
+    )
+    init.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    init.set_defaults(func=run_init)
+
+    show = actions.add_parser(
+        "show",
+        help="list the tensors of a safetensors file",
+        description="List each tensor's key, dtype, shape and size, and the file's metadata.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    show.add_argument("file", metavar="FILE", help="a .safetensors file")
+    add_format_option(show)
+    show.set_defaults(func=run_show)
+
+    check = actions.add_parser(
+        "check",
+        help="check that weights bind to MODEL",
+        description="Bind WEIGHTS to MODEL and print the binding report, or every problem.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("model", metavar="MODEL", help="a .yaml or .py model file or a zoo name")
+    check.add_argument("weights", metavar="WEIGHTS", help="a .safetensors file or random[:SEED]")
+    add_rename_option(check)
+    check.set_defaults(func=run_check)
+
+
+def add_rename_option(parser: argparse.ArgumentParser) -> None:
+    """``--rename PATTERN REPLACEMENT`` (repeatable, applied in order with ``re.sub``)."""
+    parser.add_argument(
+        "--rename",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("PATTERN", "REPLACEMENT"),
+        help="rename checkpoint keys matching the regex PATTERN (re.sub; repeatable, in order)",
+    )
+
+
+def run_init(args: argparse.Namespace) -> int:
+    from trtdsl.frontend.load import load_model
+    from trtdsl.weights import random_weights
+
+    if args.seed < 0:
+        raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
+    graph = load_model(args.model)
+    arrays = random_weights(graph, args.seed)
+    metadata = {
+        "format": "pt",
+        "trtdsl.model": graph.name,
+        "trtdsl.init": f"random:{args.seed}",
+    }
+    write_safetensors(args.output, arrays, metadata)
+    numel = sum(int(a.size) for a in arrays.values())
+    nbytes = sum(int(a.nbytes) for a in arrays.values())
+    print(
+        f"wrote {args.output}: {len(arrays)} tensors, {format_count(numel)} parameters "
+        f"({_format_mib(nbytes)} float32) for model {graph.name}, seed {args.seed}"
+    )
+    return 0
+
+
+def write_safetensors(path: str, arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+    """Write ``arrays`` atomically: a temporary file in the same directory, then os.replace."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import save_file
+
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise WeightError(f"{path}: cannot write: directory {directory} does not exist")
+    if os.path.isdir(path):
+        raise WeightError(f"{path}: cannot write: is a directory")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, tmp, metadata)
+        os.replace(tmp, path)
+    except (OSError, SafetensorError) as e:
+        raise WeightError(f"{path}: cannot write: {e}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from trtdsl.weights import open_safetensors
+
+    f = open_safetensors(args.file)
+    infos = f.infos()
+    rows = [
+        {
+            "key": i.key,
+            "dtype": i.dtype,
+            "shape": "x".join(map(str, i.shape)) or "scalar",
+            "numel": int(np.prod(i.shape, dtype=np.int64)) if i.shape else 1,
+            "nbytes": i.nbytes,
+        }
+        for i in infos
+    ]
+    if args.format == "json":
+        print_json(
+            {
+                "file": args.file,
+                "metadata": f.metadata,
+                "tensors": [
+                    {**row, "shape": list(i.shape), "data_offsets": [i.begin, i.end]}
+                    for row, i in zip(rows, infos, strict=True)
+                ],
+                "total_bytes": f.data_bytes,
+            }
+        )
+        return 0
+    dtypes: dict[str, int] = {}
+    for i in infos:
+        dtypes[i.dtype] = dtypes.get(i.dtype, 0) + 1
+    footer = [
+        f"total: {len(infos)} tensors, {format_count(sum(r['numel'] for r in rows))} elements, "
+        f"{_format_mib(f.data_bytes)} ("
+        + ", ".join(f"{k} x{n}" for k, n in sorted(dtypes.items()))
+        + ")"
+    ]
+    if f.metadata:
+        footer.append("metadata: " + ", ".join(f"{k}={v}" for k, v in sorted(f.metadata.items())))
+    print_table(SHOW_COLUMNS, rows, title=args.file, footer=footer)
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from trtdsl.frontend.load import load_model
+    from trtdsl.weights import load_weights
+
+    graph = load_model(args.model)
+    bound = load_weights(args.weights, graph, rename=[tuple(r) for r in args.rename] or None)
+    print(f"model {graph.name}: weights bind")
+    print(bound.report())
+    return 0
+
+
+def _format_mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
