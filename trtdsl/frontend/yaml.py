@@ -197,7 +197,7 @@ class _ModelReader(SectionReader):
         body = expect_mapping(entry, loc, index_path, "a mapping with 'op', 'block' or 'layers'")
         loc = body.where()
         kinds = [k for k in ("op", "block", "layers") if k in body]
-        name = self._name(body, params)
+        name = self._name(body, params, index_path)
         path = self.builder.path(name) if name is not None else index_path
         if len(kinds) != 1:
             found = f"{' and '.join(kinds)}" if kinds else f"keys {', '.join(map(str, body))}"
@@ -418,17 +418,17 @@ class _ModelReader(SectionReader):
 
     # -- values and names --------------------------------------------------------------------
 
-    def _name(self, body: LineDict, params: Mapping[str, Any]) -> str | None:
+    def _name(self, body: LineDict, params: Mapping[str, Any], index_path: str) -> str | None:
         if "name" not in body:
             return None
-        name = self._value(body, "name", params, "name")
+        name = self._value(body, "name", params, index_path)
         if isinstance(name, int) and not isinstance(name, bool):
             name = str(name)
         if not isinstance(name, str) or not re.fullmatch(
             r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", name
         ):
             raise ModelError(
-                f"{body.where('name')}: {self.builder.path('?')}: name: expected a "
+                f"{body.where('name')}: {index_path}: name: expected a "
                 f"dotted name of letters, digits, '_' and '-', found {describe(name)}"
             )
         return name
@@ -493,8 +493,8 @@ class _ModelReader(SectionReader):
                     "cycle; expected an earlier layer or input"
                 )
             raise ModelError(
-                f"{loc}: {path}: unknown input {ref!r}{suggest(base, visible)}; "
-                f"expected an earlier layer or input name"
+                f"{loc}: {path}: unknown input {ref!r}, expected an earlier layer or input "
+                f"name{suggest(base, visible)}"
             )
         if not colon:
             return value
