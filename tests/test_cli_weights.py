@@ -176,3 +176,20 @@ def test_init_output_loads_strictly_into_torch(tmp_path: Path, model_file: str) 
     net = Small()
     net.load_state_dict(torch_load_file(str(out)), strict=True)  # num_batches_tracked optional
     assert os.path.getsize(out) > 0
+
+
+def test_info_appends_the_binding_report(
+    tmp_path: Path, model_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["info", model_file, "--weights", "random:4"]) == 0
+    out = capsys.readouterr().out
+    assert "total: 6 layers" in out
+    assert out.rstrip().endswith("conversions: none (zero-copy)")
+    assert "weights: random:4\n  tensors: 7 bound, 556 B (float32 x7)" in out
+    assert main(["info", model_file, "--weights", "random:4", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["weights"]["tensors"] == 7 and data["weights"]["bytes"] == 556
+    bad = tmp_path / "bad.safetensors"
+    save_file({"conv1.weight": np.zeros((4, 3, 3, 3), np.float32)}, str(bad))
+    assert main(["info", model_file, "--weights", str(bad)]) == 2
+    assert "6 missing" in capsys.readouterr().err

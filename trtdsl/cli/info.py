@@ -24,6 +24,7 @@ EXAMPLES = """examples:
   trtdsl info resnet50                             # a zoo model by name
   trtdsl info zoo/resnet50.py --shape x=1x3x224x224
   trtdsl info resnet18 --format json | jq '.totals'
+  trtdsl info resnet50 --weights resnet50.safetensors   # append the weights binding report
 
 Symbolic dimensions are shown by name (Nx64x56x56); MACs are counted at each symbol's
 opt size (or give static shapes with --shape).
@@ -120,6 +121,11 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_model_arguments(parser)
+    parser.add_argument(
+        "--weights",
+        metavar="W",
+        help="also bind weights W (a .safetensors file or random[:SEED]) and append the report",
+    )
     add_format_option(parser)
     parser.set_defaults(func=run)
 
@@ -145,10 +151,25 @@ def load_from_args(args: argparse.Namespace) -> Graph:
 def run(args: argparse.Namespace) -> int:
     graph = load_from_args(args)
     summary = summarize_graph(graph)
+    bound = None
+    if getattr(args, "weights", None):
+        from trtdsl.weights import load_weights
+
+        bound = load_weights(args.weights, graph)
     if args.format == "json":
-        print_json(summary_to_json(summary))
+        data = summary_to_json(summary)
+        if bound is not None:
+            data["weights"] = {
+                "source": bound.source,
+                "tensors": len(bound.arrays),
+                "bytes": bound.nbytes,
+                "report": bound.report(),
+            }
+        print_json(data)
     else:
         print_summary(summary)
+        if bound is not None:
+            print(bound.report())
     return 0
 
 

@@ -151,7 +151,7 @@ def run_show(args: argparse.Namespace) -> int:
             "key": i.key,
             "dtype": i.dtype,
             "shape": "x".join(map(str, i.shape)) or "scalar",
-            "numel": int(np.prod(i.shape, dtype=np.int64)) if i.shape else 1,
+            "numel": int(np.prod(i.shape, dtype=np.int64)),
             "nbytes": i.nbytes,
         }
         for i in infos
@@ -172,8 +172,9 @@ def run_show(args: argparse.Namespace) -> int:
     dtypes: dict[str, int] = {}
     for i in infos:
         dtypes[i.dtype] = dtypes.get(i.dtype, 0) + 1
+    numel = sum(int(np.prod(i.shape, dtype=np.int64)) for i in infos)
     footer = [
-        f"total: {len(infos)} tensors, {format_count(sum(r['numel'] for r in rows))} elements, "
+        f"total: {len(infos)} tensors, {format_count(numel)} elements, "
         f"{_format_mib(f.data_bytes)} ("
         + ", ".join(f"{k} x{n}" for k, n in sorted(dtypes.items()))
         + ")"
