@@ -44,7 +44,8 @@ def cast_array(x: np.ndarray, dtype: DType) -> np.ndarray:
     """``x`` converted to ``dtype``'s NumPy type (bfloat16: float32 rounded to bfloat16)."""
     if dtype is DType.BFLOAT16:
         return round_to_bfloat16(x)
-    return np.asarray(x).astype(dtype.to_numpy())
+    with np.errstate(over="ignore", invalid="ignore"):  # out of range -> inf, as in torch
+        return np.asarray(x).astype(dtype.to_numpy())
 
 
 def round_to_bfloat16(x: np.ndarray) -> np.ndarray:
