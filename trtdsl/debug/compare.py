@@ -295,8 +295,9 @@ def format_report(report: LayerwiseReport) -> str:
         name = r.node if r.value == r.node else f"{r.node} ({r.value})"
         shape = "x".join(map(str, r.shape)) or "scalar"
         lines.append(
-            f"{name:<32} {r.op:<18} {shape:<18} {_num(r.max_ref):>10} "
-            f"{_num(r.max_abs_error):>12} {_num(r.rel_error):>10} {_num(r.cosine, 6):>9}  "
+            f"{name:<32} {r.op:<18} {shape:<18} {format_number(r.max_ref):>10} "
+            f"{format_number(r.max_abs_error):>12} {format_number(r.rel_error):>10} "
+            f"{format_number(r.cosine, 6):>9}  "
             f"{r.status}{' (' + r.detail + ')' if r.detail else ''}"
         )
     lines.append("")
@@ -311,7 +312,8 @@ def format_report(report: LayerwiseReport) -> str:
     return "\n".join(lines)
 
 
-def _num(x: float, digits: int = 4) -> str:
+def format_number(x: float, digits: int = 4) -> str:
+    """``x`` with ``digits`` significant digits; ``-`` for NaN (not measured)."""
     if x != x:  # NaN
         return "-"
     return f"{x:.{digits}g}"

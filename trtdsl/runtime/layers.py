@@ -152,3 +152,107 @@ def _tensor(raw: Any) -> TensorDesc:
     return TensorDesc(
         str(raw.get("Name", "")), str(dims), fmt, dtype, str(raw.get("Location", "") or "")
     )
+
+
+@dataclass(frozen=True)
+class EngineInspection:
+    """What ``trtdsl inspect`` shows.
+
+    Attributes:
+        description: the engine kind ("TensorRT 11.4.0" or the emulator's, saying "emulated").
+        layers: engine layers mapped to DSL nodes.
+        io_tensors: the inspector's ``"I/O Tensors"`` objects (11.x), or ones built from the
+            engine's I/O API when the inspector gives none.
+        profiles: per optimization profile, input name -> (min, opt, max) shapes.
+        raw: the inspector's engine-level JSON.
+    """
+
+    description: str
+    emulated: bool
+    layers: tuple[EngineLayer, ...]
+    io_tensors: tuple[dict[str, Any], ...]
+    profiles: tuple[dict[str, tuple[list[int], list[int], list[int]]], ...]
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "engine": self.description,
+            "emulated": self.emulated,
+            "num_layers": len(self.layers),
+            "io_tensors": list(self.io_tensors),
+            "profiles": [
+                {name: {"min": r[0], "opt": r[1], "max": r[2]} for name, r in p.items()}
+                for p in self.profiles
+            ],
+            "layers": [
+                {
+                    "index": layer.index,
+                    "name": layer.name,
+                    "nodes": list(layer.nodes),
+                    "type": layer.layer_type,
+                    "tactic": layer.tactic,
+                    "inputs": [_desc_json(t) for t in layer.inputs],
+                    "outputs": [_desc_json(t) for t in layer.outputs],
+                }
+                for layer in self.layers
+            ],
+            "inspector": self.raw,
+        }
+
+
+def inspect_engine(
+    engine: Any,
+    trt: ModuleType,
+    description: str,
+    context: Any = None,
+    known: Iterable[str] | None = None,
+) -> EngineInspection:
+    """Inspect ``engine``: layers mapped to DSL nodes, I/O tensors and optimization profiles."""
+    info = engine_information(engine, trt, context)
+    known_list = list(known) if known is not None else None
+    layers = tuple(_parse_layer(i, raw, known_list) for i, raw in enumerate(info.get("Layers", [])))
+    io = info.get("I/O Tensors")
+    io_tensors = tuple(io) if isinstance(io, list) else tuple(_io_from_api(engine))
+    profiles = []
+    for p in range(int(engine.num_optimization_profiles)):
+        shapes = {}
+        for i in range(engine.num_io_tensors):
+            name = engine.get_tensor_name(i)
+            dims = [int(d) for d in engine.get_tensor_shape(name)]
+            if _mode(engine.get_tensor_mode(name)) != "INPUT" or all(d >= 0 for d in dims):
+                continue
+            lo, opt, hi = engine.get_tensor_profile_shape(name, p)
+            shapes[name] = ([int(d) for d in lo], [int(d) for d in opt], [int(d) for d in hi])
+        profiles.append(shapes)
+    emulated = trt.__name__.startswith("trtdsl.emulator")
+    return EngineInspection(description, emulated, layers, io_tensors, tuple(profiles), info)
+
+
+def _io_from_api(engine: Any) -> list[dict[str, Any]]:
+    result = []
+    for i in range(engine.num_io_tensors):
+        name = engine.get_tensor_name(i)
+        dtype = engine.get_tensor_dtype(name)
+        result.append(
+            {
+                "Name": name,
+                "IOMode": _mode(engine.get_tensor_mode(name)),
+                "DataType": str(getattr(dtype, "name", dtype)).rsplit(".", 1)[-1],
+                "Dimensions": [int(d) for d in engine.get_tensor_shape(name)],
+            }
+        )
+    return result
+
+
+def _mode(mode: Any) -> str:
+    return str(getattr(mode, "name", mode)).rsplit(".", 1)[-1].upper()
+
+
+def _desc_json(t: TensorDesc) -> dict[str, str]:
+    return {
+        "name": t.name,
+        "dimensions": t.dimensions,
+        "format": t.format,
+        "dtype": t.dtype,
+        "location": t.location,
+    }

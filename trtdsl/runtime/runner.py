@@ -264,7 +264,8 @@ class EngineRunner:
         for t in self.inputs:
             array = np.asarray(feed[t.name])
             if array.dtype != t.dtype:
-                if not np.can_cast(array.dtype, t.dtype, casting="same_kind"):
+                # float64 -> float32 is fine (NumPy's default); a change of kind is a mistake
+                if array.dtype.kind != t.dtype.kind:
                     raise UsageError(f"input {t.name}: expected dtype {t.dtype}, got {array.dtype}")
                 array = array.astype(t.dtype)
             if array.ndim != len(t.shape) or any(

@@ -1,0 +1,119 @@
+"""Arguments shared by ``bench``, ``inspect`` and ``compare``: an engine file or a model built
+in memory, its inputs, and where its buffers live."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from trtdsl.errors import UsageError
+from trtdsl.runtime.engines import BUILD_BACKENDS, LoadedEngine, is_engine_path
+
+MEMORY_CHOICES = ("auto", "device", "host")
+
+
+@dataclass
+class Source:
+    """What the command runs: the engine, its inputs, and the model when built from one."""
+
+    loaded: LoadedEngine
+    feed: dict[str, np.ndarray]
+    weights: Mapping[str, np.ndarray] | None = None
+
+
+def add_source_arguments(parser: argparse.ArgumentParser, engine_ok: bool = True) -> None:
+    """SOURCE, --weights, --backend, --input, --shape, --seed."""
+    what = "an engine file (.engine/.plan/.trt), or " if engine_ok else ""
+    parser.add_argument(
+        "source",
+        metavar="ENGINE|MODEL" if engine_ok else "MODEL",
+        help=f"{what}a .yaml/.py model or zoo name (built in memory with --weights)",
+    )
+    parser.add_argument(
+        "--weights", metavar="W", help="for a MODEL: a .safetensors file or random[:SEED]"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BUILD_BACKENDS,
+        default="trt",
+        help="for a MODEL: build with real TensorRT (trt, default) or trtdsl's CPU emulator "
+        "(emulated; results and timings are the emulator's, labelled so)",
+    )
+    parser.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="[NAME=]SOURCE",
+        help="SOURCE is FILE.npy or random[:SEED]; default: seeded random for every input",
+    )
+    parser.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        metavar="NAME=DIMS",
+        help="input shape, e.g. x=8x3x224x224 (a MODEL is re-inferred with it; an ENGINE's "
+        "dynamic dimensions default to the profile's opt shape)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of random inputs (default 0)")
+
+
+def add_memory_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--memory",
+        choices=MEMORY_CHOICES,
+        default="auto",
+        help="device: CUDA buffers through cuda-python; host: NumPy buffers (emulated engine "
+        "only, no GPU needed); auto (default): device when a GPU is visible",
+    )
+
+
+def load_source(args: argparse.Namespace, engine_ok: bool = True) -> Source:
+    """Open the engine file, or load the model and weights and build it in memory."""
+    from trtdsl.runtime.engines import build_in_memory, open_engine
+    from trtdsl.runtime.inputs import engine_feed, parse_shape_specs
+    from trtdsl.runtime.runner import engine_io
+
+    if is_engine_path(args.source):
+        if not engine_ok:
+            raise UsageError(f"{args.source}: expected a MODEL (.yaml/.py/zoo name), not an engine")
+        if args.weights:
+            raise UsageError("--weights applies to a MODEL; an engine file holds its weights")
+        loaded = open_engine(args.source)
+        inputs = [t for t in engine_io(loaded.engine) if t.is_input]
+        shapes = parse_shape_specs(args.shape, inputs)
+        return Source(loaded, engine_feed(inputs, args.input, shapes, args.seed))
+    graph, weights, feed = load_model_and_inputs(args)
+    return Source(build_in_memory(graph, weights, args.backend), feed, weights)
+
+
+def load_model_and_inputs(args: argparse.Namespace) -> tuple:  # type: ignore[type-arg]
+    """(graph, weights, inputs) of a MODEL with ``--weights``, ``--shape`` and ``--input``."""
+    from trtdsl.cli.run import parse_inputs
+    from trtdsl.frontend.load import load_model, parse_shape_override
+    from trtdsl.weights import load_weights
+
+    if not args.weights:
+        raise UsageError(f"{args.source}: a MODEL needs --weights (a .safetensors file or random)")
+    shapes = dict(parse_shape_override(text) for text in args.shape)
+    graph = load_model(args.source, shapes or None)
+    weights = load_weights(args.weights, graph).arrays
+    return graph, weights, parse_inputs(graph, args.input, args.seed)
+
+
+@contextmanager
+def progress_bar(label: str, total: int | None) -> Iterator[object]:
+    """A rich progress bar on stderr when it is a terminal; yields ``advance(done)``."""
+    if not sys.stderr.isatty():
+        yield lambda done: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=Console(stderr=True)) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda done: progress.update(task, completed=done)

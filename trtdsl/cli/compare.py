@@ -1,0 +1,200 @@
+"""``trtdsl compare``: a TensorRT (or emulated) build against the NumPy reference, node by node."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from trtdsl.cli._engine_args import add_memory_argument, add_source_arguments
+from trtdsl.cli.format import Column, add_format_option, print_json, print_table
+from trtdsl.errors import UsageError
+
+EXIT_MISMATCH = 3
+"""Exit status when some node exceeds the tolerance (0: all within it; 2: usage error)."""
+
+EXAMPLES = """examples:
+  trtdsl compare zoo/resnet50.yaml --weights resnet50.safetensors --input image.npy
+  trtdsl compare resnet50 --weights random --backend emulated --bisect
+  trtdsl compare resnet50 --weights random --backend emulated --perturb layer2.0.conv1.weight=0.5
+  trtdsl compare model.yaml --weights w.safetensors --tolerance 1e-2 --format json
+
+Exit status: 0 when every node is within tolerance, 3 when one is not, 2 on a usage error.
+Intermediate values are marked as outputs in a separate debug build: marking prevents fusion
+across them, so the debug engine is not the production engine.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="compare a TensorRT build with the reference layer by layer",
+        description=(
+            "Build MODEL with every node output marked as an engine output (a separate debug "
+            "build), run it and the NumPy reference on the same inputs, and print one row per "
+            "node: op, shape, max |ref|, max abs error, relative error, cosine similarity. "
+            "Names the first node whose relative error exceeds --tolerance. --bisect marks a "
+            "few outputs per build instead of all of them. Batch-norms are folded into their "
+            "convolutions first (as for a real build), so the reference runs the folded graph."
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_source_arguments(parser, engine_ok=False)
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=1e-3,
+        help="relative error (max abs error / max |ref|) above which a node is bad (1e-3)",
+    )
+    parser.add_argument(
+        "--bisect",
+        action="store_true",
+        help="find the first bad node by marking --probes outputs per debug build",
+    )
+    parser.add_argument("--probes", type=int, default=4, help="outputs marked per build (4)")
+    parser.add_argument(
+        "--perturb",
+        metavar="KEY[=SCALE]",
+        help="plant an error: add Gaussian noise of relative size SCALE (default 0.1) to weight "
+        "KEY in the backend build only (the reference keeps the true weights)",
+    )
+    add_memory_argument(parser)
+    add_format_option(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from trtdsl.backends.trt import prepare_graph
+    from trtdsl.cli._engine_args import load_model_and_inputs
+    from trtdsl.debug.compare import compare_layerwise, perturb_weights
+
+    graph, weights, inputs = load_model_and_inputs(args)
+    notes = []
+    backend_weights: Mapping[str, np.ndarray] = weights
+    if args.perturb:
+        key, scale = parse_perturb(args.perturb)
+        backend_weights = perturb_weights(weights, key, scale)
+        notes.append(f"planted error: {key} perturbed by noise of relative size {scale:g}")
+    reference_graph, reference_weights = prepare_graph(graph, weights)
+    _, built_weights = prepare_graph(graph, backend_weights)
+    folded = [n.name for n in graph.nodes if n.name not in {m.name for m in reference_graph.nodes}]
+    if folded:
+        notes.append(
+            f"{len(folded)} node(s) folded into the preceding convolution before the build "
+            f"(reported on the convolution's row): {', '.join(folded[:6])}"
+            + (" ..." if len(folded) > 6 else "")
+        )
+    label = "emulated (trtdsl's CPU emulator of TensorRT)" if args.backend == "emulated" else "trt"
+    notes.append(f"backend: {label}")
+    run_marked = _RunMarked(reference_graph, built_weights, inputs, args.backend, args.memory)
+    report = compare_layerwise(
+        reference_graph,
+        reference_weights,
+        inputs,
+        run_marked,
+        tolerance=args.tolerance,
+        bisect=args.bisect,
+        probes=args.probes,
+        notes=notes,
+    )
+    if args.format == "json":
+        data = report.to_json()
+        data.update(model=graph.name, backend=args.backend, emulated=args.backend == "emulated")
+        print_json(data)
+    else:
+        _print_report(report)
+    return EXIT_MISMATCH if report.first_bad else 0
+
+
+def parse_perturb(text: str) -> tuple[str, float]:
+    """``"KEY=0.5"`` -> ``("KEY", 0.5)``; the scale defaults to 0.1."""
+    key, sep, scale = text.partition("=")
+    if not key:
+        raise UsageError(f"--perturb {text!r}: expected KEY[=SCALE]")
+    if not sep:
+        return key, 0.1
+    try:
+        return key, float(scale)
+    except ValueError:
+        raise UsageError(f"--perturb {text!r}: SCALE must be a number, got {scale!r}") from None
+
+
+class _RunMarked:
+    """Builds a debug engine marking the requested values and runs it (one build per call)."""
+
+    def __init__(
+        self,
+        graph: object,
+        weights: Mapping[str, np.ndarray],
+        inputs: Mapping[str, np.ndarray],
+        backend: str,
+        memory: str,
+    ) -> None:
+        self.graph = graph
+        self.weights = weights
+        self.inputs = inputs
+        self.backend = backend
+        self.memory = memory
+        self.builds = 0
+
+    def __call__(self, values: Sequence[str]) -> dict[str, np.ndarray]:
+        from trtdsl.runtime.engines import build_in_memory
+        from trtdsl.runtime.runner import EngineRunner
+
+        self.builds += 1
+        loaded = build_in_memory(
+            self.graph,  # type: ignore[arg-type]
+            self.weights,
+            self.backend,
+            debug_outputs=values,
+            prepared=True,
+        )
+        with EngineRunner(loaded.engine, loaded.trt, self.memory) as runner:
+            outputs = runner.infer(self.inputs)
+        ports = {p.name: p.value for p in loaded.graph.outputs}  # type: ignore[union-attr]
+        return {ports.get(name, name): array for name, array in outputs.items()}
+
+
+def _print_report(report: object) -> None:
+    from trtdsl.debug.compare import LayerwiseReport, format_number
+
+    assert isinstance(report, LayerwiseReport)
+    rows = [
+        {
+            "node": r.node if r.value == r.node else f"{r.node} ({r.value})",
+            "op": r.op,
+            "shape": "x".join(map(str, r.shape)) or "scalar",
+            "max_ref": format_number(r.max_ref),
+            "abs": format_number(r.max_abs_error),
+            "rel": format_number(r.rel_error),
+            "cos": format_number(r.cosine, 6),
+            "status": r.status.upper() if r.status == "bad" else r.status,
+            "detail": r.detail,
+        }
+        for r in report.rows
+    ]
+    footer = [f"note: {n}" for n in report.notes]
+    mode = f"bisection, {report.builds} debug builds" if report.bisect else "all values marked"
+    if report.first_bad:
+        footer.append(
+            f"first node above tolerance {report.tolerance:g}: {report.first_bad} ({mode})"
+        )
+    else:
+        footer.append(f"no node above tolerance {report.tolerance:g} ({mode})")
+    print_table(
+        [
+            Column("node", "node"),
+            Column("op", "op"),
+            Column("shape", "shape"),
+            Column("max_ref", "max |ref|", "right"),
+            Column("abs", "max abs err", "right"),
+            Column("rel", "rel err", "right"),
+            Column("cos", "cosine", "right"),
+            Column("status", "status"),
+            Column("detail", ""),
+        ],
+        rows,
+        footer=footer,
+    )
