@@ -117,3 +117,55 @@ def progress_bar(label: str, total: int | None) -> Iterator[object]:
     with Progress(transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task(label, total=total)
         yield lambda done: progress.update(task, completed=done)
+
+
+def run_engine_file(args: argparse.Namespace) -> int:
+    """``trtdsl run ENGINE``: run a serialized engine on ``--input`` and summarise its outputs,
+    with the same conventions as ``trtdsl run MODEL``."""
+    from trtdsl.cli.format import print_json
+    from trtdsl.cli.run import save_npz, summarize_output
+    from trtdsl.runtime.engines import describe_run, open_engine
+    from trtdsl.runtime.inputs import engine_feed, parse_shape_specs
+    from trtdsl.runtime.runner import EngineRunner, engine_io
+
+    if args.weights:
+        raise UsageError("--weights applies to a MODEL; an engine file holds its weights")
+    if getattr(args, "fold_bn", False):
+        raise UsageError("--fold-bn applies to a MODEL; an engine is already built")
+    loaded = open_engine(args.model)
+    inputs = [t for t in engine_io(loaded.engine) if t.is_input]
+    feed = engine_feed(inputs, args.input, parse_shape_specs(args.shape, inputs), args.seed)
+    with EngineRunner(loaded.engine, loaded.trt) as runner:
+        outputs = runner.infer(feed)
+        detail = describe_run(loaded, runner.memory.kind)
+    if args.output:
+        save_npz(args.output, outputs)
+    if args.format == "json":
+        print_json(
+            {
+                "engine": args.model,
+                "backend": detail,
+                "emulated": loaded.emulated,
+                "inputs": {k: _describe(v) for k, v in feed.items()},
+                "outputs": {k: _describe(v) for k, v in outputs.items()},
+                "saved": args.output,
+            }
+        )
+        return 0
+    lines = [f"engine {args.model}: {detail}"]
+    for name, array in feed.items():
+        lines.append(f"input {name}: {array.dtype.name}[{'x'.join(map(str, array.shape))}]")
+    for name, array in outputs.items():
+        lines.extend(summarize_output(name, array))
+    if args.output:
+        lines.append(f"wrote {args.output} ({', '.join(outputs)})")
+    print("\n".join(lines))
+    return 0
+
+
+def _describe(array: np.ndarray) -> dict[str, object]:
+    info: dict[str, object] = {"shape": list(array.shape), "dtype": array.dtype.name}
+    if array.size and array.dtype.kind in "fiub":
+        values = array.astype(np.float64)
+        info.update(min=float(values.min()), max=float(values.max()), mean=float(values.mean()))
+    return info

@@ -14,12 +14,17 @@ from trtdsl.backends.reference import run_reference
 from trtdsl.errors import UsageError
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops.base import suggest
+from trtdsl.runtime.engines import EngineBackend, is_engine_path
 
 Backend = Callable[
     [Graph, Mapping[str, np.ndarray], Mapping[str, np.ndarray]], dict[str, np.ndarray]
 ]
 
-BACKENDS: dict[str, Backend] = {"reference": run_reference}
+BACKENDS: dict[str, Backend] = {
+    "reference": run_reference,
+    "emulated": EngineBackend("emulated"),
+    "trt": EngineBackend("trt"),
+}
 """``--backend`` name -> ``run(graph, weights, inputs) -> {output name: array}``. Backends that
 are not the real thing (the TensorRT emulator) must have "emulated" in their name."""
 
@@ -28,6 +33,8 @@ EXAMPLES = """examples:
   trtdsl run zoo/resnet50.yaml --weights resnet50.safetensors --input image.npy -o out.npz
   trtdsl run resnet50 --weights random --input x=random:3 --shape x=1x3x224x224
   trtdsl run model.yaml --weights w.safetensors --input a=a.npy --input b=b.npy --format json
+  trtdsl run zoo/resnet50.yaml --weights random --backend emulated
+  trtdsl run resnet50.engine --input x=image.npy -o out.npz
 """
 
 _TOP_K = 5
@@ -49,12 +56,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("model", metavar="MODEL", help="a .yaml or .py model, or a zoo name")
+    parser.add_argument(
+        "model",
+        metavar="MODEL|ENGINE",
+        help="a .yaml or .py model, a zoo name, or an engine file (.engine/.plan/.trt)",
+    )
     parser.add_argument(
         "--weights",
-        required=True,
         metavar="W",
-        help="a .safetensors file, or random[:SEED] for seeded random weights",
+        help="a .safetensors file, or random[:SEED] for seeded random weights (MODEL only)",
     )
     parser.add_argument(
         "--input",
@@ -92,6 +102,12 @@ def run(args: argparse.Namespace) -> int:
     from trtdsl.frontend.load import load_model, parse_shape_override
     from trtdsl.weights import load_weights
 
+    if is_engine_path(args.model):
+        from trtdsl.cli._engine_args import run_engine_file
+
+        return run_engine_file(args)
+    if not args.weights:
+        raise UsageError(f"{args.model}: a MODEL needs --weights (a .safetensors file or random)")
     shapes = dict(parse_shape_override(text) for text in args.shape)
     graph = load_model(args.model, shapes or None)
     weights: Mapping[str, np.ndarray] = load_weights(args.weights, graph).arrays
@@ -121,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
         return 0
     lines.append(f"backend {args.backend}")
+    if getattr(BACKENDS[args.backend], "last_description", ""):
+        lines.append(f"ran on {BACKENDS[args.backend].last_description}")  # type: ignore[attr-defined]
     for name, array in inputs.items():
         lines.append(f"input {name}: {_stats(array)}")
     for name, array in outputs.items():

@@ -158,3 +158,40 @@ def mark_debug_outputs(network: Any, values: Sequence[str]) -> int:
             wanted.discard(tensor.name)
             marked += 1
     return marked
+
+
+class EngineBackend:
+    """A ``trtdsl run --backend`` entry: build the model in memory, run it through the runner.
+
+    ``EngineBackend("emulated")`` uses trtdsl's CPU emulator (through device memory when a GPU
+    is visible, else host memory); ``EngineBackend("trt")`` real TensorRT on the GPU.
+    ``last_description`` says what the last call ran on, for the CLI to print.
+    """
+
+    def __init__(self, backend: str, memory: str = "auto") -> None:
+        if backend not in BUILD_BACKENDS:
+            raise ValueError(f"backend must be one of {BUILD_BACKENDS}, got {backend!r}")
+        self.backend = backend
+        self.memory = memory
+        self.last_description = ""
+
+    def __call__(
+        self,
+        graph: Graph,
+        weights: Mapping[str, np.ndarray],
+        inputs: Mapping[str, np.ndarray],
+    ) -> dict[str, np.ndarray]:
+        """Run ``graph``; returns output port name -> array, in the graph's output order."""
+        from trtdsl.runtime.runner import EngineRunner
+
+        loaded = build_in_memory(graph, weights, self.backend)
+        with EngineRunner(loaded.engine, loaded.trt, self.memory) as runner:
+            outputs = runner.infer(inputs)
+            self.last_description = describe_run(loaded, runner.memory.kind)
+        return {p.name: outputs[p.name] for p in graph.outputs}
+
+
+def describe_run(loaded: LoadedEngine, memory: str) -> str:
+    """``"<engine description>, device memory (cuda-python)"`` or ``..., host memory"``."""
+    where = "device memory (cuda-python)" if memory == "device" else "host memory (NumPy)"
+    return f"{loaded.description}; buffers in {where}"
