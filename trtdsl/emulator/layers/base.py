@@ -1,0 +1,240 @@
+"""ILayer, the property helpers every emulated layer uses, and the layer-class registry.
+
+A layer keeps its TensorRT properties in ``_p`` (plain values: ints, floats, bools, enum
+members, Dims) and its weights in ``_w`` (Weights). ``_infer`` maps input shapes and dtypes to
+output shapes and dtypes (the same code runs with -1 dims at network time and with concrete
+dims at run time); ``_compute`` maps NumPy inputs to NumPy outputs. Both use only ``_p``/``_w``,
+so a plan can rebuild a layer from its serialized properties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from trtdsl.emulator.enums import DataType, LayerType
+from trtdsl.emulator.tensor import ITensor
+from trtdsl.emulator.types import (
+    Dims,
+    EmulatorTypeError,
+    EmulatorUnsupportedError,
+    Weights,
+    check_type,
+    nptype,
+    to_dims,
+    to_weights,
+)
+
+if TYPE_CHECKING:
+    from trtdsl.emulator.network import INetworkDefinition
+
+Shape = tuple[int, ...]
+LAYER_CLASSES: dict[str, type[ILayer]] = {}
+
+
+class LayerSpecError(Exception):
+    """A layer's inputs or properties are invalid (TensorRT logs an error; see network.py)."""
+
+
+class ILayer:
+    """Base of emulated layers: name, metadata, type, inputs and outputs."""
+
+    _TYPE: ClassVar[LayerType]
+    _TYPE_NAME: ClassVar[str]  # as in TensorRT's default layer names, e.g. "Convolution"
+    _NUM_OUTPUTS: ClassVar[int] = 1
+    _MAX_INPUTS: ClassVar[int] = 1  # tensors set_input may replace (the emulator's inputs)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        LAYER_CLASSES[cls.__name__] = cls
+
+    def __init__(self, network: INetworkDefinition, inputs: Sequence[ITensor]) -> None:
+        self._network: INetworkDefinition | None = network
+        self._index = network.num_layers
+        self._inputs: list[ITensor | None] = list(inputs)
+        self._p: dict[str, Any] = {}
+        self._w: dict[str, Weights] = {}
+        self._name = f"(Unnamed Layer* {self._index}) [{self._TYPE_NAME}]"
+        self._metadata = ""
+        # NOTE: TensorRT's default output names derive from the layer's default name; the
+        # exact spelling is not documented, this one is the emulator's.
+        self._outputs = [
+            ITensor(network, f"{self._name}_output" + (f"_{i}" if i else ""), producer=(self, i))
+            for i in range(self._NUM_OUTPUTS)
+        ]
+
+    def __repr__(self) -> str:
+        return f"<emulated {type(self).__name__} {self._name!r}>"
+
+    def _touch(self) -> None:
+        if self._network is not None:
+            self._network._touch(self._index)
+
+    @property
+    def name(self) -> str:
+        """The layer's name (shown by the engine inspector and profiler)."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = check_type(value, str, "ILayer.name")
+
+    @property
+    def metadata(self) -> str:
+        """Free-form metadata string (TensorRT keeps it in DETAILED inspector output)."""
+        return self._metadata
+
+    @metadata.setter
+    def metadata(self, value: str) -> None:
+        self._metadata = check_type(value, str, "ILayer.metadata")
+
+    @property
+    def type(self) -> LayerType:
+        """The LayerType."""
+        return self._TYPE
+
+    @property
+    def num_inputs(self) -> int:
+        """The number of inputs."""
+        return len(self._inputs)
+
+    @property
+    def num_outputs(self) -> int:
+        """The number of outputs."""
+        return len(self._outputs)
+
+    @property
+    def num_ranks(self) -> int:
+        """Always 1 (only distributed-collective layers have more)."""
+        return 1
+
+    def get_input(self, index: int) -> ITensor | None:
+        """Input ``index``, or None when out of range (as TensorRT)."""
+        check_type(index, int, "get_input.index")
+        return self._inputs[index] if 0 <= index < len(self._inputs) else None
+
+    def get_output(self, index: int) -> ITensor | None:
+        """Output ``index``, or None when out of range (as TensorRT)."""
+        check_type(index, int, "get_output.index")
+        return self._outputs[index] if 0 <= index < len(self._outputs) else None
+
+    def get_output_type(self, index: int) -> DataType:
+        """The data type of output ``index``."""
+        return self._outputs[check_type(index, int, "get_output_type.index")].dtype
+
+    def set_input(self, index: int, tensor: ITensor) -> None:
+        """Replace input ``index``; the emulator has no tensor-valued kernels/shapes/params."""
+        check_type(index, int, "set_input.index")
+        check_type(tensor, ITensor, "set_input.tensor")
+        if not 0 <= index < self._MAX_INPUTS:
+            raise EmulatorUnsupportedError(
+                f"{type(self).__name__}.set_input({index}): the emulator supports only inputs "
+                f"0..{self._MAX_INPUTS - 1} of this layer (no tensor-valued parameters)"
+            )
+        while len(self._inputs) <= index:
+            self._inputs.append(None)
+        self._inputs[index] = tensor
+        self._touch()
+
+    # --- semantics, implemented by each layer -------------------------------------------------
+    def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
+        raise NotImplementedError
+
+    def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+
+# --- property helpers ---------------------------------------------------------------------------
+def dims_property(key: str, doc: str) -> property:
+    """A Dims-valued property stored in ``_p[key]``."""
+
+    def fget(self: ILayer) -> Dims:
+        return Dims(self._p[key])
+
+    def fset(self: ILayer, value: Any) -> None:
+        self._p[key] = to_dims(value, f"{type(self).__name__}.{key}")
+        self._touch()
+
+    return property(fget, fset, doc=doc)
+
+
+def value_property(
+    key: str, cls: type, doc: str, check: Callable[[Any], Any] | None = None
+) -> property:
+    """An int/float/bool/enum property stored in ``_p[key]``, type-checked like pybind11."""
+
+    def fget(self: ILayer) -> Any:
+        return self._p[key]
+
+    def fset(self: ILayer, value: Any) -> None:
+        value = check_type(value, cls, f"{type(self).__name__}.{key}")
+        if check is not None:
+            check(value)
+        self._p[key] = value
+        self._touch()
+
+    return property(fget, fset, doc=doc)
+
+
+def weights_property(key: str, doc: str) -> property:
+    """A Weights property stored in ``_w[key]`` (held by reference until the build)."""
+
+    def fget(self: ILayer) -> Weights:
+        return self._w[key]
+
+    def fset(self: ILayer, value: Any) -> None:
+        self._w[key] = to_weights(value, f"{type(self).__name__}.{key}")
+        self._touch()
+
+    return property(fget, fset, doc=doc)
+
+
+# --- shared shape helpers -------------------------------------------------------------------------
+def dyn(*dims: int) -> bool:
+    """Whether any of the dimensions is dynamic (-1)."""
+    return any(d < 0 for d in dims)
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise LayerSpecError(message) unless ``condition``."""
+    if not condition:
+        raise LayerSpecError(message)
+
+
+def normalize_axis(axis: int, rank: int, what: str) -> int:
+    """A non-negative axis in [0, rank), or LayerSpecError."""
+    require(-rank <= axis < rank, f"{what}: axis {axis} is out of range for rank {rank}")
+    return axis % rank
+
+
+def axes_from_mask(mask: int, rank: int, what: str) -> tuple[int, ...]:
+    """The axes set in a TensorRT bitmask (bit i = dimension i); LayerSpecError beyond rank."""
+    require(mask >= 0, f"{what}: axes bitmask {mask} is negative")
+    require(mask < (1 << rank), f"{what}: axes bitmask {mask:#b} names a dim >= rank {rank}")
+    return tuple(i for i in range(rank) if mask >> i & 1)
+
+
+def float_compute(x: np.ndarray) -> np.ndarray:
+    """Float32 working copy of a float16/float32 array (the emulator computes in fp32)."""
+    return x.astype(np.float32, copy=False)
+
+
+def as_dtype(x: np.ndarray, dtype: DataType) -> np.ndarray:
+    """``x`` converted to the NumPy type of ``dtype`` (C-contiguous)."""
+    return np.ascontiguousarray(x, dtype=nptype(dtype))
+
+
+def require_float(dtype: DataType, what: str) -> None:
+    """FLOAT or HALF only (BF16 exists in TensorRT but has no NumPy type in the emulator)."""
+    if dtype == DataType.BF16:
+        raise EmulatorUnsupportedError(f"{what}: the emulator cannot compute in bfloat16")
+    require(
+        dtype in (DataType.FLOAT, DataType.HALF), f"{what}: expected FLOAT or HALF, got {dtype}"
+    )
+
+
+def type_error(what: str, expected: str, value: Any) -> EmulatorTypeError:
+    """The TypeError pybind11 raises for an incompatible argument."""
+    return EmulatorTypeError(f"{what}: incompatible argument, expected {expected}, got {value!r}")

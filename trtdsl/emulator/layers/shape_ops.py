@@ -1,0 +1,259 @@
+"""Data-movement layers: shuffle, concatenation, slice, padding and constant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from trtdsl.emulator.enums import DataType, LayerType, SampleMode
+from trtdsl.emulator.layers.base import (
+    ILayer,
+    Shape,
+    dims_property,
+    dyn,
+    require,
+    value_property,
+    weights_property,
+)
+from trtdsl.emulator.types import Dims, Permutation, check_type, nptype, to_dims, volume
+
+
+def _perm(order: Permutation, rank: int, what: str) -> tuple[int, ...]:
+    require(len(order) >= rank, f"{what} has {len(order)} entries, input rank is {rank}")
+    used = tuple(order[:rank])
+    require(
+        sorted(used) == list(range(rank)), f"{what} {used} is not a permutation of 0..{rank - 1}"
+    )
+    return used
+
+
+class IShuffleLayer(ILayer):
+    """first_transpose, then reshape (0 copies a dim when zero_is_placeholder, -1 infers one
+    dim), then second_transpose. Transposes default to the identity; no reshape by default."""
+
+    _TYPE = LayerType.SHUFFLE
+    _TYPE_NAME = "Shuffle"
+
+    zero_is_placeholder = value_property(
+        "zero_is_placeholder",
+        bool,
+        "Whether 0 in reshape_dims copies the input dim. Default: True.",
+    )
+
+    def _permutation(key: str, doc: str) -> property:  # type: ignore[misc]
+        def fget(self: IShuffleLayer) -> Permutation:
+            return Permutation(self._p[key])
+
+        def fset(self: IShuffleLayer, value: Any) -> None:
+            if not isinstance(value, Permutation):
+                check_type(value, (tuple, list), f"IShuffleLayer.{key}")
+            self._p[key] = Permutation(value)
+            self._touch()
+
+        return property(fget, fset, doc=doc)
+
+    first_transpose = _permutation("first_transpose", "Permutation applied before the reshape.")
+    second_transpose = _permutation("second_transpose", "Permutation applied after the reshape.")
+
+    @property
+    def reshape_dims(self) -> Dims | None:
+        """The reshape target, or None when not set."""
+        value = self._p["reshape_dims"]
+        return None if value is None else Dims(value)
+
+    @reshape_dims.setter
+    def reshape_dims(self, value: Any) -> None:
+        self._p["reshape_dims"] = to_dims(value, "IShuffleLayer.reshape_dims")
+        self._touch()
+
+    def _reshaped(self, dims: Shape) -> Shape:
+        target = self._p["reshape_dims"]
+        if target is None:
+            return dims
+        require(sum(1 for v in target if v == -1) <= 1, f"reshape_dims {target}: more than one -1")
+        require(all(v >= -1 for v in target), f"reshape_dims {target}: values below -1")
+        out = []
+        for i, v in enumerate(target):
+            if v == 0 and self._p["zero_is_placeholder"]:
+                require(i < len(dims), f"reshape_dims {target}: placeholder 0 at {i} past rank")
+                out.append(dims[i])
+            else:
+                out.append(v)
+        if -1 in out:
+            known = volume(v for v in out if v != -1)
+            if dyn(*dims) or dyn(*(v for j, v in enumerate(out) if j != out.index(-1))):
+                return tuple(out)
+            require(known > 0 and volume(dims) % known == 0, f"cannot reshape {dims} to {target}")
+            out[out.index(-1)] = volume(dims) // known
+        elif not dyn(*dims, *out):
+            require(
+                volume(dims) == volume(out),
+                f"cannot reshape {dims} ({volume(dims)} values) "
+                f"to {tuple(out)} ({volume(out)} values)",
+            )
+        return tuple(out)
+
+    def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
+        shape = shapes[0]
+        first = _perm(self._p["first_transpose"], len(shape), "first_transpose")
+        transposed = tuple(shape[i] for i in first)
+        reshaped = self._reshaped(transposed)
+        second = _perm(self._p["second_transpose"], len(reshaped), "second_transpose")
+        return [(tuple(reshaped[i] for i in second), dtypes[0])]
+
+    def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        x = xs[0]
+        x = np.transpose(x, _perm(self._p["first_transpose"], x.ndim, "first_transpose"))
+        x = x.reshape(self._reshaped(x.shape))
+        x = np.transpose(x, _perm(self._p["second_transpose"], x.ndim, "second_transpose"))
+        return [np.ascontiguousarray(x)]
+
+
+class IConcatenationLayer(ILayer):
+    """Concatenate along ``axis``. NOTE: the default axis is rank-3 (0 when rank < 3), not 1."""
+
+    _TYPE = LayerType.CONCATENATION
+    _TYPE_NAME = "Concatenation"
+    _MAX_INPUTS = 1 << 16
+
+    axis = value_property("axis", int, "Concatenation axis. Default: max(rank - 3, 0).")
+
+    def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
+        first, axis = shapes[0], self._p["axis"]
+        require(0 <= axis < len(first), f"concatenation axis {axis} out of range for {first}")
+        total = 0
+        for shape, dtype in zip(shapes, dtypes, strict=True):
+            require(dtype == dtypes[0], f"concatenation inputs have types {dtypes[0]} and {dtype}")
+            require(
+                len(shape) == len(first), f"concatenation inputs {first} and {shape} differ in rank"
+            )
+            for i, (a, b) in enumerate(zip(first, shape, strict=True)):
+                require(
+                    i == axis or a == b or dyn(a, b),
+                    f"concatenation inputs {first} and {shape} differ off axis {axis}",
+                )
+            total = -1 if dyn(total, shape[axis]) else total + shape[axis]
+        return [(first[:axis] + (total,) + first[axis + 1 :], dtypes[0])]
+
+    def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        return [np.concatenate(xs, axis=self._p["axis"])]
+
+
+class ISliceLayer(ILayer):
+    """Output element i samples input at start + i*stride per axis; out-of-bounds behaviour by
+    ``mode`` (STRICT_BOUNDS default: an error; WRAP, CLAMP, FILL with 0, REFLECT)."""
+
+    _TYPE = LayerType.SLICE
+    _TYPE_NAME = "Slice"
+
+    start = dims_property("start", "Start index per axis.")
+    shape = dims_property("shape", "Output shape.")
+    stride = dims_property("stride", "Stride per axis (may be negative).")
+    mode = value_property("mode", SampleMode, "SampleMode. Default: STRICT_BOUNDS.")
+
+    def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
+        shape, p = shapes[0], self._p
+        for key in ("start", "shape", "stride"):
+            require(
+                len(p[key]) == len(shape), f"slice {key} {p[key]} does not match rank of {shape}"
+            )
+        require(all(v >= 0 for v in p["shape"]), f"slice shape {p['shape']} is negative")
+        if p["mode"] == SampleMode.STRICT_BOUNDS:
+            for n, s0, k, st in zip(shape, p["start"], p["shape"], p["stride"], strict=True):
+                if k and not dyn(n):
+                    last = s0 + (k - 1) * st
+                    require(
+                        0 <= s0 < n and 0 <= last < n,
+                        f"slice of {shape} from {p['start']} by {p['stride']} to "
+                        f"{p['shape']} is out of bounds (STRICT_BOUNDS)",
+                    )
+        return [(tuple(p["shape"]), dtypes[0])]
+
+    def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        x, p = xs[0], self._p
+        mode = p["mode"]
+        index, valid = [], np.ones(tuple(p["shape"]), dtype=bool)
+        for axis, (n, s0, k, st) in enumerate(
+            zip(x.shape, p["start"], p["shape"], p["stride"], strict=True)
+        ):  # noqa: E501
+            idx = s0 + np.arange(k) * st
+            if mode == SampleMode.WRAP:
+                idx = idx % n
+            elif mode == SampleMode.CLAMP:
+                idx = np.clip(idx, 0, n - 1)
+            elif mode == SampleMode.REFLECT:
+                period = max(2 * (n - 1), 1)
+                idx = idx % period
+                idx = np.where(idx >= n, period - idx, idx)
+            elif mode == SampleMode.FILL:
+                inside = (idx >= 0) & (idx < n)
+                shape = [1] * x.ndim
+                shape[axis] = k
+                valid = valid & inside.reshape(shape)
+                idx = np.clip(idx, 0, max(n - 1, 0))
+            index.append(idx)
+        y = x[np.ix_(*index)] if x.ndim else x.copy()
+        if mode == SampleMode.FILL:
+            y = np.where(valid, y, np.zeros((), dtype=x.dtype))
+        return [np.ascontiguousarray(y, dtype=x.dtype)]
+
+
+class IPaddingLayer(ILayer):
+    """Zero padding of the last two dims (negative values crop)."""
+
+    _TYPE = LayerType.PADDING
+    _TYPE_NAME = "Padding"
+
+    pre_padding_nd = dims_property("pre_padding_nd", "Padding before the last two dims.")
+    post_padding_nd = dims_property("post_padding_nd", "Padding after the last two dims.")
+
+    def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
+        shape, pre, post = shapes[0], self._p["pre_padding_nd"], self._p["post_padding_nd"]
+        require(len(pre) == 2 and len(post) == 2, "only 2D padding is supported")
+        # NOTE: TensorRT does not state the minimum rank here; the emulator asks for >= 4.
+        require(len(shape) >= 4, f"padding input must have at least 4 dims, got {shape}")
+        spatial = []
+        for n, b, a in zip(shape[-2:], pre, post, strict=True):
+            out = -1 if dyn(n) else n + b + a
+            require(out == -1 or out >= 0, f"padding {pre}/{post} crops {shape} below 0")
+            spatial.append(out)
+        return [(tuple(shape[:-2]) + tuple(spatial), dtypes[0])]
+
+    def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        x, pre, post = xs[0], self._p["pre_padding_nd"], self._p["post_padding_nd"]
+        crop = [slice(None)] * (x.ndim - 2)
+        pads = [(0, 0)] * (x.ndim - 2)
+        for n, b, a in zip(x.shape[-2:], pre, post, strict=True):
+            crop.append(slice(max(-b, 0), n - max(-a, 0)))
+            pads.append((max(b, 0), max(a, 0)))
+        return [np.ascontiguousarray(np.pad(x[tuple(crop)], pads))]
+
+
+class IConstantLayer(ILayer):
+    """A tensor from weights: its dtype is the weights' dtype; shape () is a scalar."""
+
+    _TYPE = LayerType.CONSTANT
+    _TYPE_NAME = "Constant"
+    _MAX_INPUTS = 0
+
+    shape = dims_property("shape", "Output shape.")
+    weights = weights_property("weights", "The values, volume(shape) of them.")
+
+    def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
+        shape, weights = tuple(self._p["shape"]), self._w["weights"]
+        require(all(v >= 0 for v in shape), f"constant shape {shape} must be known")
+        require(
+            weights.size == volume(shape),
+            f"constant has {weights.size} weights, shape {shape} needs {volume(shape)}",
+        )
+        require(
+            weights.dtype not in (DataType.BOOL, DataType.UINT8),
+            f"constant layer does not support {weights.dtype}",
+        )
+        return [(shape, weights.dtype)]
+
+    def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        weights = self._w["weights"]
+        data = weights.numpy().view(nptype(weights.dtype))
+        return [data.reshape(tuple(self._p["shape"])).copy()]

@@ -1,0 +1,254 @@
+"""The emulated plan format: a header that marks it as emulated, a JSON network description and
+an ``.npz`` of weight copies. It can never be mistaken for (or loaded as) a TensorRT engine.
+
+Layout: ``MAGIC`` | u64 little-endian JSON length | JSON (utf-8) | npz bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from trtdsl.emulator.enums import ENUMS, DataType, ProfilingVerbosity
+from trtdsl.emulator.layers.base import LAYER_CLASSES, ILayer, LayerSpecError
+from trtdsl.emulator.types import Dims, Permutation, Weights, nptype
+
+if TYPE_CHECKING:
+    from trtdsl.emulator.builder import IBuilderConfig
+    from trtdsl.emulator.network import INetworkDefinition
+
+MAGIC = b"TRTDSL-EMULATED-PLAN v1 (CPU emulator of TensorRT 11.4; NOT a TensorRT engine)\n"
+EMULATED_VERSION = "11.4.0-emulated"
+
+
+class PlanError(Exception):
+    """The network cannot be built, or bytes are not an emulated plan."""
+
+
+@dataclass(frozen=True)
+class IOTensor:
+    """One engine I/O tensor: build-time shape (-1 dynamic) and, for inputs, profile ranges."""
+
+    name: str
+    tensor_id: int
+    is_input: bool
+    dtype: DataType
+    shape: Dims
+    profiles: tuple[tuple[Dims, Dims, Dims], ...]  # one (min, opt, max) per profile; inputs
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A deserialized plan: layers in execution order with tensor ids, and the I/O tensors."""
+
+    name: str
+    io: tuple[IOTensor, ...]
+    layers: tuple[tuple[ILayer, tuple[int, ...], tuple[int, ...]], ...]  # layer, ins, outs
+    tensor_names: dict[int, str]
+    num_profiles: int
+    profiling_verbosity: ProfilingVerbosity
+
+
+def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, bool | str | float):
+        return value
+    if isinstance(value, tuple(ENUMS.values())):
+        return {"enum": type(value).__name__, "name": value.name}
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Permutation):
+        return {"perm": list(value)}
+    if isinstance(value, tuple):
+        return {"dims": list(value)}
+    raise TypeError(f"cannot serialize {value!r}")  # internal: layers only store the above
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "enum" in value:
+            return ENUMS[value["enum"]][value["name"]]
+        if "perm" in value:
+            return Permutation(value["perm"])
+        return Dims(value["dims"])
+    return value
+
+
+def _check_buildable(network: INetworkDefinition, config: IBuilderConfig) -> list[str]:
+    problems = [f"layer {message}" for message in network._infer_layers().values()]
+    if not network._outputs:
+        problems.append("the network has no outputs (mark_output)")
+    names = [t.name for t in network._inputs + network._outputs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        problems.append(f"I/O tensor names must be unique; repeated: {duplicates}")
+    dynamic = [t for t in network._inputs if -1 in t.shape]
+    if dynamic and not config._profiles:
+        problems.append(
+            f"inputs {[t.name for t in dynamic]} are dynamic: add an optimization profile"
+        )
+    for index, profile in enumerate(config._profiles):
+        for tensor in dynamic:
+            if tensor.name not in profile._shapes:
+                problems.append(f"profile {index} has no shapes for dynamic input {tensor.name!r}")
+        for tensor in network._inputs:
+            for dims in profile._shapes.get(tensor.name, ()):
+                ok = len(dims) == len(tensor.shape) and all(
+                    d == s or s == -1 for d, s in zip(dims, tensor.shape, strict=True)
+                )
+                if not ok:
+                    problems.append(
+                        f"profile {index}: shape {dims} of {tensor.name!r} does not fit "
+                        f"the network's {tensor.shape}"
+                    )
+    return problems
+
+
+def serialize_network(network: INetworkDefinition, config: IBuilderConfig) -> bytes:
+    """Check ``network`` as a build would and serialize it with copies of all weights."""
+    problems = _check_buildable(network, config)
+    if problems:
+        raise PlanError("; ".join(problems))
+    arrays: dict[str, np.ndarray] = {}
+    layers = []
+    for layer in network._layers:
+        weights = {}
+        for role, w in layer._w.items():
+            key = f"l{layer._index}_{role}"
+            arrays[key] = np.array(w.numpy(), copy=True)
+            weights[role] = {"key": key, "dtype": w.dtype.name, "count": w.size}
+        layers.append(
+            {
+                "class": type(layer).__name__,
+                "name": layer._name,
+                "metadata": layer._metadata,
+                "inputs": [t._id for t in layer._inputs],  # type: ignore[union-attr]
+                "outputs": [t._id for t in layer._outputs],
+                "outputs_names": [t._name for t in layer._outputs],
+                "p": {k: _encode(v) for k, v in layer._p.items()},
+                "w": weights,
+            }
+        )
+    profiles = config._profiles
+    io_tensors = []
+    for tensor in network._inputs + network._outputs:
+        is_input = tensor in network._inputs
+        ranges = []
+        if is_input:
+            fixed = (tensor.shape,) * 3
+            ranges = [list(p._shapes.get(tensor.name, fixed)) for p in profiles] or [fixed]
+        io_tensors.append(
+            {
+                "name": tensor.name,
+                "id": tensor._id,
+                "input": is_input,
+                "dtype": tensor.dtype.name,
+                "shape": list(tensor.shape),
+                "profiles": [[list(d) for d in r] for r in ranges],
+            }
+        )
+    description = {
+        "emulated": True,
+        "version": EMULATED_VERSION,
+        "name": network.name,
+        "io": io_tensors,
+        "layers": layers,
+        "num_profiles": max(len(profiles), 1),
+        "profiling_verbosity": config.profiling_verbosity.name,
+    }
+    header = json.dumps(description).encode("utf-8")
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    blob = MAGIC + struct.pack("<Q", len(header)) + header + buffer.getvalue()
+    plan = load_plan(blob)
+    for index in range(plan.num_profiles):  # every profile corner must infer
+        for corner in range(3):
+            shapes = {t.name: t.profiles[index][corner] for t in plan.io if t.is_input}
+            infer_plan_shapes(plan, shapes)
+    return blob
+
+
+def is_emulated_plan(data: bytes) -> bool:
+    """Whether ``data`` starts with the emulated-plan header."""
+    return bytes(data[: len(MAGIC)]) == MAGIC
+
+
+def load_plan(data: bytes) -> Plan:
+    """Rebuild a Plan from bytes written by ``serialize_network``."""
+    data = bytes(data)
+    if not is_emulated_plan(data):
+        raise PlanError(
+            "not an emulated plan (the trtdsl emulator cannot run real TensorRT engines, "
+            "and TensorRT cannot run emulated plans)"
+        )
+    (length,) = struct.unpack_from("<Q", data, len(MAGIC))
+    start = len(MAGIC) + 8
+    description = json.loads(data[start : start + length].decode("utf-8"))
+    with np.load(io.BytesIO(data[start + length :]), allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    layers = []
+    names: dict[int, str] = {}
+    for record in description["layers"]:
+        layer = LAYER_CLASSES[record["class"]].__new__(LAYER_CLASSES[record["class"]])
+        layer._network = None
+        layer._name, layer._metadata = record["name"], record["metadata"]
+        layer._p = {k: _decode(v) for k, v in record["p"].items()}
+        layer._w = {}
+        for role, w in record["w"].items():
+            dtype, array = DataType[w["dtype"]], arrays[w["key"]]
+            weights = Weights(array) if array.size else Weights(dtype)
+            weights._dtype, weights._count = dtype, w["count"]
+            layer._w[role] = weights
+        names.update(zip(record["outputs"], record["outputs_names"], strict=True))
+        layers.append((layer, tuple(record["inputs"]), tuple(record["outputs"])))
+    io_tensors = tuple(
+        IOTensor(
+            name=t["name"],
+            tensor_id=t["id"],
+            is_input=t["input"],
+            dtype=DataType[t["dtype"]],
+            shape=Dims(t["shape"]),
+            profiles=tuple(tuple(Dims(d) for d in r) for r in t["profiles"]),  # type: ignore[misc]
+        )
+        for t in description["io"]
+    )
+    for tensor in io_tensors:
+        names[tensor.tensor_id] = tensor.name
+    return Plan(
+        name=description["name"],
+        io=io_tensors,
+        layers=tuple(layers),
+        tensor_names=names,
+        num_profiles=description["num_profiles"],
+        profiling_verbosity=ProfilingVerbosity[description["profiling_verbosity"]],
+    )
+
+
+def infer_plan_shapes(
+    plan: Plan, input_shapes: dict[str, tuple[int, ...]]
+) -> dict[int, tuple[tuple[int, ...], DataType]]:
+    """Shapes and dtypes of every tensor for concrete input shapes; PlanError on a bad layer."""
+    results: dict[int, tuple[tuple[int, ...], DataType]] = {}
+    for tensor in plan.io:
+        if tensor.is_input:
+            results[tensor.tensor_id] = (tuple(input_shapes[tensor.name]), tensor.dtype)
+    for layer, ins, outs in plan.layers:
+        inputs = [results[i] for i in ins]
+        try:
+            inferred = layer._infer([s for s, _ in inputs], [d for _, d in inputs])
+        except LayerSpecError as error:
+            raise PlanError(f"{layer._name}: {error}") from None
+        results.update(zip(outs, inferred, strict=True))
+    return results
+
+
+def nptype_or_raise(dtype: DataType) -> type:
+    """The NumPy type for I/O of ``dtype``; PlanError where the emulator has none."""
+    try:
+        return nptype(dtype)
+    except TypeError:
+        raise PlanError(f"the emulator cannot exchange {dtype} tensors") from None
