@@ -193,3 +193,66 @@ def test_info_appends_the_binding_report(
     save_file({"conv1.weight": np.zeros((4, 3, 3, 3), np.float32)}, str(bad))
     assert main(["info", model_file, "--weights", str(bad)]) == 2
     assert "6 missing" in capsys.readouterr().err
+
+
+FAKE_TORCHVISION = """
+import torch
+
+__version__ = "0.0+fake"
+
+
+class _Models:
+    calls = []
+
+    @staticmethod
+    def get_model(name, weights=None):
+        if weights is not None:
+            raise AssertionError("export tried to download weights")
+        if name != "tiny":
+            raise ValueError(f"Unknown model {name}")
+        net = torch.nn.Sequential()
+        net.add_module("conv1", torch.nn.Conv2d(3, 4, 3, bias=False))
+        net.add_module("bn1", torch.nn.BatchNorm2d(4))
+        return net
+
+
+models = _Models()
+"""
+
+
+@pytest.mark.oracle
+def test_export_torchvision_builds_without_downloading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+    import sys
+    import types
+
+    import torch
+
+    fake = types.ModuleType("torchvision")
+    exec(FAKE_TORCHVISION, fake.__dict__)
+    monkeypatch.setitem(sys.modules, "torchvision", fake)
+    script = Path(__file__).resolve().parents[1] / "weights" / "export_torchvision.py"
+    spec = importlib.util.spec_from_file_location("export_torchvision", script)
+    assert spec is not None and spec.loader is not None
+    export = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(export)
+
+    out = tmp_path / "a.safetensors"
+    assert export.main(["tiny", "-o", str(out), "--seed", "5"]) == 0
+    stdout = capsys.readouterr().out
+    assert stdout.startswith(f"wrote {out}: 6 tensors, 125 elements (random, seed 5)")
+    assert "not checked: tiny is not a trtdsl zoo model" in stdout
+    written = load_file(str(out))
+    torch.manual_seed(5)
+    expected = fake.models.get_model("tiny").state_dict()
+    assert sorted(written) == sorted(expected)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(written[key], value.numpy())
+    meta = open_safetensors(out).metadata
+    assert meta["source"] == "torchvision.models.tiny" and meta["torchvision"] == "0.0+fake"
+
+    assert export.main(["nonesuch", "-o", str(tmp_path / "c.safetensors")]) == 2
+    assert "unknown model 'nonesuch'" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.safetensors"]
