@@ -159,13 +159,20 @@ def check_int(op: Op, name: str, minimum: int | None = None) -> int:
     return int(value)
 
 
+def _is_finite(value: Any) -> bool:
+    try:
+        return bool(np.isfinite(float(value)))
+    except OverflowError:  # ints beyond float range
+        return False
+
+
 def check_float(op: Op, name: str, positive: bool = False) -> float:
     """Validate attribute ``name`` as a finite real number (> 0 if ``positive``); returns it."""
     value = getattr(op, name)
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float, np.floating, np.integer))
-        or not np.isfinite(value)
+        or not _is_finite(value)
         or (positive and value <= 0)
     ):
         kind = "a positive number" if positive else "a finite number"
@@ -184,7 +191,7 @@ def check_bool(op: Op, name: str) -> bool:
 
 def check_choice(op: Op, name: str, choices: Sequence[str]) -> str:
     value = getattr(op, name)
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise OpArgumentError(
             f"{op.op_name}: {name} must be one of {', '.join(map(repr, choices))}, got {value!r}"
         )
