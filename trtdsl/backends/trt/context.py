@@ -75,9 +75,15 @@ class EmitContext:
     """
 
     def __init__(
-        self, trt: ModuleType, network: Any, graph: Graph, weights: Mapping[str, np.ndarray]
+        self,
+        trt: ModuleType,
+        network: Any,
+        graph: Graph,
+        weights: Mapping[str, np.ndarray],
+        logged_errors: Callable[[], str] = lambda: "",
     ) -> None:
         self.trt = trt
+        self._logged_errors = logged_errors
         self.network = network
         self.graph = graph
         self.weights = weights
@@ -151,8 +157,8 @@ class EmitContext:
         """
         if layer is None:
             raise BackendError(
-                f"{node.where()}: TensorRT refused to create the "
-                f"{part or node.op.op_name} layer (see the TensorRT log above)"
+                f"{node.where()}: TensorRT refused to create the {part or node.op.op_name} "
+                f"layer: {self._logged_errors() or 'no error was logged'}"
             )
         name = node.name if part is None else f"{node.name}/{part}"
         if name in self._layer_names:
@@ -190,10 +196,24 @@ class EmitContext:
         want_dtype = trt_dtype(self.trt, expected.dtype)
         if got_shape != want_shape or got_dtype != want_dtype:
             raise BackendError(
-                f"{node.where()}: TensorRT infers {_dtype_name(got_dtype)}{list(got_shape)} "
+                f"{node.where()}: TensorRT infers {dtype_name(got_dtype)}{list(got_shape)} "
                 f"but the IR says {expected} ({node.op.op_name} emitter bug; -1 = dynamic)"
             )
 
 
-def _dtype_name(dtype: Any) -> str:
-    return str(dtype).rsplit(".", 1)[-1].lower()
+_DTYPE_NAMES = {
+    "FLOAT": "float32",
+    "HALF": "float16",
+    "BF16": "bfloat16",
+    "INT8": "int8",
+    "INT32": "int32",
+    "INT64": "int64",
+    "BOOL": "bool",
+    "UINT8": "uint8",
+}
+
+
+def dtype_name(dtype: Any) -> str:
+    """The IR name (``float32``, ...) of a ``trt.DataType``; TensorRT's own name otherwise."""
+    name = str(getattr(dtype, "name", None) or str(dtype).rsplit(".", 1)[-1]).upper()
+    return _DTYPE_NAMES.get(name, name.lower())

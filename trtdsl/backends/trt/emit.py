@@ -77,7 +77,7 @@ def emit_network(
     logger = logger or CapturingLogger(trt)
     builder = trt.Builder(logger.trt_logger)
     network = create_network(trt, builder)
-    ctx = EmitContext(trt, network, graph, weights)
+    ctx = EmitContext(trt, network, graph, weights, logger.errors_text)
     for name in graph.inputs:
         t = graph.types[name]
         tensor = network.add_input(name, trt_dtype(trt, t.dtype), trt_dims(t))

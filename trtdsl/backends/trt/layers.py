@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from trtdsl.backends.trt.context import dtype_name
+
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -37,7 +39,7 @@ def _enum_name(value: Any) -> str:
 
 def tensor_info(tensor: Any) -> TensorInfo:
     return TensorInfo(
-        str(tensor.name), tuple(int(d) for d in tensor.shape), _enum_name(tensor.dtype).lower()
+        str(tensor.name), tuple(int(d) for d in tensor.shape), dtype_name(tensor.dtype)
     )
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from trtdsl.backends.trt.context import EmitContext, emitter
-from trtdsl.errors import BackendError
 from trtdsl.ir.graph import Node
 from trtdsl.ir.ops.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, _Pool2d
 
@@ -67,23 +68,46 @@ def emit_avg_pool2d(ctx: EmitContext, node: Node) -> Any:
 @emitter(AdaptiveAvgPool2d)
 def emit_adaptive_avg_pool2d(ctx: EmitContext, node: Node) -> Any:
     """Global pooling (output 1x1) as IReduceLayer AVG over axes 2 and 3 (keep_dims); an
-    output that divides the input evenly as one AVERAGE pooling (window = stride = in/out).
+    output that divides the input evenly as one AVERAGE pooling (window = stride = in/out);
+    uneven bins (PyTorch's floor/ceil bin edges) as averaging matrices: ``Ah @ x @ Aw.T``.
     """
     x = ctx.input_type(node)
     out = ctx.output_type(node)
     (h, w), (oh, ow) = x.shape[2:], out.shape[2:]
+    trt = ctx.trt
     if (oh, ow) == (1, 1):
         return ctx.network.add_reduce(
-            ctx.input(node), ctx.trt.ReduceOperation.AVG, (1 << 2) | (1 << 3), True
+            ctx.input(node), trt.ReduceOperation.AVG, (1 << 2) | (1 << 3), True
         )
-    if h % oh or w % ow:  # type: ignore[operator]
-        raise BackendError(
-            f"{node.where()}: adaptive_avg_pool2d from {h}x{w} to {oh}x{ow} has uneven "
-            f"windows, which one TensorRT pooling layer cannot express; use sizes that divide"
+    if h % oh == 0 and w % ow == 0:  # type: ignore[operator]
+        window = (h // oh, w // ow)  # type: ignore[operator]
+        layer = ctx.network.add_pooling_nd(ctx.input(node), trt.PoolingType.AVERAGE, window)
+        if layer is not None:
+            layer.stride_nd = window
+            layer.padding_nd = (0, 0)
+        return layer
+    dtype = ctx.compute_dtype(node)
+    tensor = ctx.input(node)
+    layer = None
+    if ow != w:
+        cols = ctx.constant(node, "columns", _bin_matrix(w, ow)[None, None], dtype)  # type: ignore[arg-type]
+        layer = ctx.network.add_matrix_multiply(
+            tensor, trt.MatrixOperation.NONE, cols, trt.MatrixOperation.TRANSPOSE
         )
-    window = (h // oh, w // ow)  # type: ignore[operator]
-    layer = ctx.network.add_pooling_nd(ctx.input(node), ctx.trt.PoolingType.AVERAGE, window)
-    if layer is not None:
-        layer.stride_nd = window
-        layer.padding_nd = (0, 0)
-    return layer
+        if oh == h:
+            return layer
+        tensor = ctx.add(node, layer, "average_columns").get_output(0)
+    rows = ctx.constant(node, "rows", _bin_matrix(h, oh)[None, None], dtype)  # type: ignore[arg-type]
+    return ctx.network.add_matrix_multiply(
+        rows, trt.MatrixOperation.NONE, tensor, trt.MatrixOperation.NONE
+    )
+
+
+def _bin_matrix(size: int, out: int) -> np.ndarray:
+    """(out, size) averaging matrix of PyTorch's adaptive bins: row i averages input
+    floor(i*size/out) .. ceil((i+1)*size/out) - 1."""
+    matrix = np.zeros((out, size), dtype=np.float64)
+    for i in range(out):
+        start, end = (i * size) // out, -(-(i + 1) * size // out)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix

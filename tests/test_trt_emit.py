@@ -1,0 +1,232 @@
+"""TensorRT emission: every op case emitted, built and run matches the reference.
+
+Each test runs twice: through trtdsl's TensorRT emulator ("emulated") and through real TensorRT
+(marked ``tensorrt``: skipped without TensorRT and a GPU).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import ModuleType
+
+import numpy as np
+import pytest
+from cases import CASES, OpCase, case_arrays
+
+from trtdsl import ModelBuilder
+from trtdsl.backends.reference import run_reference
+from trtdsl.backends.trt import (
+    EMITTERS,
+    BuildConfig,
+    build_engine,
+    emit_network,
+    emitter,
+    import_trt,
+    network_layers,
+    prepare_graph,
+)
+from trtdsl.backends.trt.check import run_plan
+from trtdsl.backends.trt.module import TensorRTMissingError, tensorrt_available
+from trtdsl.errors import BackendError
+from trtdsl.ir.graph import Graph
+from trtdsl.ir.ops import OPS
+from trtdsl.ir.ops.activation import ReLU
+from trtdsl.ir.ops.base import Op
+from trtdsl.ir.types import DType
+from trtdsl.passes.precision import _DATA_MOVEMENT, apply_precision
+from trtdsl.weights import random_weights
+
+MODULES = [
+    pytest.param(True, id="emulated"),
+    pytest.param(False, id="tensorrt", marks=pytest.mark.tensorrt),
+]
+
+HALF_TOLERANCE = {"fp16": 1e-2, "bf16": 4e-2}
+"""Half-precision runs vs the float32 reference: |got - want| <= tol * (1 + |want|) (fp16 has
+an 11-bit, bf16 an 8-bit significand; small cases accumulate few rounding errors)."""
+
+
+@pytest.fixture(params=MODULES)
+def trt(request: pytest.FixtureRequest) -> ModuleType:
+    return import_trt(emulate=request.param)
+
+
+def case_graph(case: OpCase) -> Graph:
+    """One node called ``op`` applied to inputs ``x0, x1, ...``; output port ``y``."""
+    b = ModelBuilder(case.id)
+    inputs = [b.input(f"x{i}", shape) for i, shape in enumerate(case.input_shapes)]
+    y = b.node(case.op, *inputs, name="op")
+    b.output(y, "y")
+    return b.build()
+
+
+def compile_and_run(
+    trt: ModuleType,
+    graph: Graph,
+    weights: Mapping[str, np.ndarray],
+    inputs: Mapping[str, np.ndarray],
+    config: BuildConfig | None = None,
+) -> dict[str, np.ndarray]:
+    emitted = emit_network(trt, graph, weights)
+    plan = build_engine(emitted, config or BuildConfig())
+    return run_plan(trt, plan, inputs)
+
+
+def _case_data(case: OpCase) -> tuple[Graph, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    graph = case_graph(case)
+    arrays, params = case_arrays(case)
+    weights = {f"op.{role}": a for role, a in params.items()}
+    return graph, weights, {f"x{i}": a for i, a in enumerate(arrays)}
+
+
+def test_every_op_has_an_emitter_and_a_case() -> None:
+    without_emitter = sorted(c.op_name for c in OPS.values() if c not in EMITTERS)
+    assert without_emitter == [], f"ops without a TensorRT emitter: {without_emitter}"
+    with_case = {type(c.op) for c in CASES}
+    without_case = sorted(c.op_name for c in OPS.values() if c not in with_case)
+    assert without_case == [], f"ops without a test case: {without_case}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_case_matches_reference_fp32(trt: ModuleType, case: OpCase) -> None:
+    graph, weights, inputs = _case_data(case)
+    want = run_reference(graph, weights, inputs)["y"]
+    got = compile_and_run(trt, graph, weights, inputs)["y"]
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+FLOAT_CASES = [c for c in CASES if not c.id.startswith("cast")]
+
+
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+@pytest.mark.parametrize("case", FLOAT_CASES, ids=lambda c: c.id)
+def test_case_in_half_precision_is_close_to_fp32_reference(
+    trt: ModuleType, case: OpCase, precision: str
+) -> None:
+    graph, weights, inputs = _case_data(case)
+    want = run_reference(graph, weights, inputs)["y"]
+    half, half_weights = apply_precision(graph, weights, precision)
+    if not isinstance(case.op, _DATA_MOVEMENT):  # those follow their (float32) input
+        assert half.types["op"].dtype is DType.parse(precision)
+    got = compile_and_run(trt, half, half_weights, inputs, BuildConfig(precision=precision))["y"]
+    assert got.dtype == np.float32  # cast back to the declared output dtype
+    tol = HALF_TOLERANCE[precision] * max(1.0, case.input_scale)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+def _tiny_model() -> Graph:
+    b = ModelBuilder("tiny")
+    x = b.input("x", ("N", 3, 8, 8), dims={"N": (1, 2, 4)})
+    y = b.conv2d(x, out_channels=4, kernel_size=3, padding=1, bias=False, name="conv1")
+    y = b.batch_norm2d(y, name="bn1")
+    y = b.silu(y, name="act")
+    with b.scope("head"):
+        y = b.adaptive_avg_pool2d(y, output_size=1, name="pool")
+        y = b.flatten(y, name="flatten")
+        y = b.linear(y, out_features=3, name="fc")
+    b.output(y, "logits")
+    return b.build()
+
+
+def test_layers_are_named_after_nodes_with_metadata(trt: ModuleType) -> None:
+    graph, weights = prepare_graph(_tiny_model(), random_weights(_tiny_model()))
+    emitted = emit_network(trt, graph, weights)
+    layers = network_layers(emitted.network)
+    names = [la.name for la in layers]
+    node_names = [n.name for n in graph.nodes]
+    assert "bn1" not in node_names  # folded into conv1
+    for node in node_names:
+        assert node in names, f"no layer named {node}"
+    for la in layers:
+        owner = la.name.split("/", 1)[0]
+        assert owner in node_names, f"layer {la.name} is not named after a node"
+        assert la.metadata == owner
+    by_name = {la.name: la for la in layers}
+    assert by_name["conv1"].type == "CONVOLUTION"
+    assert [t.name for t in by_name["head.fc"].outputs] == ["logits"]
+    assert by_name["head.fc/matmul"].type == "MATRIX_MULTIPLY"
+    assert by_name["head.fc/weight"].type == "CONSTANT"
+    assert by_name["head.fc/weight"].outputs[0].shape == (3, 4)
+    assert by_name["act"].inputs[0].shape == (-1, 4, 8, 8)  # the dynamic batch stays -1
+
+
+def test_weights_stay_alive_until_build(trt: ModuleType) -> None:
+    graph, weights = prepare_graph(_tiny_model(), random_weights(_tiny_model()))
+    emitted = emit_network(trt, graph, weights)
+    kept_ids = {id(a) for a in emitted.keep}
+    assert any(
+        isinstance(a, np.ndarray) and a.shape == weights["conv1.weight"].shape for a in emitted.keep
+    )
+    assert len(kept_ids) >= 4  # conv kernel + bias, fc weight + bias
+
+
+def test_a_wrong_shape_from_an_emitter_is_caught(
+    trt: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def bad_relu(ctx, node):  # type: ignore[no-untyped-def]
+        layer = ctx.network.add_shuffle(ctx.input(node))
+        layer.reshape_dims = (-1,)
+        return layer
+
+    monkeypatch.setitem(EMITTERS, ReLU, bad_relu)
+    b = ModelBuilder("bad")
+    y = b.relu(b.input("x", (2, 3)), name="act")
+    b.output(y, "y")
+    with pytest.raises(
+        BackendError, match=r"act: TensorRT infers float32\[6\] but the IR says float32\[2,3\]"
+    ):
+        emit_network(trt, b.build(), {})
+
+
+def test_an_op_without_emitter_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    trt = import_trt(emulate=True)
+    monkeypatch.delitem(EMITTERS, ReLU)
+    b = ModelBuilder("m")
+    y = b.relu(b.input("x", (2, 3)), name="act")
+    b.output(y, "y")
+    with pytest.raises(BackendError, match=r"op 'relu' \(ReLU\) has no TensorRT emitter"):
+        emit_network(trt, b.build(), {})
+
+
+def test_emitter_registers_once() -> None:
+    class Dummy(Op):
+        op_name = "dummy"
+
+    @emitter(Dummy)
+    def first(ctx, node):  # type: ignore[no-untyped-def]
+        return None
+
+    try:
+        with pytest.raises(TypeError, match="two emitters registered for Dummy"):
+            emitter(Dummy)(lambda ctx, node: None)
+    finally:
+        del EMITTERS[Dummy]
+
+
+def test_graph_input_that_is_also_an_output_is_copied(trt: ModuleType) -> None:
+    b = ModelBuilder("passthrough")
+    x = b.input("x", (2, 3))
+    b.output(x, "same")
+    b.output(b.relu(x, name="act"), "y")
+    graph = b.build()
+    inputs = {"x": np.arange(-3, 3, dtype=np.float32).reshape(2, 3)}
+    got = compile_and_run(trt, graph, {}, inputs)
+    np.testing.assert_array_equal(got["same"], inputs["x"])
+    np.testing.assert_array_equal(got["y"], np.maximum(inputs["x"], 0))
+
+
+def test_bfloat16_weights_are_passed_as_bit_patterns() -> None:
+    trt = import_trt(emulate=True)
+    graph = _tiny_model()
+    half, weights = prepare_graph(graph, random_weights(graph), "bf16")
+    emitted = emit_network(trt, half, weights)
+    bits = [a for a in emitted.keep if isinstance(a, np.ndarray) and a.dtype == np.uint16]
+    assert bits, "bf16 weights should be kept as uint16 bit patterns"
+    assert half.types["conv1"].dtype is DType.BFLOAT16
+
+
+@pytest.mark.skipif(tensorrt_available(), reason="TensorRT is installed here")
+def test_missing_tensorrt_says_how_to_install_and_mentions_emulate() -> None:
+    with pytest.raises(TensorRTMissingError, match=r"pip install 'trtdsl\[trt\]'.*--emulate"):
+        import_trt(emulate=False)
