@@ -12,7 +12,6 @@ from trtdsl.emulator.builder import IBuilderConfig as IBuilderConfig
 from trtdsl.emulator.builder import IHostMemory as IHostMemory
 from trtdsl.emulator.builder import IOptimizationProfile as IOptimizationProfile
 from trtdsl.emulator.builder import ITimingCache as ITimingCache
-from trtdsl.emulator.engine import EngineInspector as EngineInspector
 from trtdsl.emulator.engine import ICudaEngine as ICudaEngine
 from trtdsl.emulator.engine import IExecutionContext as IExecutionContext
 from trtdsl.emulator.engine import Runtime as Runtime
@@ -49,6 +48,7 @@ from trtdsl.emulator.enums import TensorIOMode as TensorIOMode
 from trtdsl.emulator.enums import TensorLocation as TensorLocation
 from trtdsl.emulator.enums import UnaryOperation as UnaryOperation
 from trtdsl.emulator.enums import WeightsRole as WeightsRole
+from trtdsl.emulator.inspector import EngineInspector as EngineInspector
 from trtdsl.emulator.layers import IActivationLayer as IActivationLayer
 from trtdsl.emulator.layers import ICastLayer as ICastLayer
 from trtdsl.emulator.layers import IConcatenationLayer as IConcatenationLayer
@@ -70,6 +70,9 @@ from trtdsl.emulator.logger import ILogger as ILogger
 from trtdsl.emulator.logger import Logger as Logger
 from trtdsl.emulator.network import INetworkDefinition as INetworkDefinition
 from trtdsl.emulator.plan import EMULATED_VERSION
+from trtdsl.emulator.profiling import IProfiler as IProfiler
+from trtdsl.emulator.profiling import IProgressMonitor as IProgressMonitor
+from trtdsl.emulator.profiling import Profiler as Profiler
 from trtdsl.emulator.tensor import ITensor as ITensor
 from trtdsl.emulator.types import Dims as Dims
 from trtdsl.emulator.types import Permutation as Permutation

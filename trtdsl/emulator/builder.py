@@ -15,6 +15,7 @@ from trtdsl.emulator.enums import (
 )
 from trtdsl.emulator.logger import ILogger
 from trtdsl.emulator.network import INetworkDefinition
+from trtdsl.emulator.profiling import IProgressMonitor
 from trtdsl.emulator.types import Dims, EmulatorRuntimeError, check_type, to_dims
 
 # NOTE: TensorRT's WORKSPACE default is the device's total memory; the emulator has no device
@@ -107,6 +108,18 @@ class IBuilderConfig:
         self.avg_timing_iterations = 1
         self.max_aux_streams = -1
         self._tactic_sources = (1 << len(TacticSource)) - 1
+        self._progress_monitor: IProgressMonitor | None = None
+
+    @property
+    def progress_monitor(self) -> IProgressMonitor | None:
+        """Build-progress callback, or None."""
+        return self._progress_monitor
+
+    @progress_monitor.setter
+    def progress_monitor(self, value: IProgressMonitor | None) -> None:
+        if value is not None:
+            check_type(value, IProgressMonitor, "IBuilderConfig.progress_monitor")
+        self._progress_monitor = value
 
     @property
     def flags(self) -> int:
@@ -231,6 +244,16 @@ class Builder:
 
         check_type(network, INetworkDefinition, "build_serialized_network.network")
         check_type(config, IBuilderConfig, "build_serialized_network.config")
+        monitor = config.progress_monitor
+        if monitor is not None:
+            phase = "Building emulated engine"
+            monitor.phase_start(phase, None, network.num_layers)
+            for step in range(network.num_layers):
+                if not monitor.step_complete(phase, step):
+                    monitor.phase_finish(phase)
+                    self._logger.log(Severity.ERROR, "build canceled by the progress monitor")
+                    return None
+            monitor.phase_finish(phase)
         try:
             blob = serialize_network(network, config)
         except PlanError as error:

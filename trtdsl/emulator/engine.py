@@ -1,8 +1,15 @@
-"""Emulated Runtime, ICudaEngine, IExecutionContext and EngineInspector (I/O-tensor API)."""
+"""Emulated Runtime, ICudaEngine and IExecutionContext (the name-based I/O-tensor API).
+
+``execute_async_v3`` decides per address whether it is device memory: with cuda-python importable
+and a CUDA device present it asks ``cudaPointerGetAttributes`` (device or managed memory is
+copied with ``cudaMemcpy`` after ``cudaStreamSynchronize(stream)``); otherwise, or for host
+memory, it reads and writes through the pointer directly. Outputs are fully written before it
+returns. Under CUDA graph capture it raises EmulatorUnsupportedError (it never synchronizes a
+capturing stream).
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -11,7 +18,6 @@ from trtdsl.emulator import memory
 from trtdsl.emulator.enums import (
     DataType,
     ExecutionContextAllocationStrategy,
-    LayerInformationFormat,
     ProfilingVerbosity,
     Severity,
     TensorFormat,
@@ -28,7 +34,16 @@ from trtdsl.emulator.plan import (
     load_plan,
     nptype_or_raise,
 )
-from trtdsl.emulator.types import Dims, EmulatorRuntimeError, check_type, to_dims
+from trtdsl.emulator.profiling import IProfiler
+from trtdsl.emulator.types import (
+    Dims,
+    EmulatorRuntimeError,
+    EmulatorUnsupportedError,
+    bf16_to_float32,
+    check_type,
+    float32_to_bf16,
+    to_dims,
+)
 
 
 class Runtime:
@@ -174,8 +189,10 @@ class ICudaEngine:
         check_type(strategy, ExecutionContextAllocationStrategy, "strategy")
         return IExecutionContext(self)
 
-    def create_engine_inspector(self) -> EngineInspector:
-        """An inspector over the emulated layers."""
+    def create_engine_inspector(self) -> Any:
+        """An EngineInspector over the emulated layers."""
+        from trtdsl.emulator.inspector import EngineInspector
+
         return EngineInspector(self)
 
     def serialize(self) -> Any:
@@ -197,7 +214,37 @@ class IExecutionContext:
         self._profile = 0
         self.name = ""
         self.debug_sync = False
-        self.profiler: Any = None
+        self._profiler: IProfiler | None = None
+        self.enqueue_emits_profile = True
+        self._pending_times: list[tuple[str, float]] = []
+
+    @property
+    def profiler(self) -> IProfiler | None:
+        """Receives each layer's NumPy wall time per execution (not GPU time)."""
+        return self._profiler
+
+    @profiler.setter
+    def profiler(self, value: IProfiler | None) -> None:
+        if value is not None:
+            check_type(value, IProfiler, "IExecutionContext.profiler")
+        self._profiler = value
+
+    def report_to_profiler(self) -> bool:
+        """Report the times of the last execution (when ``enqueue_emits_profile`` is False)."""
+        if self._profiler is None:
+            return False
+        for name, ms in self._pending_times:
+            self._profiler.report_layer_time(name, ms)
+        self._pending_times = []
+        return True
+
+    def _on_layer_time(self, name: str, ms: float) -> None:
+        if self._profiler is None:
+            return
+        if self.enqueue_emits_profile:
+            self._profiler.report_layer_time(name, ms)
+        else:
+            self._pending_times.append((name, ms))
 
     def __repr__(self) -> str:
         return "<EMULATED IExecutionContext (trtdsl CPU emulator, not TensorRT)>"
@@ -296,21 +343,23 @@ class IExecutionContext:
         if missing or unbound:
             self._log(f"execute_async_v3: shapes missing for {missing}, no address for {unbound}")
             return False
+        if memory.is_capturing(handle):
+            raise EmulatorUnsupportedError(
+                "execute_async_v3: CUDA graph capture is not supported by the emulated engine "
+                "(its NumPy computation cannot be captured)"
+            )
+        self._pending_times = []
         try:
             memory.synchronize(handle)
             inputs = {
-                t.name: memory.read_tensor(
-                    self._addresses[t.name],
-                    tuple(self._shapes[t.name]),
-                    np.dtype(nptype_or_raise(t.dtype)),
-                )
+                t.name: _read_io(self._addresses[t.name], tuple(self._shapes[t.name]), t.dtype)
                 for t in plan.io
                 if t.is_input
             }
-            outputs = run_plan(plan, inputs)
+            outputs = run_plan(plan, inputs, self._on_layer_time)
             for tensor in plan.io:
                 if not tensor.is_input:
-                    memory.write_tensor(self._addresses[tensor.name], outputs[tensor.name])
+                    _write_io(self._addresses[tensor.name], outputs[tensor.name], tensor.dtype)
         except PlanError as error:
             self._log(f"execute_async_v3: {error}")
             return False
@@ -327,56 +376,13 @@ class IExecutionContext:
         return self.execute_async_v3(0)
 
 
-class EngineInspector:
-    """Layer and engine information of an emulated engine (JSON or one line per layer)."""
+def _read_io(address: int, shape: tuple[int, ...], dtype: DataType) -> np.ndarray:
+    """An input tensor from memory, in its compute dtype (BF16 bits decoded to float32)."""
+    if dtype == DataType.BF16:
+        return bf16_to_float32(memory.read_tensor(address, shape, np.dtype(np.uint16)))
+    return memory.read_tensor(address, shape, np.dtype(nptype_or_raise(dtype)))
 
-    def __init__(self, engine: ICudaEngine) -> None:
-        self._engine = engine
-        self.execution_context: IExecutionContext | None = None
 
-    def _layer_info(self, index: int) -> dict[str, Any] | str:
-        layer, ins, outs = self._engine._plan.layers[index]
-        verbosity = self._engine._plan.profiling_verbosity
-        if verbosity == ProfilingVerbosity.NONE:
-            return str(index)
-        if verbosity == ProfilingVerbosity.LAYER_NAMES_ONLY:
-            return layer._name
-        names = self._engine._plan.tensor_names
-        return {
-            "Name": layer._name,
-            "LayerType": type(layer).__name__ + " (emulated)",
-            "Inputs": [{"Name": names.get(i, str(i))} for i in ins],
-            "Outputs": [{"Name": names.get(o, str(o))} for o in outs],
-            "ParameterType": layer._TYPE_NAME,
-            "Metadata": layer._metadata,
-            "TacticName": "trtdsl-emulator",
-        }
-
-    def get_layer_information(self, layer_index: int, format: LayerInformationFormat) -> str:
-        """One layer's description (JSON object, or its name, per the build's verbosity)."""
-        check_type(format, LayerInformationFormat, "format")
-        info = self._layer_info(check_type(layer_index, int, "layer_index"))
-        if format == LayerInformationFormat.JSON:
-            return json.dumps(info)
-        return info if isinstance(info, str) else json.dumps(info, separators=(",", ":"))
-
-    def get_engine_information(self, format: LayerInformationFormat) -> str:
-        """All layers and I/O tensors; marked ``"Emulated": true``."""
-        check_type(format, LayerInformationFormat, "format")
-        plan = self._engine._plan
-        info = {
-            "Emulated": True,
-            "Layers": [self._layer_info(i) for i in range(len(plan.layers))],
-            "I/O Tensors": [
-                {
-                    "Name": t.name,
-                    "IOMode": "Input" if t.is_input else "Output",
-                    "DataType": t.dtype.name,
-                    "Dimensions": list(t.shape),
-                }
-                for t in plan.io
-            ],
-        }
-        if format == LayerInformationFormat.JSON:
-            return json.dumps(info)
-        return "\n".join(json.dumps(x) for x in info["Layers"])  # type: ignore[union-attr]
+def _write_io(address: int, array: np.ndarray, dtype: DataType) -> None:
+    """Store an output tensor (BF16 as bfloat16 bit patterns)."""
+    memory.write_tensor(address, float32_to_bf16(array) if dtype == DataType.BF16 else array)

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from trtdsl.emulator.enums import DataType
 from trtdsl.emulator.plan import Plan, PlanError, infer_plan_shapes
+from trtdsl.emulator.types import compute_dtype, round_to_bf16
 
 
-def run_plan(plan: Plan, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def run_plan(
+    plan: Plan,
+    inputs: Mapping[str, np.ndarray],
+    on_layer_time: Callable[[str, float], None] | None = None,
+) -> dict[str, np.ndarray]:
     """Execute ``plan`` on host arrays keyed by input name; returns outputs keyed by name.
 
     Every computed tensor is checked against the shape and dtype inference of its layer, so the
-    emulator's numerics and its shape rules cannot drift apart silently.
+    emulator's numerics and its shape rules cannot drift apart silently. ``on_layer_time`` gets
+    each layer's name and the wall time of its NumPy computation in milliseconds.
     """
     shapes = {name: tuple(array.shape) for name, array in inputs.items()}
     expected = infer_plan_shapes(plan, shapes)
@@ -22,12 +30,18 @@ def run_plan(plan: Plan, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarr
         if tensor.is_input:
             values[tensor.tensor_id] = inputs[tensor.name]
     for layer, ins, outs in plan.layers:
+        start = time.perf_counter()
         results = layer._compute([values[i] for i in ins])
+        if on_layer_time is not None:
+            on_layer_time(layer._name, (time.perf_counter() - start) * 1e3)
         for tensor_id, result in zip(outs, results, strict=True):
-            shape, _ = expected[tensor_id]
-            if tuple(result.shape) != tuple(shape):
+            shape, dtype = expected[tensor_id]
+            if tuple(result.shape) != tuple(shape) or result.dtype != compute_dtype(dtype):
                 raise PlanError(
-                    f"internal: {layer._name} computed {result.shape}, inferred {shape}"
+                    f"internal: {layer._name} computed {result.shape} {result.dtype}, "
+                    f"inferred {shape} {dtype}"
                 )
+            if dtype == DataType.BF16:
+                result = round_to_bf16(result)
             values[tensor_id] = result
     return {t.name: values[t.tensor_id] for t in plan.io if not t.is_input}

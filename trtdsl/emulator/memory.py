@@ -48,6 +48,15 @@ def is_device_pointer(address: int) -> bool:
     )
 
 
+def is_capturing(stream_handle: int) -> bool:
+    """Whether the stream is being captured into a CUDA graph (False without cuda-python/GPU)."""
+    cudart = _cudart()
+    if cudart is None:
+        return False
+    status = _check(cudart.cudaStreamIsCapturing(stream_handle), "cudaStreamIsCapturing")
+    return status != cudart.cudaStreamCaptureStatus.cudaStreamCaptureStatusNone
+
+
 def synchronize(stream_handle: int) -> None:
     """Wait for work already queued on the stream (no-op without cuda-python/a GPU)."""
     cudart = _cudart()

@@ -73,6 +73,7 @@ class INetworkDefinition:
         self._weights_names: dict[str, Weights] = {}
         self._results: dict[int, tuple[Dims, DataType]] = {}
         self._errors: dict[int, str] = {}
+        self._creation_errors: dict[int, str] = {}
         self._valid_layers = 0  # layers [0, _valid_layers) have up-to-date results
         self._inputs_epoch = 0
         self._reported: set[str] = set()
@@ -98,6 +99,7 @@ class INetworkDefinition:
         for index in range(self._valid_layers, len(self._layers)):
             layer = self._layers[index]
             self._errors.pop(index, None)
+            self._creation_errors.pop(index, None)
             try:
                 if any(t is None for t in layer._inputs):
                     raise LayerSpecError("an input is not set")
@@ -109,6 +111,8 @@ class INetworkDefinition:
                     self._results[tensor._id] = (Dims(shape), dtype)
             except LayerSpecError as error:
                 self._errors[index] = f"{layer._name}: {error}"
+                if error.at_creation:
+                    self._creation_errors[index] = self._errors[index]
                 for tensor in layer._outputs:
                     self._results[tensor._id] = _INVALID
         self._valid_layers = len(self._layers)
@@ -128,11 +132,13 @@ class INetworkDefinition:
 
     def _add(self, layer: ILayer, factory: str) -> Any:
         self._layers.append(layer)
-        errors = self._infer_layers()
-        if layer._index in errors:
+        self._infer_layers()
+        if layer._index in self._creation_errors:
             self._layers.pop()
             self._valid_layers = len(self._layers)
-            self._log(Severity.ERROR, f"INetworkDefinition::{factory}: {errors.pop(layer._index)}")
+            self._errors.pop(layer._index, None)
+            message = self._creation_errors.pop(layer._index)
+            self._log(Severity.ERROR, f"INetworkDefinition::{factory}: {message}")
             return None
         return layer
 

@@ -50,6 +50,7 @@ class Plan:
     io: tuple[IOTensor, ...]
     layers: tuple[tuple[ILayer, tuple[int, ...], tuple[int, ...]], ...]  # layer, ins, outs
     tensor_names: dict[int, str]
+    build_types: dict[int, tuple[Dims, DataType]]  # every tensor's build-time shape and dtype
     num_profiles: int
     profiling_verbosity: ProfilingVerbosity
 
@@ -129,6 +130,7 @@ def serialize_network(network: INetworkDefinition, config: IBuilderConfig) -> by
                 "inputs": [t._id for t in layer._inputs],  # type: ignore[union-attr]
                 "outputs": [t._id for t in layer._outputs],
                 "outputs_names": [t._name for t in layer._outputs],
+                "outputs_types": [[list(t.shape), t.dtype.name] for t in layer._outputs],
                 "p": {k: _encode(v) for k, v in layer._p.items()},
                 "w": weights,
             }
@@ -192,6 +194,7 @@ def load_plan(data: bytes) -> Plan:
         arrays = {key: npz[key] for key in npz.files}
     layers = []
     names: dict[int, str] = {}
+    build_types: dict[int, tuple[Dims, DataType]] = {}
     for record in description["layers"]:
         layer = LAYER_CLASSES[record["class"]].__new__(LAYER_CLASSES[record["class"]])
         layer._network = None
@@ -204,6 +207,10 @@ def load_plan(data: bytes) -> Plan:
             weights._dtype, weights._count = dtype, w["count"]
             layer._w[role] = weights
         names.update(zip(record["outputs"], record["outputs_names"], strict=True))
+        for tensor_id, (shape, dtype) in zip(
+            record["outputs"], record["outputs_types"], strict=True
+        ):
+            build_types[tensor_id] = (Dims(shape), DataType[dtype])
         layers.append((layer, tuple(record["inputs"]), tuple(record["outputs"])))
     io_tensors = tuple(
         IOTensor(
@@ -218,11 +225,13 @@ def load_plan(data: bytes) -> Plan:
     )
     for tensor in io_tensors:
         names[tensor.tensor_id] = tensor.name
+        build_types[tensor.tensor_id] = (tensor.shape, tensor.dtype)
     return Plan(
         name=description["name"],
         io=io_tensors,
         layers=tuple(layers),
         tensor_names=names,
+        build_types=build_types,
         num_profiles=description["num_profiles"],
         profiling_verbosity=ProfilingVerbosity[description["profiling_verbosity"]],
     )

@@ -82,6 +82,35 @@ def volume(iterable: Iterable[int]) -> int:
     return vol
 
 
+def bf16_to_float32(bits: np.ndarray) -> np.ndarray:
+    """float32 values of bfloat16 bit patterns (uint16)."""
+    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+def float32_to_bf16(x: np.ndarray) -> np.ndarray:
+    """bfloat16 bit patterns (uint16) of float32 values, rounding to nearest even."""
+    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+    rounded = bits + np.uint32(0x7FFF) + ((bits >> 16) & np.uint32(1))
+    out = (rounded >> 16).astype(np.uint16)
+    nan = np.isnan(np.asarray(x, dtype=np.float32))
+    return np.where(nan, np.uint16(0x7FC0), out)
+
+
+def round_to_bf16(x: np.ndarray) -> np.ndarray:
+    """float32 array holding the nearest bfloat16 values (how the emulator stores BF16)."""
+    return bf16_to_float32(float32_to_bf16(x))
+
+
+def compute_dtype(dtype: DataType) -> np.dtype:
+    """The NumPy dtype the emulator uses for a tensor of ``dtype`` (BF16 as float32)."""
+    if dtype == DataType.BF16:
+        return np.dtype(np.float32)
+    try:
+        return np.dtype(nptype(dtype))
+    except TypeError:
+        raise EmulatorUnsupportedError(f"the emulator cannot compute with {dtype}") from None
+
+
 DataType.itemsize = property(lambda self: _ITEMSIZE.get(self))  # type: ignore[attr-defined]
 
 
@@ -191,6 +220,13 @@ class Weights:
 
     def __len__(self) -> int:
         return self._count
+
+
+def weights_array(weights: Weights) -> np.ndarray:
+    """Flat values of Weights in their compute dtype (BF16 decoded to float32 values)."""
+    if weights.dtype == DataType.BF16:
+        return bf16_to_float32(weights.numpy().view(np.uint16)[: weights.size])
+    return weights.numpy().view(compute_dtype(weights.dtype))
 
 
 def to_weights(value: Any, what: str, empty_type: DataType = DataType.FLOAT) -> Weights:

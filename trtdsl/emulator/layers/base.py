@@ -22,7 +22,8 @@ from trtdsl.emulator.types import (
     EmulatorUnsupportedError,
     Weights,
     check_type,
-    nptype,
+    compute_dtype,
+    round_to_bf16,
     to_dims,
     to_weights,
 )
@@ -35,7 +36,16 @@ LAYER_CLASSES: dict[str, type[ILayer]] = {}
 
 
 class LayerSpecError(Exception):
-    """A layer's inputs or properties are invalid (TensorRT logs an error; see network.py)."""
+    """A layer's inputs or properties are invalid (TensorRT logs an error; see network.py).
+
+    ``at_creation`` errors (input rank or dtype a layer can never accept) make ``add_*`` log and
+    return None; all others surface when shapes are inferred (``tensor.shape``, the build), as in
+    TensorRT, because properties set after ``add_*`` (e.g. ``num_groups``) may still fix them.
+    """
+
+    def __init__(self, message: str, at_creation: bool = False) -> None:
+        super().__init__(message)
+        self.at_creation = at_creation
 
 
 class ILayer:
@@ -197,10 +207,10 @@ def dyn(*dims: int) -> bool:
     return any(d < 0 for d in dims)
 
 
-def require(condition: bool, message: str) -> None:
+def require(condition: bool, message: str, at_creation: bool = False) -> None:
     """Raise LayerSpecError(message) unless ``condition``."""
     if not condition:
-        raise LayerSpecError(message)
+        raise LayerSpecError(message, at_creation)
 
 
 def normalize_axis(axis: int, rank: int, what: str) -> int:
@@ -222,17 +232,18 @@ def float_compute(x: np.ndarray) -> np.ndarray:
 
 
 def as_dtype(x: np.ndarray, dtype: DataType) -> np.ndarray:
-    """``x`` converted to the NumPy type of ``dtype`` (C-contiguous)."""
-    return np.ascontiguousarray(x, dtype=nptype(dtype))
+    """``x`` converted to the compute type of ``dtype`` (BF16: float32 rounded to bf16)."""
+    if dtype == DataType.BF16:
+        return round_to_bf16(np.asarray(x, dtype=np.float32))
+    return np.ascontiguousarray(x, dtype=compute_dtype(dtype))
+
+
+FLOAT_TYPES = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def require_float(dtype: DataType, what: str) -> None:
-    """FLOAT or HALF only (BF16 exists in TensorRT but has no NumPy type in the emulator)."""
-    if dtype == DataType.BF16:
-        raise EmulatorUnsupportedError(f"{what}: the emulator cannot compute in bfloat16")
-    require(
-        dtype in (DataType.FLOAT, DataType.HALF), f"{what}: expected FLOAT or HALF, got {dtype}"
-    )
+    """FLOAT, HALF or BF16 (a creation-time error otherwise)."""
+    require(dtype in FLOAT_TYPES, f"{what}: expected FLOAT, HALF or BF16, got {dtype}", True)
 
 
 def type_error(what: str, expected: str, value: Any) -> EmulatorTypeError:

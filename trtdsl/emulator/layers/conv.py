@@ -22,7 +22,7 @@ from trtdsl.emulator.layers.base import (
     value_property,
     weights_property,
 )
-from trtdsl.emulator.types import Dims, EmulatorUnsupportedError, volume
+from trtdsl.emulator.types import Dims, EmulatorUnsupportedError, volume, weights_array
 from trtdsl.kernels import conv2d, pool2d
 
 
@@ -125,7 +125,9 @@ class IConvolutionLayer(ILayer):
     def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
         (shape,), (dtype,) = shapes, dtypes
         p = self._p
-        require(len(shape) in (4, 5), f"Only 2D or 3D convolution is supported; input {shape}")
+        require(
+            len(shape) in (4, 5), f"Only 2D or 3D convolution is supported; input {shape}", True
+        )
         nd = len(shape) - 2
         _check_nd(self, ("kernel_size_nd", "stride_nd", "pre_padding", "post_padding"), nd)
         _check_nd(self, ("dilation_nd",), nd)
@@ -167,9 +169,10 @@ class IConvolutionLayer(ILayer):
         geometry = self._geometry(x.shape)
         r, s = p["kernel_size_nd"]
         groups, maps = p["num_groups"], p["num_output_maps"]
-        w = float_compute(self._w["kernel"].numpy()).reshape(maps, x.shape[1] // groups, r, s)
+        w = float_compute(weights_array(self._w["kernel"]))
+        w = w.reshape(maps, x.shape[1] // groups, r, s)
         bias = self._w["bias"]
-        b = float_compute(bias.numpy()) if bias.size else None
+        b = float_compute(weights_array(bias)) if bias.size else None
         pad_end = []
         for i, (out, pre, post) in enumerate(geometry):
             # Round-up overhang: zero padding past the declared end so every window is whole.
@@ -253,7 +256,7 @@ class IPoolingLayer(ILayer):
         (shape,), (dtype,) = shapes, dtypes
         p = self._p
         # NOTE: the conservative reading of "2D or 3D pooling": an (N, C, spatial...) input.
-        require(len(shape) in (4, 5), f"pooling input must be 4D or 5D, got {shape}")
+        require(len(shape) in (4, 5), f"pooling input must be 4D or 5D, got {shape}", True)
         nd = len(shape) - 2
         _check_nd(self, ("window_size_nd", "stride_nd", "pre_padding", "post_padding"), nd)
         require(all(v >= 1 for v in p["window_size_nd"] + p["stride_nd"]), "window/stride < 1")

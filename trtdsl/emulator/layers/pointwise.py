@@ -26,10 +26,10 @@ from trtdsl.emulator.layers.base import (
     value_property,
     weights_property,
 )
-from trtdsl.emulator.types import EmulatorUnsupportedError, volume
+from trtdsl.emulator.types import EmulatorUnsupportedError, volume, weights_array
 
-_FLOATS = (DataType.FLOAT, DataType.HALF)
-_NUMBERS = (DataType.FLOAT, DataType.HALF, DataType.INT8, DataType.INT32, DataType.INT64)
+_FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
+_NUMBERS = _FLOATS + (DataType.INT8, DataType.INT32, DataType.INT64)
 
 
 def erf(x: np.ndarray) -> np.ndarray:
@@ -99,7 +99,7 @@ class IActivationLayer(ILayer):
 
 def broadcast_shape(a: Shape, b: Shape, what: str) -> Shape:
     """TensorRT broadcasting: equal ranks; each dim equal or one of them 1 (no rank promotion)."""
-    require(len(a) == len(b), f"{what}: inputs must have the same rank, got {a} and {b}")
+    require(len(a) == len(b), f"{what}: inputs must have the same rank, got {a} and {b}", True)
     out = []
     for x, y in zip(a, b, strict=True):
         if x == y or y == 1:
@@ -133,14 +133,19 @@ class IElementWiseLayer(ILayer):
             dtypes[0] == dtypes[1],
             f"elementwise {op.name}: inputs have different types {dtypes[0]} and {dtypes[1]} "
             "(the network is strongly typed: add an explicit cast)",
+            True,
         )
         dtype = dtypes[0]
         if op in _LOGICAL:
-            require(dtype == DataType.BOOL, f"elementwise {op.name} needs BOOL inputs, got {dtype}")
+            require(
+                dtype == DataType.BOOL,
+                f"elementwise {op.name} needs BOOL inputs, got {dtype}",
+                True,
+            )
         else:
-            require(dtype in _NUMBERS, f"elementwise {op.name} does not accept {dtype}")
+            require(dtype in _NUMBERS, f"elementwise {op.name} does not accept {dtype}", True)
         if op == ElementWiseOperation.POW:
-            require(dtype in _FLOATS, f"elementwise POW needs FLOAT or HALF, got {dtype}")
+            require(dtype in _FLOATS, f"elementwise POW needs a float type, got {dtype}", True)
         shape = broadcast_shape(shapes[0], shapes[1], f"elementwise {op.name}")
         return [(shape, DataType.BOOL if op in _COMPARE else dtype)]
 
@@ -223,9 +228,9 @@ class IUnaryLayer(ILayer):
     def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
         op, dtype = self._p["op"], dtypes[0]
         if op == UnaryOperation.NOT:
-            require(dtype == DataType.BOOL, f"unary NOT needs BOOL, got {dtype}")
+            require(dtype == DataType.BOOL, f"unary NOT needs BOOL, got {dtype}", True)
         elif op in _UNARY_SIGNED:
-            require(dtype in _NUMBERS, f"unary {op.name} does not accept {dtype}")
+            require(dtype in _NUMBERS, f"unary {op.name} does not accept {dtype}", True)
         else:
             require_float(dtype, f"unary {op.name} input")
         is_test = op in (UnaryOperation.ISINF, UnaryOperation.ISNAN)
@@ -299,7 +304,7 @@ class IScaleLayer(ILayer):
 
         def get(role: str, default: float) -> np.ndarray | float:
             w = self._w[role]
-            return float_compute(w.numpy()).reshape(coeff) if w.size else default
+            return float_compute(weights_array(w)).reshape(coeff) if w.size else default
 
         y = x * get("scale", 1.0) + get("shift", 0.0)
         power = get("power", 1.0)
@@ -318,12 +323,12 @@ class ICastLayer(ILayer):
 
     def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
         to_type = self._p["to_type"]
-        require(DataType.FP8 not in (dtypes[0], to_type), "cast does not support FP8")
+        require(DataType.FP8 not in (dtypes[0], to_type), "cast does not support FP8", True)
         return [(shapes[0], to_type)]
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         to_type = self._p["to_type"]
-        if to_type in (DataType.BF16, DataType.INT4, DataType.FP4, DataType.E8M0):
+        if to_type in (DataType.INT4, DataType.FP4, DataType.E8M0):
             raise EmulatorUnsupportedError(f"the emulator cannot compute cast to {to_type}")
         with np.errstate(all="ignore"):
             return [as_dtype(xs[0], to_type)]

@@ -16,7 +16,7 @@ from trtdsl.emulator.layers.base import (
     value_property,
 )
 
-_REDUCIBLE = (DataType.FLOAT, DataType.HALF, DataType.INT32, DataType.INT64)
+_REDUCIBLE = (DataType.FLOAT, DataType.HALF, DataType.BF16, DataType.INT32, DataType.INT64)
 
 
 class IReduceLayer(ILayer):
@@ -32,7 +32,7 @@ class IReduceLayer(ILayer):
     def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
         shape, dtype, op = shapes[0], dtypes[0], self._p["op"]
         require(op != ReduceOperation.NONE, "reduce operation NONE is not a reduction")
-        require(dtype in _REDUCIBLE, f"reduce does not accept {dtype}")
+        require(dtype in _REDUCIBLE, f"reduce does not accept {dtype}", True)
         axes = axes_from_mask(self._p["axes"], len(shape), "reduce")
         if self._p["keep_dims"]:
             out = tuple(1 if i in axes else d for i, d in enumerate(shape))
@@ -99,7 +99,9 @@ class IMatrixMultiplyLayer(ILayer):
 
     def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
         (a, b), (op0, op1) = shapes, (self._p["op0"], self._p["op1"])
-        require(dtypes[0] == dtypes[1], f"matrix multiply inputs are {dtypes[0]} and {dtypes[1]}")
+        require(
+            dtypes[0] == dtypes[1], f"matrix multiply inputs are {dtypes[0]} and {dtypes[1]}", True
+        )
         require_float(dtypes[0], "matrix multiply input")
         m0, m1 = _matrix_dims(op0), _matrix_dims(op1)
         require(len(a) >= m0 and len(b) >= m1, f"matrix multiply: ranks of {a}, {b} too small")

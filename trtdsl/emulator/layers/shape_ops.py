@@ -16,7 +16,14 @@ from trtdsl.emulator.layers.base import (
     value_property,
     weights_property,
 )
-from trtdsl.emulator.types import Dims, Permutation, check_type, nptype, to_dims, volume
+from trtdsl.emulator.types import (
+    Dims,
+    Permutation,
+    check_type,
+    to_dims,
+    volume,
+    weights_array,
+)
 
 
 def _perm(order: Permutation, rank: int, what: str) -> tuple[int, ...]:
@@ -124,9 +131,13 @@ class IConcatenationLayer(ILayer):
         require(0 <= axis < len(first), f"concatenation axis {axis} out of range for {first}")
         total = 0
         for shape, dtype in zip(shapes, dtypes, strict=True):
-            require(dtype == dtypes[0], f"concatenation inputs have types {dtypes[0]} and {dtype}")
             require(
-                len(shape) == len(first), f"concatenation inputs {first} and {shape} differ in rank"
+                dtype == dtypes[0], f"concatenation inputs have types {dtypes[0]} and {dtype}", True
+            )
+            require(
+                len(shape) == len(first),
+                f"concatenation inputs {first} and {shape} differ in rank",
+                True,
             )
             for i, (a, b) in enumerate(zip(first, shape, strict=True)):
                 require(
@@ -254,6 +265,5 @@ class IConstantLayer(ILayer):
         return [(shape, weights.dtype)]
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        weights = self._w["weights"]
-        data = weights.numpy().view(nptype(weights.dtype))
+        data = weights_array(self._w["weights"])
         return [data.reshape(tuple(self._p["shape"])).copy()]
