@@ -219,7 +219,9 @@ class _ModelReader(SectionReader):
                     "to block or group layers, not to an op"
                 )
         if kind != "op" and name is None:
-            raise ModelError(f"{loc}: {path}: a {kind} layer needs a 'name'")
+            raise ModelError(
+                f"{loc}: {path}: a {'group' if kind == 'layers' else kind} layer needs a 'name'"
+            )
         inputs = self._inputs(body, frame, params, loc, path, name)
         if "when" in body:
             when = self._value(body, "when", params, path)

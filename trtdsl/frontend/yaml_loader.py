@@ -105,10 +105,17 @@ def parse_yaml(text: str, filename: str = "<string>") -> Any:
         ModelError ``FILE:LINE: ...`` for malformed YAML (the parser's own position) and for
         duplicate keys.
     """
-    loader = _LineLoader(text)
+    try:
+        loader = _LineLoader(text)
+    except yaml.reader.ReaderError as e:
+        line = text[: e.position].count("\n") + 1
+        raise ModelError(f"{filename}:{line}: malformed YAML: {e.reason}") from None
     loader.filename = filename
     try:
         return loader.get_single_data()
+    except yaml.reader.ReaderError as e:
+        line = text[: e.position].count("\n") + 1
+        raise ModelError(f"{filename}:{line}: malformed YAML: {e.reason}") from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 1
