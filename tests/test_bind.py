@@ -339,3 +339,26 @@ def test_torch_state_dict_binds_like_load_state_dict_strict(tmp_path: Path) -> N
     with torch.no_grad():
         want = net(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_suggestions_prefer_keys_of_the_expected_shape() -> None:
+    ckpt = checkpoint()
+    ckpt["norm1.weight"] = ckpt.pop("bn1.weight")
+    ckpt["c1.weight"] = ckpt.pop("conv1.weight")
+    with pytest.raises(WeightError) as info:
+        bind_weights(tiny_graph(), ckpt)
+    message = str(info.value)
+    assert "missing     bn1.weight (float32 (4,)); did you mean norm1.weight?" in message
+    assert "missing     conv1.weight (float32 (4, 3, 3, 3)); did you mean c1.weight?" in message
+    assert "unexpected  norm1.weight; did you mean bn1.weight?" in message
+
+
+def test_the_rename_hint_comes_right_after_the_summary() -> None:
+    ckpt = {f"model.backbone.{k}": v for k, v in checkpoint().items()}
+    with pytest.raises(WeightError) as info:
+        bind_weights(tiny_graph(), ckpt)
+    lines = str(info.value).splitlines()
+    assert lines[1].startswith(
+        "  hint: 10 key(s) differ only by the prefix 'model.backbone.' -> ''"
+    )
+    assert len(lines) == 2 + 9 + 10  # summary, hint, 9 missing, 10 unexpected

@@ -159,15 +159,17 @@ def _bind(
 
     # 3. missing and unexpected keys, each with the closest counterpart as a suggestion
     missing_optional = [k for k, s in specs.items() if s.optional and k not in by_target]
+    suggester = _Suggester(
+        {k: specs[k].shape for k in missing + missing_optional},
+        {t: _shape_of(tensors, by_target[t]) for t in unexpected},
+    )
     for key in missing:
-        spec = specs[key]
-        hint = _suggest(key, unexpected, by_target)
-        problems.append(f"  missing     {key} ({_format_spec(spec)}){hint}")
+        hint = suggester.for_missing(key, by_target)
+        problems.append(f"  missing     {key} ({_format_spec(specs[key])}){hint}")
     for target in unexpected:
         origin = by_target[target]
         shown = target if origin == target else f"{target} (renamed from {origin})"
-        hint = _suggest(target, missing + missing_optional, None)
-        problems.append(f"  unexpected  {shown}{hint}")
+        problems.append(f"  unexpected  {shown}{suggester.for_unexpected(target)}")
     counts["missing"] += len(missing)
     counts["unexpected"] += len(unexpected)
 
@@ -199,11 +201,11 @@ def _bind(
             f"weights {label} do not match model {graph.name!r}: {summary} "
             f"(model needs {sum(not s.optional for s in specs.values())} tensors, "
             f"checkpoint has {len(tensors)})",
-            *problems,
         ]
-        hint = _prefix_hint(missing + missing_optional, unexpected)
+        hint = suggester.hint()  # first, where it is seen even when the list is long
         if hint:
             lines.append(hint)
+        lines.extend(problems)
         raise WeightError("\n".join(lines))
     return BoundWeights(arrays, label, source_dtypes, tuple(conversions), renamed, tuple(ignored))
 
@@ -269,41 +271,84 @@ def _check_one(
     return value.astype(target), dtype_name, True
 
 
-def _suggest(key: str, pool: Sequence[str], origins: Mapping[str, str] | None) -> str:
+def _shape_of(tensors: Mapping[str, np.ndarray], key: str) -> tuple[int, ...] | None:
+    """The shape of ``tensors[key]`` without reading its data, or None if unreadable."""
+    if isinstance(tensors, SafetensorsFile):
+        return tensors.info(key).shape
+    try:
+        return tuple(int(d) for d in np.shape(tensors[key]))
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+class _Suggester:
+    """Close-match suggestions between missing model keys and unexpected checkpoint keys.
+
+    A prefix change shared by several keys (``module.``) is found exactly first and suggested
+    as a rename rule; other keys get the closest key with the same last segment (``weight``)
+    by difflib.
+    """
+
+    def __init__(
+        self,
+        missing: Mapping[str, tuple[int, ...]],
+        unexpected: Mapping[str, tuple[int, ...] | None],
+    ) -> None:
+        self.missing = dict(missing)
+        self.unexpected = dict(unexpected)
+        self.pairs: dict[str, str] = {}
+        self.rule: tuple[str, str, int] | None = None
+        found: Counter[tuple[str, str]] = Counter()
+        missing_set, unexpected_set = set(missing), set(unexpected)
+        for key in unexpected:
+            for old, new in _prefix_candidates(key, missing_set):
+                found[(old, new)] += 1
+        for key in missing:
+            for new, old in _prefix_candidates(key, unexpected_set):
+                found[(old, new)] += 1
+        if found:
+            (old, new), n = found.most_common(1)[0]
+            if n >= 2 or len(missing) == 1:
+                self.rule = (old, new, n)
+                for key in unexpected:
+                    if key.startswith(old) and new + key[len(old) :] in missing_set:
+                        self.pairs[key] = new + key[len(old) :]
+                        self.pairs[new + key[len(old) :]] = key
+
+    def for_missing(self, key: str, origins: Mapping[str, str]) -> str:
+        match = self.pairs.get(key) or _closest(key, self.missing[key], self.unexpected)
+        if match is None:
+            return ""
+        if origins.get(match, match) != match:
+            return f"; did you mean {origins[match]} (renamed to {match})?"
+        return f"; did you mean {match}?"
+
+    def for_unexpected(self, key: str) -> str:
+        match = self.pairs.get(key) or _closest(key, self.unexpected[key], self.missing)
+        return f"; did you mean {match}?" if match else ""
+
+    def hint(self) -> str:
+        if self.rule is None:
+            return ""
+        old, new, n = self.rule
+        rule = f"{{{'^' + re.escape(old)!r}: {new!r}}}"
+        return (
+            f"  hint: {n} key(s) differ only by the prefix {old!r} -> {new!r}; "
+            f"bind with rename={rule} or declare it as the model's weight rename"
+        )
+
+
+def _closest(
+    key: str, shape: tuple[int, ...] | None, pool: Mapping[str, tuple[int, ...] | None]
+) -> str | None:
+    """The closest key of ``pool``, preferring the same shape and last segment, or None."""
     if not pool:
-        return ""
-    close = difflib.get_close_matches(key, pool, n=1, cutoff=0.6)
-    if not close:
-        return ""
-    match = close[0]
-    if origins is not None and origins.get(match, match) != match:
-        return f"; did you mean {origins[match]} (renamed to {match})?"
-    return f"; did you mean {match}?"
-
-
-def _prefix_hint(missing: Sequence[str], unexpected: Sequence[str]) -> str:
-    """A rename-rule hint when the unexpected keys are the missing ones with a prefix changed."""
-    if not missing or not unexpected:
-        return ""
-    missing_set = set(missing)
-    found: Counter[tuple[str, str]] = Counter()
-    for key in unexpected:
-        for old, new in _prefix_candidates(key, missing_set):
-            found[(old, new)] += 1
-    unexpected_set = set(unexpected)
-    for key in missing:
-        for new, old in _prefix_candidates(key, unexpected_set):
-            found[(old, new)] += 1
-    if not found:
-        return ""
-    (old, new), n = found.most_common(1)[0]
-    if n < 2 and len(missing) > 1:
-        return ""
-    rule = f"{{{'^' + re.escape(old)!r}: {new!r}}}"
-    return (
-        f"  hint: {n} key(s) differ only by the prefix {old!r} -> {new!r}; "
-        f"bind with rename={rule} or declare it as the model's weight rename"
-    )
+        return None
+    last = key.rsplit(".", 1)[-1]
+    same_last = [k for k in pool if k.rsplit(".", 1)[-1] == last]
+    narrow = [k for k in same_last if pool[k] == shape] or same_last or list(pool)
+    close = difflib.get_close_matches(key, narrow, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def _prefix_candidates(key: str, targets: set[str]) -> list[tuple[str, str]]:
