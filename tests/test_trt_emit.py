@@ -144,11 +144,13 @@ def test_layers_are_named_after_nodes_with_metadata(trt: ModuleType) -> None:
         assert la.metadata == owner
     by_name = {la.name: la for la in layers}
     assert by_name["conv1"].type == "CONVOLUTION"
+    assert by_name["act/sigmoid"].type == "ACTIVATION (SIGMOID)"
+    assert by_name["act"].type == "ELEMENTWISE (PROD)"
     assert [t.name for t in by_name["head.fc"].outputs] == ["logits"]
     assert by_name["head.fc/matmul"].type == "MATRIX_MULTIPLY"
     assert by_name["head.fc/weight"].type == "CONSTANT"
     assert by_name["head.fc/weight"].outputs[0].shape == (3, 4)
-    assert by_name["act"].inputs[0].shape == (-1, 4, 8, 8)  # the dynamic batch stays -1
+    assert by_name["act/sigmoid"].inputs[0].shape == (-1, 4, 8, 8)  # the dynamic batch stays -1
 
 
 def test_weights_stay_alive_until_build(trt: ModuleType) -> None:

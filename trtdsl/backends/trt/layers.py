@@ -37,6 +37,30 @@ def _enum_name(value: Any) -> str:
     return str(getattr(value, "name", None) or str(value).rsplit(".", 1)[-1])
 
 
+def layer_kind(layer: Any) -> str:
+    """The LayerType name, with the operation for layers that have one: ``ACTIVATION (RELU)``.
+
+    NOTE: on IActivationLayer and IPoolingLayer ``layer.type`` is the ActivationType /
+    PoolingType (it shadows ``ILayer.type``), so the LayerType is read through ``ILayer``.
+    """
+    kind = None
+    for cls in type(layer).__mro__:
+        prop = cls.__dict__.get("type") if cls.__name__ == "ILayer" else None
+        if prop is not None and hasattr(prop, "fget"):
+            kind = _enum_name(prop.fget(layer))
+            break
+    if kind is None:
+        kind = _enum_name(layer.type)
+    detail = None
+    if kind in ("ACTIVATION", "POOLING"):
+        detail = layer.type
+    elif kind in ("ELEMENTWISE", "REDUCE", "UNARY"):
+        detail = layer.op
+    elif kind == "CAST":
+        detail = dtype_name(layer.to_type)
+    return f"{kind} ({_enum_name(detail)})" if detail is not None else kind
+
+
 def tensor_info(tensor: Any) -> TensorInfo:
     return TensorInfo(
         str(tensor.name), tuple(int(d) for d in tensor.shape), dtype_name(tensor.dtype)
@@ -58,7 +82,7 @@ def network_layers(network: Any) -> list[LayerInfo]:
             LayerInfo(
                 index,
                 str(layer.name),
-                _enum_name(layer.type),
+                layer_kind(layer),
                 tuple(inputs),
                 tuple(outputs),
                 str(getattr(layer, "metadata", "") or ""),
