@@ -98,6 +98,13 @@ def test_directory(tmp_path: Path) -> None:
         open_safetensors(tmp_path)
 
 
+def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(WeightError, match=r"pipe\.safetensors: not a regular file"):
+        open_safetensors(fifo)
+
+
 def test_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty.safetensors"
     path.write_bytes(b"")
@@ -105,12 +112,17 @@ def test_empty_file(tmp_path: Path) -> None:
         open_safetensors(path)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_file(tmp_path: Path) -> None:
+def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import trtdsl.weights.safetensors as reader
+
     path = tmp_path / "locked.safetensors"
     save_file({"w": np.ones(2, np.float32)}, str(path))
-    path.chmod(0)
-    with pytest.raises(WeightError, match="permission denied"):
+
+    def denied(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(reader, "open", denied, raising=False)  # root could read a chmod 0 file
+    with pytest.raises(WeightError, match=r"locked\.safetensors: permission denied"):
         open_safetensors(path)
 
 

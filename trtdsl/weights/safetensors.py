@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -151,6 +152,12 @@ def open_safetensors(path: str | os.PathLike[str]) -> SafetensorsFile:
     """
     name = os.fspath(path)
     try:
+        mode = os.stat(name).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(name)
+        if not stat.S_ISREG(mode):
+            # NOTE: opening a FIFO would block until a writer appears; refuse anything irregular.
+            raise WeightError(f"{name}: not a regular file, expected a .safetensors file")
         with open(name, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size < 8:
