@@ -10,7 +10,8 @@ The binding module ``tensorrt_bindings/tensorrt.so`` cannot be imported without 
 its names are read as strings: every NUL-terminated run of bytes that is a whole identifier
 (class, method, property, argument and enum-member names are stored that way by pybind11).
 Mangled C++ symbols (``_Z...``) are dropped. The Python-level names defined in the wheel's
-``__init__.py`` (``volume``, ``nptype``, ``__version__``, ``itemsize``...) are added from its AST.
+``__init__.py`` (``volume``, ``nptype``, ``__version__``, ``itemsize``, ``bool``...) are added from
+its AST.
 
 NOTE: the linker merges a string into the tail of a longer one (``REFIT`` is stored only as the
 end of ``INCLUDE_REFIT``, ``max`` as the end of ``add_softmax``), so a bound name may appear
@@ -37,11 +38,19 @@ def identifiers_from_binary(data: bytes) -> set[str]:
 
 
 def identifiers_from_python(source: str) -> set[str]:
-    """Names a Python module defines at top level or assigns as attributes (``X.y = ...``)."""
+    """Names a Python module defines (functions and their arguments, classes, assignments,
+    ``X.y = ...`` attributes) or reads (``bool``, ``float32``... of ``from .tensorrt import *``).
+
+    Reads also bring in a few local variable names; that is accepted to keep the rule simple.
+    """
     names: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.FunctionDef | ast.ClassDef):
             names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
         elif isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name):

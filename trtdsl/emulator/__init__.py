@@ -69,7 +69,7 @@ from trtdsl.emulator.layers import IUnaryLayer as IUnaryLayer
 from trtdsl.emulator.logger import ILogger as ILogger
 from trtdsl.emulator.logger import Logger as Logger
 from trtdsl.emulator.network import INetworkDefinition as INetworkDefinition
-from trtdsl.emulator.plan import EMULATED_VERSION
+from trtdsl.emulator.plan import EMULATED_VERSION as __version__  # noqa: F401
 from trtdsl.emulator.profiling import IProfiler as IProfiler
 from trtdsl.emulator.profiling import IProgressMonitor as IProgressMonitor
 from trtdsl.emulator.profiling import Profiler as Profiler
@@ -79,8 +79,6 @@ from trtdsl.emulator.types import Permutation as Permutation
 from trtdsl.emulator.types import Weights as Weights
 from trtdsl.emulator.types import nptype as nptype
 from trtdsl.emulator.types import volume as volume
-
-__version__ = EMULATED_VERSION
 
 # DataType aliases, as in the real module.
 float32 = DataType.FLOAT

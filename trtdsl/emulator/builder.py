@@ -45,9 +45,9 @@ class ITimingCache:
 
     _MAGIC = b"TRTDSL-EMULATED-TIMING-CACHE\n"
 
-    def __init__(self, blob: bytes = b"") -> None:
+    def __init__(self, _blob: bytes = b"") -> None:
         self._entries: dict[bytes, bytes] = {}
-        if blob and not bytes(blob).startswith(self._MAGIC):
+        if _blob and not bytes(_blob).startswith(self._MAGIC):
             raise EmulatorRuntimeError("timing cache: not an emulated timing cache blob")
 
     def serialize(self) -> IHostMemory:

@@ -71,11 +71,11 @@ class Runtime:
 class ICudaEngine:
     """An emulated engine: the plan's network, run on the CPU with NumPy."""
 
-    def __init__(self, plan: Plan, logger: ILogger, blob: bytes) -> None:
-        self._plan = plan
-        self._blob = blob
-        self._logger = logger
-        self._io = {t.name: t for t in plan.io}
+    def __init__(self, _plan: Plan, _logger: ILogger, _blob: bytes) -> None:
+        self._plan = _plan
+        self._blob = _blob
+        self._logger = _logger
+        self._io = {t.name: t for t in _plan.io}
 
     def __repr__(self) -> str:
         return f"<EMULATED ICudaEngine {self._plan.name!r} (trtdsl CPU emulator, not TensorRT)>"

@@ -24,14 +24,14 @@ class ITensor:
         self,
         network: INetworkDefinition,
         name: str,
-        producer: tuple[ILayer, int] | None = None,
+        _producer: tuple[ILayer, int] | None = None,
         shape: Dims | None = None,
         dtype: DataType | None = None,
     ) -> None:
         self._network = network
         self._id = network._new_tensor_id()
         self._name = name
-        self._producer = producer
+        self._producer = _producer
         self._input_shape = shape
         self._input_dtype = dtype
         self._location = TensorLocation.DEVICE

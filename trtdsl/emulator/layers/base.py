@@ -71,7 +71,7 @@ class ILayer:
         # NOTE: TensorRT's default output names derive from the layer's default name; the
         # exact spelling is not documented, this one is the emulator's.
         self._outputs = [
-            ITensor(network, f"{self._name}_output" + (f"_{i}" if i else ""), producer=(self, i))
+            ITensor(network, f"{self._name}_output" + (f"_{i}" if i else ""), _producer=(self, i))
             for i in range(self._NUM_OUTPUTS)
         ]
 
