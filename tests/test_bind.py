@@ -362,3 +362,18 @@ def test_the_rename_hint_comes_right_after_the_summary() -> None:
         "  hint: 10 key(s) differ only by the prefix 'model.backbone.' -> ''"
     )
     assert len(lines) == 2 + 9 + 10  # summary, hint, 9 missing, 10 unexpected
+
+
+def test_zoo_resnet50_binds_a_torchvision_style_file(tmp_path: Path) -> None:
+    from trtdsl.frontend.load import load_model
+
+    graph = load_model("resnet50")
+    weights = random_weights(graph, 0)
+    optional = [k for k, _n, _r, s in graph.params() if s.optional]
+    assert len(weights) == 267 and len(optional) == 53
+    path = tmp_path / "r50.safetensors"
+    save_file({**weights, **{k: np.array(0, np.int64) for k in optional}}, str(path))
+    bound = load_weights(str(path), graph)
+    assert sum(a.size for a in bound.arrays.values()) == 25_610_152  # torchvision's count
+    assert len(bound.ignored) == 53 and bound.conversions == ()
+    assert "tensors: 267 bound (+53 optional, unused), 97.7 MiB (float32 x267)" in bound.report()
