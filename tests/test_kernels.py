@@ -20,6 +20,10 @@ def test_erf_matches_math_erf() -> None:
     np.testing.assert_array_equal(erf(np.array([np.inf, -np.inf])), [1.0, -1.0])
     assert np.isnan(erf(np.array([np.nan]))).all()
     assert erf(np.zeros((2, 0, 3))).shape == (2, 0, 3)
+    with np.errstate(all="raise"):  # no overflow or underflow on extreme inputs
+        np.testing.assert_array_equal(erf(np.array([1e300, -1e300, 26.5, 7.0])), [1, -1, 1, 1])
+    big = np.linspace(-3, 3, 100_003)  # spans several internal blocks
+    np.testing.assert_allclose(erf(big), [math.erf(v) for v in big], rtol=0, atol=1e-10)
 
 
 def _brute_conv(x, w, b, stride, pad, dilation, groups):  # type: ignore[no-untyped-def]
