@@ -1,0 +1,163 @@
+"""``trtdsl compile``: emulated builds, printed layers, the reference check, engine files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from trtdsl.backends.trt.module import tensorrt_available
+from trtdsl.cli import compile as compile_cli
+from trtdsl.cli.main import main
+from trtdsl.errors import UsageError
+
+TINY = """\
+name: tiny
+dims:
+  N: {min: 1, opt: 2, max: 4}
+inputs:
+  x: {shape: [N, 3, 8, 8], dtype: float32}
+layers:
+  - {name: conv1, op: conv2d, out_channels: 4, kernel_size: 3, padding: 1, bias: false}
+  - {name: bn1, op: batch_norm2d}
+  - {name: relu, op: relu}
+  - {name: pool, op: avg_pool2d, kernel_size: 3, stride: 2, padding: 1, ceil_mode: true}
+  - {name: gap, op: adaptive_avg_pool2d, output_size: 1}
+  - {name: flatten, op: flatten, start_dim: 1}
+  - {name: fc, op: linear, out_features: 5}
+  - {name: softmax, op: softmax, dim: 1}
+outputs:
+  probs: softmax
+"""
+
+TINY_LAYERS = (
+    "conv1",
+    "relu",
+    "pool",
+    "gap",
+    "flatten",
+    "fc/weight",
+    "fc/matmul",
+    "fc/bias",
+    "fc",
+    "softmax",
+)
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    return str(path)
+
+
+def _errors(out: str) -> list[float]:
+    return [float(m) for m in re.findall(r"max abs error ([0-9.e+-]+)", out)]
+
+
+def test_emulated_compile_prints_layers_and_checks_against_reference(
+    tiny: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["compile", tiny, "--weights", "random", "--emulate", "--print-layers"]) == 0
+    out = capsys.readouterr().out
+    table = out.split("network:", 1)[1]
+    rows = [line.split() for line in table.splitlines()[3:] if line.strip()[:1].isdigit()]
+    assert [row[1] for row in rows] == list(TINY_LAYERS)
+    assert "x: float32[-1,3,8,8] -> " not in out  # a table, not the plain listing
+    assert "CONVOLUTION" in table and "POOLING (AVERAGE)" in table and "REDUCE (AVG)" in table
+    assert re.search(r"check \(emulated\): probs: max abs error", out)
+    assert 0 <= max(_errors(out)) < 1e-5
+    assert "emulated: no engine written" in out
+    assert not any(name.endswith(".engine") for name in os.listdir("."))
+
+
+def test_emulated_compile_in_fp16_keeping_softmax_fp32(
+    tiny: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["compile", tiny, "--weights", "random:3", "--emulate", "--print-layers"]
+    assert main([*argv, "--precision", "fp16", "--keep-fp32", "soft*"]) == 0
+    out = capsys.readouterr().out
+    assert "x.to_fp16" in out and "fc.to_fp32" in out and "CAST (float16)" in out
+    assert "softmax.to_fp32" not in out
+    assert 0 < max(_errors(out)) < 1e-2
+
+
+@pytest.mark.skipif(tensorrt_available(), reason="TensorRT is installed here")
+def test_compile_without_tensorrt_exits_2_and_suggests_emulate(
+    tiny: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["compile", tiny, "--weights", "random"]) == 2
+    err = capsys.readouterr().err
+    assert "TensorRT is not installed" in err and "pip install" in err and "--emulate" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bad_shapes_exit_2(tiny: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["compile", tiny, "--weights", "random", "--emulate"]
+    assert main([*argv, "--shapes", "x=1x3x8x8:2x3x8x8:4x3x9x8"]) == 2
+    assert "max shape 4x3x9x8 of input 'x' does not fit its declared shape Nx3x8x8" in (
+        capsys.readouterr().err
+    )
+    assert main([*argv, "--workspace", "lots"]) == 2
+    assert "--workspace 'lots': expected a size like 4G" in capsys.readouterr().err
+
+
+def test_a_check_above_tolerance_fails_the_compile(
+    tiny: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(compile_cli.CHECK_TOLERANCE, compile_cli.Precision.FP16, 1e-9)
+    argv = ["compile", tiny, "--weights", "random", "--emulate", "--precision", "fp16"]
+    assert main(argv) == 2
+    assert re.search(
+        r"differ from the reference: max rel error .* > 1e-09 for fp16", (capsys.readouterr().err)
+    )
+    assert main([*argv, "--no-check"]) == 0
+    assert "check (emulated)" not in capsys.readouterr().out
+
+
+def test_parse_size() -> None:
+    assert compile_cli.parse_size("4G") == 4 << 30
+    assert compile_cli.parse_size("512m") == 512 << 20
+    assert compile_cli.parse_size("1024") == 1024
+    assert compile_cli.parse_size(None) is None
+    with pytest.raises(UsageError, match="expected a size like 4G"):
+        compile_cli.parse_size("4 gigabytes")
+
+
+def test_engine_is_never_left_without_its_sidecar(tmp_path: Path) -> None:
+    path = str(tmp_path / "m.engine")
+    compile_cli._write_outputs(path, b"plan", {"model": {"name": "m"}})
+    assert json.loads(Path(path + ".json").read_text()) == {"model": {"name": "m"}}
+    os.unlink(path)
+    os.unlink(path + ".json")
+    with pytest.raises(TypeError):
+        compile_cli._write_outputs(path, b"plan", {"unserializable": object()})
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.tensorrt
+def test_real_compile_writes_engine_and_sidecar(
+    tiny: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["compile", tiny, "--weights", "random", "-o", "tiny.engine"]) == 0
+    sidecar = json.loads(Path("tiny.engine.json").read_text())
+    assert sidecar["model"]["name"] == "tiny" and sidecar["options"]["precision"] == "fp32"
+    assert sidecar["io"]["inputs"][0]["shape"] == [-1, 3, 8, 8]
+    assert Path("tiny.engine").stat().st_size == sidecar["engine_bytes"]
+
+
+def test_resnet50_emulated_compile_is_within_1e_4(capsys: pytest.CaptureFixture[str]) -> None:
+    """The acceptance command: every emitted layer printed, error against the reference < 1e-4."""
+    argv = ["compile", "zoo/resnet50.yaml", "--weights", "random", "--emulate", "--print-layers"]
+    os.chdir(Path(__file__).resolve().parents[1])
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    count = int(re.search(r"-> (\d+) TensorRT layers", out).group(1))  # type: ignore[union-attr]
+    table = out.split("network:", 1)[1]
+    rows = [line for line in table.splitlines()[3:] if line.strip()[:1].isdigit()]
+    assert len(rows) == count > 100
+    assert max(_errors(out)) < 1e-4
