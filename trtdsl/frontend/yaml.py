@@ -289,7 +289,7 @@ class _ModelReader(SectionReader):
         try:
             op = make_op(op_name, kwargs)
         except TrtdslError as e:
-            raise ModelError(f"{loc}: {path if name is not None else op_name}: {e}") from None
+            raise ModelError(f"{loc}: {path}: {e}") from None
         return self.builder.node(op, *inputs, name=name, precision=precision, source=loc)
 
     def _block_layer(
