@@ -106,7 +106,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     """Logistic function in float64 without overflow warnings."""
     x = x.astype(np.float64)
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    r = 1.0 / (1.0 + e)
+    return np.where(x >= 0, r, e * r)
 
 
 @register_op
@@ -161,7 +162,7 @@ class GELU(Activation):
     def compute(self, x: np.ndarray) -> np.ndarray:
         x = x.astype(np.float64)
         if self.approximate == "tanh":
-            inner = np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)
+            inner = np.sqrt(2.0 / np.pi) * (x + 0.044715 * x * x * x)
             return 0.5 * x * (1.0 + np.tanh(inner))
         return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
 
