@@ -346,8 +346,11 @@ def _closest(
         return None
     last = key.rsplit(".", 1)[-1]
     same_last = [k for k in pool if k.rsplit(".", 1)[-1] == last]
-    narrow = [k for k in same_last if pool[k] == shape] or same_last or list(pool)
-    close = difflib.get_close_matches(key, narrow, n=1, cutoff=0.6)
+    narrow = [k for k in same_last if pool[k] == shape] or same_last
+    # Keys with another role (``bias`` vs ``num_batches_tracked``) must be much closer.
+    close = difflib.get_close_matches(
+        key, narrow or list(pool), n=1, cutoff=0.6 if narrow else 0.85
+    )
     return close[0] if close else None
 
 
