@@ -177,3 +177,21 @@ def test_cli_compare_clean_build_and_json(model_path: Path, capsys) -> None:
     assert "first node above tolerance 0.001: conv1" in capsys.readouterr().out
     assert main([*args, "--perturb", "conv9.weight"]) == 2
     assert "no weight named 'conv9.weight'" in capsys.readouterr().err
+
+
+def test_cli_bench_profile_maps_layer_times_to_nodes(model_path: Path, capsys) -> None:
+    args = ["bench", str(model_path), "--weights", "random", "--backend", "emulated"]
+    flags = ["--iterations", "2", "--warmup", "0", "--profile", "--profile-iterations", "2"]
+    assert main([*args, *flags, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    layers = data["layers"]
+    assert {row["layer"] for row in layers} >= {"conv1", "conv2", "fc/matmul", "fc"}
+    assert all(row["nodes"] for row in layers)
+    assert {node for row in layers for node in row["nodes"]} == {
+        "conv1", "relu1", "conv2", "relu2", "pool", "flatten", "fc"
+    }  # fmt: skip
+    assert [row["ms"] for row in layers] == sorted((row["ms"] for row in layers), reverse=True)
+    assert abs(sum(row["percent"] for row in layers) - 100.0) < 1e-6
+    assert main([*args, *flags]) == 0
+    out = capsys.readouterr().out
+    assert "per-layer times" in out and "DSL nodes" in out and out.count("EMULATED") >= 2

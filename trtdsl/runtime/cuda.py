@@ -117,13 +117,16 @@ class PinnedBuffer:
 
 
 class Stream:
-    """One non-default CUDA stream (TensorRT advises against the default stream)."""
+    """One non-default CUDA stream (TensorRT advises against the default stream).
+
+    NOTE: a blocking stream (``cudaStreamCreate``, as TensorRT's samples use), not
+    ``cudaStreamNonBlocking``: it orders after work on the legacy default stream, where
+    synchronous ``cudaMemcpy`` calls (the emulated engine's) may still be transferring.
+    https://docs.nvidia.com/cuda/cuda-runtime-api/api-sync-behavior.html
+    """
 
     def __init__(self) -> None:
-        rt = cudart()
-        self.raw = check(
-            rt.cudaStreamCreateWithFlags(rt.cudaStreamNonBlocking), "cudaStreamCreateWithFlags"
-        )
+        self.raw = check(cudart().cudaStreamCreate(), "cudaStreamCreate")
         self.handle: int = native_handle(self.raw)
 
     def synchronize(self) -> None:
