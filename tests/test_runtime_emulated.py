@@ -195,3 +195,45 @@ def test_cli_bench_profile_maps_layer_times_to_nodes(model_path: Path, capsys) -
     assert main([*args, *flags]) == 0
     out = capsys.readouterr().out
     assert "per-layer times" in out and "DSL nodes" in out and out.count("EMULATED") >= 2
+
+
+@pytest.fixture(scope="module")
+def engine_path(tiny, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An emulated plan written as an engine file (compile --emulate writes none)."""
+    graph, weights = tiny
+    loaded = build_in_memory(graph, weights, "emulated")
+    path = tmp_path_factory.mktemp("engine") / "tiny.engine"
+    path.write_bytes(bytes(loaded.engine.serialize()))
+    return path
+
+
+def test_cli_run_engine_file(engine_path: Path, tiny, tmp_path: Path, capsys) -> None:
+    graph, weights = tiny
+    x_path = tmp_path / "x.npy"
+    np.save(x_path, _x(3, seed=7))
+    out_path = tmp_path / "out.npz"
+    assert main(["run", str(engine_path), "--input", f"x={x_path}", "-o", str(out_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"engine {engine_path}: trtdsl TensorRT emulator")
+    assert "output logits: float32[3x10]" in out and "top-5" in out
+    ref = run_reference(graph, weights, {"x": _x(3, seed=7)})
+    np.testing.assert_allclose(np.load(out_path)["logits"], ref["logits"], rtol=1e-5, atol=1e-6)
+    assert main(["run", str(engine_path), "--shape", "x=4x3x8x8", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["emulated"] is True and data["outputs"]["logits"]["shape"] == [4, 10]
+    assert main(["run", str(engine_path), "--weights", "random"]) == 2
+    assert "--weights applies to a MODEL" in capsys.readouterr().err
+    assert main(["run", str(engine_path), "--shape", "x=9x3x8x8"]) == 2
+    assert "profile 0 allows (1, 3, 8, 8) to (4, 3, 8, 8)" in capsys.readouterr().err
+
+
+def test_cli_bench_and_inspect_engine_file(engine_path: Path, capsys) -> None:
+    assert main(["bench", str(engine_path), "--iterations", "2", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["emulated"] and data["shapes"] == {"x": [2, 3, 8, 8]}  # profile opt
+    assert main(["inspect", str(engine_path), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    # without the model, node names come from the layer metadata alone
+    assert {tuple(layer["nodes"]) for layer in data["layers"]} >= {("conv1",), ("fc",)}
+    assert main(["inspect", str(engine_path.with_name("missing.engine"))]) == 2
+    assert "cannot read the engine" in capsys.readouterr().err

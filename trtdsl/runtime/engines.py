@@ -64,7 +64,7 @@ def is_emulated_plan(data: bytes) -> bool:
     from trtdsl.backends.trt import import_trt
 
     emulator = import_trt(emulate=True)
-    return bool(emulator.is_emulated_plan(data))
+    return bool(emulator.plan.is_emulated_plan(data))
 
 
 def deserialize(data: bytes, trt: ModuleType, source: str) -> LoadedEngine:
