@@ -136,7 +136,7 @@ BASE = yaml.safe_load(VALID)
 BASE_PATHS = _paths(BASE)[1:]
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.tuples(st.sampled_from(BASE_PATHS), VALUES, st.booleans()), min_size=1, max_size=3)
 )
