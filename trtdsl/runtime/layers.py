@@ -61,14 +61,24 @@ def node_names(text: str, known: Iterable[str] | None = None) -> tuple[str, ...]
 
     Args:
         text: ``"a.conv + a.relu"``, ``"a.conv\\x1ea.relu"``, ``"a.linear/bias"``, ...
-        known: the graph's node names, when available; names not among them are dropped
-            (TensorRT-internal layers such as reformatters map to no node).
+        known: the graph's node names in graph order, when available; names not among them
+            are dropped (TensorRT-internal layers such as reformatters map to no node), and a
+            Myelin range ``first...last`` becomes every node from first to last.
     """
-    known_set = set(known) if known is not None else None
+    order = list(known) if known is not None else None
+    known_set = set(order) if order is not None else None
     found: list[str] = []
     for piece in _SEPARATORS.split(text):
         piece = _BRACKETED.sub(" ", piece).strip()
         for token in piece.split():
+            if "..." in token and order is not None:
+                # Myelin names a fused region by its first and last layer: "{ForeignNode[a...b]}"
+                first, _, last = token.partition("...")
+                first, last = first.split("/", 1)[0], last.split("/", 1)[0]
+                if first in known_set and last in known_set:  # type: ignore[operator]
+                    lo, hi = order.index(first), order.index(last)
+                    found.extend(n for n in order[lo : hi + 1] if n not in found)
+                continue
             token = token.split("/", 1)[0].rstrip(",")
             if not token or token in found:
                 continue
