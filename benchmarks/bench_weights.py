@@ -1,6 +1,6 @@
 """Open + bind a ResNet-50-sized safetensors file: trtdsl (mmap, zero-copy) vs the peer.
 
-    python benchmarks/bench_weights.py [--repeat 7] [--model resnet50]
+    python benchmarks/bench_weights.py [--repeat 21] [--model resnet50]
 
 Writes seeded random weights for the zoo model to a temporary directory (~98 MiB for
 ResNet-50), then, each method in a fresh subprocess so that memory figures are its own:
@@ -88,7 +88,7 @@ def worker(method: str, path: str, model: str, repeat: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=21)
     parser.add_argument("--model", default="resnet50")
     parser.add_argument("--worker", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

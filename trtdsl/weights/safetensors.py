@@ -257,7 +257,7 @@ def _json_kind(value: object) -> str:
 
 
 def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return type(value) is int  # JSON gives int or bool (a subclass), never other ints
 
 
 def _check_metadata(entry: object, name: str) -> dict[str, str]:
@@ -296,9 +296,12 @@ def _check_entry(key: str, entry: object, data_size: int, name: str) -> TensorIn
             )
     offsets = entry["data_offsets"]
     if (
-        not isinstance(offsets, list)
+        type(offsets) is not list
         or len(offsets) != 2
-        or not all(_is_int(o) and o >= 0 for o in offsets)
+        or type(offsets[0]) is not int
+        or type(offsets[1]) is not int
+        or offsets[0] < 0
+        or offsets[1] < 0
     ):
         raise WeightError(
             f"{where}: data_offsets must be [begin, end] with non-negative ints, "
