@@ -305,6 +305,12 @@ def test_parse_shape_override_rejects(text: str) -> None:
         ("$ planes*expansion", 256),
         ("$flag", True),
         ("$sizes", [1, 2]),
+        ("$planes == 64", True),
+        ("$planes // 2 != 32", False),
+        ("$expansion < 4 or planes >= 64", True),
+        ("$not flag", False),
+        ("$flag and not (planes > 100)", True),
+        ("$-planes < -63 and 1 <= 2", True),
     ],
 )
 def test_expressions(expression: str, value: object) -> None:
@@ -319,7 +325,11 @@ def test_expressions(expression: str, value: object) -> None:
         ("$plane", r"unknown parameter 'plane'; did you mean 'planes'\?"),
         ("$planes ** 2", r"unexpected"),
         ("$planes / 2", r"unexpected '/ 2'; expected a parameter name"),
-        ("$flag * 2", r"parameter 'flag' is True; arithmetic needs integers"),
+        ("$flag * 2", r"'\*' needs integers, found True"),
+        ("$planes and flag", r"'and' needs true/false, found 64"),
+        ("$not planes", r"'not' needs true/false, found 64"),
+        ("$flag == 1", r"'==' needs integers, found True"),
+        ("$planes < 1 < 2", r"unexpected '<'"),
         ("$(planes", r"expected '\)'"),
         ("$planes // 0", r"division by zero"),
         ("$__import__('os')", r"unexpected"),
@@ -329,3 +339,25 @@ def test_expressions(expression: str, value: object) -> None:
 def test_expression_errors(expression: str, message: str) -> None:
     with pytest.raises(ExpressionError, match=message):
         evaluate(expression, {"planes": 64, "flag": True})
+
+
+def test_when_takes_a_comparison() -> None:
+    graph = load_yaml_text(
+        """
+inputs:
+  x: {shape: [1, 4, 8, 8]}
+blocks:
+  pool_if_strided:
+    params: {stride: 1}
+    layers:
+      - {name: pool, op: max_pool2d, kernel_size: $stride, when: $stride > 1}
+      - {name: act, op: relu}
+layers:
+  - {name: a, block: pool_if_strided, repeat: 2, args: {stride: 1}, first: {stride: 2}}
+outputs:
+  y: a
+""",
+        "w.yaml",
+    )
+    assert [n.name for n in graph.nodes] == ["a.0.pool", "a.0.act", "a.1.act"]
+    assert graph.node("a.1.act").inputs == ("a.0.act",)
