@@ -235,7 +235,7 @@ def as_dtype(x: np.ndarray, dtype: DataType) -> np.ndarray:
     """``x`` converted to the compute type of ``dtype`` (BF16: float32 rounded to bf16)."""
     if dtype == DataType.BF16:
         return round_to_bf16(np.asarray(x, dtype=np.float32))
-    return np.ascontiguousarray(x, dtype=compute_dtype(dtype))
+    return np.asarray(x, dtype=compute_dtype(dtype), order="C")
 
 
 FLOAT_TYPES = (DataType.FLOAT, DataType.HALF, DataType.BF16)

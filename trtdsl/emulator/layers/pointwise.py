@@ -186,7 +186,7 @@ class IElementWiseLayer(ILayer):
             return [np.greater(a, b)]
         else:
             return [np.less(a, b)]
-        return [np.ascontiguousarray(y, dtype=xs[0].dtype)]
+        return [np.asarray(y, dtype=xs[0].dtype, order="C")]
 
 
 _UNARY_FLOAT = {
@@ -245,7 +245,7 @@ class IUnaryLayer(ILayer):
         if op == UnaryOperation.ISNAN:
             return [np.isnan(x)]
         if op in _UNARY_SIGNED:
-            return [np.ascontiguousarray(_UNARY_SIGNED[op](x), dtype=x.dtype)]
+            return [np.asarray(_UNARY_SIGNED[op](x), dtype=x.dtype, order="C")]
         with np.errstate(all="ignore"):
             y = _UNARY_FLOAT[op](float_compute(x))
         return [np.asarray(y, dtype=np.float32).astype(x.dtype)]

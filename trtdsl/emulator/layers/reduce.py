@@ -53,7 +53,7 @@ class IReduceLayer(ILayer):
             ReduceOperation.AVG: np.mean,
         }[op]
         y = function(work, axis=axes, keepdims=keep)
-        return [np.ascontiguousarray(y, dtype=x.dtype)]
+        return [np.asarray(y, dtype=x.dtype, order="C")]
 
 
 class ISoftMaxLayer(ILayer):
@@ -139,4 +139,4 @@ class IMatrixMultiplyLayer(ILayer):
             y = y[..., 0]
         if op0 == MatrixOperation.VECTOR:
             y = y[..., 0, :] if op1 != MatrixOperation.VECTOR else y[..., 0]
-        return [np.ascontiguousarray(y, dtype=xs[0].dtype)]
+        return [np.asarray(y, dtype=xs[0].dtype, order="C")]

@@ -114,7 +114,7 @@ class IShuffleLayer(ILayer):
         x = np.transpose(x, _perm(self._p["first_transpose"], x.ndim, "first_transpose"))
         x = x.reshape(self._reshaped(x.shape))
         x = np.transpose(x, _perm(self._p["second_transpose"], x.ndim, "second_transpose"))
-        return [np.ascontiguousarray(x)]
+        return [np.asarray(x, order="C")]
 
 
 class IConcatenationLayer(ILayer):
@@ -207,7 +207,7 @@ class ISliceLayer(ILayer):
         y = x[np.ix_(*index)] if x.ndim else x.copy()
         if mode == SampleMode.FILL:
             y = np.where(valid, y, np.zeros((), dtype=x.dtype))
-        return [np.ascontiguousarray(y, dtype=x.dtype)]
+        return [np.asarray(y, dtype=x.dtype, order="C")]
 
 
 class IPaddingLayer(ILayer):
@@ -238,7 +238,7 @@ class IPaddingLayer(ILayer):
         for n, b, a in zip(x.shape[-2:], pre, post, strict=True):
             crop.append(slice(max(-b, 0), n - max(-a, 0)))
             pads.append((max(b, 0), max(a, 0)))
-        return [np.ascontiguousarray(np.pad(x[tuple(crop)], pads))]
+        return [np.asarray(np.pad(x[tuple(crop)], pads), order="C")]
 
 
 class IConstantLayer(ILayer):
