@@ -6,6 +6,7 @@ buffers whose addresses go to set_tensor_address (no GPU, no cuda-python).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -237,3 +238,13 @@ def test_cli_bench_and_inspect_engine_file(engine_path: Path, capsys) -> None:
     assert {tuple(layer["nodes"]) for layer in data["layers"]} >= {("conv1",), ("fc",)}
     assert main(["inspect", str(engine_path.with_name("missing.engine"))]) == 2
     assert "cannot read the engine" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here"
+)
+@pytest.mark.parametrize("command", ["run", "bench", "compare", "inspect"])
+def test_backend_trt_without_tensorrt_points_to_emulated(model_path: Path, capsys, command) -> None:
+    assert main([command, str(model_path), "--weights", "random", "--backend", "trt"]) == 2
+    err = capsys.readouterr().err
+    assert "--backend trt: TensorRT is not installed" in err and "--backend emulated" in err

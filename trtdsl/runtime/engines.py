@@ -120,9 +120,16 @@ def build_in_memory(
     """
     from trtdsl.backends.trt import BuildConfig, build_engine, emit_network, import_trt
     from trtdsl.backends.trt import prepare_graph as prepare
+    from trtdsl.backends.trt.module import TensorRTMissingError, tensorrt_available
 
     if backend not in BUILD_BACKENDS:
         raise UsageError(f"--backend must be one of {', '.join(BUILD_BACKENDS)}, got {backend!r}")
+    if backend == "trt" and not tensorrt_available():
+        raise TensorRTMissingError(
+            "--backend trt: TensorRT is not installed (pip install 'trtdsl[trt]' on a machine "
+            "with an NVIDIA GPU); --backend emulated builds with trtdsl's CPU emulator instead "
+            "(results labelled emulated)"
+        )
     trt = import_trt(emulate=backend == "emulated")
     if not prepared:
         graph, weights = prepare(graph, weights)
