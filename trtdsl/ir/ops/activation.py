@@ -42,7 +42,7 @@ class ReLU(Activation):
     op_name = "relu"
 
     def compute(self, x: np.ndarray) -> np.ndarray:
-        return np.maximum(x, 0)
+        return np.asarray(np.maximum(x, 0))
 
 
 @register_op
@@ -53,7 +53,7 @@ class ReLU6(Activation):
     op_name = "relu6"
 
     def compute(self, x: np.ndarray) -> np.ndarray:
-        return np.minimum(np.maximum(x, 0), 6)
+        return np.asarray(np.minimum(np.maximum(x, 0), 6))
 
 
 @register_op
@@ -107,7 +107,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     x = x.astype(np.float64)
     e = np.exp(-np.abs(x))
     r = 1.0 / (1.0 + e)
-    return np.where(x >= 0, r, e * r)
+    return np.asarray(np.where(x >= 0, r, e * r))
 
 
 @register_op
@@ -129,7 +129,7 @@ class SiLU(Activation):
     op_name = "silu"
 
     def compute(self, x: np.ndarray) -> np.ndarray:
-        return x.astype(np.float64) * _sigmoid(x)
+        return np.asarray(x.astype(np.float64) * _sigmoid(x))
 
 
 @register_op
@@ -163,7 +163,7 @@ class GELU(Activation):
         x = x.astype(np.float64)
         if self.approximate == "tanh":
             inner = np.sqrt(2.0 / np.pi) * (x + 0.044715 * x * x * x)
-            return 0.5 * x * (1.0 + np.tanh(inner))
+            return np.asarray(0.5 * x * (1.0 + np.tanh(inner)))
         return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
 
 

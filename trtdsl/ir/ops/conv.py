@@ -99,9 +99,9 @@ class Conv2d(Op):
             inputs[0],
             params["weight"],
             params.get("bias"),
-            stride=self.stride,
+            stride=self.stride,  # type: ignore[arg-type]
             pad_begin=self.padding,  # type: ignore[arg-type]
-            pad_end=self.padding,
+            pad_end=self.padding,  # type: ignore[arg-type]
             dilation=self.dilation,  # type: ignore[arg-type]
             groups=self.groups,
         )

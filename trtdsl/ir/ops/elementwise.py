@@ -71,7 +71,7 @@ class Add(Binary):
     op_name = "add"
 
     def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return a + b
+        return np.asarray(a + b)
 
 
 @register_op
@@ -82,7 +82,7 @@ class Sub(Binary):
     op_name = "sub"
 
     def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return a - b
+        return np.asarray(a - b)
 
 
 @register_op
@@ -93,7 +93,7 @@ class Mul(Binary):
     op_name = "mul"
 
     def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return a * b
+        return np.asarray(a * b)
 
 
 @register_op
@@ -114,4 +114,4 @@ class Div(Binary):
 
     def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
-            return a / b
+            return np.asarray(a / b)

@@ -70,7 +70,7 @@ class Flatten(Op):
                 f"flatten: cannot merge symbolic dimension(s) {symbols} of {x} "
                 f"(dims {start}..{end}); flatten only static dimensions"
             )
-        size = int(np.prod(merged, dtype=np.int64))
+        size = math.prod(d for d in merged if isinstance(d, int))
         return x.with_shape((*x.shape[:start], size, *x.shape[end + 1 :]))
 
     def reference(
@@ -113,7 +113,7 @@ class Reshape(Op):
         for v in value:
             if isinstance(v, str) and v.isidentifier():
                 entries.append(v)
-            elif _is_int(v) and (v >= 1 or v == -1):
+            elif _is_int(v) and (int(v) >= 1 or int(v) == -1):
                 entries.append(int(v))
             else:
                 raise OpArgumentError(
@@ -143,7 +143,9 @@ class Reshape(Op):
                 f"reshape: {how} symbolic dimension(s) {dropped} of input {x}; "
                 f"keep them by name at the same position"
             )
-        static_in = math.prod(d for i, d in enumerate(x.shape) if i not in kept)
+        static_in = math.prod(
+            d for i, d in enumerate(x.shape) if i not in kept and isinstance(d, int)
+        )
         static_out = math.prod(d for d in self.shape if isinstance(d, int) and d != -1)
         out: list[Dim] = list(self.shape)
         if -1 in self.shape:
