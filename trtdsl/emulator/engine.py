@@ -2,7 +2,8 @@
 
 ``execute_async_v3`` decides per address whether it is device memory: with cuda-python importable
 and a CUDA device present it asks ``cudaPointerGetAttributes`` (device or managed memory is
-copied with ``cudaMemcpy`` after ``cudaStreamSynchronize(stream)``); otherwise, or for host
+copied with ``cudaMemcpyAsync`` on the caller's stream, each followed by
+``cudaStreamSynchronize(stream)``); otherwise, or for host
 memory, it reads and writes through the pointer directly. Outputs are fully written before it
 returns. Under CUDA graph capture it raises EmulatorUnsupportedError (it never synchronizes a
 capturing stream).
@@ -352,14 +353,17 @@ class IExecutionContext:
         try:
             memory.synchronize(handle)
             inputs = {
-                t.name: _read_io(self._addresses[t.name], tuple(self._shapes[t.name]), t.dtype)
+                t.name: _read_io(
+                    self._addresses[t.name], tuple(self._shapes[t.name]), t.dtype, handle
+                )
                 for t in plan.io
                 if t.is_input
             }
             outputs = run_plan(plan, inputs, self._on_layer_time)
             for tensor in plan.io:
                 if not tensor.is_input:
-                    _write_io(self._addresses[tensor.name], outputs[tensor.name], tensor.dtype)
+                    address = self._addresses[tensor.name]
+                    _write_io(address, outputs[tensor.name], tensor.dtype, handle)
         except PlanError as error:
             self._log(f"execute_async_v3: {error}")
             return False
@@ -376,13 +380,14 @@ class IExecutionContext:
         return self.execute_async_v3(0)
 
 
-def _read_io(address: int, shape: tuple[int, ...], dtype: DataType) -> np.ndarray:
+def _read_io(address: int, shape: tuple[int, ...], dtype: DataType, stream: int) -> np.ndarray:
     """An input tensor from memory, in its compute dtype (BF16 bits decoded to float32)."""
     if dtype == DataType.BF16:
-        return bf16_to_float32(memory.read_tensor(address, shape, np.dtype(np.uint16)))
-    return memory.read_tensor(address, shape, np.dtype(nptype_or_raise(dtype)))
+        return bf16_to_float32(memory.read_tensor(address, shape, np.dtype(np.uint16), stream))
+    return memory.read_tensor(address, shape, np.dtype(nptype_or_raise(dtype)), stream)
 
 
-def _write_io(address: int, array: np.ndarray, dtype: DataType) -> None:
+def _write_io(address: int, array: np.ndarray, dtype: DataType, stream: int) -> None:
     """Store an output tensor (BF16 as bfloat16 bit patterns)."""
-    memory.write_tensor(address, float32_to_bf16(array) if dtype == DataType.BF16 else array)
+    data = float32_to_bf16(array) if dtype == DataType.BF16 else array
+    memory.write_tensor(address, data, stream)

@@ -64,27 +64,35 @@ def synchronize(stream_handle: int) -> None:
         _check(cudart.cudaStreamSynchronize(stream_handle), "cudaStreamSynchronize")
 
 
-def read_tensor(address: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def _copy_on_stream(dst: int, src: int, nbytes: int, kind: Any, stream_handle: int) -> None:
+    """``cudaMemcpyAsync`` on the caller's stream, then wait for it (ordered with its work)."""
+    cudart = _cudart()
+    _check(cudart.cudaMemcpyAsync(dst, src, nbytes, kind, stream_handle), "cudaMemcpyAsync")
+    _check(cudart.cudaStreamSynchronize(stream_handle), "cudaStreamSynchronize")
+
+
+def read_tensor(
+    address: int, shape: tuple[int, ...], dtype: np.dtype, stream_handle: int = 0
+) -> np.ndarray:
     """A copy of the C-contiguous tensor of ``shape`` and ``dtype`` stored at ``address``."""
     out = np.empty(shape, dtype=dtype)
     if out.nbytes == 0:
         return out
     if is_device_pointer(address):
         kind = _cudart().cudaMemcpyKind.cudaMemcpyDeviceToHost
-        _check(_cudart().cudaMemcpy(out.ctypes.data, address, out.nbytes, kind), "cudaMemcpy D2H")
+        _copy_on_stream(out.ctypes.data, address, out.nbytes, kind, stream_handle)
     else:
         ctypes.memmove(out.ctypes.data, address, out.nbytes)
     return out
 
 
-def write_tensor(address: int, array: np.ndarray) -> None:
-    """Store ``array`` (made C-contiguous) at ``address``."""
+def write_tensor(address: int, array: np.ndarray, stream_handle: int = 0) -> None:
+    """Store ``array`` (made C-contiguous) at ``address``; device copies are complete on return."""
     array = np.ascontiguousarray(array)
     if array.nbytes == 0:
         return
     if is_device_pointer(address):
         kind = _cudart().cudaMemcpyKind.cudaMemcpyHostToDevice
-        result = _cudart().cudaMemcpy(address, array.ctypes.data, array.nbytes, kind)
-        _check(result, "cudaMemcpy H2D")
+        _copy_on_stream(address, array.ctypes.data, array.nbytes, kind, stream_handle)
     else:
         ctypes.memmove(address, array.ctypes.data, array.nbytes)

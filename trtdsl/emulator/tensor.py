@@ -48,8 +48,7 @@ class ITensor:
 
     @name.setter
     def name(self, value: str) -> None:
-        self._name = check_type(value, str, "ITensor.name")
-        self._network._touch()
+        self._name = check_type(value, str, "ITensor.name")  # names do not affect inference
 
     @property
     def shape(self) -> Dims:
