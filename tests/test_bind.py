@@ -377,3 +377,27 @@ def test_zoo_resnet50_binds_a_torchvision_style_file(tmp_path: Path) -> None:
     assert sum(a.size for a in bound.arrays.values()) == 25_610_152  # torchvision's count
     assert len(bound.ignored) == 53 and bound.conversions == ()
     assert "tensors: 267 bound (+53 optional, unused), 97.7 MiB (float32 x267)" in bound.report()
+
+
+def test_misaligned_float32_data_is_copied_once(tmp_path: Path) -> None:
+    weight = np.array([[3.0], [4.0]], np.float32)
+    bias = np.array([1.0, 2.0], np.float32)
+    header = {
+        "fc.weight": {"dtype": "F32", "shape": [2, 1], "data_offsets": [0, 8]},
+        "fc.bias": {"dtype": "F32", "shape": [2], "data_offsets": [9, 17]},
+    }
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)  # the data area starts 8-aligned; offset 9 is not 4-aligned
+    path = tmp_path / "odd.safetensors"
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + weight.tobytes() + b"\0" + bias.tobytes())
+    f = open_safetensors(path)
+    assert not f["fc.bias"].flags.aligned
+    b = ModelBuilder("linear")
+    x = b.input("x", (1, 1))
+    b.output(b.linear(x, out_features=2, name="fc"), "y")
+    bound = bind_weights(b.build(), f)
+    assert bound.conversions == ("fc.bias",)
+    assert bound.arrays["fc.bias"].flags.aligned
+    assert np.shares_memory(bound.arrays["fc.weight"], f["fc.weight"])
+    np.testing.assert_array_equal(bound.arrays["fc.bias"], bias)
+    np.testing.assert_array_equal(bound.arrays["fc.weight"], weight)

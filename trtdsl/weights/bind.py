@@ -249,7 +249,11 @@ def _check_one(
             # bfloat16 is the high half of a float32: shift the raw bits into place.
             return (value.astype(np.uint32) << 16).view(np.float32), dtype_name, True
         if value.dtype == np.float32 and value.dtype.isnative:
-            return value, dtype_name, False
+            if value.flags.aligned:
+                return value, dtype_name, False
+            # A file from another writer may place data at odd offsets; backends hand
+            # pointers to native code, so misaligned data is copied once (listed in the report).
+            return np.array(value, dtype=np.float32), dtype_name, True
         with np.errstate(over="ignore"):
             converted = value.astype(np.float32)
         if dtype_name == "F64" and not np.isfinite(converted).all() and np.isfinite(value).all():
