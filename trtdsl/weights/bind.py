@@ -3,8 +3,8 @@
 A checkpoint binds when, after the rename rules, its keys are exactly the graph's parameter keys
 (optional ones, such as BatchNorm's ``num_batches_tracked``, may be present or absent), every
 shape matches and every dtype fits its role: the same contract as PyTorch's
-``load_state_dict(strict=True)``. Float32 tensors are bound as zero-copy views; F16, BF16 and
-F64 are converted to float32 (the only copies made).
+``load_state_dict(strict=True)``. Float32 tensors are bound as zero-copy views (copied only if
+misaligned); F16, BF16 and F64 are converted to float32 (the only other copies made).
 """
 
 from __future__ import annotations
