@@ -261,8 +261,15 @@ class IPoolingLayer(ILayer):
         _check_nd(self, ("window_size_nd", "stride_nd", "pre_padding", "post_padding"), nd)
         require(all(v >= 1 for v in p["window_size_nd"] + p["stride_nd"]), "window/stride < 1")
         require(all(v >= 0 for v in p["pre_padding"] + p["post_padding"]), "negative padding")
+        explicit = p["padding_mode"] in (
+            PaddingMode.EXPLICIT_ROUND_DOWN,
+            PaddingMode.EXPLICIT_ROUND_UP,
+        )
+        # NOTE: the emulator's conservative reading: explicit padding must be smaller than the
+        # window (a window of padding only has no defined average).
         require(
-            all(
+            not explicit
+            or all(
                 b < w and a < w
                 for b, a, w in zip(
                     p["pre_padding"], p["post_padding"], p["window_size_nd"], strict=True
