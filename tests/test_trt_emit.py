@@ -225,7 +225,7 @@ def test_bfloat16_weights_are_passed_as_bit_patterns() -> None:
     emitted = emit_network(trt, half, weights)
     bits = [a for a in emitted.keep if isinstance(a, np.ndarray) and a.dtype == np.uint16]
     assert bits, "bf16 weights should be kept as uint16 bit patterns"
-    assert half.types["conv1"].dtype is DType.BFLOAT16
+    assert half.types[half.node("conv1").output].dtype is DType.BFLOAT16
 
 
 @pytest.mark.skipif(tensorrt_available(), reason="TensorRT is installed here")

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from trtdsl.backends.trt.context import bfloat16_bits
 from trtdsl.backends.trt.logger import CapturingLogger
 from trtdsl.backends.trt.module import is_emulator
 from trtdsl.errors import BackendError, UsageError
@@ -18,7 +19,7 @@ from trtdsl.errors import BackendError, UsageError
 _NUMPY = {
     "FLOAT": np.float32,
     "HALF": np.float16,
-    "BF16": np.float32,  # held as float32 by the emulator
+    "BF16": np.uint16,  # bit patterns, 2 bytes per element as in TensorRT
     "INT8": np.int8,
     "INT32": np.int32,
     "INT64": np.int64,
@@ -57,11 +58,18 @@ class HostEngineRunner:
         dtype = self.engine.get_tensor_dtype(name)
         return _NUMPY[str(getattr(dtype, "name", dtype)).rsplit(".", 1)[-1].upper()]
 
+    def _to_engine(self, name: str, array: np.ndarray) -> np.ndarray:
+        dtype = self._dtype(name)
+        if dtype is np.uint16:  # bfloat16: float values -> bit patterns
+            return bfloat16_bits(np.asarray(array, dtype=np.float32))
+        return np.ascontiguousarray(array, dtype=dtype)
+
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run once. ``inputs``: name -> array (any shape inside the profile).
 
         Returns:
-            output name -> a new array of the engine's output shape.
+            output name -> a new array of the engine's output shape (bfloat16 outputs as
+            float32 arrays of bfloat16 values, like the reference executor's).
         """
         missing = [n for n in self.input_names if n not in inputs]
         unknown = [n for n in inputs if n not in self.input_names]
@@ -71,7 +79,7 @@ class HostEngineRunner:
             )
         keep = []
         for name in self.input_names:
-            array = np.ascontiguousarray(inputs[name], dtype=self._dtype(name))
+            array = self._to_engine(name, inputs[name])
             keep.append(array)
             if not self.context.set_input_shape(name, array.shape):
                 raise BackendError(
@@ -93,4 +101,9 @@ class HostEngineRunner:
             errors = self.logger.errors_text(since)
             raise BackendError(f"the emulated engine failed to run: {errors}")
         del keep
-        return outputs
+        return {
+            name: (out.astype(np.uint32) << np.uint32(16)).view(np.float32)
+            if out.dtype == np.uint16
+            else out
+            for name, out in outputs.items()
+        }
