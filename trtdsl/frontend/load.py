@@ -86,19 +86,30 @@ def resolve_model_path(spec: str | os.PathLike[str]) -> Path:
     path = Path(text)
     if path.suffix in (*_YAML_SUFFIXES, ".py") or os.sep in text or "/" in text:
         if not path.is_file():
-            raise ModelError(f"{text}: no such model file")
+            hint = ""
+            if path.stem in zoo_models():
+                hint = f" (the zoo has a model {path.stem!r}: pass just its name)"
+            raise ModelError(f"{text}: no such model file{hint}")
         if path.suffix not in (*_YAML_SUFFIXES, ".py"):
             raise ModelError(f"{text}: expected a .yaml, .yml or .py model file")
         return path
     for suffix in (*_YAML_SUFFIXES, ".py"):
         candidate = ZOO_DIR / f"{text}{suffix}"
         if candidate.is_file() and text in zoo_models():
-            return candidate
+            return _relative_if_below_cwd(candidate)
     available = zoo_models()
     raise ModelError(
         f"{text!r} is neither a model file nor a zoo model{suggest(text, available)} "
         f"(zoo: {', '.join(available) or 'empty'})"
     )
+
+
+def _relative_if_below_cwd(path: Path) -> Path:
+    """``zoo/resnet50.yaml`` rather than an absolute path in messages, when under the cwd."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def load_python(path: str | os.PathLike[str]) -> Graph:
@@ -169,7 +180,7 @@ def with_input_shapes(graph: Graph, shapes: Mapping[str, tuple[int, ...]]) -> Gr
                 source=node.source or node.name,
             )
         except TrtdslError as e:
-            raise ModelError(f"with input shapes {_format_shapes(shapes)}: {e}") from None
+            raise ModelError(f"{e} (with input shapes {_format_shapes(shapes)})") from None
         outs = result if isinstance(result, tuple) else (result,)
         tensors.update((t.name, t) for t in outs)
     for port in graph.outputs:
