@@ -4,11 +4,13 @@
 #   2. trtdsl run zoo/resnet50.yaml --weights random --backend emulated (device memory),
 #      checked against --backend reference
 #   3. trtdsl compare with a planted bad layer (all values marked, then --bisect)
-# Logs go to $OUT (default /tmp/trtdsl-gpu-out). Exit status: the number of failed steps.
+# $OUT (default /tmp/trtdsl-gpu-out) gets three files: env.log, suite.log (every step's output)
+# and summary.log (one verdict per step). Exit status: the number of failed steps.
 # Level: "GPU without TensorRT (emulated engine through device memory)".
 set -u -o pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/trtdsl-gpu-out}
+LOGS=$(mktemp -d)
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
@@ -18,7 +20,8 @@ step() {  # step NAME EXPECTED_STATUS COMMAND...
   shift 2
   echo "=== $name: $*" | tee -a "$OUT/summary.log"
   local start=$SECONDS
-  "$@" 2>&1 | tee "$OUT/$name.log"
+  "$@" 2>&1 | tee "$LOGS/$name.log"
+  cat "$LOGS/$name.log" >> "$OUT/suite.log"
   local status=${PIPESTATUS[0]}
   local verdict=ok
   if [ "$status" != "$expected" ]; then verdict=FAILED; failed=$((failed + 1)); fi
@@ -39,13 +42,13 @@ step pytest_gpu 0 $PY -m pytest -q -m gpu -p no:cacheprovider tests
 step pytest_runtime 0 $PY -m pytest -q -p no:cacheprovider tests/test_runtime_runner.py \
   tests/test_runtime_emulated.py tests/test_compare.py
 step run_reference 0 $PY -m trtdsl.cli.main run zoo/resnet50.yaml --weights random \
-  --backend reference -o "$OUT/resnet50_reference.npz"
+  --backend reference -o "$LOGS/resnet50_reference.npz"
 step run_emulated 0 $PY -m trtdsl.cli.main run zoo/resnet50.yaml --weights random \
-  --backend emulated -o "$OUT/resnet50_emulated.npz"
+  --backend emulated -o "$LOGS/resnet50_emulated.npz"
 step run_matches 0 $PY -c "
 import numpy as np, sys
-ref = np.load('$OUT/resnet50_reference.npz')['logits']
-emu = np.load('$OUT/resnet50_emulated.npz')['logits']
+ref = np.load('$LOGS/resnet50_reference.npz')['logits']
+emu = np.load('$LOGS/resnet50_emulated.npz')['logits']
 err = float(np.abs(ref - emu).max()); scale = float(np.abs(ref).max())
 same_top1 = bool((ref.argmax(1) == emu.argmax(1)).all())
 print(f'resnet50 logits {ref.shape}: max abs diff {err:.3g} (max |ref| {scale:.3g}), '
@@ -54,12 +57,12 @@ sys.exit(0 if err <= 1e-3 * scale and same_top1 else 1)"
 step compare_planted 3 $PY -m trtdsl.cli.main compare zoo/resnet50.yaml --weights random \
   --shape x=1x3x224x224 --backend emulated --memory device \
   --perturb layer3.2.conv2.weight=0.5
-grep -q "first node above tolerance 0.001: layer3.2.conv2 " "$OUT/compare_planted.log" \
+grep -q "first node above tolerance 0.001: layer3.2.conv2 " "$LOGS/compare_planted.log" \
   || { echo "compare did not name layer3.2.conv2" | tee -a "$OUT/summary.log"; failed=$((failed + 1)); }
 step compare_bisect 3 $PY -m trtdsl.cli.main compare zoo/resnet50.yaml --weights random \
   --shape x=1x3x224x224 --backend emulated --memory device \
   --perturb layer3.2.conv2.weight=0.5 --bisect
-grep -q "first node above tolerance 0.001: layer3.2.conv2 " "$OUT/compare_bisect.log" \
+grep -q "first node above tolerance 0.001: layer3.2.conv2 " "$LOGS/compare_bisect.log" \
   || { echo "bisect did not name layer3.2.conv2" | tee -a "$OUT/summary.log"; failed=$((failed + 1)); }
 step bench_emulated 0 $PY -m trtdsl.cli.main bench zoo/resnet50.yaml --weights random \
   --shape x=1x3x224x224 --backend emulated --iterations 3 --warmup 1 --profile
