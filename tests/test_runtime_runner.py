@@ -208,3 +208,37 @@ def test_engine_feed_conventions(tmp_path) -> None:
         engine_feed(inputs, ["x=random", "x=random:2"])
     with pytest.raises(UsageError, match="bad shape '5x'"):
         parse_shape_specs(["x=5x"], inputs)
+
+
+def test_device_memory_without_cuda_python_says_how_to_get_it(monkeypatch) -> None:
+    import builtins
+
+    from trtdsl.runtime import cuda
+
+    real_import = builtins.__import__
+
+    def no_cuda(name: str, *args, **kwargs):  # noqa: ANN202
+        if name.startswith("cuda"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(cuda, "_CUDART", None)
+    monkeypatch.setattr(builtins, "__import__", no_cuda)
+    with pytest.raises(BackendError, match=r"device memory needs cuda-python \(pip install"):
+        EngineRunner(_Engine(), FAKE_TRT, memory="device")
+    assert cuda.device_count() == 0
+
+
+def test_benchmark_by_count_and_by_duration() -> None:
+    from trtdsl.runtime.bench import LatencyStats, benchmark
+
+    with EngineRunner(_Engine(), FAKE_TRT, memory="host") as runner:
+        result = benchmark(runner, {"x": _x(4)}, warmup=2, iterations=7)
+        assert result.iterations == 7 and result.batch == 4 and result.emulated
+        assert result.shapes == {"x": (4, 4)} and result.memory == "host"
+        at_least = benchmark(runner, {"x": _x(4)}, warmup=0, iterations=3, duration_s=1e-6)
+        assert at_least.iterations >= 3
+        with pytest.raises(UsageError, match="--duration must be > 0"):
+            benchmark(runner, {"x": _x(4)}, duration_s=0)
+    stats = LatencyStats.of([4.0, 1.0, 3.0, 2.0])
+    assert (stats.min, stats.median, stats.max, stats.mean) == (1.0, 2.5, 4.0, 2.5)

@@ -53,6 +53,7 @@ class DeviceMemory:
     kind = "device"
 
     def __init__(self) -> None:
+        cuda.cudart()  # BackendError saying how to install cuda-python when it is missing
         if cuda.device_count() < 1:
             raise cuda.CudaError(
                 "no CUDA device is visible (cudaGetDeviceCount); "
