@@ -86,22 +86,26 @@ def print_table(
 
     cells = [[_cell(row.get(c.key)) for c in columns] for row in rows]
     table = Table(title=title, title_justify="left", header_style="bold")
-    widths = []
+    widths: list[int] = []
     for index, column in enumerate(columns):
         widest = max([len(column.header), *(len(line[index]) for line in cells)])
         widths.append(widest)
-        justify = "right" if column.align == "right" else "left"
-        table.add_column(column.header, justify=justify, no_wrap=True, min_width=widest)
-    for line in cells:
-        table.add_row(*line)
+        table.add_column(
+            column.header,
+            justify="right" if column.align == "right" else "left",
+            no_wrap=True,
+            min_width=widest,
+        )
+    for cell_line in cells:
+        table.add_row(*cell_line)
     console = Console(file=stream, highlight=False)
     # Never cut a name or a number: on a narrow terminal, let lines run long instead.
     natural = sum(widths) + 3 * len(columns) + 1
     if natural > console.width:
         console = Console(file=stream, highlight=False, width=natural)
     console.print(table)
-    for line in footer:
-        console.print(line, markup=False)
+    for text in footer:
+        console.print(text, markup=False)
 
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:

@@ -86,7 +86,8 @@ def load_yaml(path: str | os.PathLike[str]) -> Graph:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise ModelError(f"{path}: cannot read model file: {e.strerror or e}") from None
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+        raise ModelError(f"{path}: cannot read model file: {reason}") from None
     return load_yaml_text(text, str(path), base_dir=path.parent)
 
 
