@@ -19,6 +19,7 @@ import numpy as np
 
 from trtdsl.errors import UsageError
 from trtdsl.ir.graph import Graph, Node, Port
+from trtdsl.ir.ops.base import ParamSpec
 from trtdsl.ir.ops.cast import Cast, cast_array
 from trtdsl.ir.ops.normalization import BatchNorm2d
 from trtdsl.ir.ops.shape import Concat, Dropout, Flatten, Identity, Permute, Reshape
@@ -204,7 +205,7 @@ class _Rewriter:
         return producer.source if producer is not None else None
 
 
-def _params(rewriter: _Rewriter, node: Node) -> list[tuple[str, Node, str, object]]:
+def _params(rewriter: _Rewriter, node: Node) -> list[tuple[str, Node, str, ParamSpec]]:
     in_types = [rewriter.types[v] for v in node.inputs]
     return [
         (f"{node.name}.{role}", node, role, spec) for role, spec in node.op.params(in_types).items()
