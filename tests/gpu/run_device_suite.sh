@@ -39,8 +39,8 @@ numpy.__version__, 'cuda-bindings', cuda.bindings.__version__)"
 
 step pytest_gpu 0 $PY -m pytest -q -m gpu -p no:cacheprovider tests
 # the CPU runtime tests again: with a GPU visible, memory="auto" picks device memory
-step pytest_runtime 0 $PY -m pytest -q -p no:cacheprovider tests/test_runtime_runner.py \
-  tests/test_runtime_emulated.py tests/test_compare.py
+step pytest_runtime 0 $PY -m pytest -q -p no:cacheprovider tests/test_runtime*.py \
+  tests/test_compare.py
 step run_reference 0 $PY -m trtdsl.cli.main run zoo/resnet50.yaml --weights random \
   --backend reference -o "$LOGS/resnet50_reference.npz"
 step run_emulated 0 $PY -m trtdsl.cli.main run zoo/resnet50.yaml --weights random \
