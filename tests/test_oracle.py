@@ -67,3 +67,67 @@ def test_erf_kernel_matches_torch(torch_modules) -> None:  # type: ignore[no-unt
     torch, _ = torch_modules
     x = np.linspace(-7, 7, 14001)
     np.testing.assert_allclose(erf(x), torch.erf(torch.from_numpy(x)).numpy(), rtol=0, atol=1e-10)
+
+
+# -- whole networks: the zoo graph on the reference executor vs an independent torch forward ----
+
+
+def _torch_resnet(torch, F, w: dict, x):  # type: ignore[no-untyped-def]
+    """torchvision's ResNet forward (v1.5: stride on the 3x3), written against state_dict keys."""
+
+    def bn(t, prefix):  # type: ignore[no-untyped-def]
+        return F.batch_norm(
+            t, w[f"{prefix}.running_mean"], w[f"{prefix}.running_var"],
+            w[f"{prefix}.weight"], w[f"{prefix}.bias"], False, 0.0, 1e-5,
+        )  # fmt: skip
+
+    bottleneck = "layer1.0.conv3.weight" in w
+    y = F.relu(bn(F.conv2d(x, w["conv1.weight"], stride=2, padding=3), "bn1"))
+    y = F.max_pool2d(y, 3, 2, 1)
+    for layer in (1, 2, 3, 4):
+        block = 0
+        while f"layer{layer}.{block}.conv1.weight" in w:
+            p = f"layer{layer}.{block}"
+            stride = 2 if layer > 1 and block == 0 else 1
+            if bottleneck:
+                out = F.relu(bn(F.conv2d(y, w[f"{p}.conv1.weight"]), f"{p}.bn1"))
+                out = F.conv2d(out, w[f"{p}.conv2.weight"], stride=stride, padding=1)
+                out = F.relu(bn(out, f"{p}.bn2"))
+                out = bn(F.conv2d(out, w[f"{p}.conv3.weight"]), f"{p}.bn3")
+            else:
+                out = F.conv2d(y, w[f"{p}.conv1.weight"], stride=stride, padding=1)
+                out = F.relu(bn(out, f"{p}.bn1"))
+                out = bn(F.conv2d(out, w[f"{p}.conv2.weight"], padding=1), f"{p}.bn2")
+            if f"{p}.downsample.0.weight" in w:
+                y = F.conv2d(y, w[f"{p}.downsample.0.weight"], stride=stride)
+                y = bn(y, f"{p}.downsample.1")
+            y = F.relu(out + y)
+            block += 1
+    y = torch.flatten(F.adaptive_avg_pool2d(y, 1), 1)
+    return F.linear(y, w["fc.weight"], w["fc.bias"])
+
+
+@pytest.mark.parametrize("model", ["resnet18", "resnet50"])
+def test_zoo_resnet_reference_matches_torch(model: str, torch_modules) -> None:  # type: ignore[no-untyped-def]
+    """The zoo graph, seeded random weights and the NumPy reference executor against torch.
+
+    Tolerance: max |difference| <= 1e-5 * max |logit| (measured: ~5e-7), looser than the
+    per-op 1e-5 relative bound because 20-50 float32 layers accumulate in a different order
+    (GEMM vs torch's convolution) and compound; a 1% change of one BN variance deep in
+    ResNet-50 moves the logits by ~9e-5 of their maximum, so it would be caught.
+    """
+    from trtdsl.backends.reference import run_reference
+    from trtdsl.frontend.load import load_model
+    from trtdsl.weights import random_weights
+
+    torch, F = torch_modules
+    graph = load_model(model, shapes={"x": (2, 3, 64, 64)})
+    weights = random_weights(graph, seed=5)
+    x = np.random.default_rng(6).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    (got,) = run_reference(graph, weights, {"x": x}).values()
+    tw = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in weights.items()}
+    with torch.no_grad():
+        want = _torch_resnet(torch, F, tw, torch.from_numpy(x)).numpy()
+    assert got.shape == want.shape == (2, 1000)
+    assert np.abs(want).max() > 1e-3, "degenerate logits would make the comparison vacuous"
+    assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
