@@ -161,3 +161,35 @@ def test_resnet50_emulated_compile_is_within_1e_4(capsys: pytest.CaptureFixture[
     rows = [line for line in table.splitlines()[3:] if line.strip()[:1].isdigit()]
     assert len(rows) == count > 100
     assert max(_errors(out)) < 1e-4
+
+
+def test_sidecar_describes_model_weights_options_and_io(tiny: str) -> None:
+    """Only real builds write the sidecar; its content is checked here on an emulated build."""
+    import argparse
+
+    from trtdsl.backends.trt import (
+        BuildConfig,
+        build_engine,
+        emit_network,
+        import_trt,
+        prepare_graph,
+    )
+    from trtdsl.frontend.load import load_model
+    from trtdsl.weights import load_weights
+
+    trt = import_trt(emulate=True)
+    graph = load_model(tiny)
+    weights = load_weights("random", graph).arrays
+    emitted = emit_network(trt, *prepare_graph(graph, weights))
+    plan = build_engine(emitted)
+    args = argparse.Namespace(model=tiny, weights="random")
+    sidecar = compile_cli._sidecar(
+        args, graph, weights, trt, BuildConfig(), emitted, plan, 1.5, None
+    )
+    data = json.loads(json.dumps(sidecar))
+    assert data["model"]["name"] == "tiny" and len(data["model"]["file_sha256"]) == 64
+    assert data["weights"] == {"source": "random", "sha256": compile_cli._sha256_arrays(weights)}
+    assert data["tensorrt"] == trt.__version__ and data["options"]["precision"] == "fp32"
+    assert data["io"]["inputs"] == [{"name": "x", "dtype": "float32", "shape": [-1, 3, 8, 8]}]
+    assert data["io"]["outputs"] == [{"name": "probs", "dtype": "float32", "shape": [-1, 5]}]
+    assert data["engine_bytes"] == len(plan) and data["build_seconds"] == 1.5
