@@ -21,8 +21,8 @@ step() {  # step NAME EXPECTED_STATUS COMMAND...
   echo "=== $name: $*" | tee -a "$OUT/summary.log"
   local start=$SECONDS
   "$@" 2>&1 | tee "$LOGS/$name.log"
-  cat "$LOGS/$name.log" >> "$OUT/suite.log"
   local status=${PIPESTATUS[0]}
+  cat "$LOGS/$name.log" >> "$OUT/suite.log"
   local verdict=ok
   if [ "$status" != "$expected" ]; then verdict=FAILED; failed=$((failed + 1)); fi
   echo "=== $name: exit $status (expected $expected) in $((SECONDS - start)) s: $verdict" \
