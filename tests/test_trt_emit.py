@@ -232,3 +232,20 @@ def test_bfloat16_weights_are_passed_as_bit_patterns() -> None:
 def test_missing_tensorrt_says_how_to_install_and_mentions_emulate() -> None:
     with pytest.raises(TensorRTMissingError, match=r"pip install 'trtdsl\[trt\]'.*--emulate"):
         import_trt(emulate=False)
+
+
+def test_weights_are_named_after_state_dict_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    trt = import_trt(emulate=True)
+    named: dict[str, int] = {}
+    original = trt.INetworkDefinition.set_weights_name
+
+    def spy(self, weights, name):  # type: ignore[no-untyped-def]
+        named[name] = weights.ctypes.data if isinstance(weights, np.ndarray) else weights
+        return original(self, weights, name)
+
+    monkeypatch.setattr(trt.INetworkDefinition, "set_weights_name", spy)
+    graph, weights = prepare_graph(_tiny_model(), random_weights(_tiny_model()))
+    emitted = emit_network(trt, graph, weights)
+    assert sorted(named) == ["conv1.bias", "conv1.weight", "head.fc.bias", "head.fc.weight"]
+    kept = {a.ctypes.data for a in emitted.keep if isinstance(a, np.ndarray)}
+    assert set(named.values()) <= kept  # the very buffers the layers use
