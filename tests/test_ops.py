@@ -313,3 +313,15 @@ def test_shape_ops_hand_values() -> None:
     np.testing.assert_array_equal(
         ref("concat", dict(dim=2), x, x[:, :, :1]), [[[0, 1, 2, 0], [3, 4, 5, 3]]]
     )
+
+
+def test_ceil_mode_accepts_a_kernel_larger_than_the_padded_input_like_torch() -> None:
+    # H=1 with kernel 3: floor mode has no window; ceil mode has one clipped window (PyTorch).
+    x = np.arange(8, dtype=np.float32).reshape(1, 1, 1, 8)
+    op = make_op("max_pool2d", dict(kernel_size=3, stride=4, ceil_mode=True))
+    assert op.infer_outputs([f32(1, 1, 1, 8)])[0].shape == (1, 1, 1, 2)
+    np.testing.assert_array_equal(op.reference([x], {}), [[[[2, 6]]]])
+    avg = make_op("avg_pool2d", dict(kernel_size=3, stride=4, ceil_mode=True))
+    np.testing.assert_allclose(avg.reference([x], {}), [[[[1.0, 5.0]]]])  # divisor 1 x 3
+    with pytest.raises(ShapeError, match=r"does not fit .* \(output size 0\)"):
+        make_op("max_pool2d", dict(kernel_size=3, stride=4)).infer_outputs([f32(1, 1, 1, 8)])

@@ -9,6 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cases import CASES, OpCase, case_arrays
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trtdsl.errors import TrtdslError
+from trtdsl.ir.ops import make_op
+from trtdsl.ir.types import DType, TensorType
 
 pytestmark = pytest.mark.oracle
 
@@ -52,8 +58,6 @@ def test_reference_matches_torch(case: OpCase, seed: int, torch_modules) -> None
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_over_a_wide_range(approximate: str, torch_modules) -> None:  # type: ignore[no-untyped-def]
-    from trtdsl.ir.ops import make_op
-
     torch, F = torch_modules
     x = np.linspace(-12, 12, 20001, dtype=np.float32)
     got = make_op("gelu", dict(approximate=approximate)).reference([x], {})
@@ -131,3 +135,112 @@ def test_zoo_resnet_reference_matches_torch(model: str, torch_modules) -> None: 
     assert got.shape == want.shape == (2, 1000)
     assert np.abs(want).max() > 1e-3, "degenerate logits would make the comparison vacuous"
     assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
+
+
+# -- random spatial configurations: same accept/reject decision and same values as torch -------
+
+SPATIAL = dict(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+
+
+@settings(**SPATIAL)
+@given(
+    kind=st.sampled_from(["max", "avg"]),
+    kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    stride=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    ceil_mode=st.booleans(),
+    count_include_pad=st.booleans(),
+    hw=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+)
+def test_random_pooling_agrees_with_torch(
+    kind: str,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    ceil_mode: bool,
+    count_include_pad: bool,
+    hw: tuple[int, int],
+) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    kwargs: dict[str, object] = dict(
+        kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode
+    )
+    if kind == "avg":
+        kwargs["count_include_pad"] = count_include_pad
+    torch_pool = F.max_pool2d if kind == "max" else F.avg_pool2d
+    x = np.random.default_rng(0).standard_normal((1, 2, *hw)).astype(np.float32)
+    try:
+        want = torch_pool(torch.from_numpy(x), **kwargs).numpy()
+    except RuntimeError:
+        want = None
+    try:
+        op = make_op(f"{kind}_pool2d", kwargs)
+        (out_type,) = op.infer_outputs([TensorType(DType.FLOAT32, (1, 2, *hw))])
+    except TrtdslError:
+        assert want is None, "torch accepts what trtdsl rejects"
+        return
+    assert want is not None, "trtdsl accepts what torch rejects"
+    assert out_type.shape == want.shape
+    np.testing.assert_allclose(op.reference([x], {}), want, rtol=1e-6, atol=1e-6)
+
+
+@settings(**SPATIAL)
+@given(
+    kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    dilation=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    groups=st.sampled_from([1, 2, 4]),
+    hw=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+)
+def test_random_conv2d_agrees_with_torch(
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    hw: tuple[int, int],
+) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 4, *hw)).astype(np.float32)
+    w = rng.standard_normal((4, 4 // groups, *kernel)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    try:
+        want = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), **kwargs)
+    except RuntimeError:
+        want = None
+    try:
+        op = make_op("conv2d", dict(out_channels=4, kernel_size=kernel, **kwargs))
+        (out_type,) = op.infer_outputs([TensorType(DType.FLOAT32, x.shape)])
+    except TrtdslError:
+        assert want is None, "torch accepts what trtdsl rejects"
+        return
+    assert want is not None, "trtdsl accepts what torch rejects"
+    assert out_type.shape == tuple(want.shape)
+    got = op.reference([x], {"weight": w, "bias": b})
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@settings(**SPATIAL)
+@given(
+    out=st.tuples(st.one_of(st.none(), st.integers(1, 9)), st.integers(1, 9)),
+    hw=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+)
+def test_random_adaptive_avg_pool_agrees_with_torch(
+    out: tuple[int | None, int], hw: tuple[int, int]
+) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    x = np.random.default_rng(2).standard_normal((1, 3, *hw)).astype(np.float32)
+    want = F.adaptive_avg_pool2d(torch.from_numpy(x), out).numpy()
+    op = make_op("adaptive_avg_pool2d", dict(output_size=out))
+    (out_type,) = op.infer_outputs([TensorType(DType.FLOAT32, x.shape)])
+    assert out_type.shape == want.shape
+    np.testing.assert_allclose(op.reference([x], {}), want, rtol=1e-6, atol=1e-6)

@@ -57,12 +57,13 @@ class _Pool2d(Op):
             size = static_dim(self, x, 2 + axis, "spatial dimensions")
             k, s = self.kernel_size[axis], self.stride[axis]  # type: ignore[index]
             p = self.padding[axis]  # type: ignore[index]
-            if size + 2 * p < k:
+            size_out = kernels.pool_output_size(size, k, s, p, p, self.ceil_mode)
+            if size_out < 1:  # PyTorch: "Output size is too small"
                 raise ShapeError(
                     f"{self.op_name}: kernel_size {self.kernel_size} does not fit input {x} "
-                    f"padded by {self.padding}"
+                    f"padded by {self.padding} (output size {size_out})"
                 )
-            out.append(kernels.pool_output_size(size, k, s, p, p, self.ceil_mode))
+            out.append(size_out)
         return out[0], out[1]
 
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
