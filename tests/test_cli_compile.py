@@ -193,3 +193,11 @@ def test_sidecar_describes_model_weights_options_and_io(tiny: str) -> None:
     assert data["io"]["inputs"] == [{"name": "x", "dtype": "float32", "shape": [-1, 3, 8, 8]}]
     assert data["io"]["outputs"] == [{"name": "probs", "dtype": "float32", "shape": [-1, 5]}]
     assert data["engine_bytes"] == len(plan) and data["build_seconds"] == 1.5
+
+
+def test_help_says_fp32_is_exact_with_tf32_off(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["compile", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "fp32 (default; exact float32 with TF32 disabled" in out
+    assert "trtdsl compile zoo/resnet50.yaml --weights random --emulate" in out
