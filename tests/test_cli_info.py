@@ -42,7 +42,7 @@ def test_python_and_yaml_resnet50_print_the_same_rows(capsys: pytest.CaptureFixt
     ]  # fmt: skip  (MACs at N=8: 8*64*112*112*3*7*7)
     assert 8 * 64 * 112 * 112 * 3 * 7 * 7 == 944_111_616
     assert len(lines) == 3 + 175 + 2
-    assert lines[-2].startswith("total: 175 layers, 25,610,152 params, ")
+    assert lines[-2].startswith("total: 175 layers, 25,557,032 params, ")
     assert lines[-2].endswith("GMACs (at opt size N=8)")
 
 
@@ -52,7 +52,7 @@ def test_shape_override_gives_static_rows(capsys: pytest.CaptureFixture[str]) ->
     assert "1x64x112x112" in out
     assert "Nx" not in out
     total = next(line for line in out.splitlines() if line.startswith("total:"))
-    assert total == "total: 175 layers, 25,610,152 params, 4.09 GMACs"
+    assert total == "total: 175 layers, 25,557,032 params, 4.09 GMACs"
 
 
 def test_json_format(capsys: pytest.CaptureFixture[str]) -> None:
@@ -72,9 +72,14 @@ def test_json_format(capsys: pytest.CaptureFixture[str]) -> None:
         "shape": "Nx1000",
         "dtype": "float32",
         "params": 513_000,
+        "buffers": 0,
         "macs": 8 * 512 * 1000,
     }
+    bn1 = next(row for row in data["layers"] if row["name"] == "bn1")
+    assert (bn1["params"], bn1["buffers"]) == (2 * 64, 2 * 64)
+    assert data["totals"]["params"] == 11_689_512  # torchvision's published ResNet-18 count
     assert data["totals"]["params"] == sum(row["params"] for row in data["layers"])
+    assert data["totals"]["buffers"] == sum(row["buffers"] for row in data["layers"])
     assert data["totals"]["macs"] == sum(row["macs"] for row in data["layers"])
 
 

@@ -54,7 +54,10 @@ class LayerRow:
     """Output shape(s), ``x``-joined, symbols by name; several outputs joined by ``", "``."""
     dtype: str
     params: int
-    """Elements of the node's non-optional weights (BatchNorm running stats included)."""
+    """Trainable parameter elements, as PyTorch counts them (BatchNorm running stats excluded)."""
+    buffers: int
+    """Elements of saved non-trainable state (BatchNorm running statistics), bound but not
+    counted in ``params``."""
     macs: int
     """Multiply-accumulates at ``GraphSummary.sizes``."""
 
@@ -76,6 +79,10 @@ class GraphSummary:
         return sum(r.params for r in self.rows)
 
     @property
+    def total_buffers(self) -> int:
+        return sum(r.buffers for r in self.rows)
+
+    @property
     def total_macs(self) -> int:
         return sum(r.macs for r in self.rows)
 
@@ -87,9 +94,9 @@ def summarize_graph(graph: Graph) -> GraphSummary:
     for index, node in enumerate(graph.nodes):
         in_types = graph.input_types(node)
         out_types = graph.output_types(node)
-        params = sum(
-            math.prod(spec.shape) for spec in node.op.params(in_types).values() if not spec.optional
-        )
+        specs = [s for s in node.op.params(in_types).values() if not s.optional]
+        params = sum(math.prod(s.shape) for s in specs if not s.buffer)
+        buffers = sum(math.prod(s.shape) for s in specs if s.buffer)
         rows.append(
             LayerRow(
                 index=index,
@@ -99,6 +106,7 @@ def summarize_graph(graph: Graph) -> GraphSummary:
                 shape=", ".join(t.format_shape() for t in out_types),
                 dtype=", ".join(sorted({t.dtype.value for t in out_types})),
                 params=params,
+                buffers=buffers,
                 macs=node.op.macs(in_types, out_types, sizes),
             )
         )
@@ -181,7 +189,11 @@ def summary_to_json(summary: GraphSummary) -> dict[str, Any]:
         "outputs": [{"name": n, "type": t} for n, t in summary.outputs],
         "macs_at": dict(summary.sizes),
         "layers": [{**asdict(r), "inputs": list(r.inputs)} for r in summary.rows],
-        "totals": {"params": summary.total_params, "macs": summary.total_macs},
+        "totals": {
+            "params": summary.total_params,
+            "buffers": summary.total_buffers,
+            "macs": summary.total_macs,
+        },
     }
 
 
@@ -198,6 +210,7 @@ def print_summary(summary: GraphSummary) -> None:
     footer = [
         f"total: {len(summary.rows)} layers, {format_count(summary.total_params)} params, "
         f"{format_giga(summary.total_macs)}MACs" + (f" (at opt size {at})" if at else ""),
-        "params count every stored weight element (BatchNorm running statistics included)",
+        f"params are trainable parameters as PyTorch counts them; BatchNorm running statistics "
+        f"({format_count(summary.total_buffers)} elements) are buffers, bound but not counted",
     ]
     print_table(COLUMNS, rows, title=title, footer=footer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -137,6 +138,10 @@ class Graph:
         for n in self.nodes:
             for role, spec in n.op.params(self.input_types(n)).items():
                 yield f"{n.name}.{role}", n, role, spec
+
+    def num_parameters(self) -> int:
+        """Trainable parameter elements, counted as PyTorch counts them (buffers excluded)."""
+        return sum(math.prod(spec.shape) for _, _, _, spec in self.params() if not spec.buffer)
 
     def dim(self, name: str) -> DimRange:
         for d in self.dims:

@@ -25,12 +25,15 @@ class ParamSpec:
 
     The state_dict key of a parameter is ``f"{node.name}.{role}"``. An ``optional`` parameter
     is not used by the computation and may be absent from a checkpoint (BatchNorm's
-    ``num_batches_tracked``, which PyTorch saves but does not require).
+    ``num_batches_tracked``, which PyTorch saves but does not require). A ``buffer`` is saved
+    state rather than a trainable parameter (BatchNorm's running statistics): it is bound like
+    any weight but, as in PyTorch, not counted among the model's parameters.
     """
 
     shape: tuple[int, ...]
     dtype: DType = DType.FLOAT32
     optional: bool = False
+    buffer: bool = False
 
 
 @dataclass(frozen=True)

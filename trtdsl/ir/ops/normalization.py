@@ -53,9 +53,9 @@ class BatchNorm2d(Op):
         return {
             "weight": ParamSpec((c,)),
             "bias": ParamSpec((c,)),
-            "running_mean": ParamSpec((c,)),
-            "running_var": ParamSpec((c,)),
-            "num_batches_tracked": ParamSpec((), DType.INT64, optional=True),
+            "running_mean": ParamSpec((c,), buffer=True),
+            "running_var": ParamSpec((c,), buffer=True),
+            "num_batches_tracked": ParamSpec((), DType.INT64, optional=True, buffer=True),
         }
 
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
