@@ -3,8 +3,10 @@ always labelled as an emulation."""
 
 from __future__ import annotations
 
+import ast
 import enum
 import inspect
+import textwrap
 import types
 from pathlib import Path
 
@@ -25,6 +27,23 @@ def _in_real_bindings(name: str) -> bool:
     # NOTE: the linker stores a string as the tail of a longer one when it can ("REFIT" only
     # lives inside "INCLUDE_REFIT"), so a bound name may appear only as a suffix.
     return name in REAL_NAMES or any(real.endswith(name) for real in REAL_NAMES)
+
+
+def _instance_attributes(klass: type) -> set[str]:
+    """Public attributes a class's methods assign on ``self`` (e.g. ``self.debug_sync = ...``)."""
+    if issubclass(klass, enum.Enum):
+        return set()  # functional enums have no class statement
+    tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+    return {
+        target.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
+        and target.value.id == "self"
+        and not target.attr.startswith("_")
+    }
 
 
 def _argument_names(function: object) -> set[str]:
@@ -52,6 +71,7 @@ def _public_names() -> dict[str, set[str]]:
         for klass in value.__mro__:
             if klass.__module__.startswith("trtdsl.emulator"):
                 members |= {m for m in vars(klass) if not m.startswith("_")}
+                members |= _instance_attributes(klass)
         members -= _INHERITED - set(vars(value))
         arguments = set()
         for member in members | {"__init__"}:
