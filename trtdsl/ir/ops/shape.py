@@ -207,7 +207,7 @@ class Permute(Op):
         self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
     ) -> np.ndarray:
         x = inputs[0]
-        return np.ascontiguousarray(np.transpose(x, self._axes(x.ndim)))
+        return np.transpose(x, self._axes(x.ndim)).copy()
 
 
 @register_op
