@@ -145,3 +145,67 @@ def test_emulation_is_labelled() -> None:
 )  # fmt: skip
 def test_names_check_rejects_removed_and_misspelled_names(name: str) -> None:
     assert not _in_real_bindings(name)
+
+
+# Argument names and order of the real bindings (TensorRT python/src/infer at v11.1, every name
+# present in the 11.4 .so), for the calls trtdsl makes.
+SIGNATURES = {
+    "INetworkDefinition.add_input": "name dtype shape",
+    "INetworkDefinition.mark_output": "tensor",
+    "INetworkDefinition.add_convolution_nd": "input num_output_maps kernel_shape kernel bias",
+    "INetworkDefinition.add_pooling_nd": "input type window_size",
+    "INetworkDefinition.add_activation": "input type",
+    "INetworkDefinition.add_scale": "input mode shift scale power",
+    "INetworkDefinition.add_scale_nd": "input mode shift scale power channel_axis",
+    "INetworkDefinition.add_softmax": "input",
+    "INetworkDefinition.add_concatenation": "inputs",
+    "INetworkDefinition.add_elementwise": "input1 input2 op",
+    "INetworkDefinition.add_unary": "input op",
+    "INetworkDefinition.add_padding_nd": "input pre_padding post_padding",
+    "INetworkDefinition.add_shuffle": "input",
+    "INetworkDefinition.add_slice": "input start shape stride",
+    "INetworkDefinition.add_reduce": "input op axes keep_dims",
+    "INetworkDefinition.add_matrix_multiply": "input0 op0 input1 op1",
+    "INetworkDefinition.add_constant": "shape weights",
+    "INetworkDefinition.add_identity": "input",
+    "INetworkDefinition.add_cast": "input to_type",
+    "INetworkDefinition.get_layer": "index",
+    "INetworkDefinition.set_weights_name": "weights name",
+    "ILayer.get_input": "index",
+    "ILayer.set_input": "index tensor",
+    "ITensor.set_dimension_name": "index name",
+    "Builder.create_network": "flags",
+    "Builder.build_serialized_network": "network config",
+    "IBuilderConfig.set_memory_pool_limit": "pool pool_size",
+    "IBuilderConfig.set_flag": "flag",
+    "IBuilderConfig.add_optimization_profile": "profile",
+    "IBuilderConfig.create_timing_cache": "serialized_timing_cache",
+    "IBuilderConfig.set_timing_cache": "cache ignore_mismatch",
+    "IOptimizationProfile.set_shape": "input min opt max",
+    "IOptimizationProfile.get_shape": "input",
+    "ITimingCache.combine": "input_cache ignore_mismatch",
+    "Runtime.deserialize_cuda_engine": "serialized_engine",
+    "ICudaEngine.get_tensor_name": "index",
+    "ICudaEngine.get_tensor_mode": "name",
+    "ICudaEngine.get_tensor_profile_shape": "name profile_index",
+    "IExecutionContext.set_input_shape": "name shape",
+    "IExecutionContext.set_tensor_address": "name memory",
+    "IExecutionContext.execute_async_v3": "stream_handle",
+    "IExecutionContext.execute_v2": "bindings",
+    "IExecutionContext.set_optimization_profile_async": "profile_index stream_handle",
+    "EngineInspector.get_layer_information": "layer_index format",
+    "EngineInspector.get_engine_information": "format",
+    "Logger.__init__": "min_severity",
+    "ILogger.log": "severity msg",
+    "IProfiler.report_layer_time": "layer_name ms",
+    "IProgressMonitor.phase_start": "phase_name parent_phase num_steps",
+    "IProgressMonitor.step_complete": "phase_name step",
+    "IProgressMonitor.phase_finish": "phase_name",
+}
+
+
+@pytest.mark.parametrize(("method", "arguments"), SIGNATURES.items(), ids=list(SIGNATURES))
+def test_keyword_arguments_follow_the_real_signatures(method: str, arguments: str) -> None:
+    owner, name = method.split(".")
+    function = getattr(getattr(trt, owner), name)
+    assert list(inspect.signature(function).parameters)[1:] == arguments.split()
