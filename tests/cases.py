@@ -605,6 +605,23 @@ CASES: tuple[OpCase, ...] = (
         (3, 5),
         lambda F, torch, x, p: F.softmax(x[0], dim=0),
     ),
+    # -- narrow (chunk/split pieces) -----------------------------------------------------------
+    _case(
+        "narrow",
+        "narrow",
+        dict(dim=1, start=2, length=3),
+        ((2, 6, 3, 3),),
+        (2, 3, 3, 3),
+        lambda F, torch, x, p: torch.narrow(x[0], 1, 2, 3),
+    ),
+    _case(
+        "narrow-negative-dim",
+        "narrow",
+        dict(dim=-1, start=0, length=2),
+        ((2, 3, 5),),
+        (2, 3, 2),
+        lambda F, torch, x, p: torch.narrow(x[0], -1, 0, 2),
+    ),
 )
 
 CASES_BY_ID: Mapping[str, OpCase] = {c.id: c for c in CASES}

@@ -279,6 +279,14 @@ ERROR_CASES: tuple[ErrorCase, ...] = (
     _err("div-int", "div", {}, ((2,), (2,)), "floating-point", ("int32", "int32")),
     _err("softmax-axis", "softmax", dict(dim=3), ((2, 3),), "dim 3 out of range for rank 2"),
     _err("gelu-int", "gelu", {}, ((2,),), "floating-point", ("int8",)),
+    _err("narrow-length", "narrow", dict(dim=1, start=0, length=0), None, "length must be"),
+    _err(
+        "narrow-bounds",
+        "narrow",
+        dict(dim=1, start=2, length=3),
+        ((1, 4, 2),),
+        "start 2 \\+ length 3 exceeds size 4 of axis 1",
+    ),
 )
 
 

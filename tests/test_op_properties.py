@@ -95,7 +95,7 @@ SMALL_VALUES = st.one_of(
     st.integers(-3, 4),
     st.floats(-2, 2),
     st.sampled_from(["none", "tanh", "float16", "int32", "N"]),
-    st.lists(st.integers(-2, 4), min_size=1, max_size=4),
+    st.lists(st.integers(-2, 4), max_size=4),
 )
 STATIC_TYPES = st.builds(
     TensorType,
@@ -199,5 +199,9 @@ def _minimal_kwargs(op_name: str) -> dict[str, Any]:
         "shape": [-1],
         "dims": [0],
         "dtype": "float16",
+        "dim": 0,
+        "start": 0,
+        "length": 1,
     }
-    return {k: defaults[k] for k in required}
+    # Attributes of ops added later default to 1, which most integer attributes accept.
+    return {k: defaults.get(k, 1) for k in required}

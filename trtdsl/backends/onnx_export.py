@@ -20,7 +20,7 @@ from trtdsl.backends.reference import check_weights
 from trtdsl.errors import BackendError
 from trtdsl.ir.graph import Graph, Node
 from trtdsl.ir.ops import activation as act
-from trtdsl.ir.ops import cast, linear, normalization, pooling, shape
+from trtdsl.ir.ops import cast, linear, normalization, pooling, shape, slicing
 from trtdsl.ir.ops import elementwise as ew
 from trtdsl.ir.ops.base import Op
 from trtdsl.ir.ops.conv import Conv2d
@@ -450,3 +450,15 @@ def _reshape(ctx: _Context, node: Node) -> None:
         )
     shape_name = ctx.constant(f"{node.name}/shape", target, np.int64)
     ctx.add("Reshape", [node.inputs[0], shape_name], node.output, node.name)
+
+
+@_exporter(slicing.Narrow)
+def _narrow(ctx: _Context, node: Node) -> None:
+    op = node.op
+    assert isinstance(op, slicing.Narrow)
+    axis = op.axis(ctx.in_type(node).rank)
+    bounds = [
+        ctx.constant(f"{node.name}/{what}", [value], np.int64)
+        for what, value in (("starts", op.start), ("ends", op.start + op.length), ("axes", axis))
+    ]
+    ctx.add("Slice", [node.inputs[0], *bounds], node.output, node.name)
