@@ -325,3 +325,11 @@ def test_ceil_mode_accepts_a_kernel_larger_than_the_padded_input_like_torch() ->
     np.testing.assert_allclose(avg.reference([x], {}), [[[[1.0, 5.0]]]])  # divisor 1 x 3
     with pytest.raises(ShapeError, match=r"does not fit .* \(output size 0\)"):
         make_op("max_pool2d", dict(kernel_size=3, stride=4)).infer_outputs([f32(1, 1, 1, 8)])
+
+
+def test_rank0_results_stay_rank0() -> None:
+    x = np.array(2.5, dtype=np.float32)
+    for op_name, kwargs in [("permute", dict(dims=[])), ("relu", {}), ("identity", {})]:
+        op = make_op(op_name, kwargs)
+        assert op.infer_outputs([f32()])[0].shape == ()
+        assert op.reference([x], {}).shape == (), op_name
