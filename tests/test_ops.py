@@ -329,7 +329,12 @@ def test_ceil_mode_accepts_a_kernel_larger_than_the_padded_input_like_torch() ->
 
 def test_rank0_results_stay_rank0() -> None:
     x = np.array(2.5, dtype=np.float32)
-    for op_name, kwargs in [("permute", dict(dims=[])), ("relu", {}), ("identity", {})]:
+    for op_name, kwargs in [
+        ("permute", dict(dims=[])),
+        ("relu", {}),
+        ("identity", {}),
+        ("cast", dict(dtype="bfloat16")),
+    ]:
         op = make_op(op_name, kwargs)
         assert op.infer_outputs([f32()])[0].shape == ()
         assert op.reference([x], {}).shape == (), op_name

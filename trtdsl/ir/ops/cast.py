@@ -50,7 +50,7 @@ def cast_array(x: np.ndarray, dtype: DType) -> np.ndarray:
 
 def round_to_bfloat16(x: np.ndarray) -> np.ndarray:
     """float32 values rounded to the nearest bfloat16 (ties to even); NaN stays NaN."""
-    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+    bits = np.array(x, dtype=np.float32, order="C").view(np.uint32)  # keeps rank 0
     rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(
         0xFFFF0000
     )
