@@ -94,7 +94,7 @@ SMALL_VALUES = st.one_of(
     st.booleans(),
     st.integers(-3, 4),
     st.floats(-2, 2),
-    st.sampled_from(["none", "tanh", "float16", "int32", "N"]),
+    st.sampled_from(["none", "tanh", "float16", "bfloat16", "int32", "N"]),
     st.lists(st.integers(-2, 4), max_size=4),
 )
 STATIC_TYPES = st.builds(
