@@ -510,3 +510,26 @@ def test_half_network_stays_half() -> None:
     x = np.array([[1.0, -2.0]], np.float16)
     (y,) = run_network(lambda n, t: _out(n.add_activation(t, trt.ActivationType.RELU)), x)
     assert y.dtype == np.float16 and y.tolist() == [[1.0, 0.0]]
+
+
+@pytest.mark.oracle
+def test_half_convolution_matches_torch_in_float32() -> None:
+    import torch
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((1, 3, 6, 6)).astype(np.float16)
+    w = rng.standard_normal((2, 3, 3, 3)).astype(np.float16)
+    (y,) = run_network(lambda n, t: _out(n.add_convolution_nd(t, 2, (3, 3), w)), x)
+    assert y.dtype == np.float16
+    ref = F.conv2d(torch.from_numpy(x).float(), torch.from_numpy(w).float()).numpy()
+    np.testing.assert_allclose(y.astype(np.float32), ref, rtol=2e-3, atol=2e-3)
+
+
+def test_dynamic_batch_flatten_keeps_the_symbolic_batch() -> None:
+    builder = trt.Builder(trt.Logger())
+    network = builder.create_network(0)
+    x = network.add_input("x", trt.float32, (-1, 2, 3))
+    shuffle = network.add_shuffle(x)
+    shuffle.reshape_dims = (0, 6)
+    assert shuffle.get_output(0).shape == (-1, 6)

@@ -193,3 +193,24 @@ def test_removed_flags_do_not_exist() -> None:
         trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH  # noqa: B018
     with pytest.raises(AttributeError):
         trt.BuilderFlag.FP16  # noqa: B018
+
+
+def test_three_d_convolution_builds_but_the_emulator_refuses_to_compute_it() -> None:
+    from test_emulator_layers import _out, run_network
+
+    from trtdsl.emulator.types import EmulatorUnsupportedError
+
+    kernel = np.ones((1, 1, 1, 1, 1), np.float32)
+    x = np.ones((1, 1, 2, 2, 2), np.float32)
+    with pytest.raises(EmulatorUnsupportedError, match="2-D convolution only"):
+        run_network(lambda n, t: _out(n.add_convolution_nd(t, 1, (1, 1, 1), kernel)), x)
+
+
+def test_tensor_valued_layer_inputs_are_not_emulated() -> None:
+    from trtdsl.emulator.types import EmulatorUnsupportedError
+
+    _, _, network = _setup()
+    x = network.add_input("x", trt.float32, (1, 1, 2, 2))
+    layer = network.add_convolution_nd(x, 1, (1, 1), W)
+    with pytest.raises(EmulatorUnsupportedError, match="set_input"):
+        layer.set_input(1, x)
