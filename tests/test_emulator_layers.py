@@ -533,3 +533,59 @@ def test_dynamic_batch_flatten_keeps_the_symbolic_batch() -> None:
     shuffle = network.add_shuffle(x)
     shuffle.reshape_dims = (0, 6)
     assert shuffle.get_output(0).shape == (-1, 6)
+
+
+# --- deconvolution -------------------------------------------------------------------------------
+def test_deconvolution_hand_computed() -> None:
+    x = np.array([[[[1, 2], [3, 4]]]], np.float32)
+    kernel = np.ones((1, 1, 2, 2), np.float32)
+
+    def build(network: trt.INetworkDefinition, t: trt.ITensor) -> trt.ITensor:
+        layer = network.add_deconvolution_nd(t, 1, (2, 2), kernel)
+        layer.stride_nd = (2, 2)
+        return _out(layer)
+
+    (y,) = run_network(build, x)
+    # Stride 2 with a 2x2 window of ones: each input value fills its own 2x2 block.
+    np.testing.assert_array_equal(y[0, 0], np.kron(x[0, 0], np.ones((2, 2))))
+
+
+@pytest.mark.parametrize(
+    ("size", "stride", "window", "pre", "post", "mode", "expected"),
+    [(4, 2, 3, 1, 1, "EXPLICIT_ROUND_DOWN", 7), (4, 2, 3, 0, 0, "SAME_UPPER", 8),
+     (4, 2, 1, 0, 0, "SAME_UPPER", 7), (4, 1, 3, 0, 0, "SAME_LOWER", 4)],
+)  # fmt: skip
+def test_deconvolution_output_size(
+    size: int, stride: int, window: int, pre: int, post: int, mode: str, expected: int
+) -> None:
+    layer = trt.IDeconvolutionLayer.__new__(trt.IDeconvolutionLayer)
+    got = layer._axis_output(size, window, stride, pre, post, trt.PaddingMode[mode])
+    assert got[0] == expected
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("groups", [1, 2])
+def test_deconvolution_matches_torch(groups: int) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 4, 5, 4)).astype(np.float32)
+    w = rng.standard_normal((4, 6 // groups, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+
+    def build(network: trt.INetworkDefinition, t: trt.ITensor) -> trt.ITensor:
+        layer = network.add_deconvolution_nd(t, 6, (3, 3), w, b)
+        layer.num_groups = groups
+        layer.stride_nd, layer.dilation_nd = (2, 1), (1, 2)
+        # PyTorch padding=1, output_padding=(1, 0) -> pre = 1, post = 1 - output_padding.
+        layer.pre_padding, layer.post_padding = (1, 1), (0, 1)
+        return _out(layer)
+
+    (y,) = run_network(build, x)
+    ref = F.conv_transpose2d(
+        torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride=(2, 1),
+        padding=1, output_padding=(1, 0), groups=groups, dilation=(1, 2),
+    ).numpy()  # fmt: skip
+    assert y.shape == ref.shape
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)

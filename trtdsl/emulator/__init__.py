@@ -54,6 +54,7 @@ from trtdsl.emulator.layers import ICastLayer as ICastLayer
 from trtdsl.emulator.layers import IConcatenationLayer as IConcatenationLayer
 from trtdsl.emulator.layers import IConstantLayer as IConstantLayer
 from trtdsl.emulator.layers import IConvolutionLayer as IConvolutionLayer
+from trtdsl.emulator.layers import IDeconvolutionLayer as IDeconvolutionLayer
 from trtdsl.emulator.layers import IElementWiseLayer as IElementWiseLayer
 from trtdsl.emulator.layers import IIdentityLayer as IIdentityLayer
 from trtdsl.emulator.layers import ILayer as ILayer

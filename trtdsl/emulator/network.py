@@ -28,6 +28,7 @@ from trtdsl.emulator.layers import (
     IConcatenationLayer,
     IConstantLayer,
     IConvolutionLayer,
+    IDeconvolutionLayer,
     IElementWiseLayer,
     IIdentityLayer,
     ILayer,
@@ -263,6 +264,25 @@ class INetworkDefinition:
         layer._w["kernel"] = to_weights(kernel, "add_convolution_nd.kernel")
         layer._w["bias"] = to_weights(bias, "add_convolution_nd.bias", tensor.dtype)
         return self._add(layer, "addConvolutionNd")
+
+    def add_deconvolution_nd(
+        self,
+        input: ITensor,
+        num_output_maps: int,
+        kernel_shape: Any,
+        kernel: Any,
+        bias: Any = None,
+    ) -> IDeconvolutionLayer | None:
+        """Deconvolution; kernel CKRS, bias K values or None (empty, of the input's type)."""
+        tensor = check_type(input, ITensor, "add_deconvolution_nd.input")
+        layer = IDeconvolutionLayer(self, [tensor])
+        layer._init_params(
+            check_type(num_output_maps, int, "add_deconvolution_nd.num_output_maps"),
+            to_dims(kernel_shape, "add_deconvolution_nd.kernel_shape"),
+        )
+        layer._w["kernel"] = to_weights(kernel, "add_deconvolution_nd.kernel")
+        layer._w["bias"] = to_weights(bias, "add_deconvolution_nd.bias", tensor.dtype)
+        return self._add(layer, "addDeconvolutionNd")
 
     def add_pooling_nd(
         self, input: ITensor, type: PoolingType, window_size: Any

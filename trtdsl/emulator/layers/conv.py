@@ -61,15 +61,10 @@ def _check_nd(layer: ILayer, keys: Sequence[str], nd: int) -> None:
         require(len(layer._p[key]) == nd, f"{key} has {len(layer._p[key])} dims, expected {nd}")
 
 
-class IConvolutionLayer(ILayer):
-    """2-D/3-D convolution; kernel layout GKCRS (K output maps, C/G channels per group, R, S).
+class ConvolutionBase(ILayer):
+    """Properties and checks shared by convolution and deconvolution (not a TensorRT class)."""
 
-    Input (N, C, H, W) or (N, C, D, H, W); output (N, K, ...) with TensorRT's PaddingMode rules.
-    Defaults: stride 1, padding 0, dilation 1, groups 1, padding_mode EXPLICIT_ROUND_DOWN.
-    """
-
-    _TYPE = LayerType.CONVOLUTION
-    _TYPE_NAME = "Convolution"
+    _KERNEL_LAYOUT = "GKCRS"
 
     num_output_maps = value_property("num_output_maps", int, "Number of output maps (K).")
     kernel_size_nd = dims_property("kernel_size_nd", "Kernel spatial size (R, S).")
@@ -81,7 +76,7 @@ class IConvolutionLayer(ILayer):
     )
     dilation_nd = dims_property("dilation_nd", "Dilation per spatial axis. Default: 1s.")
     num_groups = value_property("num_groups", int, "Number of groups. Default: 1.")
-    kernel = weights_property("kernel", "Kernel weights, GKCRS.")
+    kernel = weights_property("kernel", "Kernel weights (GKCRS for conv, CKRS for deconv).")
     bias = weights_property("bias", "Bias weights, K values (or empty).")
 
     @property
@@ -111,7 +106,7 @@ class IConvolutionLayer(ILayer):
         """(output size, pre, post) for each spatial axis."""
         p = self._p
         return [
-            spatial_output(
+            self._axis_output(
                 shape[2 + i],
                 1 + p["dilation_nd"][i] * (p["kernel_size_nd"][i] - 1),
                 p["stride_nd"][i],
@@ -122,12 +117,16 @@ class IConvolutionLayer(ILayer):
             for i in range(len(shape) - 2)
         ]
 
+    def _axis_output(
+        self, size: int, window: int, stride: int, pre: int, post: int, mode: PaddingMode
+    ) -> tuple[int, int, int]:
+        return spatial_output(size, window, stride, pre, post, mode)
+
     def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
         (shape,), (dtype,) = shapes, dtypes
         p = self._p
-        require(
-            len(shape) in (4, 5), f"Only 2D or 3D convolution is supported; input {shape}", True
-        )
+        what = self._TYPE_NAME.lower()
+        require(len(shape) in (4, 5), f"Only 2D or 3D {what} is supported; input {shape}", True)
         nd = len(shape) - 2
         _check_nd(self, ("kernel_size_nd", "stride_nd", "pre_padding", "post_padding"), nd)
         _check_nd(self, ("dilation_nd",), nd)
@@ -136,9 +135,9 @@ class IConvolutionLayer(ILayer):
             "kernel size, stride and dilation must be >= 1",
         )
         require(all(v >= 0 for v in p["pre_padding"] + p["post_padding"]), "negative padding")
-        require_float(dtype, "convolution input")
+        require_float(dtype, f"{what} input")
         channels, maps, groups = shape[1], p["num_output_maps"], p["num_groups"]
-        require(channels != -1, "the channel dimension of a convolution input must be known")
+        require(channels != -1, f"the channel dimension of a {what} input must be known")
         require(maps >= 1 and groups >= 1, f"num_output_maps {maps}, num_groups {groups}")
         require(
             channels % groups == 0 and maps % groups == 0,
@@ -146,11 +145,11 @@ class IConvolutionLayer(ILayer):
         )
         kernel, bias = self._w["kernel"], self._w["bias"]
         expected = maps * channels // groups * volume(p["kernel_size_nd"])
+        layout = self._kernel_shape(channels, maps, groups)
         require(
             kernel.size == expected,
-            f"kernel weights has count {kernel.size} but "
-            f"{expected} was expected (GKCRS {maps}x{channels // groups}x"
-            f"{'x'.join(map(str, p['kernel_size_nd']))})",
+            f"kernel weights has count {kernel.size} but {expected} was expected "
+            f"({self._KERNEL_LAYOUT} {'x'.join(map(str, layout))})",
         )
         require(bias.size in (0, maps), f"bias has count {bias.size}, expected 0 or {maps}")
         # NOTE: TensorRT does not document whether a strongly typed convolution may mix weight
@@ -160,6 +159,21 @@ class IConvolutionLayer(ILayer):
         spatial = tuple(o for o, _, _ in self._geometry(shape))
         require(all(o >= 1 or o == -1 for o in spatial), f"empty output spatial dims {spatial}")
         return [((shape[0], maps) + spatial, dtype)]
+
+    def _kernel_shape(self, channels: int, maps: int, groups: int) -> tuple[int, ...]:
+        """The kernel's shape in this layer's layout (GKCRS flattened to K, C/G, R, S)."""
+        return (maps, channels // groups) + tuple(self._p["kernel_size_nd"])
+
+
+class IConvolutionLayer(ConvolutionBase):
+    """2-D/3-D convolution; kernel layout GKCRS (K output maps, C/G channels per group, R, S).
+
+    Input (N, C, H, W) or (N, C, D, H, W); output (N, K, ...) with TensorRT's PaddingMode rules.
+    Defaults: stride 1, padding 0, dilation 1, groups 1, padding_mode EXPLICIT_ROUND_DOWN.
+    """
+
+    _TYPE = LayerType.CONVOLUTION
+    _TYPE_NAME = "Convolution"
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         (x,) = xs
