@@ -14,7 +14,7 @@ from trtdsl import ModelBuilder
 from trtdsl.backends.reference import capture_reference, run_reference
 from trtdsl.errors import ShapeError, UsageError, WeightError
 from trtdsl.ir.graph import Graph
-from trtdsl.ir.ops.activation import ReLU
+from trtdsl.ir.ops.activation import ReLU, Tanh
 from trtdsl.weights import random_weights
 
 
@@ -23,7 +23,7 @@ def _two_input_graph() -> Graph:
     x = b.input("x", ("N", 3, 8, 8), dims={"N": (1, 2, 4)})
     y = b.input("y", ("N", 4, 8, 8))
     h = b.conv2d(x, out_channels=4, kernel_size=3, padding=1, name="conv")
-    h = b.relu(h, name="act")
+    h = b.tanh(h, name="act")
     s = b.add(h, y, name="sum")
     b.output(s, "out")
     b.output(h, "features")
@@ -57,7 +57,7 @@ def test_outputs_by_port_name_and_values(pair: tuple[Graph, dict[str, np.ndarray
         for j in range(3):
             conv += np.einsum("nchw,kc->nkhw", xp[:, :, i : i + 8, j : j + 8], w[:, :, i, j])
     conv += b.reshape(1, 4, 1, 1)
-    np.testing.assert_allclose(out["features"], np.maximum(conv, 0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out["features"], np.tanh(conv), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out["out"], out["features"] + inputs["y"], rtol=1e-6)
     assert all(a.flags.c_contiguous and a.dtype == np.float32 for a in out.values())
 
@@ -81,7 +81,7 @@ def test_capture_returns_every_value(pair: tuple[Graph, dict[str, np.ndarray]]) 
     assert sorted(values) == ["act", "conv", "sum", "x", "y"]
     out = run_reference(graph, weights, inputs)
     np.testing.assert_array_equal(values["sum"], out["out"])
-    np.testing.assert_array_equal(values["act"], np.maximum(values["conv"], 0))
+    np.testing.assert_allclose(values["act"], np.tanh(values["conv"]), rtol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,7 @@ def test_a_node_result_of_the_wrong_type_is_an_internal_error(
     pair: tuple[Graph, dict[str, np.ndarray]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     graph, weights = pair
-    monkeypatch.setattr(ReLU, "compute", lambda self, x: np.maximum(x, 0)[:, :2])
+    monkeypatch.setattr(Tanh, "compute", lambda self, x: np.tanh(x)[:, :2])
     with pytest.raises(AssertionError, match=r"^act: act has shape \(2, 2, 8, 8\)"):
         run_reference(graph, weights, _arrays())
 
@@ -150,20 +150,20 @@ def test_intermediates_are_freed_after_their_last_reader(
     b = ModelBuilder("chain")
     h = b.input("x", (1, 4))
     for i in range(4):
-        h = b.relu(h, name=f"r{i}")
+        h = b.tanh(h, name=f"r{i}")
     b.output(h, "y")
     graph = b.build()
     produced: list[weakref.ref[np.ndarray]] = []
     alive_at_call: list[list[bool]] = []
 
-    def compute(self: ReLU, x: np.ndarray) -> np.ndarray:
+    def compute(self: Tanh, x: np.ndarray) -> np.ndarray:
         gc.collect()
         alive_at_call.append([r() is not None for r in produced])
-        out = np.maximum(x, 0)
+        out = np.tanh(x)
         produced.append(weakref.ref(out))
         return out
 
-    monkeypatch.setattr(ReLU, "compute", compute)
+    monkeypatch.setattr(Tanh, "compute", compute)
     x = np.ones((1, 4), np.float32)
     run_reference(graph, {}, {"x": x})
     # When r3 runs, r0 and r1 are dead and r2 (its input) is alive.
@@ -172,3 +172,41 @@ def test_intermediates_are_freed_after_their_last_reader(
     produced.clear()
     capture_reference(graph, {}, {"x": x})
     assert alive_at_call[3] == [True, True, True]
+
+
+def _relu_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    original = ReLU.compute
+
+    def compute(self: ReLU, x: np.ndarray) -> np.ndarray:
+        calls.append(1)
+        return original(self, x)
+
+    monkeypatch.setattr(ReLU, "compute", compute)
+    return calls
+
+
+def test_in_place_ops_never_touch_caller_arrays_or_live_views(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    b = ModelBuilder("alias")
+    x = b.input("x", (2, 3, 4, 4))
+    same = b.identity(x, name="same")  # the caller's array itself
+    c = b.relu(same, name="r0")  # must not write over x
+    view = b.flatten(c, name="view")  # a view of r0, still live below
+    r = b.relu(c, name="r1")  # r0 dies here, but "view" shares its memory
+    s = b.add(b.flatten(r, name="flat"), view, name="sum")  # "flat" is dead: may be reused
+    b.output(b.relu(s, name="r2"), "y")
+    graph = b.build()
+    calls = _relu_calls(monkeypatch)
+    x_array = np.random.default_rng(0).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    x_copy = x_array.copy()
+    y = run_reference(graph, {}, {"x": x_array})["y"]
+    np.testing.assert_array_equal(x_array, x_copy)
+    relu = np.maximum(x_copy, 0).reshape(2, -1)
+    np.testing.assert_array_equal(y, np.maximum(relu + relu, 0))
+    # r0 and r1 could not reuse their inputs (caller's array, live view); r2 did.
+    assert len(calls) == 2
+    calls.clear()
+    capture_reference(graph, {}, {"x": x_array})
+    assert len(calls) == 3  # captured values are never overwritten

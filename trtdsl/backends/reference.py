@@ -8,12 +8,15 @@ and every node's result against the type the IR inferred for it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from trtdsl.errors import BackendError, ShapeError, TrtdslError, UsageError, WeightError
 from trtdsl.ir.graph import Graph, Node
+from trtdsl.ir.ops.activation import ReLU
+from trtdsl.ir.ops.base import Op
+from trtdsl.ir.ops.elementwise import Add
 from trtdsl.ir.types import TensorType
 
 __all__ = ["bind_input_sizes", "capture_reference", "check_weights", "node_params", "run_reference"]
@@ -172,11 +175,16 @@ def _execute(
             free_after.setdefault(index, []).append(value)
         for value in free_after.pop(-1, []):
             values.pop(value, None)
+    last_use = _last_uses(graph)
     for i, node in enumerate(graph.nodes):
         args = [values[v] for v in node.inputs]
         params = node_params(graph, node, weights)
+        in_place = None if capture else _IN_PLACE.get(type(node.op))
+        slot = None if in_place is None else _reusable_input(node, i, values, inputs, last_use)
         if node.op.is_noop:
             results: tuple[np.ndarray, ...] = (args[0],)
+        elif in_place is not None and slot is not None:
+            results = (in_place(args, slot),)
         else:
             try:
                 out = node.op.reference(args, params)
@@ -193,6 +201,50 @@ def _execute(
             values.pop(value, None)
         del args, params, results
     return values
+
+
+def _relu_in_place(args: list[np.ndarray], slot: int) -> np.ndarray:
+    return np.maximum(args[0], 0, out=args[0])  # == ReLU.compute, written over its input
+
+
+def _add_in_place(args: list[np.ndarray], slot: int) -> np.ndarray:
+    return np.add(args[0], args[1], out=args[slot])  # == Add.compute (a + b == b + a)
+
+
+_IN_PLACE: dict[type[Op], Callable[[list[np.ndarray], int], np.ndarray]] = {
+    ReLU: _relu_in_place,
+    Add: _add_in_place,
+}
+"""Ops that may write their result over a dead input with exactly ``reference()``'s values:
+this saves an allocation and a pass over fresh memory per activation and residual add."""
+
+
+def _reusable_input(
+    node: Node,
+    index: int,
+    values: Mapping[str, np.ndarray],
+    inputs: Mapping[str, np.ndarray],
+    last_use: Mapping[str, int],
+) -> int | None:
+    """The position of an input of ``node`` that it may overwrite, or None.
+
+    The input's value must be read by no later node and not be a graph output, its array
+    must have the node's output shape and dtype, be writeable, and share no memory with a
+    caller's input array or any other live value (views made by reshape or identity).
+    """
+    for slot, value in enumerate(node.inputs):
+        if slot > 1 or last_use[value] != index or node.inputs.count(value) > 1:
+            continue
+        array = values[value]
+        others = [a for name, a in values.items() if name != value]
+        if (
+            not array.flags.writeable
+            or array.shape != np.broadcast_shapes(*(values[v].shape for v in node.inputs))
+            or any(np.may_share_memory(array, a) for a in (*others, *inputs.values()))
+        ):
+            continue
+        return slot
+    return None
 
 
 def _check_result(

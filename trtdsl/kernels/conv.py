@@ -46,23 +46,30 @@ def conv2d(
     wo = (x.shape[3] + pad_begin[1] + pad_end[1] - dw * (s - 1) - 1) // sw + 1
     if cg == 1 and groups > 1 and k == c:
         y = _depthwise(_pad(x, pad_begin, pad_end), w, (ho, wo), stride, dilation)
+        if b is not None:
+            y += b.astype(compute, copy=False).reshape(1, k, 1, 1)
     else:
-        cols = _im2col(x, (r, s), (ho, wo), stride, pad_begin, pad_end, dilation)
-        # cols: (N, C*R*S, Ho*Wo), rows ordered (c, r, s) like w.reshape(K, C*R*S).
-        kg = k // groups
-        if groups == 1:
-            y = np.matmul(w.reshape(k, cg * r * s), cols)  # (N, K, Ho*Wo)
-        else:
-            y = np.matmul(
-                w.reshape(groups, kg, cg * r * s),
-                cols.reshape(n, groups, cg * r * s, ho * wo),
-            )  # (N, G, K/G, Ho*Wo)
-        y = y.reshape(n, k, ho, wo)
-    if b is not None:
-        y += b.astype(compute, copy=False).reshape(1, k, 1, 1)
-    if y.dtype != dtype:
-        y = y.astype(dtype)
-    return np.ascontiguousarray(y)
+        y = np.empty((n, k, ho, wo), dtype=compute)
+        kg, rows = k // groups, cg * r * s
+        w_groups = w.reshape(groups, kg, rows)
+        bias = None if b is None else b.astype(compute, copy=False).reshape(k, 1)
+        patches = _Patches(
+            x.shape[1:], compute, (r, s), (ho, wo), stride, pad_begin, pad_end, dilation
+        )
+        # One image at a time: its patch matrix stays in cache for the GEMM, the buffers are
+        # reused, and the GEMM writes straight into the output.
+        for i in range(n):
+            cols = patches.of(x[i])  # (C*R*S, Ho*Wo), rows ordered (c, r, s) like w
+            y_i = y[i].reshape(k, ho * wo)
+            if groups == 1:
+                np.matmul(w_groups[0], cols, out=y_i)
+            else:
+                np.matmul(
+                    w_groups, cols.reshape(groups, rows, ho * wo), out=y_i.reshape(groups, kg, -1)
+                )
+            if bias is not None:
+                y_i += bias
+    return y if y.dtype == dtype else y.astype(dtype)
 
 
 def _pad(x: np.ndarray, pad_begin: tuple[int, int], pad_end: tuple[int, int]) -> np.ndarray:
@@ -74,36 +81,56 @@ def _pad(x: np.ndarray, pad_begin: tuple[int, int], pad_end: tuple[int, int]) ->
     return out
 
 
-def _im2col(
-    x: np.ndarray,
-    kernel: tuple[int, int],
-    out_hw: tuple[int, int],
-    stride: tuple[int, int],
-    pad_begin: tuple[int, int],
-    pad_end: tuple[int, int],
-    dilation: tuple[int, int],
-) -> np.ndarray:
-    """Patches of x (N, C, H, W) as (N, C*R*S, Ho*Wo); a free view for unstrided 1x1 kernels."""
-    n, c = x.shape[:2]
-    r, s = kernel
-    ho, wo = out_hw
-    sh, sw = stride
-    dh, dw = dilation
-    if (r, s) == (1, 1) and not any(pad_begin) and not any(pad_end):
-        view = x[:, :, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw]
-        return np.ascontiguousarray(view).reshape(n, c, ho * wo)
-    xp = _pad(x, pad_begin, pad_end)
-    cols = np.empty((n, c, r, s, ho, wo), dtype=x.dtype)
-    # One strided copy per kernel tap (R*S copies), never a loop over pixels.
-    for i in range(r):
-        for j in range(s):
-            cols[:, :, i, j] = xp[
-                :,
-                :,
-                i * dh : i * dh + (ho - 1) * sh + 1 : sh,
-                j * dw : j * dw + (wo - 1) * sw + 1 : sw,
-            ]
-    return cols.reshape(n, c * r * s, ho * wo)
+class _Patches:
+    """im2col of single images (C, H, W) -> (C*R*S, Ho*Wo) into reused buffers.
+
+    Unstrided, unpadded 1x1 kernels need no copy: the image itself is the patch matrix.
+    """
+
+    def __init__(
+        self,
+        chw: tuple[int, ...],
+        dtype: np.dtype | type,
+        kernel: tuple[int, int],
+        out_hw: tuple[int, int],
+        stride: tuple[int, int],
+        pad_begin: tuple[int, int],
+        pad_end: tuple[int, int],
+        dilation: tuple[int, int],
+    ) -> None:
+        c, h, w = chw
+        self.kernel, self.out_hw, self.stride, self.dilation = kernel, out_hw, stride, dilation
+        self.pad_begin = pad_begin
+        self.padded = None
+        if any(pad_begin) or any(pad_end):
+            hp, wp = h + pad_begin[0] + pad_end[0], w + pad_begin[1] + pad_end[1]
+            self.padded = np.zeros((c, hp, wp), dtype)  # borders stay zero across images
+        r, s = kernel
+        ho, wo = out_hw
+        self.identity = (r, s) == (1, 1) and self.padded is None and stride == (1, 1)
+        self.cols = None if self.identity else np.empty((c, r, s, ho, wo), dtype)
+
+    def of(self, image: np.ndarray) -> np.ndarray:
+        c, h, w = image.shape
+        ho, wo = self.out_hw
+        if self.identity:
+            return np.ascontiguousarray(image).reshape(c, ho * wo)
+        if self.padded is not None:
+            pb = self.pad_begin
+            self.padded[:, pb[0] : pb[0] + h, pb[1] : pb[1] + w] = image
+            image = self.padded
+        (r, s), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
+        cols = self.cols
+        assert cols is not None
+        # One strided copy per kernel tap (R*S copies), never a loop over pixels.
+        for i in range(r):
+            for j in range(s):
+                cols[:, i, j] = image[
+                    :,
+                    i * dh : i * dh + (ho - 1) * sh + 1 : sh,
+                    j * dw : j * dw + (wo - 1) * sw + 1 : sw,
+                ]
+        return cols.reshape(c * r * s, ho * wo)
 
 
 def _depthwise(
