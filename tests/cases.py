@@ -622,6 +622,23 @@ CASES: tuple[OpCase, ...] = (
         (2, 3, 2),
         lambda F, torch, x, p: torch.narrow(x[0], -1, 0, 2),
     ),
+    # -- channel shuffle ----------------------------------------------------------------------
+    _case(
+        "channel_shuffle",
+        "channel_shuffle",
+        dict(groups=2),
+        ((2, 6, 3, 2),),
+        (2, 6, 3, 2),
+        lambda F, torch, x, p: F.channel_shuffle(x[0], 2),
+    ),
+    _case(
+        "channel_shuffle-groups3-rank3",
+        "channel_shuffle",
+        dict(groups=3),
+        ((1, 6, 4),),
+        (1, 6, 4),
+        lambda F, torch, x, p: F.channel_shuffle(x[0], 3),
+    ),
 )
 
 CASES_BY_ID: Mapping[str, OpCase] = {c.id: c for c in CASES}

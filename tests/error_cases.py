@@ -287,6 +287,14 @@ ERROR_CASES: tuple[ErrorCase, ...] = (
         ((1, 4, 2),),
         "start 2 \\+ length 3 exceeds size 4 of axis 1",
     ),
+    _err("channel_shuffle-groups", "channel_shuffle", dict(groups=0), None, "groups must be"),
+    _err(
+        "channel_shuffle-divide",
+        "channel_shuffle",
+        dict(groups=4),
+        ((1, 6, 2, 2),),
+        "6 channels of .* do not divide into 4 groups",
+    ),
 )
 
 

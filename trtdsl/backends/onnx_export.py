@@ -20,7 +20,7 @@ from trtdsl.backends.reference import check_weights
 from trtdsl.errors import BackendError
 from trtdsl.ir.graph import Graph, Node
 from trtdsl.ir.ops import activation as act
-from trtdsl.ir.ops import cast, linear, normalization, pooling, shape, slicing
+from trtdsl.ir.ops import cast, linear, normalization, pooling, shape, shuffle, slicing
 from trtdsl.ir.ops import elementwise as ew
 from trtdsl.ir.ops.base import Op
 from trtdsl.ir.ops.conv import Conv2d
@@ -462,3 +462,26 @@ def _narrow(ctx: _Context, node: Node) -> None:
         for what, value in (("starts", op.start), ("ends", op.start + op.length), ("axes", axis))
     ]
     ctx.add("Slice", [node.inputs[0], *bounds], node.output, node.name)
+
+
+@_exporter(shuffle.ChannelShuffle)
+def _channel_shuffle(ctx: _Context, node: Node) -> None:
+    # Reshape (0 copies N) -> Transpose axes 1, 2 -> Reshape back; only N may be dynamic.
+    op = node.op
+    assert isinstance(op, shuffle.ChannelShuffle)
+    x = ctx.in_type(node)
+    batch = x.shape[0] if isinstance(x.shape[0], int) else 0
+    channels = int(x.shape[1])
+    rest = [int(d) for d in x.shape[2:]]
+    grouped_shape = ctx.constant(
+        f"{node.name}/grouped_shape", [batch, op.groups, channels // op.groups, *rest], np.int64
+    )
+    grouped = ctx.add(
+        "Reshape", [node.inputs[0], grouped_shape], f"{node.name}/grouped", f"{node.name}/grouped"
+    )
+    perm = [0, 2, 1, *range(3, x.rank + 1)]
+    swapped = ctx.add(
+        "Transpose", [grouped], f"{node.name}/swapped", f"{node.name}/swapped", perm=perm
+    )
+    shape_name = ctx.constant(f"{node.name}/shape", [batch, channels, *rest], np.int64)
+    ctx.add("Reshape", [swapped, shape_name], node.output, node.name)

@@ -11,4 +11,5 @@ from trtdsl.backends.trt.ops import linear as linear
 from trtdsl.backends.trt.ops import normalization as normalization
 from trtdsl.backends.trt.ops import pooling as pooling
 from trtdsl.backends.trt.ops import shape as shape
+from trtdsl.backends.trt.ops import shuffle as shuffle
 from trtdsl.backends.trt.ops import slicing as slicing
