@@ -589,3 +589,62 @@ def test_deconvolution_matches_torch(groups: int) -> None:
     ).numpy()  # fmt: skip
     assert y.shape == ref.shape
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+# --- resize --------------------------------------------------------------------------------------
+def test_resize_nearest_defaults_hand_computed() -> None:
+    x = np.array([[[[1, 2], [3, 4]]]], np.float32)
+
+    def build(network: trt.INetworkDefinition, t: trt.ITensor) -> trt.ITensor:
+        layer = network.add_resize(t)
+        assert layer.resize_mode == trt.InterpolationMode.NEAREST
+        assert layer.coordinate_transformation == trt.ResizeCoordinateTransformation.ASYMMETRIC
+        assert layer.nearest_rounding == trt.ResizeRoundMode.FLOOR
+        layer.scales = [1.0, 1.0, 2.0, 1.5]
+        return _out(layer)
+
+    (y,) = run_network(build, x)
+    # W: 2 * 1.5 = 3 outputs at sources 0, 2/3, 4/3 -> floor -> 0, 0, 1.
+    np.testing.assert_array_equal(y[0, 0], [[1, 1, 2], [1, 1, 2], [3, 3, 4], [3, 3, 4]])
+
+
+def test_resize_linear_align_corners_hand_computed() -> None:
+    x = np.array([[0.0, 3.0]], np.float32)
+
+    def build(network: trt.INetworkDefinition, t: trt.ITensor) -> trt.ITensor:
+        layer = network.add_resize(t)
+        layer.shape = (1, 4)
+        layer.resize_mode = trt.InterpolationMode.LINEAR
+        layer.coordinate_transformation = trt.ResizeCoordinateTransformation.ALIGN_CORNERS
+        return _out(layer)
+
+    (y,) = run_network(build, x)
+    np.testing.assert_allclose(y, [[0, 1, 2, 3]], atol=1e-6)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize(
+    ("mode", "transform", "align_corners"),
+    [("NEAREST", "ASYMMETRIC", None), ("LINEAR", "HALF_PIXEL", False),
+     ("LINEAR", "ALIGN_CORNERS", True)],
+)  # fmt: skip
+def test_resize_matches_torch_interpolate(
+    mode: str, transform: str, align_corners: bool | None
+) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    x = np.random.default_rng(9).standard_normal((1, 2, 3, 5)).astype(np.float32)
+
+    def build(network: trt.INetworkDefinition, t: trt.ITensor) -> trt.ITensor:
+        layer = network.add_resize(t)
+        layer.shape = (1, 2, 7, 4)
+        layer.resize_mode = trt.InterpolationMode[mode]
+        layer.coordinate_transformation = trt.ResizeCoordinateTransformation[transform]
+        return _out(layer)
+
+    (y,) = run_network(build, x)
+    torch_mode = "nearest" if mode == "NEAREST" else "bilinear"
+    ref = F.interpolate(torch.from_numpy(x), size=(7, 4), mode=torch_mode,
+                        align_corners=align_corners).numpy()  # fmt: skip
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)

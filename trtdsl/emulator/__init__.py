@@ -62,6 +62,7 @@ from trtdsl.emulator.layers import IMatrixMultiplyLayer as IMatrixMultiplyLayer
 from trtdsl.emulator.layers import IPaddingLayer as IPaddingLayer
 from trtdsl.emulator.layers import IPoolingLayer as IPoolingLayer
 from trtdsl.emulator.layers import IReduceLayer as IReduceLayer
+from trtdsl.emulator.layers import IResizeLayer as IResizeLayer
 from trtdsl.emulator.layers import IScaleLayer as IScaleLayer
 from trtdsl.emulator.layers import IShuffleLayer as IShuffleLayer
 from trtdsl.emulator.layers import ISliceLayer as ISliceLayer

@@ -36,6 +36,7 @@ from trtdsl.emulator.layers import (
     IPaddingLayer,
     IPoolingLayer,
     IReduceLayer,
+    IResizeLayer,
     IScaleLayer,
     IShuffleLayer,
     ISliceLayer,
@@ -440,6 +441,12 @@ class INetworkDefinition:
         layer._p.update(shape=to_dims(shape, "add_constant.shape"))
         layer._w["weights"] = to_weights(weights, "add_constant.weights")
         return self._add(layer, "addConstant")
+
+    def add_resize(self, input: ITensor) -> IResizeLayer | None:
+        """Resize; set ``shape`` or ``scales`` afterwards (NEAREST, ASYMMETRIC by default)."""
+        layer = IResizeLayer(self, [check_type(input, ITensor, "add_resize.input")])
+        layer._init_params()
+        return self._add(layer, "addResize")
 
     def add_identity(self, input: ITensor) -> IIdentityLayer | None:
         """Identity (no type conversion)."""

@@ -64,6 +64,8 @@ def _encode(value: Any) -> Any:
         return value
     if isinstance(value, Permutation):
         return {"perm": list(value)}
+    if isinstance(value, tuple) and any(isinstance(v, float) for v in value):
+        return {"floats": list(value)}
     if isinstance(value, tuple):
         return {"dims": list(value)}
     raise TypeError(f"cannot serialize {value!r}")  # internal: layers only store the above
@@ -75,6 +77,8 @@ def _decode(value: Any) -> Any:
             return ENUMS[value["enum"]][value["name"]]
         if "perm" in value:
             return Permutation(value["perm"])
+        if "floats" in value:
+            return tuple(float(v) for v in value["floats"])
         return Dims(value["dims"])
     return value
 

@@ -13,6 +13,7 @@ from trtdsl.emulator.layers.pointwise import IUnaryLayer as IUnaryLayer
 from trtdsl.emulator.layers.reduce import IMatrixMultiplyLayer as IMatrixMultiplyLayer
 from trtdsl.emulator.layers.reduce import IReduceLayer as IReduceLayer
 from trtdsl.emulator.layers.reduce import ISoftMaxLayer as ISoftMaxLayer
+from trtdsl.emulator.layers.resize import IResizeLayer as IResizeLayer
 from trtdsl.emulator.layers.shape_ops import IConcatenationLayer as IConcatenationLayer
 from trtdsl.emulator.layers.shape_ops import IConstantLayer as IConstantLayer
 from trtdsl.emulator.layers.shape_ops import IPaddingLayer as IPaddingLayer
