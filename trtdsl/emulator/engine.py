@@ -337,7 +337,7 @@ class IExecutionContext:
         Device addresses go through cuda-python (stream synchronized first, then synchronous
         copies); host addresses are read and written directly. Returns False (logged) on error.
         """
-        handle = int(stream_handle) if stream_handle is not None else 0
+        handle = memory.native_handle(stream_handle)
         plan = self._engine._plan
         missing = self._missing_inputs()
         unbound = [t.name for t in plan.io if self._addresses.get(t.name, 0) == 0]

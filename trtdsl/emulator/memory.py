@@ -48,6 +48,20 @@ def is_device_pointer(address: int) -> bool:
     )
 
 
+def native_handle(stream: Any) -> int:
+    """A stream handle as an int: ints pass through; cuda-python objects are converted with
+    ``get_cuda_native_handle`` where it exists (``int(obj)`` is deprecated), else ``int``."""
+    if stream is None:
+        return 0
+    if isinstance(stream, int):
+        return stream
+    try:
+        from cuda.bindings.utils import get_cuda_native_handle
+    except ImportError:
+        return int(stream)
+    return int(get_cuda_native_handle(stream))
+
+
 def is_capturing(stream_handle: int) -> bool:
     """Whether the stream is being captured into a CUDA graph (False without cuda-python/GPU)."""
     cudart = _cudart()

@@ -77,7 +77,6 @@ class INetworkDefinition:
         self._errors: dict[int, str] = {}
         self._creation_errors: dict[int, str] = {}
         self._valid_layers = 0  # layers [0, _valid_layers) have up-to-date results
-        self._inputs_epoch = 0
         self._reported: set[str] = set()
 
     def __repr__(self) -> str:
