@@ -648,3 +648,17 @@ def test_resize_matches_torch_interpolate(
     ref = F.interpolate(torch.from_numpy(x), size=(7, 4), mode=torch_mode,
                         align_corners=align_corners).numpy()  # fmt: skip
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("shape", "reshape", "expected"),
+    [((-1, 2, 3), (0, -1), (-1, 6)), ((-1, 2, 3), (-1, 3), (-1, 3)), ((4, 2, 3), (0, -1), (4, 6)),
+     ((4, 2, 3), (-1,), (24,)), ((2, -1, 3), (0, 0, 3), (2, -1, 3))],
+)  # fmt: skip
+def test_reshape_inference_with_dynamic_dims(
+    shape: tuple[int, ...], reshape: tuple[int, ...], expected: tuple[int, ...]
+) -> None:
+    network = trt.Builder(trt.Logger()).create_network(0)
+    layer = network.add_shuffle(network.add_input("x", trt.float32, shape))
+    layer.reshape_dims = reshape
+    assert layer.get_output(0).shape == expected

@@ -75,29 +75,40 @@ class IShuffleLayer(ILayer):
         self._touch()
 
     def _reshaped(self, dims: Shape) -> Shape:
+        """Apply reshape_dims to ``dims``; -1 (dynamic) input dims that are copied by a 0
+        placeholder cancel out, so (-1, 2, 3) reshaped to (0, -1) is (-1, 6)."""
         target = self._p["reshape_dims"]
         if target is None:
             return dims
         require(sum(1 for v in target if v == -1) <= 1, f"reshape_dims {target}: more than one -1")
         require(all(v >= -1 for v in target), f"reshape_dims {target}: values below -1")
-        out = []
+        out, copied = [], set()
         for i, v in enumerate(target):
             if v == 0 and self._p["zero_is_placeholder"]:
                 require(i < len(dims), f"reshape_dims {target}: placeholder 0 at {i} past rank")
                 out.append(dims[i])
+                copied.add(i)
             else:
                 out.append(v)
-        if -1 in out:
-            known = volume(v for v in out if v != -1)
-            if dyn(*dims) or dyn(*(v for j, v in enumerate(out) if j != out.index(-1))):
-                return tuple(out)
-            require(known > 0 and volume(dims) % known == 0, f"cannot reshape {dims} to {target}")
-            out[out.index(-1)] = volume(dims) // known
-        elif not dyn(*dims, *out):
+        inferred = list(target).index(-1) if -1 in target else None
+        dynamic_in = {i for i, d in enumerate(dims) if dyn(d)}
+        # Dynamic input dims cancel when each is copied to the same position in the output.
+        cancels = dynamic_in <= copied
+        in_static = volume(d for i, d in enumerate(dims) if i not in dynamic_in)
+        out_static = volume(
+            v for j, v in enumerate(out) if j != inferred and not (j in copied and dyn(v))
+        )
+        if inferred is not None:
+            if cancels:
+                require(
+                    out_static > 0 and in_static % out_static == 0,
+                    f"cannot reshape {dims} to {target}",
+                )
+                out[inferred] = in_static // out_static
+        elif cancels:
             require(
-                volume(dims) == volume(out),
-                f"cannot reshape {dims} ({volume(dims)} values) "
-                f"to {tuple(out)} ({volume(out)} values)",
+                in_static == out_static,
+                f"cannot reshape {dims} ({in_static} values per dynamic slice) to {tuple(out)}",
             )
         return tuple(out)
 
