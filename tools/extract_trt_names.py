@@ -9,7 +9,8 @@ Usage (PyPI only; the wheel itself is never committed):
 The binding module ``tensorrt_bindings/tensorrt.so`` cannot be imported without libnvinfer, so
 its names are read as strings: every NUL-terminated run of bytes that is a whole identifier
 (class, method, property, argument and enum-member names are stored that way by pybind11).
-Mangled C++ symbols (``_Z...``) are dropped. The Python-level names defined in the wheel's
+Mangled C++ symbols (``_Z...``) and mangled type names (typeinfo strings, pybind11 signature
+types) are dropped. The Python-level names defined in the wheel's
 ``__init__.py`` (``volume``, ``nptype``, ``__version__``, ``itemsize``, ``bool``...) are added from
 its AST.
 
@@ -26,13 +27,23 @@ import sys
 import zipfile
 
 _IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+# Itanium-mangled type names without the _Z prefix (typeinfo names such as
+# "N8nvinfer16ILayerE" and pybind11 signature types such as "FbRKN8nvinfer16Dims64E...").
+_MANGLED = re.compile(
+    rb"\d+(nvinfer|pybind11|tensorrt|nvonnxparser|__cxx|basic_string|vector|char_traits|allocator)"
+    rb"|^St\d|St\d+vector|^N\d|N\d+[a-z]"
+)
 
 
 def identifiers_from_binary(data: bytes) -> set[str]:
-    """Whole-identifier NUL-terminated strings of a shared object, without mangled symbols."""
+    """Whole-identifier NUL-terminated strings of a shared object, without mangled names."""
     names = set()
     for chunk in data.split(b"\0"):
-        if _IDENTIFIER.fullmatch(chunk) and not chunk.startswith(b"_Z"):
+        if (
+            _IDENTIFIER.fullmatch(chunk)
+            and not chunk.startswith(b"_Z")
+            and not _MANGLED.search(chunk)
+        ):
             names.add(chunk.decode("ascii"))
     return names
 
