@@ -259,3 +259,16 @@ def test_capturing_stream_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     context = trt.Runtime(logger).deserialize_cuda_engine(_dynamic_relu_plan(logger))
     with pytest.raises(EmulatorUnsupportedError, match="CUDA graph capture"):
         _run(context.create_execution_context(), np.ones((1, 2), np.float32))
+
+
+def test_build_engine_with_config() -> None:
+    logger = trt.Logger()
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    y = network.add_identity(network.add_input("x", trt.float32, (1, 2))).get_output(0)
+    y.name = "y"
+    network.mark_output(y)
+    config = builder.create_builder_config()
+    engine = builder.build_engine_with_config(network, config)
+    assert isinstance(engine, trt.ICudaEngine) and engine.num_io_tensors == 2
+    assert builder.is_network_supported(network, config)

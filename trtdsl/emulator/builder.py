@@ -262,6 +262,13 @@ class Builder:
         self._logger.log(Severity.INFO, f"built an EMULATED plan of {len(blob)} bytes")
         return IHostMemory(blob)
 
+    def build_engine_with_config(self, network: INetworkDefinition, config: IBuilderConfig) -> Any:
+        """An emulated ICudaEngine built directly, or None after logging the errors."""
+        from trtdsl.emulator.engine import Runtime
+
+        plan = self.build_serialized_network(network, config)
+        return None if plan is None else Runtime(self._logger).deserialize_cuda_engine(plan)
+
     def is_network_supported(self, network: INetworkDefinition, config: IBuilderConfig) -> bool:
         """Whether ``build_serialized_network`` would succeed."""
         from trtdsl.emulator.plan import PlanError, serialize_network
