@@ -18,95 +18,405 @@ class _TrtEnum(enum.IntEnum):
     __repr__ = __str__
 
 
-def _enum(name: str, members: str, start: int = 0) -> type[_TrtEnum]:
-    """An enum whose members are numbered consecutively from ``start`` unless ``M=v`` is given."""
-    values: dict[str, int] = {}
-    value = start
-    for token in members.split():
-        if "=" in token:
-            token, number = token.split("=")
-            value = int(number)
-        values[token] = value
-        value += 1
-    return _TrtEnum(name, values)  # type: ignore[return-value]
+class DataType(_TrtEnum):
+    """TensorRT DataType (11.4 member names)."""
+
+    FLOAT = 0
+    HALF = 1
+    INT8 = 2
+    INT32 = 3
+    BOOL = 4
+    UINT8 = 5
+    FP8 = 6
+    BF16 = 7
+    INT64 = 8
+    INT4 = 9
+    FP4 = 10
+    E8M0 = 11
 
 
-DataType = _enum("DataType", "FLOAT HALF INT8 INT32 BOOL UINT8 FP8 BF16 INT64 INT4 FP4 E8M0")
-Severity = _enum("Severity", "INTERNAL_ERROR ERROR WARNING INFO VERBOSE")
-LayerType = _enum(
-    "LayerType",
-    "CONVOLUTION CAST ACTIVATION POOLING LRN SCALE SOFTMAX DECONVOLUTION CONCATENATION"
-    " ELEMENTWISE PLUGIN UNARY PADDING SHUFFLE REDUCE TOPK GATHER MATRIX_MULTIPLY RAGGED_SOFTMAX"
-    " CONSTANT IDENTITY PLUGIN_V2 SLICE SHAPE PARAMETRIC_RELU RESIZE TRIP_LIMIT RECURRENCE"
-    " ITERATOR LOOP_OUTPUT SELECT FILL QUANTIZE DEQUANTIZE CONDITION CONDITIONAL_INPUT"
-    " CONDITIONAL_OUTPUT SCATTER EINSUM ASSERTION ONE_HOT NON_ZERO GRID_SAMPLE NMS"
-    " REVERSE_SEQUENCE NORMALIZATION PLUGIN_V3 SQUEEZE UNSQUEEZE CUMULATIVE DYNAMIC_QUANTIZE"
-    " ATTENTION_INPUT ATTENTION_OUTPUT ROTARY_EMBEDDING KV_CACHE_UPDATE MOE DIST_COLLECTIVE",
-)
-ActivationType = _enum(
-    "ActivationType",
-    "RELU SIGMOID TANH LEAKY_RELU ELU SELU SOFTSIGN SOFTPLUS CLIP HARD_SIGMOID SCALED_TANH"
-    " THRESHOLDED_RELU GELU_ERF GELU_TANH",
-)
-PoolingType = _enum("PoolingType", "MAX AVERAGE MAX_AVERAGE_BLEND")
-PaddingMode = _enum("PaddingMode", "EXPLICIT_ROUND_DOWN EXPLICIT_ROUND_UP SAME_UPPER SAME_LOWER")
-ScaleMode = _enum("ScaleMode", "UNIFORM CHANNEL ELEMENTWISE")
-ElementWiseOperation = _enum(
-    "ElementWiseOperation",
-    "SUM PROD MAX MIN SUB DIV POW FLOOR_DIV AND OR XOR EQUAL GREATER LESS",
-)
-UnaryOperation = _enum(
-    "UnaryOperation",
-    "EXP LOG SQRT RECIP ABS NEG SIN COS TAN SINH COSH ASIN ACOS ATAN ASINH ACOSH ATANH CEIL"
-    " FLOOR ERF NOT SIGN ROUND ISINF ISNAN",
-)
-ReduceOperation = _enum("ReduceOperation", "SUM PROD MAX MIN AVG NONE")
-MatrixOperation = _enum("MatrixOperation", "NONE TRANSPOSE VECTOR")
-SampleMode = _enum("SampleMode", "STRICT_BOUNDS WRAP CLAMP FILL REFLECT")
-InterpolationMode = _enum("InterpolationMode", "NEAREST LINEAR CUBIC")
-ResizeCoordinateTransformation = _enum(
-    "ResizeCoordinateTransformation", "ALIGN_CORNERS ASYMMETRIC HALF_PIXEL"
-)
-ResizeSelector = _enum("ResizeSelector", "FORMULA UPPER")
-ResizeRoundMode = _enum("ResizeRoundMode", "HALF_UP HALF_DOWN FLOOR CEIL")
-WeightsRole = _enum("WeightsRole", "KERNEL BIAS SHIFT SCALE CONSTANT ANY")
-TensorIOMode = _enum("TensorIOMode", "NONE INPUT OUTPUT")
-TensorLocation = _enum("TensorLocation", "DEVICE HOST")
-TensorFormat = _enum(
-    "TensorFormat",
-    "LINEAR CHW2 HWC8 CHW4 CHW16 CHW32 DHWC8 CDHW32 HWC DLA_LINEAR DLA_HWC4 HWC16 DHWC",
-)
-MemoryPoolType = _enum(
-    "MemoryPoolType",
-    "WORKSPACE DLA_MANAGED_SRAM DLA_LOCAL_DRAM DLA_GLOBAL_DRAM TACTIC_DRAM TACTIC_SHARED_MEMORY",
-)
-ProfilingVerbosity = _enum("ProfilingVerbosity", "LAYER_NAMES_ONLY NONE DETAILED")
-BuilderFlag = _enum(
-    "BuilderFlag",
-    "DEBUG=2 GPU_FALLBACK REFIT DISABLE_TIMING_CACHE TF32 SPARSE_WEIGHTS SAFETY_SCOPE"
-    " DIRECT_IO=11 VERSION_COMPATIBLE EXCLUDE_LEAN_RUNTIME ERROR_ON_TIMING_CACHE_MISS=15"
-    " DISABLE_COMPILATION_CACHE=17 STRIP_PLAN REFIT_IDENTICAL WEIGHT_STREAMING"
-    " REFIT_INDIVIDUAL=22 STRICT_NANS MONITOR_MEMORY EDITABLE_TIMING_CACHE=26"
-    " DISTRIBUTIVE_INDEPENDENCE",
-)
+class Severity(_TrtEnum):
+    """TensorRT Severity (11.4 member names)."""
+
+    INTERNAL_ERROR = 0
+    ERROR = 1
+    WARNING = 2
+    INFO = 3
+    VERBOSE = 4
+
+
+class LayerType(_TrtEnum):
+    """TensorRT LayerType (11.4 member names)."""
+
+    CONVOLUTION = 0
+    CAST = 1
+    ACTIVATION = 2
+    POOLING = 3
+    LRN = 4
+    SCALE = 5
+    SOFTMAX = 6
+    DECONVOLUTION = 7
+    CONCATENATION = 8
+    ELEMENTWISE = 9
+    PLUGIN = 10
+    UNARY = 11
+    PADDING = 12
+    SHUFFLE = 13
+    REDUCE = 14
+    TOPK = 15
+    GATHER = 16
+    MATRIX_MULTIPLY = 17
+    RAGGED_SOFTMAX = 18
+    CONSTANT = 19
+    IDENTITY = 20
+    PLUGIN_V2 = 21
+    SLICE = 22
+    SHAPE = 23
+    PARAMETRIC_RELU = 24
+    RESIZE = 25
+    TRIP_LIMIT = 26
+    RECURRENCE = 27
+    ITERATOR = 28
+    LOOP_OUTPUT = 29
+    SELECT = 30
+    FILL = 31
+    QUANTIZE = 32
+    DEQUANTIZE = 33
+    CONDITION = 34
+    CONDITIONAL_INPUT = 35
+    CONDITIONAL_OUTPUT = 36
+    SCATTER = 37
+    EINSUM = 38
+    ASSERTION = 39
+    ONE_HOT = 40
+    NON_ZERO = 41
+    GRID_SAMPLE = 42
+    NMS = 43
+    REVERSE_SEQUENCE = 44
+    NORMALIZATION = 45
+    PLUGIN_V3 = 46
+    SQUEEZE = 47
+    UNSQUEEZE = 48
+    CUMULATIVE = 49
+    DYNAMIC_QUANTIZE = 50
+    ATTENTION_INPUT = 51
+    ATTENTION_OUTPUT = 52
+    ROTARY_EMBEDDING = 53
+    KV_CACHE_UPDATE = 54
+    MOE = 55
+    DIST_COLLECTIVE = 56
+
+
+class ActivationType(_TrtEnum):
+    """TensorRT ActivationType (11.4 member names)."""
+
+    RELU = 0
+    SIGMOID = 1
+    TANH = 2
+    LEAKY_RELU = 3
+    ELU = 4
+    SELU = 5
+    SOFTSIGN = 6
+    SOFTPLUS = 7
+    CLIP = 8
+    HARD_SIGMOID = 9
+    SCALED_TANH = 10
+    THRESHOLDED_RELU = 11
+    GELU_ERF = 12
+    GELU_TANH = 13
+
+
+class PoolingType(_TrtEnum):
+    """TensorRT PoolingType (11.4 member names)."""
+
+    MAX = 0
+    AVERAGE = 1
+    MAX_AVERAGE_BLEND = 2
+
+
+class PaddingMode(_TrtEnum):
+    """TensorRT PaddingMode (11.4 member names)."""
+
+    EXPLICIT_ROUND_DOWN = 0
+    EXPLICIT_ROUND_UP = 1
+    SAME_UPPER = 2
+    SAME_LOWER = 3
+
+
+class ScaleMode(_TrtEnum):
+    """TensorRT ScaleMode (11.4 member names)."""
+
+    UNIFORM = 0
+    CHANNEL = 1
+    ELEMENTWISE = 2
+
+
+class ElementWiseOperation(_TrtEnum):
+    """TensorRT ElementWiseOperation (11.4 member names)."""
+
+    SUM = 0
+    PROD = 1
+    MAX = 2
+    MIN = 3
+    SUB = 4
+    DIV = 5
+    POW = 6
+    FLOOR_DIV = 7
+    AND = 8
+    OR = 9
+    XOR = 10
+    EQUAL = 11
+    GREATER = 12
+    LESS = 13
+
+
+class UnaryOperation(_TrtEnum):
+    """TensorRT UnaryOperation (11.4 member names)."""
+
+    EXP = 0
+    LOG = 1
+    SQRT = 2
+    RECIP = 3
+    ABS = 4
+    NEG = 5
+    SIN = 6
+    COS = 7
+    TAN = 8
+    SINH = 9
+    COSH = 10
+    ASIN = 11
+    ACOS = 12
+    ATAN = 13
+    ASINH = 14
+    ACOSH = 15
+    ATANH = 16
+    CEIL = 17
+    FLOOR = 18
+    ERF = 19
+    NOT = 20
+    SIGN = 21
+    ROUND = 22
+    ISINF = 23
+    ISNAN = 24
+
+
+class ReduceOperation(_TrtEnum):
+    """TensorRT ReduceOperation (11.4 member names)."""
+
+    SUM = 0
+    PROD = 1
+    MAX = 2
+    MIN = 3
+    AVG = 4
+    NONE = 5
+
+
+class MatrixOperation(_TrtEnum):
+    """TensorRT MatrixOperation (11.4 member names)."""
+
+    NONE = 0
+    TRANSPOSE = 1
+    VECTOR = 2
+
+
+class SampleMode(_TrtEnum):
+    """TensorRT SampleMode (11.4 member names)."""
+
+    STRICT_BOUNDS = 0
+    WRAP = 1
+    CLAMP = 2
+    FILL = 3
+    REFLECT = 4
+
+
+class InterpolationMode(_TrtEnum):
+    """TensorRT InterpolationMode (11.4 member names)."""
+
+    NEAREST = 0
+    LINEAR = 1
+    CUBIC = 2
+
+
+class ResizeCoordinateTransformation(_TrtEnum):
+    """TensorRT ResizeCoordinateTransformation (11.4 member names)."""
+
+    ALIGN_CORNERS = 0
+    ASYMMETRIC = 1
+    HALF_PIXEL = 2
+
+
+class ResizeSelector(_TrtEnum):
+    """TensorRT ResizeSelector (11.4 member names)."""
+
+    FORMULA = 0
+    UPPER = 1
+
+
+class ResizeRoundMode(_TrtEnum):
+    """TensorRT ResizeRoundMode (11.4 member names)."""
+
+    HALF_UP = 0
+    HALF_DOWN = 1
+    FLOOR = 2
+    CEIL = 3
+
+
+class WeightsRole(_TrtEnum):
+    """TensorRT WeightsRole (11.4 member names)."""
+
+    KERNEL = 0
+    BIAS = 1
+    SHIFT = 2
+    SCALE = 3
+    CONSTANT = 4
+    ANY = 5
+
+
+class TensorIOMode(_TrtEnum):
+    """TensorRT TensorIOMode (11.4 member names)."""
+
+    NONE = 0
+    INPUT = 1
+    OUTPUT = 2
+
+
+class TensorLocation(_TrtEnum):
+    """TensorRT TensorLocation (11.4 member names)."""
+
+    DEVICE = 0
+    HOST = 1
+
+
+class TensorFormat(_TrtEnum):
+    """TensorRT TensorFormat (11.4 member names)."""
+
+    LINEAR = 0
+    CHW2 = 1
+    HWC8 = 2
+    CHW4 = 3
+    CHW16 = 4
+    CHW32 = 5
+    DHWC8 = 6
+    CDHW32 = 7
+    HWC = 8
+    DLA_LINEAR = 9
+    DLA_HWC4 = 10
+    HWC16 = 11
+    DHWC = 12
+
+
+class MemoryPoolType(_TrtEnum):
+    """TensorRT MemoryPoolType (11.4 member names)."""
+
+    WORKSPACE = 0
+    DLA_MANAGED_SRAM = 1
+    DLA_LOCAL_DRAM = 2
+    DLA_GLOBAL_DRAM = 3
+    TACTIC_DRAM = 4
+    TACTIC_SHARED_MEMORY = 5
+
+
+class ProfilingVerbosity(_TrtEnum):
+    """TensorRT ProfilingVerbosity (11.4 member names)."""
+
+    LAYER_NAMES_ONLY = 0
+    NONE = 1
+    DETAILED = 2
+
+
+class BuilderFlag(_TrtEnum):
+    """TensorRT BuilderFlag (11.4 member names)."""
+
+    DEBUG = 2
+    GPU_FALLBACK = 3
+    REFIT = 4
+    DISABLE_TIMING_CACHE = 5
+    TF32 = 6
+    SPARSE_WEIGHTS = 7
+    SAFETY_SCOPE = 8
+    DIRECT_IO = 11
+    VERSION_COMPATIBLE = 12
+    EXCLUDE_LEAN_RUNTIME = 13
+    ERROR_ON_TIMING_CACHE_MISS = 15
+    DISABLE_COMPILATION_CACHE = 17
+    STRIP_PLAN = 18
+    REFIT_IDENTICAL = 19
+    WEIGHT_STREAMING = 20
+    REFIT_INDIVIDUAL = 22
+    STRICT_NANS = 23
+    MONITOR_MEMORY = 24
+    EDITABLE_TIMING_CACHE = 26
+    DISTRIBUTIVE_INDEPENDENCE = 27
+
+
 # NOTE: STRONGLY_TYPED is deprecated and ignored in TensorRT 11 (networks are always strongly
 # typed); EXPLICIT_BATCH no longer exists, so referencing it raises AttributeError as on 11.x.
-NetworkDefinitionCreationFlag = _enum(
-    "NetworkDefinitionCreationFlag",
-    "STRONGLY_TYPED PREFER_JIT_PYTHON_PLUGINS PREFER_AOT_PYTHON_PLUGINS",
-)
-ExecutionContextAllocationStrategy = _enum(
-    "ExecutionContextAllocationStrategy", "STATIC ON_PROFILE_CHANGE USER_MANAGED"
-)
-EngineCapability = _enum("EngineCapability", "STANDARD SAFETY DLA_STANDALONE")
-DeviceType = _enum("DeviceType", "GPU DLA")
-TacticSource = _enum("TacticSource", "EDGE_MASK_CONVOLUTIONS JIT_CONVOLUTIONS")
-HardwareCompatibilityLevel = _enum(
-    "HardwareCompatibilityLevel", "NONE AMPERE_PLUS SAME_COMPUTE_CAPABILITY"
-)
-PreviewFeature = _enum("PreviewFeature", "ALIASED_PLUGIN_IO_10_03 RUNTIME_ACTIVATION_RESIZE_10_10")
-LayerInformationFormat = _enum("LayerInformationFormat", "ONELINE JSON")
-EngineStat = _enum("EngineStat", "TOTAL_WEIGHTS_SIZE STRIPPED_WEIGHTS_SIZE")
+class NetworkDefinitionCreationFlag(_TrtEnum):
+    """TensorRT NetworkDefinitionCreationFlag (11.4 member names)."""
+
+    STRONGLY_TYPED = 0
+    PREFER_JIT_PYTHON_PLUGINS = 1
+    PREFER_AOT_PYTHON_PLUGINS = 2
+
+
+class ExecutionContextAllocationStrategy(_TrtEnum):
+    """TensorRT ExecutionContextAllocationStrategy (11.4 member names)."""
+
+    STATIC = 0
+    ON_PROFILE_CHANGE = 1
+    USER_MANAGED = 2
+
+
+class EngineCapability(_TrtEnum):
+    """TensorRT EngineCapability (11.4 member names)."""
+
+    STANDARD = 0
+    SAFETY = 1
+    DLA_STANDALONE = 2
+
+
+class DeviceType(_TrtEnum):
+    """TensorRT DeviceType (11.4 member names)."""
+
+    GPU = 0
+    DLA = 1
+
+
+class TacticSource(_TrtEnum):
+    """TensorRT TacticSource (11.4 member names)."""
+
+    EDGE_MASK_CONVOLUTIONS = 0
+    JIT_CONVOLUTIONS = 1
+
+
+class HardwareCompatibilityLevel(_TrtEnum):
+    """TensorRT HardwareCompatibilityLevel (11.4 member names)."""
+
+    NONE = 0
+    AMPERE_PLUS = 1
+    SAME_COMPUTE_CAPABILITY = 2
+
+
+class PreviewFeature(_TrtEnum):
+    """TensorRT PreviewFeature (11.4 member names)."""
+
+    ALIASED_PLUGIN_IO_10_03 = 0
+    RUNTIME_ACTIVATION_RESIZE_10_10 = 1
+
+
+class LayerInformationFormat(_TrtEnum):
+    """TensorRT LayerInformationFormat (11.4 member names)."""
+
+    ONELINE = 0
+    JSON = 1
+
+
+class EngineStat(_TrtEnum):
+    """TensorRT EngineStat (11.4 member names)."""
+
+    TOTAL_WEIGHTS_SIZE = 0
+    STRIPPED_WEIGHTS_SIZE = 1
+
 
 ENUMS: dict[str, type[_TrtEnum]] = {
     cls.__name__: cls
