@@ -12,12 +12,16 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from trtdsl import kernels
 from trtdsl.errors import BackendError, ShapeError, TrtdslError, UsageError, WeightError
 from trtdsl.ir.graph import Graph, Node
 from trtdsl.ir.ops.activation import ReLU
 from trtdsl.ir.ops.base import Op
+from trtdsl.ir.ops.conv import Conv2d
 from trtdsl.ir.ops.elementwise import Add
-from trtdsl.ir.types import TensorType
+from trtdsl.ir.types import DType, TensorType
+
+_NUMPY_DTYPES = {d: d.to_numpy() for d in DType}
 
 __all__ = ["bind_input_sizes", "capture_reference", "check_weights", "node_params", "run_reference"]
 
@@ -126,25 +130,37 @@ def node_params(
 
 def check_weights(graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
     """Raise one WeightError listing every missing, wrong-shape or wrong-dtype weight."""
+    _params_by_node(graph, weights)
+
+
+def _params_by_node(graph: Graph, weights: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """Each node's weights by role, after checking them all (one WeightError for all)."""
     problems = []
-    for key, _node, _role, spec in graph.params():
-        if key not in weights:
-            if not spec.optional:
-                problems.append(f"{key} missing")
-            continue
-        array = weights[key]
-        want = spec.dtype.to_numpy()
-        if not isinstance(array, np.ndarray):
-            problems.append(f"{key} is a {type(array).__name__}, not a NumPy array")
-        elif tuple(array.shape) != spec.shape or array.dtype != want:
-            problems.append(
-                f"{key} is {array.dtype.name}[{_fmt(array.shape)}], expected "
-                f"{want.name}[{_fmt(spec.shape)}]"
-            )
+    by_node: list[dict[str, np.ndarray]] = []
+    for node in graph.nodes:
+        params = {}
+        for role, spec in node.op.params(graph.input_types(node)).items():
+            key = f"{node.name}.{role}"
+            if key not in weights:
+                if not spec.optional:
+                    problems.append(f"{key} missing")
+                continue
+            array = weights[key]
+            want = _NUMPY_DTYPES[spec.dtype]
+            if not isinstance(array, np.ndarray):
+                problems.append(f"{key} is a {type(array).__name__}, not a NumPy array")
+            elif array.shape != spec.shape or array.dtype != want:
+                problems.append(
+                    f"{key} is {array.dtype.name}[{_fmt(array.shape)}], expected "
+                    f"{want.name}[{_fmt(spec.shape)}]"
+                )
+            params[role] = array
+        by_node.append(params)
     if problems:
         raise WeightError(
             f"model {graph.name!r}: {len(problems)} weight problem(s): {'; '.join(problems)}"
         )
+    return by_node
 
 
 def _last_uses(graph: Graph) -> dict[str, int]:
@@ -167,7 +183,7 @@ def _execute(
     capture: bool,
 ) -> dict[str, np.ndarray]:
     sizes = bind_input_sizes(graph, inputs)
-    check_weights(graph, weights)
+    params_by_node = _params_by_node(graph, weights)
     values: dict[str, np.ndarray] = {name: inputs[name] for name in graph.inputs}
     free_after: dict[int, list[str]] = {}
     if not capture:
@@ -176,13 +192,17 @@ def _execute(
         for value in free_after.pop(-1, []):
             values.pop(value, None)
     last_use = _last_uses(graph)
+    fused = {} if capture else _conv_relu_pairs(graph)
+    relu_done = set(fused.values())
     for i, node in enumerate(graph.nodes):
         args = [values[v] for v in node.inputs]
-        params = node_params(graph, node, weights)
+        params = params_by_node[i]
         in_place = None if capture else _IN_PLACE.get(type(node.op))
         slot = None if in_place is None else _reusable_input(node, i, values, inputs, last_use)
-        if node.op.is_noop:
+        if node.op.is_noop or i in relu_done:
             results: tuple[np.ndarray, ...] = (args[0],)
+        elif i in fused:
+            results = (_conv2d_relu(node.op, args[0], params),)
         elif in_place is not None and slot is not None:
             results = (in_place(args, slot),)
         else:
@@ -201,6 +221,51 @@ def _execute(
             values.pop(value, None)
         del args, params, results
     return values
+
+
+def _conv_relu_pairs(graph: Graph) -> dict[int, int]:
+    """conv2d node index -> index of the relu that is its output's only reader.
+
+    Such a relu is applied inside the conv kernel while each image's result is in cache;
+    the relu node then passes its input through. Not used when capturing (the conv's own
+    value would be lost).
+    """
+    readers: dict[str, list[int]] = {}
+    for j, node in enumerate(graph.nodes):
+        for v in node.inputs:
+            readers.setdefault(v, []).append(j)
+    outputs = {p.value for p in graph.outputs}
+    producer = {v: i for i, node in enumerate(graph.nodes) for v in node.outputs}
+    pairs = {}
+    for j, node in enumerate(graph.nodes):
+        if not isinstance(node.op, ReLU):
+            continue
+        value = node.inputs[0]
+        i = producer.get(value)
+        if (
+            i is not None
+            and isinstance(graph.nodes[i].op, Conv2d)
+            and readers[value] == [j]
+            and value not in outputs
+        ):
+            pairs[i] = j
+    return pairs
+
+
+def _conv2d_relu(op: Op, x: np.ndarray, params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``relu(Conv2d.reference(x))`` computed by one kernel call."""
+    assert isinstance(op, Conv2d)
+    return kernels.conv2d(
+        x,
+        params["weight"],
+        params.get("bias"),
+        stride=op.stride,  # type: ignore[arg-type]
+        pad_begin=op.padding,  # type: ignore[arg-type]
+        pad_end=op.padding,  # type: ignore[arg-type]
+        dilation=op.dilation,  # type: ignore[arg-type]
+        groups=op.groups,
+        relu=True,
+    )
 
 
 def _relu_in_place(args: list[np.ndarray], slot: int) -> np.ndarray:
@@ -252,7 +317,7 @@ def _check_result(
 ) -> None:
     """Assert that a node's result has its IR type; a mismatch is a bug in the op."""
     assert isinstance(array, np.ndarray), f"{node.name}: reference returned {type(array)}"
-    assert array.dtype == t.dtype.to_numpy(), (
+    assert array.dtype == _NUMPY_DTYPES[t.dtype], (
         f"{node.name}: {value} has dtype {array.dtype}, IR says {t}"
     )
     assert array.ndim == t.rank, f"{node.name}: {value} has shape {array.shape}, IR says {t}"

@@ -6,6 +6,9 @@ and, for unstrided 1x1 convolutions, so does the input, so most of the time goes
 
 from __future__ import annotations
 
+import math
+import threading
+
 import numpy as np
 
 
@@ -19,6 +22,7 @@ def conv2d(
     pad_end: tuple[int, int] = (0, 0),
     dilation: tuple[int, int] = (1, 1),
     groups: int = 1,
+    relu: bool = False,
 ) -> np.ndarray:
     """Grouped, strided, dilated 2-D convolution with zero padding.
 
@@ -29,6 +33,8 @@ def conv2d(
         stride, dilation: per spatial axis (h, w).
         pad_begin, pad_end: zero padding before/after each spatial axis (h, w).
         groups: C and K must both divide by it.
+        relu: apply ``max(y, 0)`` to the result (while it is still in cache); the values
+            equal a separate ReLU's.
     Returns:
         y, C-contiguous, shape (N, K, Ho, Wo), Ho = (H + pb + pe - d*(R-1) - 1) // s + 1; dtype
         ``result_type(x, w)``. Half-precision inputs are computed in float32 and rounded once.
@@ -48,6 +54,8 @@ def conv2d(
         y = _depthwise(_pad(x, pad_begin, pad_end), w, (ho, wo), stride, dilation)
         if b is not None:
             y += b.astype(compute, copy=False).reshape(1, k, 1, 1)
+        if relu:
+            np.maximum(y, 0, out=y)
     else:
         y = np.empty((n, k, ho, wo), dtype=compute)
         kg, rows = k // groups, cg * r * s
@@ -69,6 +77,8 @@ def conv2d(
                 )
             if bias is not None:
                 y_i += bias
+            if relu:
+                np.maximum(y_i, 0, out=y_i)
     return y if y.dtype == dtype else y.astype(dtype)
 
 
@@ -79,6 +89,23 @@ def _pad(x: np.ndarray, pad_begin: tuple[int, int], pad_end: tuple[int, int]) ->
     out = np.zeros((n, c, h + pad_begin[0] + pad_end[0], w + pad_begin[1] + pad_end[1]), x.dtype)
     out[:, :, pad_begin[0] : pad_begin[0] + h, pad_begin[1] : pad_begin[1] + w] = x
     return out
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(slot: str, shape: tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:
+    """A per-thread buffer of ``shape`` reused across calls (contents undefined).
+
+    Reusing warm memory avoids page faults on fresh allocations for every conv; a buffer only
+    grows (to the largest per-image patch matrix seen) and never leaves this module.
+    """
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    buffer = getattr(_SCRATCH, slot, None)
+    if buffer is None or buffer.nbytes < nbytes:
+        buffer = np.empty(nbytes, np.uint8)
+        setattr(_SCRATCH, slot, buffer)
+    return buffer[:nbytes].view(dtype).reshape(shape)
 
 
 class _Patches:
@@ -104,11 +131,12 @@ class _Patches:
         self.padded = None
         if any(pad_begin) or any(pad_end):
             hp, wp = h + pad_begin[0] + pad_end[0], w + pad_begin[1] + pad_end[1]
-            self.padded = np.zeros((c, hp, wp), dtype)  # borders stay zero across images
+            self.padded = _scratch("padded", (c, hp, wp), dtype)
+            self.padded.fill(0)  # the borders stay zero for every image of this call
         r, s = kernel
         ho, wo = out_hw
         self.identity = (r, s) == (1, 1) and self.padded is None and stride == (1, 1)
-        self.cols = None if self.identity else np.empty((c, r, s, ho, wo), dtype)
+        self.cols = None if self.identity else _scratch("cols", (c, r, s, ho, wo), dtype)
 
     def of(self, image: np.ndarray) -> np.ndarray:
         c, h, w = image.shape

@@ -71,12 +71,10 @@ def pool2d(
     if kind == "max":
         fill = -np.inf if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype).min
         xp = _pad(x, pads, fill)
-        # Elementwise max over the kh*kw shifted, strided views: a loop over kernel taps only.
-        out = None
-        for tap in _taps(xp, (kh, kw), stride, (ho, wo)):
-            out = tap.copy() if out is None else np.maximum(out, tap, out=out)
-        assert out is not None
-        return out
+        # The max over a window is the max over its rows of the max over its columns: kw + kh
+        # elementwise maxima over strided views (a loop over kernel taps only).
+        wide = _running_max(xp[:, :, :, j : j + (wo - 1) * sw + 1 : sw] for j in range(kw))
+        return _running_max(wide[:, :, i : i + (ho - 1) * sh + 1 : sh] for i in range(kh))
     acc_dtype = np.float64 if x.dtype == np.float64 else np.float32
     xp = _pad(x.astype(acc_dtype, copy=False), pads, 0)
     total = np.zeros((n, c, ho, wo), dtype=acc_dtype)
@@ -90,6 +88,14 @@ def pool2d(
     count = sliding_window_view(mask, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :ho, :wo]
     count = count.sum(axis=(4, 5))
     return np.ascontiguousarray((total / np.maximum(count, 1)).astype(x.dtype))
+
+
+def _running_max(taps: Iterator[np.ndarray]) -> np.ndarray:
+    out = None
+    for tap in taps:
+        out = tap.copy() if out is None else np.maximum(out, tap, out=out)
+    assert out is not None
+    return out
 
 
 def _pad(x: np.ndarray, pads: tuple[tuple[int, int], ...], fill: float) -> np.ndarray:
