@@ -57,29 +57,62 @@ def conv2d(
         if relu:
             np.maximum(y, 0, out=y)
     else:
-        y = np.empty((n, k, ho, wo), dtype=compute)
         kg, rows = k // groups, cg * r * s
         w_groups = w.reshape(groups, kg, rows)
         bias = None if b is None else b.astype(compute, copy=False).reshape(k, 1)
         patches = _Patches(
             x.shape[1:], compute, (r, s), (ho, wo), stride, pad_begin, pad_end, dilation
         )
-        # One image at a time: its patch matrix stays in cache for the GEMM, the buffers are
-        # reused, and the GEMM writes straight into the output.
-        for i in range(n):
-            cols = patches.of(x[i])  # (C*R*S, Ho*Wo), rows ordered (c, r, s) like w
-            y_i = y[i].reshape(k, ho * wo)
-            if groups == 1:
-                np.matmul(w_groups[0], cols, out=y_i)
-            else:
-                np.matmul(
-                    w_groups, cols.reshape(groups, rows, ho * wo), out=y_i.reshape(groups, kg, -1)
-                )
-            if bias is not None:
-                y_i += bias
-            if relu:
-                np.maximum(y_i, 0, out=y_i)
+        if groups == 1 and n > 1 and ho * wo <= _BATCHED_GEMM_MAX_PIXELS:
+            y = _batched_gemm(x, w_groups[0], bias, patches, (ho, wo), relu)
+        else:
+            y = np.empty((n, k, ho, wo), dtype=compute)
+            # One image at a time: its patch matrix stays in cache for the GEMM, the buffers
+            # are reused, and the GEMM writes straight into the output.
+            for i in range(n):
+                cols = patches.of(x[i])  # (C*R*S, Ho*Wo), rows ordered (c, r, s) like w
+                y_i = y[i].reshape(k, ho * wo)
+                if groups == 1:
+                    np.matmul(w_groups[0], cols, out=y_i)
+                else:
+                    np.matmul(
+                        w_groups,
+                        cols.reshape(groups, rows, ho * wo),
+                        out=y_i.reshape(groups, kg, -1),
+                    )
+                if bias is not None:
+                    y_i += bias
+                if relu:
+                    np.maximum(y_i, 0, out=y_i)
     return y if y.dtype == dtype else y.astype(dtype)
+
+
+_BATCHED_GEMM_MAX_PIXELS = 256
+"""Output images up to this many pixels are convolved as one GEMM over the whole batch: a
+GEMM with few columns per image runs far below BLAS peak, and copying small images is cheap."""
+
+
+def _batched_gemm(
+    x: np.ndarray,
+    w: np.ndarray,
+    bias: np.ndarray | None,
+    patches: _Patches,
+    out_hw: tuple[int, int],
+    relu: bool,
+) -> np.ndarray:
+    """``w (K, C*R*S) @ [patches of every image] (C*R*S, N*Ho*Wo)`` -> y (N, K, Ho, Wo)."""
+    n = x.shape[0]
+    k, rows = w.shape
+    pixels = out_hw[0] * out_hw[1]
+    cols = _scratch("batch", (rows, n, pixels), w.dtype)
+    for i in range(n):
+        cols[:, i] = patches.of(x[i])
+    y = np.matmul(w, cols.reshape(rows, n * pixels)).reshape(k, n, pixels)
+    if bias is not None:
+        y += bias.reshape(k, 1, 1)
+    if relu:
+        np.maximum(y, 0, out=y)
+    return np.ascontiguousarray(y.transpose(1, 0, 2)).reshape(n, k, *out_hw)
 
 
 def _pad(x: np.ndarray, pad_begin: tuple[int, int], pad_end: tuple[int, int]) -> np.ndarray:
