@@ -7,7 +7,7 @@ import json
 import pytest
 
 from trtdsl.cli.main import main
-from trtdsl.cli.zoo import graph_macs, zoo_entry
+from trtdsl.cli.zoo import graph_macs, natural_key, zoo_entry
 from trtdsl.frontend.load import load_model, zoo_models
 
 
@@ -58,3 +58,11 @@ def test_macs_scale_with_the_batch_size() -> None:
     graph = load_model("resnet18")
     assert graph_macs(graph, {"N": 4}) == 4 * graph_macs(graph)
     assert zoo_entry("resnet18").macs == graph_macs(graph)
+
+
+def test_rows_are_in_natural_order(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run_cli(capsys, "zoo")
+    names = [line.split()[0] for line in out.splitlines()[3:-1]]
+    resnets = [n for n in names if n.startswith("resnet")]
+    assert resnets == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+    assert natural_key("vgg16") < natural_key("vgg16_bn")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -48,6 +49,11 @@ class ZooEntry:
     """The model file, relative to the zoo directory."""
 
 
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key putting ``resnet18`` before ``resnet101`` (digit runs compare as numbers)."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", name) if p)
+
+
 def graph_macs(graph: Graph, sizes: dict[str, int] | None = None) -> int:
     """Multiply-accumulates of one run of ``graph``; symbols sized by ``sizes`` (default 1)."""
     sizes = sizes if sizes is not None else {d.name: 1 for d in graph.dims}
@@ -87,7 +93,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    names = list(args.models) or zoo_models()
+    names = list(args.models) or sorted(zoo_models(), key=natural_key)
     entries = [zoo_entry(name) for name in names]
     if args.format == "json":
         print_json([asdict(e) for e in entries])
