@@ -240,7 +240,9 @@ def _run_in_process(args: argparse.Namespace, threads: int) -> dict:
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     if args.openblas_coretype:
         env["OPENBLAS_CORETYPE"] = args.openblas_coretype
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        sys.exit(f"measuring with {threads} thread(s) failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout)
 
 
