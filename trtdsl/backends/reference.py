@@ -7,7 +7,6 @@ and every node's result against the type the IR inferred for it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -24,8 +23,6 @@ from trtdsl.ir.types import DType, TensorType
 _NUMPY_DTYPES = {d: d.to_numpy() for d in DType}
 
 __all__ = ["bind_input_sizes", "capture_reference", "check_weights", "node_params", "run_reference"]
-
-_log = logging.getLogger("trtdsl")
 
 
 def run_reference(
