@@ -26,7 +26,7 @@ class ILogger:
     def __init__(self) -> None:
         pass
 
-    def log(self, severity: Severity, msg: str) -> None:
+    def log(self, severity: Severity, msg: str) -> None:  # type: ignore[valid-type]
         """Handle one message (abstract in TensorRT)."""
         raise NotImplementedError("ILogger.log must be implemented by a subclass")
 

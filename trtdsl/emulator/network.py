@@ -96,6 +96,7 @@ class INetworkDefinition:
     def _infer_layers(self) -> dict[int, str]:
         """Infer every tensor's shape and dtype in layer order; returns {layer index: error}."""
         for tensor in self._inputs:
+            assert tensor._input_shape is not None and tensor._input_dtype is not None
             self._results[tensor._id] = (Dims(tensor._input_shape), tensor._input_dtype)
         for index in range(self._valid_layers, len(self._layers)):
             layer = self._layers[index]
@@ -121,7 +122,8 @@ class INetworkDefinition:
 
     def _infer(self, tensor: ITensor) -> tuple[Dims, DataType]:
         if tensor._producer is None:
-            return Dims(tensor._input_shape), tensor._input_dtype  # type: ignore[return-value]
+            assert tensor._input_shape is not None and tensor._input_dtype is not None
+            return Dims(tensor._input_shape), tensor._input_dtype
         errors = self._infer_layers()
         layer = tensor._producer[0]
         if layer._index in errors:

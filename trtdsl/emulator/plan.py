@@ -9,12 +9,13 @@ from __future__ import annotations
 import io
 import json
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trtdsl.emulator.enums import ENUMS, DataType, ProfilingVerbosity
+from trtdsl.emulator.enums import ENUMS, DataType, ProfilingVerbosity, _TrtEnum
 from trtdsl.emulator.layers.base import LAYER_CLASSES, ILayer, LayerSpecError
 from trtdsl.emulator.types import Dims, Permutation, Weights, nptype
 
@@ -58,7 +59,7 @@ class Plan:
 def _encode(value: Any) -> Any:
     if value is None or isinstance(value, bool | str | float):
         return value
-    if isinstance(value, tuple(ENUMS.values())):
+    if isinstance(value, _TrtEnum):
         return {"enum": type(value).__name__, "name": value.name}
     if isinstance(value, int):
         return value
@@ -143,10 +144,10 @@ def serialize_network(network: INetworkDefinition, config: IBuilderConfig) -> by
     io_tensors = []
     for tensor in network._inputs + network._outputs:
         is_input = tensor in network._inputs
-        ranges = []
+        ranges: list[tuple[Dims, ...]] = []
         if is_input:
             fixed = (tensor.shape,) * 3
-            ranges = [list(p._shapes.get(tensor.name, fixed)) for p in profiles] or [fixed]
+            ranges = [tuple(p._shapes.get(tensor.name, fixed)) for p in profiles] or [fixed]
         io_tensors.append(
             {
                 "name": tensor.name,
@@ -168,7 +169,7 @@ def serialize_network(network: INetworkDefinition, config: IBuilderConfig) -> by
     }
     header = json.dumps(description).encode("utf-8")
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     blob = MAGIC + struct.pack("<Q", len(header)) + header + buffer.getvalue()
     plan = load_plan(blob)
     for index in range(plan.num_profiles):  # every profile corner must infer
@@ -242,7 +243,7 @@ def load_plan(data: bytes) -> Plan:
 
 
 def infer_plan_shapes(
-    plan: Plan, input_shapes: dict[str, tuple[int, ...]]
+    plan: Plan, input_shapes: Mapping[str, tuple[int, ...]]
 ) -> dict[int, tuple[tuple[int, ...], DataType]]:
     """Shapes and dtypes of every tensor for concrete input shapes; PlanError on a bad layer."""
     results: dict[int, tuple[tuple[int, ...], DataType]] = {}

@@ -183,8 +183,11 @@ class Weights:
             return
         ptr, count = _int(values["ptr"], "Weights.ptr"), _int(values.get("count"), "Weights.count")
         nbytes = int(np.ceil(count * _ITEMSIZE.get(dtype, 1)))
-        raw = (ctypes.c_ubyte * nbytes).from_address(ptr) if nbytes else bytearray()
-        data = np.frombuffer(raw, dtype=np.uint8)
+        data = (
+            np.frombuffer((ctypes.c_ubyte * nbytes).from_address(ptr), dtype=np.uint8)  # type: ignore[call-overload]
+            if nbytes
+            else np.zeros(0, np.uint8)
+        )
         self._array = data.view(_NUMPY_OF[dtype]) if dtype in _NUMPY_OF else data
         self._count = count
 

@@ -7,6 +7,7 @@ Numerics reuse trtdsl.kernels (conv2d, pool2d); the TensorRT-to-kernel parameter
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -303,7 +304,7 @@ class IPoolingLayer(ILayer):
             raise EmulatorUnsupportedError("the emulator computes 2-D pooling only")
         p = self._p
         geometry = self._geometry(x.shape)
-        args = dict(
+        args: dict[str, Any] = dict(
             kernel=tuple(p["window_size_nd"]),
             stride=tuple(p["stride_nd"]),
             pad_begin=(geometry[0][1], geometry[1][1]),

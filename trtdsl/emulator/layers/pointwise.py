@@ -5,6 +5,9 @@ Floating-point layers compute in float32 and round to the output type (fp16 inpu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from trtdsl.emulator.enums import (
@@ -42,7 +45,7 @@ def erf(x: np.ndarray) -> np.ndarray:
     return np.sign(x64) * (1.0 - poly * np.exp(-x64 * x64))
 
 
-def _activation(kind: ActivationType, x: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+def _activation(kind: ActivationType, x: np.ndarray, alpha: Any, beta: Any) -> np.ndarray:
     if kind == ActivationType.RELU:
         return np.maximum(x, 0)
     if kind == ActivationType.SIGMOID:
@@ -189,7 +192,7 @@ class IElementWiseLayer(ILayer):
         return [np.asarray(y, dtype=xs[0].dtype, order="C")]
 
 
-_UNARY_FLOAT = {
+_UNARY_FLOAT: dict[UnaryOperation, Callable[[np.ndarray], np.ndarray]] = {
     UnaryOperation.EXP: np.exp,
     UnaryOperation.LOG: np.log,
     UnaryOperation.SQRT: np.sqrt,
@@ -210,7 +213,7 @@ _UNARY_FLOAT = {
     UnaryOperation.ERF: erf,
     UnaryOperation.ROUND: np.round,  # half to even, as TensorRT
 }
-_UNARY_SIGNED = {
+_UNARY_SIGNED: dict[UnaryOperation, Callable[[np.ndarray], np.ndarray]] = {
     UnaryOperation.ABS: np.abs,
     UnaryOperation.NEG: np.negative,
     UnaryOperation.SIGN: np.sign,

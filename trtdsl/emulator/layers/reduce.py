@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from trtdsl.emulator.enums import DataType, LayerType, MatrixOperation, ReduceOperation
@@ -16,6 +19,13 @@ from trtdsl.emulator.layers.base import (
     value_property,
 )
 
+_REDUCE: dict[ReduceOperation, Callable[..., Any]] = {
+    ReduceOperation.SUM: np.sum,
+    ReduceOperation.PROD: np.prod,
+    ReduceOperation.MAX: np.max,
+    ReduceOperation.MIN: np.min,
+    ReduceOperation.AVG: np.mean,
+}
 _REDUCIBLE = (DataType.FLOAT, DataType.HALF, DataType.BF16, DataType.INT32, DataType.INT64)
 
 
@@ -45,14 +55,7 @@ class IReduceLayer(ILayer):
         axes = axes_from_mask(self._p["axes"], x.ndim, "reduce")
         keep, op = self._p["keep_dims"], self._p["op"]
         work = float_compute(x) if x.dtype.kind == "f" else x
-        function = {
-            ReduceOperation.SUM: np.sum,
-            ReduceOperation.PROD: np.prod,
-            ReduceOperation.MAX: np.max,
-            ReduceOperation.MIN: np.min,
-            ReduceOperation.AVG: np.mean,
-        }[op]
-        y = function(work, axis=axes, keepdims=keep)
+        y = _REDUCE[op](work, axis=axes, keepdims=keep)
         return [np.asarray(y, dtype=x.dtype, order="C")]
 
 

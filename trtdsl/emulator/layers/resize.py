@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from trtdsl.emulator.layers.base import (
 )
 from trtdsl.emulator.types import Dims, EmulatorUnsupportedError, check_type, to_dims
 
-_ROUND = {
+_ROUND: dict[ResizeRoundMode, Callable[[np.ndarray], np.ndarray]] = {
     ResizeRoundMode.HALF_UP: lambda x: np.floor(x + 0.5),
     ResizeRoundMode.HALF_DOWN: lambda x: np.ceil(x - 0.5),
     ResizeRoundMode.FLOOR: np.floor,
