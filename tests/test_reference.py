@@ -212,16 +212,14 @@ def test_in_place_ops_never_touch_caller_arrays_or_live_views(
     assert len(calls) == 3  # captured values are never overwritten
 
 
-def test_relu_fusion_equals_separate_ops() -> None:
+def test_conv_relu_fusion_equals_separate_ops() -> None:
     b = ModelBuilder("fused")
     x = b.input("x", (2, 3, 9, 9))
     c = b.conv2d(x, out_channels=5, kernel_size=3, stride=2, padding=1, name="conv")
     r = b.relu(c, name="act")  # the conv's only reader: fused into the conv kernel
     c2 = b.conv2d(r, out_channels=4, kernel_size=1, name="conv2")
     r2 = b.relu(c2, name="act2")  # conv2 is also a graph output: not fused
-    s = b.add(b.conv2d(r, out_channels=4, kernel_size=1, name="conv3"), r2, name="sum")
-    r3 = b.relu(s, name="act3")  # fused into the add, block by block
-    b.output(r3, "y")
+    b.output(r2, "y")
     b.output(c2, "pre")
     graph = b.build()
     weights = random_weights(graph, seed=2)
@@ -230,8 +228,6 @@ def test_relu_fusion_equals_separate_ops() -> None:
     values = capture_reference(graph, weights, {"x": x_array})  # no fusion when capturing
     assert values["conv"].min() < 0  # the captured conv value is taken before the relu
     np.testing.assert_array_equal(values["act"], np.maximum(values["conv"], 0))
-    np.testing.assert_array_equal(out["y"], values["act3"])
-    np.testing.assert_array_equal(values["act3"], np.maximum(values["sum"], 0))
-    assert values["sum"].min() < 0
+    np.testing.assert_array_equal(out["y"], values["act2"])
     np.testing.assert_array_equal(out["pre"], values["conv2"])
     assert out["pre"].min() < 0

@@ -189,7 +189,7 @@ def _execute(
         for value in free_after.pop(-1, []):
             values.pop(value, None)
     last_use = _last_uses(graph)
-    fused = {} if capture else _relu_fusions(graph)
+    fused = {} if capture else _conv_relu_pairs(graph)
     relu_done = set(fused.values())
     for i, node in enumerate(graph.nodes):
         args = [values[v] for v in node.inputs]
@@ -198,10 +198,8 @@ def _execute(
         slot = None if in_place is None else _reusable_input(node, i, values, inputs, last_use)
         if node.op.is_noop or i in relu_done:
             results: tuple[np.ndarray, ...] = (args[0],)
-        elif i in fused and isinstance(node.op, Conv2d):
-            results = (_conv2d_relu(node.op, args[0], params),)
         elif i in fused:
-            results = (_add_relu(args, slot),)
+            results = (_conv2d_relu(node.op, args[0], params),)
         elif in_place is not None and slot is not None:
             results = (in_place(args, slot),)
         else:
@@ -222,12 +220,12 @@ def _execute(
     return values
 
 
-def _relu_fusions(graph: Graph) -> dict[int, int]:
-    """conv2d or add node index -> index of the relu that is its output's only reader.
+def _conv_relu_pairs(graph: Graph) -> dict[int, int]:
+    """conv2d node index -> index of the relu that is its output's only reader.
 
-    Such a relu is applied by the producer while its result is in cache (inside the conv
-    kernel per image; block by block after an add); the relu node then passes its input
-    through. Not used when capturing (the producer's own value would be lost).
+    Such a relu is applied inside the conv kernel while each image's result is in cache;
+    the relu node then passes its input through. Not used when capturing (the conv's own
+    value would be lost).
     """
     readers: dict[str, list[int]] = {}
     for j, node in enumerate(graph.nodes):
@@ -243,7 +241,7 @@ def _relu_fusions(graph: Graph) -> dict[int, int]:
         i = producer.get(value)
         if (
             i is not None
-            and isinstance(graph.nodes[i].op, (Conv2d, Add))
+            and isinstance(graph.nodes[i].op, Conv2d)
             and readers[value] == [j]
             and value not in outputs
         ):
@@ -265,25 +263,6 @@ def _conv2d_relu(op: Op, x: np.ndarray, params: Mapping[str, np.ndarray]) -> np.
         groups=op.groups,
         relu=True,
     )
-
-
-_BLOCK = 1 << 16
-"""Elements per block of a fused add + relu (256 KiB of float32: stays in L2)."""
-
-
-def _add_relu(args: list[np.ndarray], slot: int | None) -> np.ndarray:
-    """``relu(a + b)`` (values equal to Add then ReLU), over ``args[slot]`` when given."""
-    a, b = args
-    if a.shape != b.shape or not (a.flags.c_contiguous and b.flags.c_contiguous):
-        out = np.add(a, b, out=args[slot]) if slot is not None else a + b
-        return np.maximum(out, 0, out=out)
-    out = args[slot] if slot is not None else np.empty_like(a)
-    flat_a, flat_b, flat_out = a.reshape(-1), b.reshape(-1), out.reshape(-1)
-    for start in range(0, flat_out.size, _BLOCK):
-        block = slice(start, start + _BLOCK)
-        np.add(flat_a[block], flat_b[block], out=flat_out[block])
-        np.maximum(flat_out[block], 0, out=flat_out[block])
-    return out
 
 
 def _relu_in_place(args: list[np.ndarray], slot: int) -> np.ndarray:

@@ -72,12 +72,7 @@ def conv2d(
             for i in range(n):
                 cols = patches.of(x[i])  # (C*R*S, Ho*Wo), rows ordered (c, r, s) like w
                 y_i = y[i].reshape(k, ho * wo)
-                if groups == 1 and k <= _TRANSPOSED_GEMM_MAX_CHANNELS:
-                    # y_i.T = cols.T @ w.T (BLAS reads the transposed views without copies).
-                    y_t = _scratch("y_t", (ho * wo, k), compute)
-                    np.matmul(cols.T, w_groups[0].T, out=y_t)
-                    y_i[...] = y_t.T
-                elif groups == 1:
+                if groups == 1:
                     np.matmul(w_groups[0], cols, out=y_i)
                 else:
                     np.matmul(
@@ -91,10 +86,6 @@ def conv2d(
                     np.maximum(y_i, 0, out=y_i)
     return y if y.dtype == dtype else y.astype(dtype)
 
-
-_TRANSPOSED_GEMM_MAX_CHANNELS = 64
-"""With this few output channels, ``sgemm`` runs faster on ``(pixels, K)`` outputs (OpenBLAS
-with AVX-512 kernels: 100-140 vs 150-160 GFLOP/s for ResNet's first stage)."""
 
 _BATCHED_GEMM_MAX_PIXELS = 256
 """Output images up to this many pixels are convolved as one GEMM over the whole batch: a
