@@ -318,7 +318,7 @@ def _identity(ctx: Context, node: Node) -> None:
 def _cast(ctx: Context, node: Node) -> None:
     op = node.op
     assert isinstance(op, cast.Cast)
-    target = ONNX_DTYPES.get(op.dtype)  # type: ignore[call-overload]
+    target = ONNX_DTYPES.get(DType.parse(op.dtype))
     if target is None:
         raise BackendError(f"{node.where()}: ONNX export: cannot cast to {op.dtype}")
     ctx.add("Cast", [node.inputs[0]], node.output, node.name, to=target)

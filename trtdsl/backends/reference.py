@@ -266,11 +266,13 @@ def _conv2d_relu(op: Op, x: np.ndarray, params: Mapping[str, np.ndarray]) -> np.
 
 
 def _relu_in_place(args: list[np.ndarray], slot: int) -> np.ndarray:
-    return np.maximum(args[0], 0, out=args[0])  # == ReLU.compute, written over its input
+    np.maximum(args[0], 0, out=args[0])  # == ReLU.compute, written over its input
+    return args[0]
 
 
 def _add_in_place(args: list[np.ndarray], slot: int) -> np.ndarray:
-    return np.add(args[0], args[1], out=args[slot])  # == Add.compute (a + b == b + a)
+    np.add(args[0], args[1], out=args[slot])  # == Add.compute (a + b == b + a)
+    return args[slot]
 
 
 _IN_PLACE: dict[type[Op], Callable[[list[np.ndarray], int], np.ndarray]] = {
