@@ -182,13 +182,13 @@ def _execute(
     sizes = bind_input_sizes(graph, inputs)
     params_by_node = _params_by_node(graph, weights)
     values: dict[str, np.ndarray] = {name: inputs[name] for name in graph.inputs}
+    last_use = _last_uses(graph)
     free_after: dict[int, list[str]] = {}
     if not capture:
-        for value, index in _last_uses(graph).items():
+        for value, index in last_use.items():
             free_after.setdefault(index, []).append(value)
         for value in free_after.pop(-1, []):
             values.pop(value, None)
-    last_use = _last_uses(graph)
     fused = {} if capture else _conv_relu_pairs(graph)
     relu_done = set(fused.values())
     for i, node in enumerate(graph.nodes):
