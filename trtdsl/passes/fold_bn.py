@@ -162,5 +162,9 @@ def _fold_arrays(
     else:
         bias_dtype = w.dtype
         bias64 = shift
-    weight64 = w.astype(np.float64) * scale.reshape(-1, 1, 1, 1)
-    return weight64.astype(w.dtype), bias64.astype(bias_dtype)
+    # Multiply in float64 and round once into the output, without a float64 copy of the kernel
+    # (bit-identical to ``(w.astype(f64) * scale).astype(w.dtype)``; keeps peak memory low).
+    folded = np.multiply(
+        w, scale.reshape(-1, 1, 1, 1), out=np.empty_like(w), dtype=np.float64, casting="unsafe"
+    )
+    return folded, bias64.astype(bias_dtype)
