@@ -128,7 +128,7 @@ class IBuilderConfig:
 
     @flags.setter
     def flags(self, value: int) -> None:
-        self._flags = check_type(value, int, "IBuilderConfig.flags")
+        self._flags: int = check_type(value, int, "IBuilderConfig.flags")
 
     def set_flag(self, flag: BuilderFlag) -> None:
         """Set one BuilderFlag."""

@@ -51,7 +51,7 @@ class Runtime:
     """Deserializes emulated plans (and refuses anything else)."""
 
     def __init__(self, logger: ILogger) -> None:
-        self._logger = check_type(logger, ILogger, "Runtime.logger")
+        self._logger: ILogger = check_type(logger, ILogger, "Runtime.logger")
 
     @property
     def logger(self) -> ILogger:

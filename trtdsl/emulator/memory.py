@@ -68,7 +68,7 @@ def is_capturing(stream_handle: int) -> bool:
     if cudart is None:
         return False
     status = _check(cudart.cudaStreamIsCapturing(stream_handle), "cudaStreamIsCapturing")
-    return status != cudart.cudaStreamCaptureStatus.cudaStreamCaptureStatusNone
+    return bool(status != cudart.cudaStreamCaptureStatus.cudaStreamCaptureStatusNone)
 
 
 def synchronize(stream_handle: int) -> None:

@@ -7,7 +7,7 @@ None; a wrong Python argument type raises TypeError (pybind11's behaviour).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from trtdsl.emulator.enums import (
     ActivationType,
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from trtdsl.emulator.builder import Builder
 
 _INVALID = (Dims(()), DataType.FLOAT)
+_Layer = TypeVar("_Layer", bound=ILayer)
 
 
 class INetworkDefinition:
@@ -133,7 +134,7 @@ class INetworkDefinition:
                 self._log(Severity.ERROR, f"[shape inference] {message}")
         return self._results.get(tensor._id, _INVALID)
 
-    def _add(self, layer: ILayer, factory: str) -> Any:
+    def _add(self, layer: _Layer, factory: str) -> _Layer | None:
         self._layers.append(layer)
         self._infer_layers()
         if layer._index in self._creation_errors:

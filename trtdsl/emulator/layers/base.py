@@ -132,7 +132,8 @@ class ILayer:
 
     def get_output_type(self, index: int) -> DataType:
         """The data type of output ``index``."""
-        return self._outputs[check_type(index, int, "get_output_type.index")].dtype
+        tensor: ITensor = self._outputs[check_type(index, int, "get_output_type.index")]
+        return tensor.dtype
 
     def set_input(self, index: int, tensor: ITensor) -> None:
         """Replace input ``index``; the emulator has no tensor-valued kernels/shapes/params."""

@@ -217,7 +217,7 @@ class IPoolingLayer(ILayer):
     _TYPE = LayerType.POOLING
     _TYPE_NAME = "Pooling"
 
-    type = value_property("type", PoolingType, "PoolingType.")  # type: ignore[assignment]
+    type = value_property("type", PoolingType, "PoolingType.")
     window_size_nd = dims_property("window_size_nd", "Window size per spatial axis.")
     stride_nd = dims_property("stride_nd", "Stride per spatial axis. Default: 1s (not window).")
     pre_padding = dims_property("pre_padding", "Padding before each spatial axis. Default: 0s.")

@@ -45,7 +45,7 @@ def erf(x: np.ndarray) -> np.ndarray:
     return np.sign(x64) * (1.0 - poly * np.exp(-x64 * x64))
 
 
-def _activation(kind: ActivationType, x: np.ndarray, alpha: Any, beta: Any) -> np.ndarray:
+def _activation(kind: ActivationType, x: np.ndarray, alpha: Any, beta: Any) -> Any:
     if kind == ActivationType.RELU:
         return np.maximum(x, 0)
     if kind == ActivationType.SIGMOID:
@@ -84,7 +84,7 @@ class IActivationLayer(ILayer):
     _TYPE = LayerType.ACTIVATION
     _TYPE_NAME = "Activation"
 
-    type = value_property("type", ActivationType, "ActivationType.")  # type: ignore[assignment]
+    type = value_property("type", ActivationType, "ActivationType.")
     alpha = value_property("alpha", float, "Alpha parameter. Default: 0.")
     beta = value_property("beta", float, "Beta parameter. Default: 0.")
 
@@ -269,7 +269,8 @@ class IScaleLayer(ILayer):
     channel_axis = value_property("channel_axis", int, "The channel axis.")
 
     def _coefficient_shape(self, shape: Shape) -> Shape:
-        axis, mode = self._p["channel_axis"], self._p["mode"]
+        axis: int = self._p["channel_axis"]
+        mode = self._p["mode"]
         if mode == ScaleMode.UNIFORM:
             return (1,) * len(shape)
         if mode == ScaleMode.CHANNEL:
