@@ -223,7 +223,7 @@ def profile_layers(
 def make_profiler(trt: Any) -> Any:
     """An ``IProfiler`` of module ``trt`` summing ``report_layer_time`` per layer name."""
 
-    class LayerTimeRecorder(trt.IProfiler):  # type: ignore[misc,name-defined]
+    class LayerTimeRecorder(trt.IProfiler):  # type: ignore[misc]
         def __init__(self) -> None:
             trt.IProfiler.__init__(self)
             self.times: dict[str, float] = {}
