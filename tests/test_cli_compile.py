@@ -150,10 +150,13 @@ def test_real_compile_writes_engine_and_sidecar(
     assert Path("tiny.engine").stat().st_size == sidecar["engine_bytes"]
 
 
-def test_resnet50_emulated_compile_is_within_1e_4(capsys: pytest.CaptureFixture[str]) -> None:
-    """The acceptance command: every emitted layer printed, error against the reference < 1e-4."""
+def test_resnet50_emulated_compile_is_within_1e_4(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The acceptance command: every emitted layer printed, error against the reference < 1e-4,
+    and the top-5 classes of the engine equal the reference's."""
     argv = ["compile", "zoo/resnet50.yaml", "--weights", "random", "--emulate", "--print-layers"]
-    os.chdir(Path(__file__).resolve().parents[1])
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
     assert main(argv) == 0
     out = capsys.readouterr().out
     count = int(re.search(r"-> (\d+) TensorRT layers", out).group(1))  # type: ignore[union-attr]
@@ -161,6 +164,13 @@ def test_resnet50_emulated_compile_is_within_1e_4(capsys: pytest.CaptureFixture[
     rows = [line for line in table.splitlines()[3:] if line.strip()[:1].isdigit()]
     assert len(rows) == count > 100
     assert max(_errors(out)) < 1e-4
+    top = re.search(
+        r"logits top-5 classes \(row 0\): reference (\[.*?\]), engine (\[.*?\]) \((\w+)\)", out
+    )
+    assert top is not None, out[-500:]
+    reference, engine = json.loads(top.group(1)), json.loads(top.group(2))
+    assert reference == engine and top.group(3) == "same"
+    assert len(set(reference)) == 5 and all(0 <= c < 1000 for c in reference)
 
 
 def test_sidecar_describes_model_weights_options_and_io(tiny: str) -> None:

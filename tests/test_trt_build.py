@@ -173,3 +173,21 @@ def test_resnet50_dynamic_batch_matches_reference(trt: ModuleType) -> None:
         want = run_reference(graph, weights, {"x": x})
         errors = output_errors(run_plan(trt, plan, {"x": x}), want)["logits"]
         assert errors["max_rel"] < 1e-4, errors
+
+
+def test_check_engine_reports_top5_of_classifier_logits() -> None:
+    """check_engine's top-5 lists come from each side's own logits (not from each other)."""
+    from trtdsl.backends.trt.check import check_engine, check_inputs
+    from trtdsl.weights import random_weights
+
+    b = ModelBuilder("clf")
+    x = b.input("x", (2, 8))
+    b.output(b.linear(x, out_features=12, name="fc"), "logits")
+    graph = b.build()
+    weights = random_weights(graph, seed=3)
+    trt = import_trt(emulate=True)
+    plan = build_engine(emit_network(trt, graph, weights), BuildConfig())
+    result = check_engine(trt, plan, graph, weights, {}, seed=1)
+    logits = run_reference(graph, weights, check_inputs(graph, {}, seed=1))["logits"]
+    expected = list(np.argsort(-logits[0])[:5])
+    assert result["top5"]["logits"] == {"reference": expected, "engine": expected}

@@ -290,6 +290,12 @@ def _check(
             f"{err['max_rel']:.3g} (relative to max |reference| {err['ref_max']:.3g}) on "
             f"seeded input {result['inputs']} (seed {seed})"
         )
+    for name, top in result["top5"].items():
+        agree = "same" if top["engine"] == top["reference"] else "DIFFERENT"
+        out.line(
+            f"check{label}: {name} top-5 classes (row 0): reference {top['reference']}, "
+            f"engine {top['engine']} ({agree})"
+        )
     worst = max((e["max_rel"] for e in result["outputs"].values()), default=0.0)
     result["tolerance"] = tolerance
     if not worst <= tolerance:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from trtdsl.backends.reference import run_reference
+from trtdsl.backends.summary import is_classifier_output, top_classes
 from trtdsl.backends.trt.logger import CapturingLogger
 from trtdsl.backends.trt.module import is_emulator
 from trtdsl.backends.trt.run import HostEngineRunner
@@ -86,10 +87,21 @@ def check_engine(
     seeded input.
 
     Returns:
-        ``{"inputs": "x=1x3x224x224", "outputs": {name: output_errors entry}}``.
+        ``{"inputs": "x=1x3x224x224", "outputs": {name: output_errors entry},
+        "top5": {name: {"reference": [...], "engine": [...]}}}``, top5 (row 0) only for
+        classifier logits.
     """
     inputs = check_inputs(graph, shapes, seed)
     want = run_reference(graph, weights, inputs)
     got = run_plan(trt, plan, inputs)
     described = ", ".join(f"{n}={'x'.join(map(str, a.shape))}" for n, a in inputs.items())
-    return {"inputs": described, "outputs": output_errors(got, want)}
+    errors = output_errors(got, want)
+    top5 = {
+        name: {
+            "reference": top_classes(ref[:1])[0].tolist(),
+            "engine": top_classes(np.asarray(got[name], dtype=np.float32)[:1])[0].tolist(),
+        }
+        for name, ref in want.items()
+        if is_classifier_output(ref)
+    }
+    return {"inputs": described, "outputs": errors, "top5": top5}
