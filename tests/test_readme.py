@@ -36,3 +36,30 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
 def test_ci_fails_when_pytest_collects_nothing() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r'"\$status" -eq 5', ci) and "exit 1" in ci
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+
+
+def test_readme_python_example_runs() -> None:
+    (code,) = _blocks("python")
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102
+    graph = namespace["graph"]
+    assert [n.name for n in graph.nodes] == [  # type: ignore[attr-defined]
+        "layer1.0.conv", "layer1.0.bn", "layer1.0.relu"]  # fmt: skip
+
+
+def test_readme_yaml_example_builds(tmp_path: Path) -> None:
+    from trtdsl import load_model
+
+    (text,) = _blocks("yaml")
+    path = tmp_path / "tiny.yaml"
+    path.write_text(text)
+    graph = load_model(str(path))
+    names = [n.name for n in graph.nodes]
+    assert names[:3] == ["layer1.0.conv", "layer1.0.bn", "layer1.0.relu"]
+    assert "layer1.1.conv" in names and names[-1] == "fc"
+    assert graph.types["fc"].shape == ("N", 10)
+    assert graph.node("fc").precision is not None
