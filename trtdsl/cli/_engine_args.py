@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trtdsl.cli.args import add_weights_options, load_bound_weights, load_graph
 from trtdsl.errors import UsageError
 from trtdsl.runtime.engines import BUILD_BACKENDS, LoadedEngine, is_engine_path
 
@@ -34,8 +35,8 @@ def add_source_arguments(parser: argparse.ArgumentParser, engine_ok: bool = True
         metavar="ENGINE|MODEL" if engine_ok else "MODEL",
         help=f"{what}a .yaml/.py model or zoo name (built in memory with --weights)",
     )
-    parser.add_argument(
-        "--weights", metavar="W", help="for a MODEL: a .safetensors file or random[:SEED]"
+    add_weights_options(
+        parser, required=False, help="for a MODEL: a .safetensors file or random[:SEED]"
     )
     parser.add_argument(
         "--backend",
@@ -94,14 +95,11 @@ def load_source(args: argparse.Namespace, engine_ok: bool = True) -> Source:
 def load_model_and_inputs(args: argparse.Namespace) -> tuple:  # type: ignore[type-arg]
     """(graph, weights, inputs) of a MODEL with ``--weights``, ``--shape`` and ``--input``."""
     from trtdsl.cli.run import parse_inputs
-    from trtdsl.frontend.load import load_model, parse_shape_override
-    from trtdsl.weights import load_weights
 
     if not args.weights:
         raise UsageError(f"{args.source}: a MODEL needs --weights (a .safetensors file or random)")
-    shapes = dict(parse_shape_override(text) for text in args.shape)
-    graph = load_model(args.source, shapes or None)
-    weights = load_weights(args.weights, graph).arrays
+    graph = load_graph(args.source, args)
+    weights = load_bound_weights(args, graph).arrays
     return graph, weights, parse_inputs(graph, args.input, args.seed)
 
 

@@ -31,12 +31,11 @@ from trtdsl.backends.trt.check import check_engine
 from trtdsl.backends.trt.files import write_atomic
 from trtdsl.backends.trt.layers import network_io
 from trtdsl.backends.trt.module import describe_version, is_emulator
+from trtdsl.cli.args import add_model_argument, add_weights_options, load_bound_weights, load_graph
 from trtdsl.cli.format import Column, print_table
 from trtdsl.errors import BackendError, UsageError
-from trtdsl.frontend.load import load_model
 from trtdsl.ir.graph import Graph
 from trtdsl.passes.precision import Precision
-from trtdsl.weights.load import load_weights
 
 EXAMPLES = """examples:
   trtdsl compile zoo/resnet50.yaml --weights random --emulate
@@ -78,13 +77,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("model", metavar="MODEL", help="a .yaml or .py model, or a zoo name")
-    parser.add_argument(
-        "--weights",
-        required=True,
-        metavar="W",
-        help="a .safetensors file, or random[:SEED] for seeded random weights",
-    )
+    add_model_argument(parser)
+    add_weights_options(parser)
     parser.add_argument(
         "-o",
         "--output",
@@ -168,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     trt = import_trt(args.emulate)
     emulated = is_emulator(trt)
     out = _Output(sys.stdout)
-    graph = load_model(args.model)
+    graph = load_graph(args.model, args)
     config = BuildConfig(
         precision=Precision.parse(args.precision),
         keep_fp32=tuple(args.keep_fp32),
@@ -179,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         refittable=args.refittable,
     )
     profiles = profile_shapes(graph, config)
-    bound = load_weights(args.weights, graph)
+    bound = load_bound_weights(args, graph)
     prepared, weights = prepare_graph(graph, bound.arrays, config.precision, config.keep_fp32)
     emitted = emit_network(trt, prepared, weights)
     layers = network_layers(emitted.network)

@@ -5,6 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 
+from trtdsl.cli.args import (
+    add_model_argument,
+    add_shape_option,
+    add_weights_options,
+    load_bound_weights,
+    load_graph,
+)
 from trtdsl.errors import UsageError
 
 EXAMPLES = """examples:
@@ -26,22 +33,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("model", metavar="MODEL", help="a .yaml or .py model, or a zoo name")
-    parser.add_argument(
-        "--weights",
-        required=True,
-        metavar="W",
-        help="a .safetensors file, or random[:SEED] for seeded random weights",
-    )
+    add_model_argument(parser)
+    add_weights_options(parser)
     parser.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the file to write")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
-    parser.add_argument(
-        "--shape",
-        action="append",
-        default=[],
-        metavar="NAME=DIMS",
-        help="a static input shape, e.g. x=1x3x224x224",
-    )
+    add_shape_option(parser)
     parser.add_argument(
         "--fold-bn", action="store_true", help="fold batch-norms into convs before exporting"
     )
@@ -50,14 +46,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from trtdsl.backends.onnx_export import export_onnx
-    from trtdsl.frontend.load import load_model, parse_shape_override
-    from trtdsl.weights import load_weights
 
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.onnx))):
         raise UsageError(f"--onnx {args.onnx}: the directory does not exist")
-    shapes = dict(parse_shape_override(text) for text in args.shape)
-    graph = load_model(args.model, shapes or None)
-    weights = dict(load_weights(args.weights, graph).arrays)
+    graph = load_graph(args.model, args)
+    weights = dict(load_bound_weights(args, graph).arrays)
     note = ""
     if args.fold_bn:
         from trtdsl.passes import fold_batchnorm, foldable_batchnorms

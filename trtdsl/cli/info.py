@@ -8,6 +8,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from trtdsl.cli.args import (
+    add_model_argument,
+    add_shape_option,
+    add_weights_options,
+    load_bound_weights,
+    load_graph,
+)
 from trtdsl.cli.format import (
     Column,
     add_format_option,
@@ -16,7 +23,6 @@ from trtdsl.cli.format import (
     print_json,
     print_table,
 )
-from trtdsl.frontend.load import load_model, parse_shape_override
 from trtdsl.ir.graph import Graph
 
 EXAMPLES = """examples:
@@ -128,42 +134,23 @@ def register(subparsers: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_model_arguments(parser)
-    parser.add_argument(
-        "--weights",
-        metavar="W",
+    add_model_argument(parser)
+    add_shape_option(parser)
+    add_weights_options(
+        parser,
+        required=False,
         help="also bind weights W (a .safetensors file or random[:SEED]) and append the report",
     )
     add_format_option(parser)
     parser.set_defaults(func=run)
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """MODEL and ``--shape NAME=DxD...`` (repeatable)."""
-    parser.add_argument("model", metavar="MODEL", help="a .yaml or .py model file or a zoo name")
-    parser.add_argument(
-        "--shape",
-        action="append",
-        default=[],
-        metavar="NAME=DxD...",
-        help="static shape for an input, e.g. x=1x3x224x224 (repeatable); re-infers all shapes",
-    )
-
-
-def load_from_args(args: argparse.Namespace) -> Graph:
-    """The model named by ``args.model`` with ``args.shape`` overrides applied."""
-    shapes = dict(parse_shape_override(text) for text in args.shape)
-    return load_model(args.model, shapes or None)
-
-
 def run(args: argparse.Namespace) -> int:
-    graph = load_from_args(args)
+    graph = load_graph(args.model, args)
     summary = summarize_graph(graph)
     bound = None
     if getattr(args, "weights", None):
-        from trtdsl.weights import load_weights
-
-        bound = load_weights(args.weights, graph)
+        bound = load_bound_weights(args, graph)
     if args.format == "json":
         data = summary_to_json(summary)
         if bound is not None:

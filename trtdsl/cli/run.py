@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from trtdsl.backends.reference import run_reference
+from trtdsl.cli.args import add_shape_option, add_weights_options, load_bound_weights, load_graph
 from trtdsl.errors import UsageError
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops.base import suggest
@@ -61,9 +62,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="MODEL|ENGINE",
         help="a .yaml or .py model, a zoo name, or an engine file (.engine/.plan/.trt)",
     )
-    parser.add_argument(
-        "--weights",
-        metavar="W",
+    add_weights_options(
+        parser,
+        required=False,
         help="a .safetensors file, or random[:SEED] for seeded random weights (MODEL only)",
     )
     parser.add_argument(
@@ -73,13 +74,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="[NAME=]SOURCE",
         help="SOURCE is FILE.npy or random[:SEED]; repeat for each input",
     )
-    parser.add_argument(
-        "--shape",
-        action="append",
-        default=[],
-        metavar="NAME=DIMS",
-        help="a static input shape, e.g. x=1x3x224x224 (the model is re-inferred with it)",
-    )
+    add_shape_option(parser)
     parser.add_argument(
         "--backend", choices=sorted(BACKENDS), default="reference", help="default: reference"
     )
@@ -99,18 +94,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from trtdsl.frontend.load import load_model, parse_shape_override
-    from trtdsl.weights import load_weights
-
     if is_engine_path(args.model):
         from trtdsl.cli._engine_args import run_engine_file
 
         return run_engine_file(args)
     if not args.weights:
         raise UsageError(f"{args.model}: a MODEL needs --weights (a .safetensors file or random)")
-    shapes = dict(parse_shape_override(text) for text in args.shape)
-    graph = load_model(args.model, shapes or None)
-    weights: Mapping[str, np.ndarray] = load_weights(args.weights, graph).arrays
+    graph = load_graph(args.model, args)
+    weights: Mapping[str, np.ndarray] = load_bound_weights(args, graph).arrays
     lines = [f"model {graph.name}: {len(graph.nodes)} nodes; weights {args.weights}"]
     if args.fold_bn:
         from trtdsl.passes import fold_batchnorm, foldable_batchnorms, folding_error

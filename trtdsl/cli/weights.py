@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from trtdsl.cli.args import add_rename_option, load_bound_weights
 from trtdsl.cli.format import Column, add_format_option, format_count, print_json, print_table
 from trtdsl.errors import UsageError, WeightError
 
@@ -82,18 +83,6 @@ def register(subparsers: Any) -> None:
     check.add_argument("weights", metavar="WEIGHTS", help="a .safetensors file or random[:SEED]")
     add_rename_option(check)
     check.set_defaults(func=run_check)
-
-
-def add_rename_option(parser: argparse.ArgumentParser) -> None:
-    """``--rename PATTERN REPLACEMENT`` (repeatable, applied in order with ``re.sub``)."""
-    parser.add_argument(
-        "--rename",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("PATTERN", "REPLACEMENT"),
-        help="rename checkpoint keys matching the regex PATTERN (re.sub; repeatable, in order)",
-    )
 
 
 def run_init(args: argparse.Namespace) -> int:
@@ -187,10 +176,9 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     from trtdsl.frontend.load import load_model
-    from trtdsl.weights import load_weights
 
     graph = load_model(args.model)
-    bound = load_weights(args.weights, graph, rename=[tuple(r) for r in args.rename] or None)
+    bound = load_bound_weights(args, graph)
     print(f"model {graph.name}: weights bind")
     print(bound.report())
     return 0
