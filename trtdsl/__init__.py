@@ -4,10 +4,20 @@ The public API is what this module re-exports; everything else is internal. Impo
 never imports TensorRT, cuda-python, onnx or torch.
 """
 
+from trtdsl.backends.onnx_export import export_onnx as export_onnx
 from trtdsl.backends.reference import capture_reference as capture_reference
 from trtdsl.backends.reference import run_reference as run_reference
+from trtdsl.backends.trt import BuildConfig as BuildConfig
+from trtdsl.backends.trt import ShapeRange as ShapeRange
+from trtdsl.backends.trt import build_engine as build_engine
+from trtdsl.backends.trt import emit_network as emit_network
+from trtdsl.backends.trt import import_trt as import_trt
+from trtdsl.backends.trt import prepare_graph as prepare_graph
+from trtdsl.debug.compare import compare_layerwise as compare_layerwise
+from trtdsl.debug.compare import perturb_weights as perturb_weights
 from trtdsl.errors import BackendError as BackendError
 from trtdsl.errors import ModelError as ModelError
+from trtdsl.errors import OpArgumentError as OpArgumentError
 from trtdsl.errors import ShapeError as ShapeError
 from trtdsl.errors import TrtdslError as TrtdslError
 from trtdsl.errors import WeightError as WeightError
@@ -22,7 +32,16 @@ from trtdsl.ir import Graph as Graph
 from trtdsl.ir import Node as Node
 from trtdsl.ir import ParamSpec as ParamSpec
 from trtdsl.ir import TensorType as TensorType
+from trtdsl.ir.ops import Op as Op
+from trtdsl.ir.ops import make_op as make_op
 from trtdsl.passes.fold_bn import fold_batchnorm as fold_batchnorm
+from trtdsl.passes.fold_bn import folding_error as folding_error
+from trtdsl.passes.precision import Precision as Precision
+from trtdsl.passes.precision import apply_precision as apply_precision
+from trtdsl.runtime import EngineRunner as EngineRunner
+from trtdsl.runtime import benchmark as benchmark
+from trtdsl.runtime import inspect_engine as inspect_engine
+from trtdsl.runtime import open_engine as open_engine
 from trtdsl.weights import BoundWeights as BoundWeights
 from trtdsl.weights import bind_weights as bind_weights
 from trtdsl.weights import load_weights as load_weights
