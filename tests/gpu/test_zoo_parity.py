@@ -11,7 +11,7 @@ initialised statistics (mean 0, var 1) leave googlenet's logits equal to the cla
 (its 0.01-std convs shrink activations to ~1e-13), which would test nothing, and make batch-norm
 folding trivial. A comparison in float32 is only meaningful when the weights are well
 conditioned, so each model must pass two checks first: torch's own float32 logits are within a
-tenth of the bound of its float64 logits, and the logits depend on the features (zeroing the
+quarter of the bound of its float64 logits, and the logits depend on the features (zeroing the
 last layer's weight changes them by >= 1% of their scale). Where the calibrated model fails the
 first check (deep ResNets, inception_v3: see ``choose_model``) torchvision's plain init is used,
 which passes; the table says which statistics each model used ("none": no BatchNorm).
@@ -141,11 +141,12 @@ def conditioning(model: Any, images: np.ndarray) -> dict[str, float]:
 
 
 def well_conditioned(cond: dict[str, float]) -> bool:
-    """torch's own fp32 error is a tenth of the bound and the logits depend on the features."""
-    return cond["fp32_vs_fp64"] <= TOLERANCE / 10 and cond["feature_share"] >= 1e-2
+    """torch's own fp32 error is at most a quarter of the bound and the logits depend on the
+    features."""
+    return cond["fp32_vs_fp64"] <= TOLERANCE / 4 and cond["feature_share"] >= 1e-2
 
 
-def choose_model(name: str, images: np.ndarray) -> tuple[Any, str, dict[str, float]]:
+def choose_model(name: str, images: np.ndarray) -> tuple[Any, str, dict[str, dict[str, float]]]:
     """Calibrated BatchNorm statistics when well conditioned, else torchvision's plain init.
 
     Calibration keeps activations at unit scale (plain init leaves googlenet's logits equal to
@@ -153,16 +154,18 @@ def choose_model(name: str, images: np.ndarray) -> tuple[Any, str, dict[str, flo
     mean that every next BatchNorm subtracts, and torch's own float32 logits of ResNet-152 are
     4e-4 off its float64 ones; their plain init is well conditioned.
     Returns:
-        (model, ``"calibrated"``, ``"init"`` or ``"none"`` (no BatchNorm), conditioning).
+        (model, ``"calibrated"``, ``"init"`` or ``"none"`` (no BatchNorm), the conditioning
+        of each variant tried).
     """
-    cond: dict[str, float] = {}
+    tried: dict[str, dict[str, float]] = {}
     for calibrate in (True, False):
         model = torchvision_model(name, calibrate)
-        cond = conditioning(model, images)
-        if well_conditioned(cond):
+        variant = "calibrated" if calibrate else "init"
+        tried[variant] = conditioning(model, images)
+        if well_conditioned(tried[variant]):
             has_norms = any("running_mean" in key for key in model.state_dict())
-            return model, ("calibrated" if calibrate else "init") if has_norms else "none", cond
-    raise AssertionError(f"{name}: no well-conditioned torchvision weights ({cond})")
+            return model, variant if has_norms else "none", tried
+    raise AssertionError(f"{name}: no well-conditioned torchvision weights: {tried}")
 
 
 def max_errors(got: np.ndarray, want: np.ndarray) -> dict[str, Any]:
@@ -187,7 +190,7 @@ def check_model(name: str, workdir: Path, emulated: bool = True) -> dict[str, An
     start = time.perf_counter()
     size = image_size(name)
     images = np.random.default_rng(0).standard_normal((BATCH, 3, size, size)).astype(np.float32)
-    model, batch_norm_stats, cond = choose_model(name, images)
+    model, batch_norm_stats, tried = choose_model(name, images)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     path = workdir / f"{name}.safetensors"
     save_file(state, str(path))
@@ -201,7 +204,7 @@ def check_model(name: str, workdir: Path, emulated: bool = True) -> dict[str, An
         "torchvision_params": sum(p.numel() for p in model.parameters()),
         "macs": graph_macs(graph),
         "batch_norm_stats": batch_norm_stats,
-        **cond,
+        "conditioning": tried,
         "state_dict_keys": len(state),
         "keys_equal": set(state) == graph_keys,
         "missing_in_graph": sorted(set(state) - graph_keys)[:5],
