@@ -208,11 +208,13 @@ class _Models:
     def get_model(name, weights=None):
         if weights is not None:
             raise AssertionError("export tried to download weights")
-        if name != "tiny":
+        if name not in ("tiny", "googlenet"):
             raise ValueError(f"Unknown model {name}")
         net = torch.nn.Sequential()
         net.add_module("conv1", torch.nn.Conv2d(3, 4, 3, bias=False))
         net.add_module("bn1", torch.nn.BatchNorm2d(4))
+        if name == "googlenet":  # torchvision keeps the training-only auxiliary heads
+            net.add_module("aux1", torch.nn.Linear(4, 2))
         return net
 
 
@@ -253,6 +255,14 @@ def test_export_torchvision_builds_without_downloading(
     meta = open_safetensors(out).metadata
     assert meta["source"] == "torchvision.models.tiny" and meta["torchvision"] == "0.0+fake"
 
+    aux = tmp_path / "g.safetensors"
+    assert export.main(["googlenet", "-o", str(aux), "--no-check"]) == 0
+    assert (
+        "left out 2 tensors of the auxiliary classifiers (aux1.*, aux2.*)"
+        in capsys.readouterr().out
+    )
+    assert sorted(load_file(str(aux))) == sorted(k for k in expected)
+
     assert export.main(["nonesuch", "-o", str(tmp_path / "c.safetensors")]) == 2
     assert "unknown model 'nonesuch'" in capsys.readouterr().err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.safetensors", "g.safetensors"]

@@ -21,6 +21,9 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
+AUX_PREFIXES = {"googlenet": ("aux1.", "aux2."), "inception_v3": ("AuxLogits.",)}
+"""state_dict prefixes of training-only auxiliary heads, per torchvision model name."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -58,7 +61,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"export_torchvision: unknown model {args.model!r}: {e}", file=sys.stderr)
         return 2
     model.eval()
-    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    # The zoo's googlenet/inception_v3 are inference graphs without the auxiliary classifiers
+    # (training-only heads). torchvision keeps them whenever weights are loaded (and by default
+    # without), so their keys are dropped here rather than reported as unexpected at binding.
+    aux = AUX_PREFIXES.get(args.model, ())
+    state = {
+        k: v.detach().clone().contiguous()
+        for k, v in model.state_dict().items()
+        if not k.startswith(aux)
+    }
+    dropped = len(model.state_dict()) - len(state)
+    if dropped:
+        print(
+            f"export_torchvision: left out {dropped} tensors of the auxiliary classifiers "
+            f"({', '.join(p + '*' for p in aux)}), which the inference graph does not have"
+        )
     metadata = {
         "format": "pt",
         "source": f"torchvision.models.{args.model}",
