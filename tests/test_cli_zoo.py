@@ -7,7 +7,7 @@ import json
 import pytest
 
 from trtdsl.cli.main import main
-from trtdsl.cli.zoo import graph_macs, natural_key, zoo_entry
+from trtdsl.cli.zoo import natural_key, zoo_entry
 from trtdsl.frontend.load import load_model, zoo_models
 
 
@@ -56,8 +56,8 @@ def test_unknown_model_is_one_line_with_a_suggestion(capsys: pytest.CaptureFixtu
 
 def test_macs_scale_with_the_batch_size() -> None:
     graph = load_model("resnet18")
-    assert graph_macs(graph, {"N": 4}) == 4 * graph_macs(graph)
-    assert zoo_entry("resnet18").macs == graph_macs(graph)
+    assert graph.num_macs({"N": 4}) == 4 * graph.num_macs()
+    assert zoo_entry("resnet18").macs == graph.num_macs()
 
 
 def test_rows_are_in_natural_order(capsys: pytest.CaptureFixture[str]) -> None:

@@ -54,7 +54,6 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from trtdsl.backends.reference import run_reference
 from trtdsl.backends.trt import BuildConfig, build_engine, emit_network, import_trt, prepare_graph
 from trtdsl.backends.trt.check import run_plan
-from trtdsl.cli.zoo import graph_macs
 from trtdsl.frontend.load import load_model
 from trtdsl.weights import load_weights
 
@@ -202,7 +201,7 @@ def check_model(name: str, workdir: Path, emulated: bool = True) -> dict[str, An
         "torch": torch.__version__,
         "params": graph.num_parameters(),
         "torchvision_params": sum(p.numel() for p in model.parameters()),
-        "macs": graph_macs(graph),
+        "macs": graph.num_macs(),
         "batch_norm_stats": batch_norm_stats,
         "conditioning": tried,
         "state_dict_keys": len(state),

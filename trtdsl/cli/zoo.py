@@ -9,7 +9,6 @@ from typing import Any
 
 from trtdsl.cli.format import Column, add_format_option, print_json, print_table
 from trtdsl.frontend.load import load_model, resolve_model_path, zoo_models
-from trtdsl.ir.graph import Graph
 
 EXAMPLES = """examples:
   trtdsl zoo                              # every zoo model
@@ -54,15 +53,6 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", name) if p)
 
 
-def graph_macs(graph: Graph, sizes: dict[str, int] | None = None) -> int:
-    """Multiply-accumulates of one run of ``graph``; symbols sized by ``sizes`` (default 1)."""
-    sizes = sizes if sizes is not None else {d.name: 1 for d in graph.dims}
-    return sum(
-        node.op.macs(graph.input_types(node), graph.output_types(node), sizes)
-        for node in graph.nodes
-    )
-
-
 def zoo_entry(name: str) -> ZooEntry:
     """Load zoo model ``name`` and summarize it (ModelError for an unknown name)."""
     graph = load_model(name)
@@ -70,7 +60,7 @@ def zoo_entry(name: str) -> ZooEntry:
         model=name,
         input=", ".join(f"{n} {graph.types[n]}" for n in graph.inputs),
         params=graph.num_parameters(),
-        macs=graph_macs(graph),
+        macs=graph.num_macs(),
         nodes=len(graph.nodes),
         file=resolve_model_path(name).name,
     )

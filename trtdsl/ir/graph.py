@@ -143,6 +143,11 @@ class Graph:
         """Trainable parameter elements, counted as PyTorch counts them (buffers excluded)."""
         return sum(math.prod(spec.shape) for _, _, _, spec in self.params() if not spec.buffer)
 
+    def num_macs(self, sizes: Mapping[str, int] | None = None) -> int:
+        """Multiply-accumulates of one run; symbols sized by ``sizes`` (default: 1 each)."""
+        sizes = sizes if sizes is not None else {d.name: 1 for d in self.dims}
+        return sum(n.op.macs(self.input_types(n), self.output_types(n), sizes) for n in self.nodes)
+
     def dim(self, name: str) -> DimRange:
         for d in self.dims:
             if d.name == name:
