@@ -49,6 +49,8 @@ def test_readme_python_example_runs() -> None:
     graph = namespace["graph"]
     assert [n.name for n in graph.nodes] == [  # type: ignore[attr-defined]
         "layer1.0.conv", "layer1.0.bn", "layer1.0.relu"]  # fmt: skip
+    features = namespace["outputs"]["features"]  # type: ignore[index]
+    assert features.shape == (2, 16, 32, 32) and (features >= 0).all()
 
 
 def test_readme_yaml_example_builds(tmp_path: Path) -> None:

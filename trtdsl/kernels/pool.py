@@ -91,7 +91,7 @@ def pool2d(
 
 
 def _running_max(taps: Iterator[np.ndarray]) -> np.ndarray:
-    out = None
+    out: np.ndarray | None = None
     for tap in taps:
         out = tap.copy() if out is None else np.maximum(out, tap, out=out)
     assert out is not None

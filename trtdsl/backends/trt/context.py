@@ -59,7 +59,8 @@ def trt_dims(t: TensorType) -> tuple[int, ...]:
 
 def bfloat16_bits(array: np.ndarray) -> np.ndarray:
     """bfloat16 bit patterns (uint16) of float values, rounded to nearest even."""
-    return (round_to_bfloat16(array).view(np.uint32) >> np.uint32(16)).astype(np.uint16)
+    bits: np.ndarray = (round_to_bfloat16(array).view(np.uint32) >> np.uint32(16)).astype(np.uint16)
+    return bits
 
 
 class EmitContext:

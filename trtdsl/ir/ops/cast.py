@@ -55,4 +55,5 @@ def round_to_bfloat16(x: np.ndarray) -> np.ndarray:
         0xFFFF0000
     )
     out = rounded.view(np.float32)
-    return np.where(np.isnan(x), np.float32(np.nan), out).astype(np.float32)
+    result: np.ndarray = np.where(np.isnan(x), np.float32(np.nan), out).astype(np.float32)
+    return result

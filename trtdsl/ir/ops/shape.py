@@ -207,7 +207,8 @@ class Permute(Op):
         self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
     ) -> np.ndarray:
         x = inputs[0]
-        return np.transpose(x, self._axes(x.ndim)).copy()
+        result: np.ndarray = np.transpose(x, self._axes(x.ndim)).copy()
+        return result
 
 
 @register_op
