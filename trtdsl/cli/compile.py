@@ -322,7 +322,7 @@ def _sha256_arrays(arrays: Mapping[str, np.ndarray]) -> str:
 
 def _gpu_name() -> str | None:
     try:
-        from cuda.bindings import runtime as cudart  # type: ignore[import-not-found]
+        from cuda.bindings import runtime as cudart
 
         err, props = cudart.cudaGetDeviceProperties(0)
         name = props.name

@@ -16,7 +16,7 @@ from trtdsl.emulator.types import EmulatorRuntimeError
 def _cudart() -> Any:
     """The cuda-python runtime module if importable and a CUDA device exists, else None."""
     try:
-        from cuda.bindings import runtime as cudart  # type: ignore[import-not-found]
+        from cuda.bindings import runtime as cudart
     except ImportError:
         return None
     err, count = cudart.cudaGetDeviceCount()
@@ -56,7 +56,7 @@ def native_handle(stream: Any) -> int:
     if isinstance(stream, int):
         return stream
     try:
-        from cuda.bindings.utils import get_cuda_native_handle  # type: ignore[import-not-found]
+        from cuda.bindings.utils import get_cuda_native_handle
     except ImportError:
         return int(stream)
     return int(get_cuda_native_handle(stream))

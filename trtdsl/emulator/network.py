@@ -44,6 +44,7 @@ from trtdsl.emulator.layers import (
     IUnaryLayer,
 )
 from trtdsl.emulator.layers.base import LayerSpecError
+from trtdsl.emulator.layers.conv import ConvolutionBase
 from trtdsl.emulator.tensor import ITensor
 from trtdsl.emulator.types import (
     Dims,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
 
 _INVALID = (Dims(()), DataType.FLOAT)
 _Layer = TypeVar("_Layer", bound=ILayer)
+_Conv = TypeVar("_Conv", bound=ConvolutionBase)
 
 
 class INetworkDefinition:
@@ -258,15 +260,9 @@ class INetworkDefinition:
         bias: Any = None,
     ) -> IConvolutionLayer | None:
         """Convolution; kernel GKCRS, bias K values or None (empty, of the input's type)."""
-        tensor = check_type(input, ITensor, "add_convolution_nd.input")
-        layer = IConvolutionLayer(self, [tensor])
-        layer._init_params(
-            check_type(num_output_maps, int, "add_convolution_nd.num_output_maps"),
-            to_dims(kernel_shape, "add_convolution_nd.kernel_shape"),
-        )
-        layer._w["kernel"] = to_weights(kernel, "add_convolution_nd.kernel")
-        layer._w["bias"] = to_weights(bias, "add_convolution_nd.bias", tensor.dtype)
-        return self._add(layer, "addConvolutionNd")
+        args = (input, num_output_maps, kernel_shape, kernel, bias)
+        names = ("add_convolution_nd", "addConvolutionNd")
+        return self._add_convolution_like(IConvolutionLayer, names, *args)
 
     def add_deconvolution_nd(
         self,
@@ -277,15 +273,34 @@ class INetworkDefinition:
         bias: Any = None,
     ) -> IDeconvolutionLayer | None:
         """Deconvolution; kernel CKRS, bias K values or None (empty, of the input's type)."""
-        tensor = check_type(input, ITensor, "add_deconvolution_nd.input")
-        layer = IDeconvolutionLayer(self, [tensor])
+        args = (input, num_output_maps, kernel_shape, kernel, bias)
+        names = ("add_deconvolution_nd", "addDeconvolutionNd")
+        return self._add_convolution_like(IDeconvolutionLayer, names, *args)
+
+    def _add_convolution_like(
+        self,
+        cls: type[_Conv],
+        names: tuple[str, str],
+        input: ITensor,
+        num_output_maps: Any,
+        kernel_shape: Any,
+        kernel: Any,
+        bias: Any,
+    ) -> _Conv | None:
+        """The shared body of ``add_convolution_nd`` and ``add_deconvolution_nd``.
+
+        ``names`` is the Python API name (for argument errors) and the C++ name (for logs).
+        """
+        api, c_name = names
+        tensor = check_type(input, ITensor, f"{api}.input")
+        layer = cls(self, [tensor])
         layer._init_params(
-            check_type(num_output_maps, int, "add_deconvolution_nd.num_output_maps"),
-            to_dims(kernel_shape, "add_deconvolution_nd.kernel_shape"),
+            check_type(num_output_maps, int, f"{api}.num_output_maps"),
+            to_dims(kernel_shape, f"{api}.kernel_shape"),
         )
-        layer._w["kernel"] = to_weights(kernel, "add_deconvolution_nd.kernel")
-        layer._w["bias"] = to_weights(bias, "add_deconvolution_nd.bias", tensor.dtype)
-        return self._add(layer, "addDeconvolutionNd")
+        layer._w["kernel"] = to_weights(kernel, f"{api}.kernel")
+        layer._w["bias"] = to_weights(bias, f"{api}.bias", tensor.dtype)
+        return self._add(layer, c_name)
 
     def add_pooling_nd(
         self, input: ITensor, type: PoolingType, window_size: Any

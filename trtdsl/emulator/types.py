@@ -93,7 +93,8 @@ def float32_to_bf16(x: np.ndarray) -> np.ndarray:
     rounded = bits + np.uint32(0x7FFF) + ((bits >> 16) & np.uint32(1))
     out = (rounded >> 16).astype(np.uint16)
     nan = np.isnan(np.asarray(x, dtype=np.float32))
-    return np.where(nan, np.uint16(0x7FC0), out)
+    result: np.ndarray = np.where(nan, np.uint16(0x7FC0), out)
+    return result
 
 
 def round_to_bf16(x: np.ndarray) -> np.ndarray:

@@ -62,6 +62,20 @@ def _check_nd(layer: ILayer, keys: Sequence[str], nd: int) -> None:
         require(len(layer._p[key]) == nd, f"{key} has {len(layer._p[key])} dims, expected {nd}")
 
 
+def symmetric_padding_property() -> property:
+    """``padding_nd``: reading returns the pre-padding, writing sets pre and post padding."""
+
+    def get(layer: ILayer) -> Dims:
+        return Dims(layer._p["pre_padding"])
+
+    def set(layer: ILayer, value: Dims) -> None:
+        layer.pre_padding = value  # type: ignore[attr-defined]
+        layer.post_padding = value  # type: ignore[attr-defined]
+
+    doc = "Symmetric padding; reading returns the pre-padding, writing sets pre and post."
+    return property(get, set, doc=doc)
+
+
 class ConvolutionBase(ILayer):
     """Properties and checks shared by convolution and deconvolution (not a TensorRT class)."""
 
@@ -80,15 +94,7 @@ class ConvolutionBase(ILayer):
     kernel = weights_property("kernel", "Kernel weights (GKCRS for conv, CKRS for deconv).")
     bias = weights_property("bias", "Bias weights, K values (or empty).")
 
-    @property
-    def padding_nd(self) -> Dims:
-        """Symmetric padding; reading returns the pre-padding, writing sets pre and post."""
-        return Dims(self._p["pre_padding"])
-
-    @padding_nd.setter
-    def padding_nd(self, value: Dims) -> None:
-        self.pre_padding = value
-        self.post_padding = value
+    padding_nd = symmetric_padding_property()
 
     def _init_params(self, num_output_maps: int, kernel_shape: Dims) -> None:
         nd = len(kernel_shape)
@@ -230,15 +236,7 @@ class IPoolingLayer(ILayer):
         "average_count_excludes_padding", bool, "Average ignores padding. Default: True."
     )
 
-    @property
-    def padding_nd(self) -> Dims:
-        """Symmetric padding; reading returns the pre-padding, writing sets pre and post."""
-        return Dims(self._p["pre_padding"])
-
-    @padding_nd.setter
-    def padding_nd(self, value: Dims) -> None:
-        self.pre_padding = value
-        self.post_padding = value
+    padding_nd = symmetric_padding_property()
 
     def _init_params(self, pooling_type: PoolingType, window: Dims) -> None:
         nd = len(window)
