@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from trtdsl.backends.reference import run_reference
+from trtdsl.backends.summary import is_classifier_output, top_classes
 from trtdsl.cli.args import add_shape_option, add_weights_options, load_bound_weights, load_graph
 from trtdsl.errors import UsageError
 from trtdsl.ir.graph import Graph
@@ -38,8 +39,6 @@ EXAMPLES = """examples:
   trtdsl run resnet50.engine --input x=image.npy -o out.npz
 """
 
-_TOP_K = 5
-_MIN_CLASSES = 10
 _ROWS_SHOWN = 4
 
 
@@ -208,11 +207,11 @@ def save_npz(path: str, arrays: Mapping[str, np.ndarray]) -> None:
 def summarize_output(name: str, array: np.ndarray) -> list[str]:
     """Lines describing one output: type and statistics; top-5 per row for class logits."""
     lines = [f"output {name}: {_stats(array)}"]
-    if array.ndim == 2 and array.shape[1] >= _MIN_CLASSES and array.dtype.kind == "f":
-        for row in range(min(array.shape[0], _ROWS_SHOWN)):
-            top = np.argsort(-array[row], kind="stable")[:_TOP_K]
+    if is_classifier_output(array):
+        shown = array[:_ROWS_SHOWN]
+        for row, top in enumerate(top_classes(shown)):
             ranked = ", ".join(f"{int(i)} ({float(array[row, i]):.4g})" for i in top)
-            lines.append(f"  row {row} top-{_TOP_K}: {ranked}")
+            lines.append(f"  row {row} top-{len(top)}: {ranked}")
         if array.shape[0] > _ROWS_SHOWN:
             lines.append(f"  ... {array.shape[0] - _ROWS_SHOWN} more row(s) in the .npz")
     return lines
@@ -248,9 +247,9 @@ def _describe(array: np.ndarray) -> dict[str, object]:
     if array.size and array.dtype.kind in "fiub":
         values = array.astype(np.float64)
         info.update(min=float(values.min()), max=float(values.max()), mean=float(values.mean()))
-    if array.ndim == 2 and array.shape[1] >= _MIN_CLASSES and array.dtype.kind == "f":
+    if is_classifier_output(array):
         info["top5"] = [
-            [[int(i), float(row[i])] for i in np.argsort(-row, kind="stable")[:_TOP_K]]
-            for row in array
+            [[int(i), float(row[i])] for i in top]
+            for row, top in zip(array, top_classes(array), strict=True)
         ]
     return info
