@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from trtdsl.backends.trt.module import tensorrt_available
 from trtdsl.cli import compile as compile_cli
 from trtdsl.cli.main import main
 from trtdsl.errors import UsageError
@@ -86,13 +85,17 @@ def test_emulated_compile_in_fp16_keeping_softmax_fp32(
     assert 0 < max(_errors(out)) < 1e-2
 
 
-@pytest.mark.skipif(tensorrt_available(), reason="TensorRT is installed here")
-def test_compile_without_tensorrt_exits_2_and_suggests_emulate(
-    tiny: str, capsys: pytest.CaptureFixture[str]
+def test_compile_without_tensorrt_exits_2_and_suggests_emulated(
+    tiny: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from trtdsl.backends.trt import module
+
+    for backend in ("tensorrt", "tensorrt-rtx"):
+        monkeypatch.setitem(module.MODULES, backend, "trtdsl_absent_module")
     assert main(["compile", tiny, "--weights", "random"]) == 2
     err = capsys.readouterr().err
-    assert "TensorRT is not installed" in err and "pip install" in err and "--emulate" in err
+    assert "neither TensorRT nor TensorRT-RTX is installed" in err and "pip install" in err
+    assert "--backend emulated" in err
     assert len(err.strip().splitlines()) == 1
 
 
@@ -187,7 +190,7 @@ def test_sidecar_describes_model_weights_options_and_io(tiny: str) -> None:
     from trtdsl.frontend.load import load_model
     from trtdsl.weights import load_weights
 
-    trt = import_trt(emulate=True)
+    trt = import_trt("emulated")
     graph = load_model(tiny)
     weights = load_weights("random", graph).arrays
     emitted = emit_network(trt, *prepare_graph(graph, weights))

@@ -245,6 +245,6 @@ def test_cli_bench_and_inspect_engine_file(engine_path: Path, capsys) -> None:
 )
 @pytest.mark.parametrize("command", ["run", "bench", "compare", "inspect"])
 def test_backend_trt_without_tensorrt_points_to_emulated(model_path: Path, capsys, command) -> None:
-    assert main([command, str(model_path), "--weights", "random", "--backend", "trt"]) == 2
+    assert main([command, str(model_path), "--weights", "random", "--backend", "tensorrt"]) == 2
     err = capsys.readouterr().err
-    assert "--backend trt: TensorRT is not installed" in err and "--backend emulated" in err
+    assert "--backend tensorrt: TensorRT is not installed" in err and "--backend emulated" in err

@@ -28,6 +28,7 @@ class _Mode(enum.Enum):
 class _DataType(enum.Enum):
     FLOAT = 0
     BF16 = 7
+    FP8 = 9
 
 
 # The runner recognises the emulator by its module name; this stands in for it.
@@ -171,8 +172,8 @@ def test_memory_choices() -> None:
         EngineRunner(_Engine(), REAL_TRT, memory="host")
     with pytest.raises(UsageError, match="CUDA graphs need device memory"):
         EngineRunner(_Engine(), FAKE_TRT, memory="host", cuda_graph=True)
-    with pytest.raises(BackendError, match="dtype BF16 has no NumPy equivalent"):
-        EngineRunner(_Engine(_DataType.BF16), FAKE_TRT, memory="host")
+    with pytest.raises(BackendError, match="dtype FP8 has no NumPy equivalent"):
+        EngineRunner(_Engine(_DataType.FP8), FAKE_TRT, memory="host")
 
 
 def test_closed_runner_refuses_work() -> None:

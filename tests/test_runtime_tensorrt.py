@@ -33,7 +33,7 @@ def tiny():
     b.output(y, "logits")
     graph = b.build()
     weights = random_weights(graph, seed=0)
-    return graph, weights, build_in_memory(graph, weights, "trt")
+    return graph, weights, build_in_memory(graph, weights, "auto")
 
 
 def _x(n: int, seed: int = 0) -> np.ndarray:

@@ -24,7 +24,7 @@ from trtdsl.backends.trt import (
     profile_shapes,
 )
 from trtdsl.backends.trt import build as build_module
-from trtdsl.backends.trt.check import output_errors, run_plan
+from trtdsl.debug.check import output_errors, run_plan
 from trtdsl.backends.trt.files import write_atomic
 from trtdsl.errors import BackendError, UsageError
 from trtdsl.frontend.load import load_model
@@ -32,14 +32,16 @@ from trtdsl.ir.graph import Graph
 from trtdsl.weights import random_weights
 
 MODULES = [
-    pytest.param(True, id="emulated"),
-    pytest.param(False, id="tensorrt", marks=pytest.mark.tensorrt),
+    pytest.param("emulated", id="emulated"),
+    pytest.param("auto", id="tensorrt", marks=pytest.mark.tensorrt),
 ]
+"""The emulator, and the real TensorRT module here (TensorRT, else TensorRT-RTX): tests that
+run an engine skip where it needs a GPU this machine lacks (conftest.py)."""
 
 
 @pytest.fixture(params=MODULES)
 def trt(request: pytest.FixtureRequest) -> ModuleType:
-    return import_trt(emulate=request.param)
+    return import_trt(request.param)
 
 
 def _dynamic_model() -> Graph:
@@ -177,7 +179,8 @@ def test_resnet50_dynamic_batch_matches_reference(trt: ModuleType) -> None:
 
 def test_check_engine_reports_top5_of_classifier_logits() -> None:
     """check_engine's top-5 lists come from each side's own logits (not from each other)."""
-    from trtdsl.backends.trt.check import check_engine, check_inputs
+    from trtdsl.debug.check import check_engine
+    from trtdsl.debug.inputs import seeded_inputs
     from trtdsl.weights import random_weights
 
     b = ModelBuilder("clf")
@@ -185,9 +188,9 @@ def test_check_engine_reports_top5_of_classifier_logits() -> None:
     b.output(b.linear(x, out_features=12, name="fc"), "logits")
     graph = b.build()
     weights = random_weights(graph, seed=3)
-    trt = import_trt(emulate=True)
+    trt = import_trt("emulated")
     plan = build_engine(emit_network(trt, graph, weights), BuildConfig())
     result = check_engine(trt, plan, graph, weights, {}, seed=1)
-    logits = run_reference(graph, weights, check_inputs(graph, {}, seed=1))["logits"]
+    logits = run_reference(graph, weights, seeded_inputs(graph, 1, at="min"))["logits"]
     expected = list(np.argsort(-logits[0])[:5])
     assert result["top5"]["logits"] == {"reference": expected, "engine": expected}

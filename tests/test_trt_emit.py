@@ -25,9 +25,10 @@ from trtdsl.backends.trt import (
     network_layers,
     prepare_graph,
 )
-from trtdsl.backends.trt.check import run_plan
-from trtdsl.backends.trt.module import TensorRTMissingError, tensorrt_available
-from trtdsl.errors import BackendError
+from trtdsl.debug.check import run_plan
+from trtdsl.backends.trt import module as trt_module
+from trtdsl.backends.trt.module import TensorRTMissingError
+from trtdsl.errors import BackendError, UsageError
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops import OPS
 from trtdsl.ir.ops.activation import ReLU
@@ -37,9 +38,11 @@ from trtdsl.passes.precision import _DATA_MOVEMENT, apply_precision
 from trtdsl.weights import random_weights
 
 MODULES = [
-    pytest.param(True, id="emulated"),
-    pytest.param(False, id="tensorrt", marks=pytest.mark.tensorrt),
+    pytest.param("emulated", id="emulated"),
+    pytest.param("auto", id="tensorrt", marks=pytest.mark.tensorrt),
 ]
+"""The emulator, and the real TensorRT module here (TensorRT, else TensorRT-RTX): tests that
+run an engine skip where it needs a GPU this machine lacks (conftest.py)."""
 
 HALF_TOLERANCE = {"fp16": 1e-2, "bf16": 4e-2}
 """Half-precision runs vs the float32 reference: |got - want| <= tol * (1 + |want|) (fp16 has
@@ -48,7 +51,7 @@ an 11-bit, bf16 an 8-bit significand; small cases accumulate few rounding errors
 
 @pytest.fixture(params=MODULES)
 def trt(request: pytest.FixtureRequest) -> ModuleType:
-    return import_trt(emulate=request.param)
+    return import_trt(request.param)
 
 
 def case_graph(case: OpCase) -> Graph:
@@ -132,7 +135,7 @@ def _tiny_model() -> Graph:
 def test_layers_are_named_after_nodes_with_metadata(trt: ModuleType) -> None:
     graph, weights = prepare_graph(_tiny_model(), random_weights(_tiny_model()))
     emitted = emit_network(trt, graph, weights)
-    layers = network_layers(emitted.network)
+    layers = network_layers(trt, emitted.network)
     names = [la.name for la in layers]
     node_names = [n.name for n in graph.nodes]
     assert "bn1" not in node_names  # folded into conv1
@@ -182,7 +185,7 @@ def test_a_wrong_shape_from_an_emitter_is_caught(
 
 
 def test_an_op_without_emitter_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    trt = import_trt(emulate=True)
+    trt = import_trt("emulated")
     monkeypatch.delitem(EMITTERS, ReLU)
     b = ModelBuilder("m")
     y = b.relu(b.input("x", (2, 3)), name="act")
@@ -219,7 +222,7 @@ def test_graph_input_that_is_also_an_output_is_copied(trt: ModuleType) -> None:
 
 
 def test_bfloat16_weights_are_passed_as_bit_patterns() -> None:
-    trt = import_trt(emulate=True)
+    trt = import_trt("emulated")
     graph = _tiny_model()
     half, weights = prepare_graph(graph, random_weights(graph), "bf16")
     emitted = emit_network(trt, half, weights)
@@ -228,14 +231,37 @@ def test_bfloat16_weights_are_passed_as_bit_patterns() -> None:
     assert half.types[half.node("conv1").output].dtype is DType.BFLOAT16
 
 
-@pytest.mark.skipif(tensorrt_available(), reason="TensorRT is installed here")
-def test_missing_tensorrt_says_how_to_install_and_mentions_emulate() -> None:
-    with pytest.raises(TensorRTMissingError, match=r"pip install 'trtdsl\[trt\]'.*--emulate"):
-        import_trt(emulate=False)
+def _absent(monkeypatch: pytest.MonkeyPatch, *backends: str) -> None:
+    """Make ``backends`` look uninstalled (their module names point nowhere)."""
+    for backend in backends:
+        monkeypatch.setitem(trt_module.MODULES, backend, f"trtdsl_absent_{backend[-3:]}")
+
+
+def test_missing_tensorrt_says_how_to_install_and_mentions_emulated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _absent(monkeypatch, "tensorrt", "tensorrt-rtx")
+    hint = r"pip install 'trtdsl\[rtx\]'.*pip install 'trtdsl\[trt\]'.*--backend emulated"
+    with pytest.raises(
+        TensorRTMissingError, match=r"--backend tensorrt: TensorRT is not installed.*" + hint
+    ):
+        import_trt("tensorrt")
+    with pytest.raises(TensorRTMissingError, match=r"neither TensorRT nor TensorRT-RTX .*" + hint):
+        import_trt("auto")
+
+
+def test_auto_prefers_tensorrt_then_tensorrt_rtx(monkeypatch: pytest.MonkeyPatch) -> None:
+    _absent(monkeypatch, "tensorrt")
+    monkeypatch.setitem(trt_module.MODULES, "tensorrt-rtx", "trtdsl.emulator")
+    assert trt_module.resolve_backend("auto") == "tensorrt-rtx"
+    monkeypatch.setitem(trt_module.MODULES, "tensorrt", "trtdsl.emulator")
+    assert trt_module.resolve_backend("auto") == "tensorrt"
+    with pytest.raises(UsageError, match=r"--backend 'trt': expected one of auto, tensorrt, "):
+        import_trt("trt")
 
 
 def test_weights_are_named_after_state_dict_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    trt = import_trt(emulate=True)
+    trt = import_trt("emulated")
     named: dict[str, int] = {}
     original = trt.INetworkDefinition.set_weights_name
 

@@ -11,7 +11,7 @@ import pytest
 
 from trtdsl.backends.reference import run_reference
 from trtdsl.backends.trt import BuildConfig, build_engine, emit_network, import_trt, prepare_graph
-from trtdsl.backends.trt.check import run_plan
+from trtdsl.debug.check import run_plan
 from trtdsl.errors import BackendError
 from trtdsl.frontend.load import load_model, zoo_models
 from trtdsl.frontend.yaml import load_yaml_text
@@ -132,7 +132,7 @@ def test_runs_end_to_end_on_the_reference(name: str) -> None:
 
 
 def _emulated(graph: Graph, weights: dict[str, np.ndarray], images: np.ndarray) -> np.ndarray:
-    trt = import_trt(emulate=True)
+    trt = import_trt("emulated")
     prepared, prepared_weights = prepare_graph(graph, weights)
     plan = build_engine(emit_network(trt, prepared, prepared_weights), BuildConfig())
     return np.asarray(run_plan(trt, plan, {"x": images})["logits"])
@@ -192,7 +192,7 @@ def test_narrow_with_a_dynamic_batch_is_exact(start: int, length: int) -> None:
     text = NARROW_YAML.replace("START", str(start)).replace("LENGTH", str(length))
     graph = load_yaml_text(text)
     x = np.random.default_rng(0).standard_normal((3, 6, 2, 2)).astype(np.float32)
-    trt = import_trt(emulate=True)
+    trt = import_trt("emulated")
     plan = build_engine(emit_network(trt, graph, {}), BuildConfig())
     got = np.asarray(run_plan(trt, plan, {"x": x})["y"])
     np.testing.assert_array_equal(got, x[:, start : start + length])
@@ -201,4 +201,4 @@ def test_narrow_with_a_dynamic_batch_is_exact(start: int, length: int) -> None:
 def test_uneven_narrow_with_a_dynamic_batch_is_refused() -> None:
     graph = load_yaml_text(NARROW_YAML.replace("START", "1").replace("LENGTH", "2"))
     with pytest.raises(BackendError, match=r"piece: narrow of dynamic-shaped .* multiples of"):
-        emit_network(import_trt(emulate=True), graph, {})
+        emit_network(import_trt("emulated"), graph, {})

@@ -29,3 +29,8 @@ class BackendError(TrtdslError):
 
 class UsageError(TrtdslError):
     """A command-line argument is malformed."""
+
+
+class EngineNotRunnableError(BackendError):
+    """A real engine was built (or read) but this machine cannot run it: no GPU, no
+    cuda-python, or a GPU that is not one of the engine's targets. The message names both."""

@@ -20,7 +20,7 @@ The state_dict is saved with ``safetensors.torch.save_file`` and loaded with
 ``trtdsl.weights.load_weights`` (the path a user takes); its keys must equal the graph's
 parameter keys exactly. The input is one seeded standard-normal batch (2 images; 224x224,
 inception_v3 299x299) fed to torchvision, ``run_reference`` and the emulated engine
-(``prepare_graph`` + ``emit_network`` + ``build_engine`` with ``import_trt(emulate=True)``, fp32
+(``prepare_graph`` + ``emit_network`` + ``build_engine`` with ``import_trt("emulated")``, fp32
 with TF32 off, the same path as ``trtdsl compile --emulate``). Emulated results are labelled
 "emulated": they are not TensorRT engine results.
 
@@ -53,7 +53,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from trtdsl.backends.reference import run_reference
 from trtdsl.backends.trt import BuildConfig, build_engine, emit_network, import_trt, prepare_graph
-from trtdsl.backends.trt.check import run_plan
+from trtdsl.debug.check import run_plan
 from trtdsl.frontend.load import load_model
 from trtdsl.weights import load_weights
 
@@ -215,7 +215,7 @@ def check_model(name: str, workdir: Path, emulated: bool = True) -> dict[str, An
     row["input"] = f"x={BATCH}x3x{size}x{size}"
     row["reference"] = max_errors(run_reference(graph, bound.arrays, {"x": images})["logits"], want)
     if emulated:
-        trt = import_trt(emulate=True)
+        trt = import_trt("emulated")
         prepared, weights = prepare_graph(graph, bound.arrays)
         plan = build_engine(emit_network(trt, prepared, weights), BuildConfig())
         got = run_plan(trt, plan, {"x": images})["logits"]

@@ -41,9 +41,10 @@ def add_source_arguments(parser: argparse.ArgumentParser, engine_ok: bool = True
     parser.add_argument(
         "--backend",
         choices=BUILD_BACKENDS,
-        default="trt",
-        help="for a MODEL: build with real TensorRT (trt, default) or trtdsl's CPU emulator "
-        "(emulated; results and timings are the emulator's, labelled so)",
+        default="auto",
+        help="for a MODEL: build with TensorRT, TensorRT-RTX or trtdsl's CPU emulator "
+        "(emulated; results and timings are the emulator's, labelled so); auto (default): "
+        "tensorrt if installed, else tensorrt-rtx",
     )
     parser.add_argument(
         "--input",

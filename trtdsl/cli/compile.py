@@ -27,7 +27,7 @@ from trtdsl.backends.trt import (
     prepare_graph,
     profile_shapes,
 )
-from trtdsl.backends.trt.check import check_engine
+from trtdsl.debug.check import check_engine
 from trtdsl.backends.trt.files import write_atomic
 from trtdsl.backends.trt.layers import network_io
 from trtdsl.backends.trt.module import describe_version, is_emulator
@@ -159,7 +159,7 @@ def parse_size(text: str | None) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    trt = import_trt(args.emulate)
+    trt = import_trt("emulated" if args.emulate else "auto")
     emulated = is_emulator(trt)
     out = _Output(sys.stdout)
     graph = load_graph(args.model, args)
@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     bound = load_bound_weights(args, graph)
     prepared, weights = prepare_graph(graph, bound.arrays, config.precision, config.keep_fp32)
     emitted = emit_network(trt, prepared, weights)
-    layers = network_layers(emitted.network)
+    layers = network_layers(trt, emitted.network)
     out.line(
         f"model: {graph.name} ({args.model}): {len(graph.nodes)} nodes -> "
         f"{len(layers)} TensorRT layers"

@@ -16,7 +16,7 @@ from trtdsl.cli.args import add_shape_option, add_weights_options, load_bound_we
 from trtdsl.errors import UsageError
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops.base import suggest
-from trtdsl.runtime.engines import EngineBackend, is_engine_path
+from trtdsl.runtime.engines import BUILD_BACKENDS, EngineBackend, is_engine_path
 
 Backend = Callable[
     [Graph, Mapping[str, np.ndarray], Mapping[str, np.ndarray]], dict[str, np.ndarray]
@@ -24,8 +24,7 @@ Backend = Callable[
 
 BACKENDS: dict[str, Backend] = {
     "reference": run_reference,
-    "emulated": EngineBackend("emulated"),
-    "trt": EngineBackend("trt"),
+    **{name: EngineBackend(name) for name in BUILD_BACKENDS},
 }
 """``--backend`` name -> ``run(graph, weights, inputs) -> {output name: array}``. Backends that
 are not the real thing (the TensorRT emulator) must have "emulated" in their name."""

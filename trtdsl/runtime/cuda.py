@@ -85,6 +85,27 @@ def device_count() -> int:
     return int(count) if int(err) == 0 else 0
 
 
+def gpu_compute_capability(device: int = 0) -> tuple[int | None, str]:
+    """``(86, "NVIDIA GeForce RTX 3090, compute capability 8.6")`` for ``device``, or
+    ``(None, why not)`` when this machine has no usable CUDA GPU (no cuda-python, no driver,
+    no device)."""
+    try:
+        rt = cudart()
+    except BackendError:
+        return None, "cuda-python is not installed (no GPU runtime)"
+    err, count = rt.cudaGetDeviceCount()
+    if int(err) != 0:
+        return None, f"no usable CUDA GPU ({error_name(err)})"
+    if count <= device:
+        return None, "no CUDA GPU"
+    err, props = rt.cudaGetDeviceProperties(device)
+    if int(err) != 0:
+        return None, f"cannot read GPU {device}'s properties ({error_name(err)})"
+    name = props.name.decode() if isinstance(props.name, bytes) else str(props.name)
+    cc = int(props.major) * 10 + int(props.minor)
+    return cc, f"{name.rstrip(chr(0))}, compute capability {props.major}.{props.minor}"
+
+
 class DeviceBuffer:
     """``nbytes`` of device memory from ``cudaMalloc``; ``ptr`` is a plain int."""
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from trtdsl.errors import BackendError, UsageError
+from trtdsl.errors import BackendError, EngineNotRunnableError, UsageError
 from trtdsl.ir.graph import Graph
 
 _LOG = logging.getLogger("trtdsl")
@@ -23,8 +23,8 @@ _LOG = logging.getLogger("trtdsl")
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 """File name endings taken as serialized engines rather than models."""
 
-BUILD_BACKENDS = ("emulated", "trt")
-"""``--backend`` values that build an engine: the CPU emulator, or real TensorRT."""
+BUILD_BACKENDS = ("auto", "tensorrt", "tensorrt-rtx", "emulated")
+"""``--backend`` values that build an engine (``trtdsl.backends.trt.module.BACKENDS``)."""
 
 
 @dataclass
@@ -63,22 +63,54 @@ def is_emulated_plan(data: bytes) -> bool:
     """Whether plan bytes were serialized by trtdsl's emulator (checked by the emulator)."""
     from trtdsl.backends.trt import import_trt
 
-    emulator = import_trt(emulate=True)
+    emulator = import_trt("emulated")
     return bool(emulator.plan.is_emulated_plan(data))
 
 
-def deserialize(data: bytes, trt: ModuleType, source: str) -> LoadedEngine:
-    """Deserialize plan bytes with ``trt`` (``import_trt(emulate)``)."""
-    from trtdsl.backends.trt import CapturingLogger
-    from trtdsl.backends.trt.module import describe_version
+RTX_RUNTIME_TARGETS = (75, 80, 86, 89, 120, 121)
+"""Compute capabilities TensorRT-RTX 1.7 engines run on (its ``ComputeCapability`` members;
+sm_90 and sm_100 datacenter GPUs are not among them)."""
 
-    logger = CapturingLogger(trt)
+
+def machine_gpu(trt: ModuleType) -> tuple[int | None, str]:
+    """``(compute capability, description)`` of this machine's GPU 0 for running ``trt``'s
+    engines, or ``(None, why this machine cannot run them)``."""
+    from trtdsl.backends.trt.module import is_rtx
+    from trtdsl.runtime.cuda import gpu_compute_capability
+
+    cc, description = gpu_compute_capability()
+    if cc is not None and is_rtx(trt) and cc not in RTX_RUNTIME_TARGETS:
+        targets = ", ".join(f"{t // 10}.{t % 10}" for t in RTX_RUNTIME_TARGETS)
+        return None, f"{description}, which TensorRT-RTX does not run on (it runs on {targets})"
+    return cc, description
+
+
+def deserialize(data: bytes, trt: ModuleType, source: str) -> LoadedEngine:
+    """Deserialize plan bytes with ``trt`` (from ``import_trt``).
+
+    Raises:
+        EngineNotRunnableError: a real engine and no GPU here that can run it (the message
+            names the product and what this machine has).
+        BackendError: TensorRT refused the plan (quoting its errors).
+    """
+    from trtdsl.backends.trt.module import describe_version, is_emulator, shared_logger
+
+    if not is_emulator(trt):
+        cc, why = machine_gpu(trt)
+        if cc is None:
+            raise EngineNotRunnableError(
+                f"{source} is a {describe_version(trt)} engine; this machine cannot run it: {why}"
+            )
+    logger = shared_logger(trt)
+    since = logger.mark()
     runtime = trt.Runtime(logger.trt_logger)
     engine = runtime.deserialize_cuda_engine(data)
     if engine is None:
-        errors = logger.errors_text() or "no error was logged"
+        errors = logger.errors_text(since) or "no error was logged"
+        if "cannot run on this GPU" in errors:
+            raise EngineNotRunnableError(f"{source}: {errors}")
         raise BackendError(f"{source}: cannot deserialize the engine: {errors}")
-    return LoadedEngine(engine, trt, describe_version(trt), source, None, [runtime, logger])
+    return LoadedEngine(engine, trt, describe_version(trt), source, None, [runtime])
 
 
 def open_engine(path: str | os.PathLike[str]) -> LoadedEngine:
@@ -96,8 +128,15 @@ def open_engine(path: str | os.PathLike[str]) -> LoadedEngine:
             data = f.read()
     except OSError as e:
         raise UsageError(f"{text}: cannot read the engine: {e.strerror or e}") from None
-    emulate = is_emulated_plan(data)
-    return deserialize(data, import_trt(emulate), text)
+    return deserialize(data, import_trt(plan_backend(data)), text)
+
+
+def plan_backend(data: bytes) -> str:
+    """The backend that wrote plan bytes: ``emulated`` (the emulator's header),
+    ``tensorrt-rtx`` (TensorRT-RTX plans start with ``vtrt``) or ``tensorrt``."""
+    if is_emulated_plan(data):
+        return "emulated"
+    return "tensorrt-rtx" if data[:4] == b"vtrt" else "tensorrt"
 
 
 def build_in_memory(
@@ -111,7 +150,7 @@ def build_in_memory(
 
     Args:
         graph, weights: the model (original, or already ``prepare_graph``-ed if ``prepared``).
-        backend: ``"emulated"`` or ``"trt"``.
+        backend: one of BUILD_BACKENDS (``auto``: TensorRT, else TensorRT-RTX).
         debug_outputs: IR value names to mark as extra engine outputs (tensor name = value
             name) in this build; values that do not exist in the emitted network (folded away)
             are skipped. Marking prevents fusion across these tensors.
@@ -120,17 +159,8 @@ def build_in_memory(
     """
     from trtdsl.backends.trt import BuildConfig, build_engine, emit_network, import_trt
     from trtdsl.backends.trt import prepare_graph as prepare
-    from trtdsl.backends.trt.module import TensorRTMissingError, tensorrt_available
 
-    if backend not in BUILD_BACKENDS:
-        raise UsageError(f"--backend must be one of {', '.join(BUILD_BACKENDS)}, got {backend!r}")
-    if backend == "trt" and not tensorrt_available():
-        raise TensorRTMissingError(
-            "--backend trt: TensorRT is not installed (pip install 'trtdsl[trt]' on a machine "
-            "with an NVIDIA GPU); --backend emulated builds with trtdsl's CPU emulator instead "
-            "(results labelled emulated)"
-        )
-    trt = import_trt(emulate=backend == "emulated")
+    trt = import_trt(backend)
     if not prepared:
         graph, weights = prepare(graph, weights)
     emitted = emit_network(trt, graph, weights)
@@ -171,7 +201,8 @@ class EngineBackend:
     """A ``trtdsl run --backend`` entry: build the model in memory, run it through the runner.
 
     ``EngineBackend("emulated")`` uses trtdsl's CPU emulator (through device memory when a GPU
-    is visible, else host memory); ``EngineBackend("trt")`` real TensorRT on the GPU.
+    is visible, else host memory); ``"tensorrt"``/``"tensorrt-rtx"``/``"auto"`` a real engine
+    on the GPU (EngineNotRunnableError where this machine cannot run it).
     ``last_description`` says what the last call ran on, for the CLI to print.
     """
 

@@ -17,14 +17,17 @@ from typing import Any
 
 import numpy as np
 
+from trtdsl.backends.trt.context import bfloat16_bits
 from trtdsl.errors import BackendError, UsageError
 from trtdsl.runtime import cuda
 from trtdsl.runtime.memory import Buffer, DeviceMemory, HostMemory, open_memory
 
 _LOG = logging.getLogger("trtdsl")
 
-# TensorRT DataType member names -> NumPy dtypes (bf16/fp8/int4/fp4 have none).
+# TensorRT DataType member names -> NumPy dtypes (fp8/int4/fp4 have none). bfloat16 travels as
+# its uint16 bit patterns: float arrays are rounded into them on input and widened on output.
 _NUMPY_DTYPES = {
+    "BF16": np.uint16,
     "FLOAT": np.float32,
     "HALF": np.float16,
     "INT8": np.int8,
@@ -52,6 +55,7 @@ class IOTensor:
     dtype: np.dtype
     shape: tuple[int, ...]
     profile: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None = None
+    bfloat16: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,9 @@ def engine_io(engine: Any) -> list[IOTensor]:
         if is_input and any(d < 0 for d in shape) and engine.num_optimization_profiles > 0:
             lo, opt, hi = engine.get_tensor_profile_shape(name, 0)
             profile = (_dims(lo), _dims(opt), _dims(hi))
-        tensors.append(IOTensor(name, is_input, _numpy_dtype(engine, name), shape, profile))
+        dtype = _numpy_dtype(engine, name)
+        bf16 = _mode_name(engine.get_tensor_dtype(name)) == "BF16"
+        tensors.append(IOTensor(name, is_input, dtype, shape, profile, bf16))
     return tensors
 
 
@@ -225,7 +231,10 @@ class EngineRunner:
             staging = self._staging[t.name]
             assert staging.array is not None
             data = staging.array[:nbytes].view(t.dtype).reshape(shape)
-            results[t.name] = data.copy()
+            if t.bfloat16:  # bit patterns -> float32 values, like the reference's bfloat16
+                results[t.name] = (data.astype(np.uint32) << np.uint32(16)).view(np.float32)
+            else:
+                results[t.name] = data.copy()
         return results
 
     # -- internals ------------------------------------------------------------------------
@@ -263,6 +272,8 @@ class EngineRunner:
         arrays = {}
         for t in self.inputs:
             array = np.asarray(feed[t.name])
+            if t.bfloat16 and array.dtype.kind == "f":
+                array = bfloat16_bits(array)
             if array.dtype != t.dtype:
                 # float64 -> float32 is fine (NumPy's default); a change of kind is a mistake
                 if array.dtype.kind != t.dtype.kind:

@@ -22,4 +22,3 @@ from trtdsl.backends.trt.module import TensorRTMissingError as TensorRTMissingEr
 from trtdsl.backends.trt.module import import_trt as import_trt
 from trtdsl.backends.trt.module import is_emulator as is_emulator
 from trtdsl.backends.trt.prepare import prepare_graph as prepare_graph
-from trtdsl.backends.trt.run import HostEngineRunner as HostEngineRunner

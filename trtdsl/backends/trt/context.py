@@ -190,8 +190,19 @@ class EmitContext:
             self.tensors[value] = tensor
 
     def check_type(self, node: Node, tensor: Any, expected: TensorType) -> None:
-        """Raise BackendError unless TensorRT's shape and dtype for ``tensor`` equal the IR's."""
-        got_shape = tuple(int(d) for d in tensor.shape)
+        """Raise BackendError unless TensorRT's shape and dtype for ``tensor`` equal the IR's.
+
+        NOTE: when a layer's shape inference fails, real TensorRT still returns the layer, and
+        reading ``ITensor.shape`` raises ``RuntimeError: Could not get tensor shape.``; the
+        cause is only in the logger, so it is quoted here with the node's name.
+        """
+        try:
+            got_shape = tensor_shape(tensor)
+        except RuntimeError as e:
+            raise BackendError(
+                f"{node.where()}: TensorRT could not infer the output shape of the "
+                f"{node.op.op_name} layer: {self._logged_errors() or e}"
+            ) from None
         want_shape = trt_dims(expected)
         got_dtype = tensor.dtype
         want_dtype = trt_dtype(self.trt, expected.dtype)
@@ -200,6 +211,11 @@ class EmitContext:
                 f"{node.where()}: TensorRT infers {dtype_name(got_dtype)}{list(got_shape)} "
                 f"but the IR says {expected} ({node.op.op_name} emitter bug; -1 = dynamic)"
             )
+
+
+def tensor_shape(tensor: Any) -> tuple[int, ...]:
+    """``tensor.shape`` as a tuple of ints (-1 = dynamic)."""
+    return tuple(int(d) for d in tensor.shape)
 
 
 _DTYPE_NAMES = {

@@ -13,7 +13,7 @@ import numpy as np
 from trtdsl.backends.trt import ops as _ops  # noqa: F401  (fills EMITTERS)
 from trtdsl.backends.trt.context import EMITTERS, EmitContext, trt_dims, trt_dtype
 from trtdsl.backends.trt.logger import CapturingLogger
-from trtdsl.backends.trt.module import create_network
+from trtdsl.backends.trt.module import create_network, shared_logger
 from trtdsl.errors import BackendError, TrtdslError
 from trtdsl.ir.graph import Graph, Node
 from trtdsl.ir.ops.base import Op
@@ -68,21 +68,23 @@ def emit_network(
         graph: a verified graph; its precision is already explicit (run
             ``prepare_graph`` first: batch-norm folding and the precision pass).
         weights: state_dict key -> array, in each node's compute dtype.
-        logger: the ILogger given to the builder (default: a new CapturingLogger).
+        logger: the ILogger given to the builder (default and recommended: the process's
+            ``shared_logger(trt)``).
     Returns:
         the network, with one layer named after each node (auxiliary layers ``node/part``).
     Raises:
         BackendError: an op has no emitter, TensorRT refused a layer, or a shape differs.
     """
-    logger = logger or CapturingLogger(trt)
+    logger = logger or shared_logger(trt)
+    since = logger.mark()
     builder = trt.Builder(logger.trt_logger)
     network = create_network(trt, builder)
-    ctx = EmitContext(trt, network, graph, weights, logger.errors_text)
+    ctx = EmitContext(trt, network, graph, weights, lambda: logger.errors_text(since))
     for name in graph.inputs:
         t = graph.types[name]
         tensor = network.add_input(name, trt_dtype(trt, t.dtype), trt_dims(t))
         if tensor is None:
-            raise BackendError(f"input {name}: TensorRT refused {t}: {logger.errors_text()}")
+            raise BackendError(f"input {name}: TensorRT refused {t}: {logger.errors_text(since)}")
         ctx.tensors[name] = tensor
     for node in graph.nodes:
         _emit_node(ctx, node, logger)
@@ -94,12 +96,13 @@ def emit_network(
 
 def _emit_node(ctx: EmitContext, node: Node, logger: CapturingLogger) -> None:
     emit = emitter_for(node.op)
+    since = logger.mark()
     try:
         layer = emit(ctx, node)
     except TrtdslError:
         raise
     except Exception as e:  # TensorRT raises plain TypeError/RuntimeError on bad arguments
-        detail = logger.errors_text()
+        detail = logger.errors_text(since)
         raise BackendError(
             f"{node.where()}: emitting {node.op.op_name} failed: {type(e).__name__}: {e}"
             + (f"; TensorRT: {detail}" if detail else "")

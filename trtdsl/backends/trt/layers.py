@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
-from trtdsl.backends.trt.context import dtype_name
+from trtdsl.backends.trt.context import dtype_name, tensor_shape
+from trtdsl.backends.trt.module import downcast_layer
 
 
 @dataclass(frozen=True)
@@ -37,12 +39,15 @@ def _enum_name(value: Any) -> str:
     return str(getattr(value, "name", None) or str(value).rsplit(".", 1)[-1])
 
 
-def layer_kind(layer: Any) -> str:
+def layer_kind(trt: ModuleType, layer: Any) -> str:
     """The LayerType name, with the operation for layers that have one: ``ACTIVATION (RELU)``.
+
+    ``layer`` may be the base ``ILayer`` that ``get_layer`` returns: it is downcast first.
 
     NOTE: on IActivationLayer and IPoolingLayer ``layer.type`` is the ActivationType /
     PoolingType (it shadows ``ILayer.type``), so the LayerType is read through ``ILayer``.
     """
+    layer = downcast_layer(trt, layer)
     kind = None
     for cls in type(layer).__mro__:
         prop = cls.__dict__.get("type") if cls.__name__ == "ILayer" else None
@@ -62,13 +67,12 @@ def layer_kind(layer: Any) -> str:
 
 
 def tensor_info(tensor: Any) -> TensorInfo:
-    return TensorInfo(
-        str(tensor.name), tuple(int(d) for d in tensor.shape), dtype_name(tensor.dtype)
-    )
+    return TensorInfo(str(tensor.name), tensor_shape(tensor), dtype_name(tensor.dtype))
 
 
-def network_layers(network: Any) -> list[LayerInfo]:
-    """Every layer of ``network`` in order, read from the network object itself."""
+def network_layers(trt: ModuleType, network: Any) -> list[LayerInfo]:
+    """Every layer of ``network`` (built with module ``trt``) in order, read from the network
+    object itself."""
     layers = []
     for index in range(network.num_layers):
         layer = network.get_layer(index)
@@ -82,7 +86,7 @@ def network_layers(network: Any) -> list[LayerInfo]:
             LayerInfo(
                 index,
                 str(layer.name),
-                layer_kind(layer),
+                layer_kind(trt, layer),
                 tuple(inputs),
                 tuple(outputs),
                 str(getattr(layer, "metadata", "") or ""),

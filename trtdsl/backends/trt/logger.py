@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -30,13 +31,15 @@ class LogRecord:
 class CapturingLogger:
     """Wraps a ``trt.ILogger`` subclass that records every message and forwards it to logging.
 
-    ``trt_logger`` is what to hand to ``trt.Builder`` / ``trt.Runtime``. Messages go to the
-    ``trtdsl.tensorrt`` Python logger (TensorRT INFO as DEBUG); VERBOSE ones are dropped
-    unless ``verbose``.
+    ``trt_logger`` is what to hand to ``trt.Builder`` / ``trt.Runtime``; take the process's one
+    instance from ``module.shared_logger``. Messages go to the ``trtdsl.tensorrt`` Python
+    logger (TensorRT INFO as DEBUG); VERBOSE ones are dropped unless ``verbose``. The last
+    ``keep`` messages are kept; ``mark()`` and ``since`` count every message ever recorded.
     """
 
-    def __init__(self, trt: ModuleType, verbose: bool = False) -> None:
-        self.records: list[LogRecord] = []
+    def __init__(self, trt: ModuleType, verbose: bool = False, keep: int = 10_000) -> None:
+        self.records: deque[LogRecord] = deque(maxlen=keep)
+        self._count = 0
         self._lock = threading.Lock()
         self._verbose = verbose
         base = trt.ILogger
@@ -58,12 +61,14 @@ class CapturingLogger:
             return
         with self._lock:
             self.records.append(LogRecord(name, str(message)))
+            self._count += 1
         _log.log(_LEVELS.get(name, logging.INFO), "%s", message)
 
     def errors(self, since: int = 0) -> list[str]:
         """Messages of severity ERROR or INTERNAL_ERROR, from record ``since`` on."""
         with self._lock:
-            records = self.records[since:]
+            skip = max(0, since - (self._count - len(self.records)))
+            records = list(self.records)[skip:]
         return [r.message for r in records if r.severity in ("ERROR", "INTERNAL_ERROR")]
 
     def errors_text(self, since: int = 0) -> str:
@@ -73,4 +78,4 @@ class CapturingLogger:
     def mark(self) -> int:
         """An index to pass as ``since`` to see only later messages."""
         with self._lock:
-            return len(self.records)
+            return self._count

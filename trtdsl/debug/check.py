@@ -1,0 +1,89 @@
+"""Checking a built engine against the reference executor on a seeded input, and running a
+plan once wherever it can run: the emulator on host memory, a real engine on a GPU that is
+one of its targets (otherwise EngineNotRunnableError says why)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from trtdsl.backends.reference import run_reference
+from trtdsl.backends.summary import is_classifier_output, top_classes
+from trtdsl.backends.trt.module import is_emulator
+from trtdsl.debug.compare import compare_arrays
+from trtdsl.debug.inputs import seeded_inputs
+from trtdsl.errors import BackendError
+
+
+def run_plan(trt: ModuleType, plan: bytes, inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Run a serialized engine once: an emulated plan in host memory, a real one on the GPU.
+
+    Returns:
+        output name -> array.
+    Raises:
+        EngineNotRunnableError: a real engine this machine cannot run.
+    """
+    from trtdsl.runtime.engines import deserialize
+    from trtdsl.runtime.runner import EngineRunner
+
+    loaded = deserialize(plan, trt, "the engine")
+    memory = "host" if is_emulator(trt) else "device"
+    with EngineRunner(loaded.engine, trt, memory=memory) as runner:
+        return runner.infer(inputs)
+
+
+def output_errors(
+    got: Mapping[str, np.ndarray], want: Mapping[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """Per output: ``max_abs`` |got - want| (inf where either is not finite), ``ref_max``
+    max |want|, ``max_rel`` = their ratio (``compare_arrays``, the one error metric)."""
+    result = {}
+    for name, ref in want.items():
+        if name not in got:
+            raise BackendError(f"the engine has no output {name!r} (outputs: {sorted(got)})")
+        a = np.asarray(got[name])
+        if a.shape != np.shape(ref):
+            raise BackendError(f"output {name!r}: engine shape {a.shape} != reference {ref.shape}")
+        ref_max, max_abs, max_rel, _ = compare_arrays(ref, a)
+        result[name] = {"max_abs": max_abs, "ref_max": ref_max, "max_rel": max_rel}
+    return result
+
+
+def check_engine(
+    trt: ModuleType,
+    plan: bytes,
+    graph: Any,
+    weights: Mapping[str, np.ndarray],
+    shapes: Mapping[str, tuple[int, ...]],
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run ``plan`` and the reference executor (original graph, float32 weights) on one
+    seeded input.
+
+    Args:
+        shapes: the input shapes to check at (inputs not listed: declared shape, symbols at
+            their ``min`` size).
+    Returns:
+        ``{"inputs": "x=1x3x224x224", "outputs": {name: output_errors entry},
+        "top5": {name: {"reference": [...], "engine": [...]}}}``, top5 (row 0) only for
+        classifier logits.
+    Raises:
+        EngineNotRunnableError: a real engine this machine cannot run.
+    """
+    inputs = seeded_inputs(graph, seed, shapes, at="min")
+    got = run_plan(trt, plan, inputs)
+    want = run_reference(graph, weights, inputs)
+    described = ", ".join(f"{n}={'x'.join(map(str, a.shape))}" for n, a in inputs.items())
+    errors = output_errors(got, want)
+    top5 = {
+        name: {
+            "reference": top_classes(ref[:1])[0].tolist(),
+            "engine": top_classes(np.asarray(got[name], dtype=np.float32)[:1])[0].tolist(),
+        }
+        for name, ref in want.items()
+        if is_classifier_output(ref)
+    }
+    return {"inputs": described, "outputs": errors, "top5": top5}
