@@ -24,8 +24,8 @@ from trtdsl.backends.trt import (
     profile_shapes,
 )
 from trtdsl.backends.trt import build as build_module
-from trtdsl.debug.check import output_errors, run_plan
 from trtdsl.backends.trt.files import write_atomic
+from trtdsl.debug.check import output_errors, run_plan
 from trtdsl.errors import BackendError, UsageError
 from trtdsl.frontend.load import load_model
 from trtdsl.ir.graph import Graph

@@ -25,9 +25,9 @@ from trtdsl.backends.trt import (
     network_layers,
     prepare_graph,
 )
-from trtdsl.debug.check import run_plan
 from trtdsl.backends.trt import module as trt_module
 from trtdsl.backends.trt.module import TensorRTMissingError
+from trtdsl.debug.check import run_plan
 from trtdsl.errors import BackendError, UsageError
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops import OPS

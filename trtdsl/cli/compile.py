@@ -27,12 +27,12 @@ from trtdsl.backends.trt import (
     prepare_graph,
     profile_shapes,
 )
-from trtdsl.debug.check import check_engine
 from trtdsl.backends.trt.files import write_atomic
 from trtdsl.backends.trt.layers import network_io
 from trtdsl.backends.trt.module import describe_version, is_emulator
 from trtdsl.cli.args import add_model_argument, add_weights_options, load_bound_weights, load_graph
 from trtdsl.cli.format import Column, print_table
+from trtdsl.debug.check import check_engine
 from trtdsl.errors import BackendError, UsageError
 from trtdsl.ir.graph import Graph
 from trtdsl.passes.precision import Precision
