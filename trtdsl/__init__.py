@@ -34,9 +34,9 @@ from trtdsl.ir import ParamSpec as ParamSpec
 from trtdsl.ir import TensorType as TensorType
 from trtdsl.ir.ops import Op as Op
 from trtdsl.ir.ops import make_op as make_op
+from trtdsl.ir.types import Precision as Precision
 from trtdsl.passes.fold_bn import fold_batchnorm as fold_batchnorm
 from trtdsl.passes.fold_bn import folding_error as folding_error
-from trtdsl.passes.precision import Precision as Precision
 from trtdsl.passes.precision import apply_precision as apply_precision
 from trtdsl.runtime import EngineRunner as EngineRunner
 from trtdsl.runtime import benchmark as benchmark

@@ -35,7 +35,7 @@ from trtdsl.cli.format import Column, print_table
 from trtdsl.debug.check import check_engine
 from trtdsl.errors import BackendError, UsageError
 from trtdsl.ir.graph import Graph
-from trtdsl.passes.precision import Precision
+from trtdsl.ir.types import Precision
 
 EXAMPLES = """examples:
   trtdsl compile zoo/resnet50.yaml --weights random --emulate

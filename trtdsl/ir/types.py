@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trtdsl.errors import ModelError
+from trtdsl.errors import ModelError, UsageError
 
 Dim = int | str
 """One dimension: a static size, or the name of a declared symbolic dimension (e.g. ``"N"``)."""
@@ -186,3 +186,51 @@ class TensorType:
 
     def __str__(self) -> str:
         return f"{self.dtype.value}[{','.join(str(d) for d in self.shape)}]"
+
+
+class Precision(enum.Enum):
+    """A build precision: the dtype most layers compute in, and whether TF32 is allowed.
+
+    ``fp32`` is exact float32 (TF32 off); ``tf32`` is float32 storage with TF32 tensor-core
+    math allowed in convolutions and matrix multiplies; ``fp16``/``bf16`` compute in half
+    precision with float32 graph inputs and outputs.
+    """
+
+    FP32 = "fp32"
+    TF32 = "tf32"
+    FP16 = "fp16"
+    BF16 = "bf16"
+
+    @classmethod
+    def parse(cls, name: object) -> Precision:
+        """The Precision called ``name`` (``"fp16"``, ``"float16"``, a DType, ...)."""
+        if isinstance(name, Precision):
+            return name
+        if isinstance(name, DType):
+            name = {DType.FLOAT32: "fp32", DType.FLOAT16: "fp16", DType.BFLOAT16: "bf16"}.get(
+                name, name.value
+            )
+        key = str(name).lower()
+        key = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16"}.get(
+            key, key
+        )
+        for member in cls:
+            if member.value == key:
+                return member
+        raise UsageError(
+            f"unknown precision {name!r}; expected one of {', '.join(m.value for m in cls)}"
+        )
+
+    @property
+    def dtype(self) -> DType:
+        """The compute dtype of layers without an override."""
+        return {
+            Precision.FP32: DType.FLOAT32,
+            Precision.TF32: DType.FLOAT32,
+            Precision.FP16: DType.FLOAT16,
+            Precision.BF16: DType.BFLOAT16,
+        }[self]
+
+    @property
+    def allows_tf32(self) -> bool:
+        return self is Precision.TF32

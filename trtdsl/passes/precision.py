@@ -11,7 +11,6 @@ back to its declared dtype. Run it after batch-norm folding (which works in floa
 from __future__ import annotations
 
 import dataclasses
-import enum
 import fnmatch
 from collections.abc import Mapping, Sequence
 
@@ -23,58 +22,9 @@ from trtdsl.ir.ops.base import ParamSpec
 from trtdsl.ir.ops.cast import Cast, cast_array
 from trtdsl.ir.ops.normalization import BatchNorm2d
 from trtdsl.ir.ops.shape import Concat, Dropout, Flatten, Identity, Permute, Reshape
-from trtdsl.ir.types import DType, TensorType
+from trtdsl.ir.types import DType, Precision, TensorType
 
 __all__ = ["Precision", "apply_precision", "compute_dtypes"]
-
-
-class Precision(enum.Enum):
-    """A build precision: the dtype most layers compute in, and whether TF32 is allowed.
-
-    ``fp32`` is exact float32 (TF32 off); ``tf32`` is float32 storage with TF32 tensor-core
-    math allowed in convolutions and matrix multiplies; ``fp16``/``bf16`` compute in half
-    precision with float32 graph inputs and outputs.
-    """
-
-    FP32 = "fp32"
-    TF32 = "tf32"
-    FP16 = "fp16"
-    BF16 = "bf16"
-
-    @classmethod
-    def parse(cls, name: object) -> Precision:
-        """The Precision called ``name`` (``"fp16"``, ``"float16"``, a DType, ...)."""
-        if isinstance(name, Precision):
-            return name
-        if isinstance(name, DType):
-            name = {DType.FLOAT32: "fp32", DType.FLOAT16: "fp16", DType.BFLOAT16: "bf16"}.get(
-                name, name.value
-            )
-        key = str(name).lower()
-        key = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16"}.get(
-            key, key
-        )
-        for member in cls:
-            if member.value == key:
-                return member
-        raise UsageError(
-            f"unknown precision {name!r}; expected one of {', '.join(m.value for m in cls)}"
-        )
-
-    @property
-    def dtype(self) -> DType:
-        """The compute dtype of layers without an override."""
-        return {
-            Precision.FP32: DType.FLOAT32,
-            Precision.TF32: DType.FLOAT32,
-            Precision.FP16: DType.FLOAT16,
-            Precision.BF16: DType.BFLOAT16,
-        }[self]
-
-    @property
-    def allows_tf32(self) -> bool:
-        return self is Precision.TF32
-
 
 _DATA_MOVEMENT = (Flatten, Reshape, Permute, Identity, Dropout, Concat)
 """Ops that only move data: they follow their input's dtype instead of forcing a cast."""

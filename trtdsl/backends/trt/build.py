@@ -20,7 +20,7 @@ from trtdsl.backends.trt.files import write_atomic
 from trtdsl.backends.trt.module import progress_monitor_base
 from trtdsl.errors import BackendError, UsageError
 from trtdsl.ir.graph import Graph
-from trtdsl.passes.precision import Precision
+from trtdsl.ir.types import Precision
 
 _log = logging.getLogger("trtdsl")
 

@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from trtdsl.ir.graph import Graph
+from trtdsl.ir.types import Precision
 from trtdsl.passes.fold_bn import fold_batchnorm
-from trtdsl.passes.precision import Precision, apply_precision
+from trtdsl.passes.precision import apply_precision
 
 
 def prepare_graph(
