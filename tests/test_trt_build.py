@@ -17,6 +17,7 @@ from trtdsl.backends.trt import (
     BuildProgress,
     ShapeRange,
     build_engine,
+    build_network,
     emit_network,
     import_trt,
     parse_shapes,
@@ -24,6 +25,7 @@ from trtdsl.backends.trt import (
     profile_shapes,
 )
 from trtdsl.backends.trt import build as build_module
+from trtdsl.backends.trt.module import has_timing_cache, shared_logger
 from trtdsl.backends.trt.files import write_atomic
 from trtdsl.debug.check import output_errors, run_plan
 from trtdsl.errors import BackendError, UsageError
@@ -60,7 +62,7 @@ def test_parse_shapes_reads_ranges_and_fixed_shapes() -> None:
     shapes = parse_shapes(["x=1x3x8x8:2x3x8x8:4x3x8x8", "mask=1x8"])
     assert shapes["x"] == ShapeRange((1, 3, 8, 8), (2, 3, 8, 8), (4, 3, 8, 8))
     assert shapes["mask"] == ShapeRange((1, 8), (1, 8), (1, 8))
-    with pytest.raises(UsageError, match=r"--shapes 'x=1x3:2x3': expected NAME=MIN"):
+    with pytest.raises(UsageError, match=r"--shape 'x=1x3:2x3': expected NAME=MIN"):
         parse_shapes(["x=1x3:2x3"])
     with pytest.raises(UsageError, match="dimensions must be integers"):
         parse_shapes(["x=1xCx8"])
@@ -133,9 +135,41 @@ def test_failed_build_raises_with_tensorrt_errors(
 def test_timing_cache_is_written_after_the_build(trt: ModuleType, tmp_path: os.PathLike) -> None:
     graph = _dynamic_model()
     cache = os.path.join(tmp_path, "model.cache")
-    build_engine(emit_network(trt, graph, random_weights(graph)), BuildConfig(timing_cache=cache))
-    assert os.path.exists(cache)
-    build_engine(emit_network(trt, graph, random_weights(graph)), BuildConfig(timing_cache=cache))
+    config = BuildConfig(timing_cache=cache)
+    result = build_network(emit_network(trt, graph, random_weights(graph)), config)
+    if not has_timing_cache(trt):  # TensorRT-RTX: timing-cache calls are no-ops
+        assert not os.path.exists(cache)
+        assert "has no timing cache" in result.notes[0] and cache in result.notes[0]
+        return
+    assert os.path.exists(cache) and not result.notes
+    build_engine(emit_network(trt, graph, random_weights(graph)), config)
+
+
+def test_an_unreadable_timing_cache_is_never_overwritten(
+    tmp_path: os.PathLike, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As TensorRT does when a cache is from another GPU: it logs errors and hands back an
+    empty cache; trtdsl must not then save that empty cache over the user's file."""
+    trt = import_trt("emulated")
+    original = trt.IBuilderConfig.create_timing_cache
+    logger = shared_logger(trt)
+
+    def create(self, blob):  # type: ignore[no-untyped-def]
+        logger.record(trt.Logger.ERROR, "Timing cache header mismatch (stand-in for TensorRT)")
+        return original(self, b"")
+
+    monkeypatch.setattr(trt.IBuilderConfig, "create_timing_cache", create)
+    cache = os.path.join(tmp_path, "model.cache")
+    with open(cache, "wb") as f:
+        f.write(b"a cache from another GPU")
+    graph = _dynamic_model()
+    result = build_network(
+        emit_network(trt, graph, random_weights(graph)), BuildConfig(timing_cache=cache)
+    )
+    assert len(result.notes) == 1 and "could not read this timing cache" in result.notes[0]
+    assert "left the file untouched" in result.notes[0] and "header mismatch" in result.notes[0]
+    with open(cache, "rb") as f:
+        assert f.read() == b"a cache from another GPU"
 
 
 # -- atomic writes -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -234,3 +235,60 @@ class Precision(enum.Enum):
     @property
     def allows_tf32(self) -> bool:
         return self is Precision.TF32
+
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ShapeRange:
+    """The min, opt and max shapes of one input in an optimization profile."""
+
+    min: Shape
+    opt: Shape
+    max: Shape
+
+    def __post_init__(self) -> None:
+        shapes = (tuple(self.min), tuple(self.opt), tuple(self.max))
+        if not len(shapes[0]) == len(shapes[1]) == len(shapes[2]):
+            raise UsageError(f"min/opt/max shapes {list(shapes)} have different ranks")
+        for lo, mid, hi in zip(*shapes, strict=True):
+            if not 0 <= lo <= mid <= hi:
+                raise UsageError(f"shapes {list(shapes)}: expected min <= opt <= max per axis")
+        object.__setattr__(self, "min", shapes[0])
+        object.__setattr__(self, "opt", shapes[1])
+        object.__setattr__(self, "max", shapes[2])
+
+    def format(self) -> str:
+        return ":".join("x".join(map(str, s)) for s in (self.min, self.opt, self.max))
+
+    @property
+    def is_fixed(self) -> bool:
+        """True when min = opt = max (one shape)."""
+        return self.min == self.opt == self.max
+
+
+def parse_shapes(specs: list[str] | tuple[str, ...]) -> dict[str, ShapeRange]:
+    """Parse ``--shape`` items ``NAME=MIN:OPT:MAX`` (each ``AxBxC``) or ``NAME=SHAPE`` (a
+    fixed shape: min = opt = max). The one parser of shapes on the command line.
+
+    Example: ``x=1x3x224x224:8x3x224x224:32x3x224x224``.
+    """
+    result: dict[str, ShapeRange] = {}
+    for spec in specs:
+        name, sep, rest = spec.partition("=")
+        parts = rest.split(":") if sep else []
+        if not name or len(parts) not in (1, 3):
+            raise UsageError(
+                f"--shape {spec!r}: expected NAME=MINxCxHxW:OPTxCxHxW:MAXxCxHxW or NAME=SHAPE"
+            )
+        try:
+            shapes = [tuple(int(d) for d in re.split(r"[x,]", p)) for p in parts]
+        except ValueError:
+            raise UsageError(f"--shape {spec!r}: dimensions must be integers") from None
+        if len(shapes) == 1:
+            shapes *= 3
+        if name in result:
+            raise UsageError(f"--shape: input {name!r} given twice")
+        result[name] = ShapeRange(*shapes)
+    return result

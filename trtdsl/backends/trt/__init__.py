@@ -5,9 +5,9 @@ The only package that imports ``tensorrt`` (or its emulator): see ``import_trt``
 
 from trtdsl.backends.trt.build import BuildConfig as BuildConfig
 from trtdsl.backends.trt.build import BuildProgress as BuildProgress
-from trtdsl.backends.trt.build import ShapeRange as ShapeRange
+from trtdsl.backends.trt.build import BuildResult as BuildResult
+from trtdsl.backends.trt.build import build_network as build_network
 from trtdsl.backends.trt.build import build_engine as build_engine
-from trtdsl.backends.trt.build import parse_shapes as parse_shapes
 from trtdsl.backends.trt.build import profile_shapes as profile_shapes
 from trtdsl.backends.trt.context import EMITTERS as EMITTERS
 from trtdsl.backends.trt.context import EmitContext as EmitContext
@@ -22,3 +22,5 @@ from trtdsl.backends.trt.module import TensorRTMissingError as TensorRTMissingEr
 from trtdsl.backends.trt.module import import_trt as import_trt
 from trtdsl.backends.trt.module import is_emulator as is_emulator
 from trtdsl.backends.trt.prepare import prepare_graph as prepare_graph
+from trtdsl.ir.types import ShapeRange as ShapeRange
+from trtdsl.ir.types import parse_shapes as parse_shapes

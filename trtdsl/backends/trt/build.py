@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,37 +16,17 @@ from typing import Any
 
 from trtdsl.backends.trt.emit import EmittedNetwork
 from trtdsl.backends.trt.files import write_atomic
-from trtdsl.backends.trt.module import progress_monitor_base
+from trtdsl.backends.trt.module import (
+    describe_version,
+    has_timing_cache,
+    progress_monitor_base,
+    set_compute_capabilities,
+)
 from trtdsl.errors import BackendError, UsageError
 from trtdsl.ir.graph import Graph
-from trtdsl.ir.types import Precision
+from trtdsl.ir.types import Precision, ShapeRange
 
 _log = logging.getLogger("trtdsl")
-
-Shape = tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class ShapeRange:
-    """The min, opt and max shapes of one input in an optimization profile."""
-
-    min: Shape
-    opt: Shape
-    max: Shape
-
-    def __post_init__(self) -> None:
-        shapes = (tuple(self.min), tuple(self.opt), tuple(self.max))
-        if not len(shapes[0]) == len(shapes[1]) == len(shapes[2]):
-            raise UsageError(f"min/opt/max shapes {list(shapes)} have different ranks")
-        for lo, mid, hi in zip(*shapes, strict=True):
-            if not 0 <= lo <= mid <= hi:
-                raise UsageError(f"shapes {list(shapes)}: expected min <= opt <= max per axis")
-        object.__setattr__(self, "min", shapes[0])
-        object.__setattr__(self, "opt", shapes[1])
-        object.__setattr__(self, "max", shapes[2])
-
-    def format(self) -> str:
-        return ":".join("x".join(map(str, s)) for s in (self.min, self.opt, self.max))
 
 
 @dataclass(frozen=True)
@@ -81,6 +60,8 @@ class BuildConfig:
         detailed_profiling: ProfilingVerbosity.DETAILED (layer details in the engine
             inspector) instead of LAYER_NAMES_ONLY.
         refittable: build with BuilderFlag.REFIT (weights can be replaced by name later).
+        compute_capabilities: TensorRT-RTX ahead-of-time targets (``86`` = sm_86); empty:
+            the product's default (TensorRT-RTX: its portable set; TensorRT: this GPU).
     """
 
     precision: Precision = Precision.FP32
@@ -91,11 +72,13 @@ class BuildConfig:
     timing_cache: str | None = None
     detailed_profiling: bool = True
     refittable: bool = False
+    compute_capabilities: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "precision", Precision.parse(self.precision))
         object.__setattr__(self, "keep_fp32", tuple(self.keep_fp32))
         object.__setattr__(self, "shapes", dict(self.shapes))
+        object.__setattr__(self, "compute_capabilities", tuple(self.compute_capabilities))
         if self.workspace is not None and self.workspace <= 0:
             raise UsageError(f"workspace must be a positive number of bytes, got {self.workspace}")
         level = self.optimization_level
@@ -114,35 +97,11 @@ class BuildConfig:
             "timing_cache": self.timing_cache,
             "detailed_profiling": self.detailed_profiling,
             "refittable": self.refittable,
+            "compute_capabilities": list(self.compute_capabilities),
         }
 
     def describe(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.to_dict().items() if v not in (None, [], {}))
-
-
-def parse_shapes(specs: list[str] | tuple[str, ...]) -> dict[str, ShapeRange]:
-    """Parse ``--shapes`` items ``NAME=MIN:OPT:MAX`` (each ``AxBxC``) or ``NAME=SHAPE`` (fixed).
-
-    Example: ``x=1x3x224x224:8x3x224x224:32x3x224x224``.
-    """
-    result: dict[str, ShapeRange] = {}
-    for spec in specs:
-        name, sep, rest = spec.partition("=")
-        parts = rest.split(":") if sep else []
-        if not name or len(parts) not in (1, 3):
-            raise UsageError(
-                f"--shapes {spec!r}: expected NAME=MINxCxHxW:OPTxCxHxW:MAXxCxHxW or NAME=SHAPE"
-            )
-        try:
-            shapes = [tuple(int(d) for d in re.split(r"[x,]", p)) for p in parts]
-        except ValueError:
-            raise UsageError(f"--shapes {spec!r}: dimensions must be integers") from None
-        if len(shapes) == 1:
-            shapes *= 3
-        if name in result:
-            raise UsageError(f"--shapes: input {name!r} given twice")
-        result[name] = ShapeRange(*shapes)
-    return result
 
 
 def profile_shapes(graph: Graph, config: BuildConfig) -> dict[str, ShapeRange]:
@@ -155,7 +114,7 @@ def profile_shapes(graph: Graph, config: BuildConfig) -> dict[str, ShapeRange]:
     unknown = [n for n in config.shapes if n not in graph.inputs]
     if unknown:
         raise UsageError(
-            f"--shapes: unknown input(s) {', '.join(map(repr, unknown))} "
+            f"--shape: unknown input(s) {', '.join(map(repr, unknown))} "
             f"(model inputs: {', '.join(graph.inputs)})"
         )
     result: dict[str, ShapeRange] = {}
@@ -172,11 +131,30 @@ def profile_shapes(graph: Graph, config: BuildConfig) -> dict[str, ShapeRange]:
                 isinstance(d, int) and d != s for d, s in zip(t.shape, shape, strict=True)
             ):
                 raise UsageError(
-                    f"--shapes: {which} shape {'x'.join(map(str, shape))} of input {name!r} "
+                    f"--shape: {which} shape {'x'.join(map(str, shape))} of input {name!r} "
                     f"does not fit its declared shape {t.format_shape()}"
                 )
         result[name] = given
     return result
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What one build produced.
+
+    Attributes:
+        plan: the serialized engine.
+        seconds: wall time of ``build_serialized_network``.
+        layer_information: the builder's own description of the engine's layers (one line
+            per engine layer: name, type, tensors, tactic, metadata), as TensorRT logs it at
+            VERBOSE severity with DETAILED profiling; empty where the product logs none.
+        notes: one-line remarks for the user (e.g. a timing cache left untouched, and why).
+    """
+
+    plan: bytes
+    seconds: float
+    layer_information: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def build_engine(
@@ -184,6 +162,15 @@ def build_engine(
     config: BuildConfig | None = None,
     progress: ProgressCallback | None = None,
 ) -> bytes:
+    """Build and serialize the engine of an emitted network; ``build_network(...).plan``."""
+    return build_network(emitted, config, progress).plan
+
+
+def build_network(
+    emitted: EmittedNetwork,
+    config: BuildConfig | None = None,
+    progress: ProgressCallback | None = None,
+) -> BuildResult:
     """Build and serialize the engine of an emitted network.
 
     Args:
@@ -191,9 +178,10 @@ def build_engine(
         config: build options (default: exact fp32).
         progress: called with each BuildProgress the builder reports (the CLI draws a bar).
     Returns:
-        the serialized engine (plan) bytes.
+        the plan, the build time, the builder's layer information and notes.
     Raises:
-        BackendError with TensorRT's logged errors when the build fails.
+        BackendError with TensorRT's logged errors when the build fails (e.g. TensorRT-RTX
+        refusing FP8 for sm_86); UsageError for compute capabilities the product lacks.
     """
     config = config or BuildConfig()
     trt = emitted.trt
@@ -210,6 +198,7 @@ def build_engine(
         trt_config.set_flag(trt.BuilderFlag.REFIT)
     if config.optimization_level is not None:
         trt_config.builder_optimization_level = config.optimization_level
+    set_compute_capabilities(trt, trt_config, config.compute_capabilities)
     trt_config.profiling_verbosity = (
         trt.ProfilingVerbosity.DETAILED
         if config.detailed_profiling
@@ -225,14 +214,16 @@ def build_engine(
                 raise BackendError(f"optimization profile for {name!r} ({r.format()}): {e}") from e
         if trt_config.add_optimization_profile(profile) < 0:
             raise BackendError(f"TensorRT rejected the optimization profile {shapes}")
-    cache = _load_timing_cache(trt_config, config.timing_cache)
+    notes: list[str] = []
+    cache = _load_timing_cache(trt, trt_config, config.timing_cache, emitted.logger, notes)
     monitor = _make_monitor(trt, progress)
     if monitor is not None:
         trt_config.progress_monitor = monitor
     since = emitted.logger.mark()
     _log.info("building engine for %s: %s", emitted.graph.name, config.describe())
     start = time.perf_counter()
-    plan = builder.build_serialized_network(emitted.network, trt_config)
+    with emitted.logger.keeping(LAYER_INFORMATION_PREFIX) as reports:
+        plan = builder.build_serialized_network(emitted.network, trt_config)
     seconds = time.perf_counter() - start
     if monitor is not None and monitor.error is not None:
         raise monitor.error
@@ -241,21 +232,50 @@ def build_engine(
         raise BackendError(f"TensorRT failed to build {emitted.graph.name!r}: {errors}")
     data = bytes(plan)
     _log.info("built %s in %.2f s (%d bytes)", emitted.graph.name, seconds, len(data))
-    if config.timing_cache and cache is not None:
+    if cache is not None and config.timing_cache:
         write_atomic(config.timing_cache, bytes(trt_config.get_timing_cache().serialize()))
-    return data
+    information = tuple(
+        line for report in reports[-1:] for line in report.splitlines()[1:] if line.strip()
+    )
+    return BuildResult(data, seconds, information, tuple(notes))
 
 
-def _load_timing_cache(trt_config: Any, path: str | None) -> Any:
+LAYER_INFORMATION_PREFIX = "Layers:"
+"""How the builder's VERBOSE message with the engine's layer information starts."""
+
+
+def _load_timing_cache(
+    trt: Any, trt_config: Any, path: str | None, logger: Any, notes: list[str]
+) -> Any:
+    """The timing cache to save after the build, or None when ``path`` must not be written.
+
+    A cache file that TensorRT could not read is never overwritten: TensorRT would otherwise
+    hand back an empty cache and the next save would replace the user's file with it.
+    """
     if not path:
+        return None
+    if not has_timing_cache(trt):
+        notes.append(
+            f"{path}: not read or written: {describe_version(trt)} has no timing cache (its "
+            "timing-cache calls are no-ops)"
+        )
         return None
     blob = b""
     if os.path.exists(path):
         with open(path, "rb") as f:
             blob = f.read()
+    since = logger.mark()
     cache = trt_config.create_timing_cache(blob)
-    if not trt_config.set_timing_cache(cache, ignore_mismatch=False):
-        raise BackendError(f"{path}: TensorRT rejected the timing cache (another GPU or version?)")
+    accepted = cache is not None and trt_config.set_timing_cache(cache, ignore_mismatch=False)
+    errors = logger.errors_text(since)
+    if not accepted or errors:
+        if not blob:
+            raise BackendError(f"{path}: TensorRT cannot create a timing cache: {errors}")
+        notes.append(
+            f"{path}: TensorRT could not read this timing cache (another GPU or version?); "
+            f"built without it and left the file untouched: {errors or 'rejected'}"
+        )
+        return None
     return cache
 
 

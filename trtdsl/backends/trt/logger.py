@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -40,6 +42,7 @@ class CapturingLogger:
     def __init__(self, trt: ModuleType, verbose: bool = False, keep: int = 10_000) -> None:
         self.records: deque[LogRecord] = deque(maxlen=keep)
         self._count = 0
+        self._keep: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._verbose = verbose
         base = trt.ILogger
@@ -54,9 +57,27 @@ class CapturingLogger:
 
         self.trt_logger = _Logger()
 
+    @contextmanager
+    def keeping(self, prefix: str) -> Iterator[list[str]]:
+        """Within the block, also collect every message starting with ``prefix`` (whatever its
+        severity, VERBOSE included) into the yielded list."""
+        kept: list[str] = []
+        with self._lock:
+            self._keep[prefix] = kept
+        try:
+            yield kept
+        finally:
+            with self._lock:
+                self._keep.pop(prefix, None)
+
     def record(self, severity: Any, message: str) -> None:
         """Keep one message (called by TensorRT, possibly from a builder thread)."""
         name = getattr(severity, "name", str(severity).rsplit(".", 1)[-1]).upper()
+        text = str(message)
+        with self._lock:
+            for prefix, kept in self._keep.items():
+                if text.startswith(prefix):
+                    kept.append(text)
         if name == "VERBOSE" and not self._verbose:
             return
         with self._lock:

@@ -236,3 +236,9 @@ def set_compute_capabilities(trt: ModuleType, config: Any, targets: tuple[int, .
     config.num_compute_capabilities = len(targets)
     for index, cc in enumerate(targets):
         config.set_compute_capability(getattr(trt.ComputeCapability, f"SM{cc}"), index)
+
+
+def has_timing_cache(trt: ModuleType) -> bool:
+    """Whether ``trt`` keeps a timing cache. NOTE: TensorRT-RTX's timing-cache calls are
+    deprecated no-ops (it warns "Timing cache operations are no-ops in TensorRT-RTX")."""
+    return not is_rtx(trt)
