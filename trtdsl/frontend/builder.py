@@ -27,6 +27,8 @@ from trtdsl.ir.ops.base import suggest
 from trtdsl.ir.types import Dim, DimRange, DType, TensorType
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_ZOO_DIR = os.path.join(_PACKAGE_DIR, "zoo")
+"""Zoo models are user code that happens to ship inside the package."""
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,7 @@ def _caller() -> str:
     frame = sys._getframe(1)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
-        if not filename.startswith(_PACKAGE_DIR + os.sep):
+        if not filename.startswith(_PACKAGE_DIR + os.sep) or filename.startswith(_ZOO_DIR + os.sep):
             return f"{os.path.relpath(filename)}:{frame.f_lineno}"
         frame = frame.f_back  # type: ignore[assignment]
     return "<trtdsl>"

@@ -15,8 +15,9 @@ from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops.base import suggest
 from trtdsl.ir.types import TensorType
 
-ZOO_DIR = Path(__file__).resolve().parents[2] / "zoo"
-"""Where zoo models live: ``<repo>/zoo`` next to the ``trtdsl`` package."""
+ZOO_DIR = Path(__file__).resolve().parents[1] / "zoo"
+"""Where zoo models live: ``trtdsl/zoo``, package data (``zoo/`` at the repository root links
+to it), so an installed trtdsl has them."""
 
 _YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -29,7 +30,7 @@ def load_model(
     Args:
         spec: a path to a YAML model, a path to a Python file whose module defines
             ``build() -> Graph``, or the name of a zoo model (``"resnet50"`` ->
-            ``<repo>/zoo/resnet50.yaml``, else ``resnet50.py``).
+            ``trtdsl/zoo/resnet50.yaml``, else ``resnet50.py``).
         shapes: static shapes replacing the declared shapes of the named inputs; the graph is
             rebuilt so that every type is re-inferred.
     Returns:
