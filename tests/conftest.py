@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-from collections.abc import Generator
+import textwrap
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +62,63 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
         if item.get_closest_marker("tensorrt") is None:
             raise
         pytest.skip(f"real engine built; running it needs a GPU: {e}")
+
+
+# -- shared fixtures -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one ``trtdsl`` invocation did: its exit code and what it printed."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """``cli("info", "resnet50")`` runs the CLI in-process and returns its CliResult."""
+    from trtdsl.cli.main import main
+
+    def run(*argv: str) -> CliResult:
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def write_model(tmp_path: Path) -> Callable[[str, str], Path]:
+    """``write_model("m.py", text)`` writes a model file (dedented) and returns its path."""
+
+    def write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return write
+
+
+TINY_YAML = """\
+name: tiny
+inputs:
+  x: {shape: [2, 3, 8, 8]}
+layers:
+  - {name: conv, op: conv2d, out_channels: 4, kernel_size: 3, padding: 1, bias: false}
+  - {name: bn, op: batch_norm2d}
+  - {name: relu, op: relu}
+  - {name: pool, op: adaptive_avg_pool2d, output_size: 1}
+  - {name: flatten, op: flatten}
+  - {name: fc, op: linear, out_features: 5}
+outputs:
+  logits: fc
+"""
+"""A small classifier with every kind of parameter (conv without bias, batch norm, linear)."""
+
+
+@pytest.fixture
+def tiny_model(write_model: Callable[[str, str], Path]) -> Path:
+    """The path of TINY_YAML written to a temporary directory."""
+    return write_model("tiny.yaml", TINY_YAML)

@@ -345,5 +345,5 @@ def test_python_model_without_build(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"m\.py:1: syntax error"):
         load_model(path)
     path.write_text("def build():\n    return 3\n")
-    with pytest.raises(ModelError, match=r"m\.py: build\(\) returned int, expected a Graph"):
+    with pytest.raises(ModelError, match=r"m\.py:1: build\(\) returned int, expected a Graph"):
         load_model(path)

@@ -14,17 +14,23 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trtdsl.errors import ModelError, TrtdslError
+from trtdsl.frontend.op_methods import OpMethods
+from trtdsl.frontend.signatures import make_method, signature_text
 from trtdsl.ir.graph import Graph, Node, Port, output_names
 from trtdsl.ir.ops import OPS, Op, make_op
 from trtdsl.ir.ops.base import suggest
 from trtdsl.ir.types import Dim, DimRange, DType, TensorType
+
+_LOG = logging.getLogger("trtdsl")
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _ZOO_DIR = os.path.join(_PACKAGE_DIR, "zoo")
@@ -47,11 +53,13 @@ class Tensor:
         return self.type.dtype
 
 
-class ModelBuilder:
+class ModelBuilder(OpMethods):
     """Builds a Graph one op at a time; each op call returns its output Tensor(s).
 
-    Any registered op is a method: ``b.conv2d(x, out_channels=64, kernel_size=7, name="conv1")``.
-    Errors are raised at the call that caused them, as ModelError naming where and what.
+    Every registered op is a method taking its input tensors positionally and its attributes
+    as keywords: ``b.conv2d(x, out_channels=64, kernel_size=7, name="conv1")`` (``trtdsl ops``
+    lists them). Errors are raised at the call that caused them, as ModelError naming the
+    caller's ``file:line``, the node and what was expected.
     """
 
     def __init__(self, name: str = "model") -> None:
@@ -187,33 +195,55 @@ class ModelBuilder:
                     self._define(v)
             prec = DType.parse(precision) if precision else self._precision[-1]
         except TrtdslError as e:
-            raise ModelError(f"{where}: {path}: {e}") from None
+            message = str(e)
+            if not message.startswith(f"{path}: "):
+                message = f"{path}: {message}"
+            raise ModelError(f"{where}: {message}") from None
         self._nodes.append(Node(path, op, tuple(t.name for t in inputs), outs, prec, where))
         self._types.update(zip(outs, out_types, strict=True))
         result = tuple(Tensor(v, t) for v, t in zip(outs, out_types, strict=True))
         return result[0] if len(result) == 1 else result  # type: ignore[return-value]
 
-    def __getattr__(self, op_name: str) -> Callable[..., Tensor]:
-        if op_name.startswith("_") or op_name not in OPS:
-            raise AttributeError(
-                f"ModelBuilder has no op or attribute {op_name!r}{suggest(op_name, sorted(OPS))}"
+    def _call_op(
+        self,
+        op_name: str,
+        inputs: tuple[Any, ...],
+        name: str | None,
+        precision: DType | str | None,
+        attributes: dict[str, Any],
+    ) -> Tensor | tuple[Tensor, ...]:
+        """What every op method does: check the call's shape, then add the node."""
+        where = attributes.pop("source", None) or _caller()
+        cls = OPS[op_name]
+        for index, value in enumerate(inputs):
+            if not isinstance(value, Tensor):
+                raise ModelError(f"{where}: {_misuse(op_name, cls, inputs, index, attributes)}")
+        return self.node(
+            op_name, *inputs, name=name, precision=precision, source=where, **attributes
+        )
+
+    if not TYPE_CHECKING:  # type checkers must flag a misspelled op, not accept any attribute
+
+        def __getattr__(self, op_name: str) -> Callable[..., Tensor]:
+            if op_name.startswith("_"):
+                raise AttributeError(op_name)
+            if op_name in OPS:  # registered after this module was imported
+                return make_method(op_name, OPS[op_name]).__get__(self)
+            raise UnknownOpError(
+                f"{_caller()}: ModelBuilder has no op or method {op_name!r}"
+                f"{unknown_op_hint(op_name)}"
             )
 
-        def call(*inputs: Tensor, name: str | None = None, **attributes: Any) -> Tensor:
-            return self.node(
-                op_name,
-                *inputs,
-                name=name,
-                source=attributes.pop("source", None) or _caller(),
-                **attributes,
-            )
+    def build(self, warn_unused: bool = True, source: str | None = None) -> Graph:
+        """The finished, verified Graph.
 
-        call.__name__ = op_name
-        call.__doc__ = OPS[op_name].__doc__
-        return call
-
-    def build(self) -> Graph:
-        """The finished, verified Graph."""
+        Args:
+            warn_unused: log a warning (logger ``trtdsl``) for each node whose output reaches
+                no graph output: it would be computed, and its weights bound, for nothing.
+        Raises:
+            ModelError at the caller's ``file:line`` (or ``source``) for a graph that does not
+            verify (no outputs, ...).
+        """
         graph = Graph(
             self.name,
             tuple(self._inputs),
@@ -223,7 +253,15 @@ class ModelBuilder:
             tuple(self._dims.values()),
             tuple(self._renames),
         )
-        return graph.verify()
+        try:
+            graph = graph.verify()
+        except TrtdslError as e:
+            hint = "" if self._outputs else "; mark one with b.output(tensor, name)"
+            raise ModelError(f"{source or _caller()}: model {self.name}: {e}{hint}") from None
+        if warn_unused:
+            for message in unused_node_warnings(graph):
+                _LOG.warning("%s", message)
+        return graph
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -236,7 +274,7 @@ class ModelBuilder:
 
     def _check_tensor(self, t: object, where: str) -> None:
         if not isinstance(t, Tensor):
-            raise ModelError(f"{where}: expected a Tensor input, got {type(t).__name__}")
+            raise ModelError(f"{where}: expected a Tensor input, got {_describe(t)}")
         if self._types.get(t.name) != t.type:
             raise ModelError(f"{where}: tensor {t.name!r} does not belong to this builder")
 
@@ -261,3 +299,77 @@ def _caller() -> str:
             return f"{os.path.relpath(filename)}:{frame.f_lineno}"
         frame = frame.f_back  # type: ignore[assignment]
     return "<trtdsl>"
+
+
+class UnknownOpError(ModelError, AttributeError):
+    """A ModelBuilder attribute that is no op and no method (an AttributeError too, so that
+    ``hasattr`` and ``getattr(b, name, default)`` work)."""
+
+
+def unknown_op_hint(name: str) -> str:
+    """``; did you mean 'conv2d'?`` for a close op name, else the list of every op."""
+    close = suggest(name, sorted(OPS))
+    return close or f" (ops: {', '.join(sorted(OPS))}; trtdsl ops describes them)"
+
+
+def unused_nodes(graph: Graph) -> tuple[Node, ...]:
+    """Nodes none of whose outputs reaches a graph output, in graph order."""
+    live = {port.value for port in graph.outputs}
+    used: set[str] = set()
+    for node in reversed(graph.nodes):
+        if any(v in live for v in node.outputs):
+            used.add(node.name)
+            live.update(node.inputs)
+    return tuple(n for n in graph.nodes if n.name not in used)
+
+
+def unused_node_warnings(graph: Graph) -> list[str]:
+    """One line per unused node: ``FILE:LINE: model M: layer N (op) reaches no output ...``."""
+    lines = []
+    for node in unused_nodes(graph):
+        where = f"{node.source}: " if node.source else ""
+        lines.append(
+            f"{where}model {graph.name}: layer {node.name} ({node.op.op_name}) reaches no "
+            "output: it is computed but never used"
+        )
+    return lines
+
+
+def _describe(value: object) -> str:
+    """``a list of 2``, ``int 4``, ``NoneType``: what a wrong argument is, briefly."""
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)}"
+    if isinstance(value, (int, float, str)):
+        return f"{type(value).__name__} {value!r}"
+    return type(value).__name__
+
+
+def _misuse(
+    op_name: str,
+    cls: type[Op],
+    inputs: tuple[Any, ...],
+    index: int,
+    attributes: Mapping[str, Any],
+) -> str:
+    """Why positional argument ``index`` of an op call is wrong, and the call that is right."""
+    value = inputs[index]
+    call = signature_text(op_name, cls)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, Tensor) for v in value):
+        got = f"a {type(value).__name__} of {len(value)} tensor(s)"
+        if cls.arity is None:
+            return (
+                f"{op_name}: got {got} as one argument; pass the tensors as separate "
+                f"arguments: b.{op_name}(a, b, ...) (signature: {call})"
+            )
+        return f"{op_name}: got {got} as input {index}; pass the tensor itself (signature: {call})"
+    fields = [f.name for f in dataclasses.fields(cls) if f.name not in attributes]
+    extra = inputs[index:]
+    hint = ""
+    if 0 < len(extra) <= len(fields) and not any(isinstance(v, Tensor) for v in extra):
+        mapping = ", ".join(f"{f}={v!r}" for f, v in zip(fields, extra, strict=False))
+        hint = f"; did you mean {mapping}?"
+    takes = "" if cls.arity is None else f"takes {cls.arity} input tensor(s); "
+    return (
+        f"{op_name}: positional argument {index + 1} is {_describe(value)}, not a Tensor "
+        f"({takes}attributes are keywords){hint} (signature: {call})"
+    )

@@ -6,6 +6,7 @@ import importlib.util
 import os
 import re
 import sys
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -114,7 +115,12 @@ def _relative_if_below_cwd(path: Path) -> Path:
 
 
 def load_python(path: str | os.PathLike[str]) -> Graph:
-    """Import a Python model file and call its ``build() -> Graph``."""
+    """Import a Python model file and call its ``build() -> Graph``.
+
+    A mistake in the model (a Python error raised in the model's own code, a wrong call of a
+    trtdsl function, a ModelError) becomes one ModelError ``FILE:LINE: ...`` at the model's line;
+    an error raised inside trtdsl itself is a trtdsl bug and propagates with its traceback.
+    """
     path = Path(path)
     stem = re.sub(r"\W", "_", path.stem)
     module_name = f"_trtdsl_model_{stem}_{abs(hash(path.resolve()))}"
@@ -130,12 +136,45 @@ def load_python(path: str | os.PathLike[str]) -> Graph:
             raise ModelError(f"{path}: expected a function build() -> Graph, found none")
         graph = build()
     except SyntaxError as e:
+        if e.filename and Path(e.filename).resolve() != path.resolve():
+            raise _model_mistake(e, path) from None
         raise ModelError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
+    except TrtdslError:
+        raise
+    except Exception as e:
+        raise _model_mistake(e, path) from None
     finally:
         sys.modules.pop(module_name, None)
     if not isinstance(graph, Graph):
-        raise ModelError(f"{path}: build() returned {type(graph).__name__}, expected a Graph")
+        line = getattr(getattr(build, "__code__", None), "co_firstlineno", None)
+        where = f"{path}:{line}" if line else str(path)
+        raise ModelError(
+            f"{where}: build() returned {type(graph).__name__}, expected a Graph (return b.build())"
+        )
     return graph
+
+
+def _model_mistake(error: Exception, path: Path) -> Exception:
+    """A ModelError at the model's line for ``error``, or ``error`` itself if trtdsl raised it.
+
+    The traceback says whose mistake it is: raised in the model's code, or in a library it
+    called (Python's own argument check for a call included), it is the model's; raised in
+    trtdsl's own code (outside the zoo), it is a trtdsl bug.
+    """
+    frames = list(traceback.walk_tb(error.__traceback__))
+    if frames and _inside_trtdsl(frames[-1][0].f_code.co_filename):
+        return error
+    model = path.resolve()
+    lines = [line for frame, line in frames if Path(frame.f_code.co_filename).resolve() == model]
+    where = f"{path}:{lines[-1]}" if lines else str(path)
+    return ModelError(f"{where}: {type(error).__name__}: {error}")
+
+
+def _inside_trtdsl(filename: str) -> bool:
+    """True for trtdsl's own source files (the zoo's models are user code)."""
+    package = Path(__file__).resolve().parents[1]
+    file = Path(filename).resolve()
+    return file.is_relative_to(package) and not file.is_relative_to(ZOO_DIR)
 
 
 def with_input_shapes(graph: Graph, shapes: Mapping[str, tuple[int, ...]]) -> Graph:
@@ -187,8 +226,8 @@ def with_input_shapes(graph: Graph, shapes: Mapping[str, tuple[int, ...]]) -> Gr
     for port in graph.outputs:
         builder.output(tensors[port.value], port.name)
     for pattern, replacement in graph.weight_renames:
-        builder.rename_weights(pattern, replacement)
-    return builder.build()
+        builder.rename_weights(pattern, replacement, source=graph.name)
+    return builder.build(warn_unused=False, source=graph.name)
 
 
 def parse_shape_override(text: str) -> tuple[str, tuple[int, ...]]:

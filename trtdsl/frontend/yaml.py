@@ -41,6 +41,8 @@ is the block's input and ``$param`` / ``$param * 4`` are its parameters (see ``y
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -48,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from trtdsl.errors import ModelError, TrtdslError
-from trtdsl.frontend.builder import ModelBuilder, Tensor
+from trtdsl.frontend.builder import ModelBuilder, Tensor, unknown_op_hint
 from trtdsl.frontend.yaml_loader import LineDict, parse_yaml, where
 from trtdsl.frontend.yaml_sections import SectionReader
 from trtdsl.frontend.yaml_values import (
@@ -72,6 +74,7 @@ from trtdsl.frontend.yaml_values import (
     substitute,
 )
 from trtdsl.ir.graph import Graph
+from trtdsl.ir.ops import OPS
 from trtdsl.ir.ops.base import make_op, suggest
 from trtdsl.ir.types import DType
 
@@ -132,10 +135,7 @@ class _ModelReader(SectionReader):
         self.read_weights(top)
         self._layers(top["layers"], top.where("layers"), frame, {}, "layers", 0)
         self.read_outputs(top, frame)
-        try:
-            return self.builder.build()
-        except TrtdslError as e:
-            raise ModelError(f"{top.where()}: {e}") from None
+        return self.builder.build(source=top.where())
 
     def read_outputs(self, doc: LineDict, frame: Frame) -> None:
         outputs = expect_mapping(
@@ -287,6 +287,19 @@ class _ModelReader(SectionReader):
             raise ModelError(
                 f"{body.where('op')}: {path}: op: expected an op name, found {describe(op_name)}"
             )
+        if op_name not in OPS:
+            raise ModelError(
+                f"{body.where('op')}: {path}: unknown op {op_name!r}{unknown_op_hint(op_name)}"
+            )
+        fields = [f.name for f in dataclasses.fields(OPS[op_name])]
+        for key in kwargs:
+            close = difflib.get_close_matches(key, [*fields, *COMMON_LAYER_KEYS], n=1)
+            if key not in fields and close and close[0] in COMMON_LAYER_KEYS:
+                raise ModelError(
+                    f"{body.where(key)}: {path}: unknown key {key!r}; did you mean "
+                    f"{close[0]!r}? (layer keys: {', '.join(COMMON_LAYER_KEYS)}; "
+                    f"{op_name} arguments: {', '.join(fields) or 'none'})"
+                )
         try:
             op = make_op(op_name, kwargs)
         except TrtdslError as e:
