@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from trtdsl.cli import compile as compile_cli
+from trtdsl.cli.args import parse_compute_capabilities, parse_size
 from trtdsl.cli.main import main
 from trtdsl.errors import UsageError
 
@@ -122,13 +123,17 @@ def test_a_check_above_tolerance_fails_the_compile(
     assert "check (emulated)" not in capsys.readouterr().out
 
 
-def test_parse_size() -> None:
-    assert compile_cli.parse_size("4G") == 4 << 30
-    assert compile_cli.parse_size("512m") == 512 << 20
-    assert compile_cli.parse_size("1024") == 1024
-    assert compile_cli.parse_size(None) is None
+def test_parse_size_and_compute_capabilities() -> None:
+    assert parse_size("4G") == 4 << 30
+    assert parse_size("512m") == 512 << 20
+    assert parse_size("1024") == 1024
+    assert parse_size(None) is None
     with pytest.raises(UsageError, match="expected a size like 4G"):
-        compile_cli.parse_size("4 gigabytes")
+        parse_size("4 gigabytes")
+    assert parse_compute_capabilities("86,sm_89,12.0,86") == (86, 89, 120)
+    assert parse_compute_capabilities(None) == ()
+    with pytest.raises(UsageError, match="expected numbers like 86,89,120"):
+        parse_compute_capabilities("ampere")
 
 
 def test_engine_is_never_left_without_its_sidecar(tmp_path: Path) -> None:
@@ -176,36 +181,63 @@ def test_resnet50_emulated_compile_is_within_1e_4(
     assert len(set(reference)) == 5 and all(0 <= c < 1000 for c in reference)
 
 
-def test_sidecar_describes_model_weights_options_and_io(tiny: str) -> None:
-    """Only real builds write the sidecar; its content is checked here on an emulated build."""
-    import argparse
-
-    from trtdsl.backends.trt import (
-        BuildConfig,
-        build_engine,
-        emit_network,
-        import_trt,
-        prepare_graph,
-    )
-    from trtdsl.frontend.load import load_model
-    from trtdsl.weights import load_weights
-
-    trt = import_trt("emulated")
-    graph = load_model(tiny)
-    weights = load_weights("random", graph).arrays
-    emitted = emit_network(trt, *prepare_graph(graph, weights))
-    plan = build_engine(emitted)
-    args = argparse.Namespace(model=tiny, weights="random")
-    sidecar = compile_cli._sidecar(
-        args, graph, weights, trt, BuildConfig(), emitted, plan, 1.5, None
-    )
-    data = json.loads(json.dumps(sidecar))
+@pytest.mark.rtx
+def test_rtx_compile_writes_a_real_engine_and_its_sidecar(
+    tiny: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Real builder (TensorRT-RTX on CPU): a real plan and a sidecar that says what it is;
+    where this machine cannot run it the check runs through the emulator, and says so."""
+    argv = ["compile", tiny, "--weights", "random", "--backend", "tensorrt-rtx", "-o", "t.engine"]
+    assert main([*argv, "--compute-capability", "86,89"]) == 0
+    out = capsys.readouterr().out
+    plan = Path("t.engine").read_bytes()
+    assert plan[:4] == b"vtrt"
+    data = json.loads(Path("t.engine.json").read_text())
+    assert data["product"] == "TensorRT-RTX" and data["backend"] == "tensorrt-rtx"
+    assert data["version"].startswith("1.") and data["compute_capabilities"] == [86, 89]
+    assert data["targets"] == "ahead of time for sm_86, sm_89" and data["precision"] == "fp32"
     assert data["model"]["name"] == "tiny" and len(data["model"]["file_sha256"]) == 64
-    assert data["weights"] == {"source": "random", "sha256": compile_cli._sha256_arrays(weights)}
-    assert data["tensorrt"] == trt.__version__ and data["options"]["precision"] == "fp32"
-    assert data["io"]["inputs"] == [{"name": "x", "dtype": "float32", "shape": [-1, 3, 8, 8]}]
+    assert data["weights"]["source"] == "random" and len(data["weights"]["sha256"]) == 64
+    assert data["io"]["inputs"] == [
+        {
+            "name": "x",
+            "dtype": "float32",
+            "shape": [-1, 3, 8, 8],
+            "profile": {"min": [1, 3, 8, 8], "opt": [2, 3, 8, 8], "max": [4, 3, 8, 8]},
+        }
+    ]
     assert data["io"]["outputs"] == [{"name": "probs", "dtype": "float32", "shape": [-1, 5]}]
-    assert data["engine_bytes"] == len(plan) and data["build_seconds"] == 1.5
+    assert data["layers"] == list(TINY_LAYERS)
+    info = data["builder_layer_information"]
+    assert info and all(line.startswith("Name: ") for line in info)
+    assert any("conv1" in line for line in info)
+    assert data["engine_bytes"] == len(plan)
+    check = data["check"]
+    assert check["level"] in ("engine", "emulated-fallback")
+    assert [r["inputs"] for r in check["runs"]] == ["x=1x3x8x8", "x=2x3x8x8", "x=4x3x8x8"]
+    if check["level"] == "emulated-fallback":
+        assert "cannot run it" in check["why"]
+        assert "check: numerics emulated: the TensorRT-RTX" in out
+        assert "check (emulated): probs:" in out
+
+
+@pytest.mark.rtx
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--compute-capability", "90"], "--compute-capability 90: TensorRT-RTX 1."),
+        (["--compute-capability", "sm86x"], "expected numbers like 86,89,120"),
+        (["--backend", "emulated", "--compute-capability", "86"], "only TensorRT-RTX"),
+    ],
+)
+def test_bad_compute_capability_exits_2_and_writes_nothing(
+    tiny: str, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    argv = ["compile", tiny, "--weights", "random", "--backend", "tensorrt-rtx", "-o", "t.engine"]
+    assert main([*argv, *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert sorted(os.listdir(".")) == ["tiny.yaml"]
 
 
 def test_help_says_fp32_is_exact_with_tf32_off(capsys: pytest.CaptureFixture[str]) -> None:

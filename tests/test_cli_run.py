@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from trtdsl.cli.inputs import model_inputs
 from trtdsl.cli.main import main
-from trtdsl.cli.run import BACKENDS, parse_inputs
 from trtdsl.frontend.load import load_model
 
-SMALL = ["resnet18", "--weights", "random:1", "--shape", "x=2x3x32x32"]
+SMALL = ["resnet18", "--weights", "random:1", "--shape", "x=2x3x32x32", "--backend", "reference"]
 
 
 def test_summary_has_top5_and_npz_has_every_output(
@@ -36,7 +36,7 @@ def test_bare_npy_and_named_random_inputs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     graph = load_model("resnet18", {"x": (2, 3, 32, 32)})
-    from_random = parse_inputs(graph, ["x=random:7"])
+    from_random = model_inputs(graph, ["x=random:7"])
     np.save(tmp_path / "x.npy", from_random["x"])
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
     assert main(["run", *SMALL, "--input", str(tmp_path / "x.npy"), "-o", str(a)]) == 0
@@ -49,9 +49,9 @@ def test_bare_npy_and_named_random_inputs(
 def test_random_inputs_use_the_opt_size_of_symbolic_dims() -> None:
     graph = load_model("resnet18")
     batch = graph.dim("N").opt
-    inputs = parse_inputs(graph, [], seed=3)
+    inputs = model_inputs(graph, [], seed=3)
     assert inputs["x"].shape == (batch, 3, 224, 224) and inputs["x"].dtype == np.float32
-    np.testing.assert_array_equal(inputs["x"], parse_inputs(graph, ["random:3"])["x"])
+    np.testing.assert_array_equal(inputs["x"], model_inputs(graph, ["random:3"])["x"])
 
 
 def test_fold_bn_reports_the_folding_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,7 +78,7 @@ def test_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
         (["--input", "x=random", "--input", "x=random:2"], "input 'x' given twice"),
         (["--input", "x=random:abc"], r"expected random or random:SEED"),
         (["--input", "BAD_NPY"], r"cannot read '.*bad\.npy' as \.npy"),
-        (["--input", "WRONG_SHAPE"], r"input 'x': expected shape 2x3x32x32, got 1x3x8x8"),
+        (["--input", "WRONG_SHAPE"], r"--input x=1x3x8x8: does not fit the declared shape"),
         (["--shape", "q=1x3"], "the model has no input 'q'"),
     ],
     ids=["unknown-name", "twice", "bad-seed", "bad-npy", "wrong-shape", "bad-shape-name"],
@@ -99,5 +99,59 @@ def test_errors_exit_2_with_one_line(
     assert not out.exists()
 
 
-def test_backends_table_has_the_reference() -> None:
-    assert "reference" in BACKENDS
+TINY_DYNAMIC = """\
+name: tiny
+dims:
+  N: {min: 1, opt: 2, max: 4}
+inputs:
+  x: {shape: [N, 3, 8, 8], dtype: float32}
+layers:
+  - {name: relu, op: relu}
+outputs:
+  y: relu
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--shape", "x=8x3x8x8"], r"--shape x=8x3x8x8: N=8 is outside the declared profile "),
+        (["--input", "BIG"], r"--input x=8x3x8x8: N=8 is outside the declared profile Nx3x8x8"),
+        (["--shape", "x=1x3x8x8:2x3x8x8:4x3x8x8"], r"this command runs one shape"),
+        (["--precision", "fp16"], r"--precision/--keep-fp32 need an engine backend"),
+    ],
+    ids=["shape", "input", "range", "precision-on-reference"],
+)
+def test_run_refuses_shapes_outside_the_declared_profile(
+    extra: list[str], match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "tiny.yaml"
+    model.write_text(TINY_DYNAMIC)
+    big = tmp_path / "big.npy"
+    np.save(big, np.zeros((8, 3, 8, 8), np.float32))
+    extra = [str(big) if e == "BIG" else e for e in extra]
+    argv = ["run", str(model), "--weights", "random", "--backend", "reference", *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(match, err), err
+
+
+@pytest.mark.rtx
+def test_run_on_a_real_backend_this_machine_cannot_run_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Real builder: the engine builds; running it needs a GPU TensorRT-RTX supports."""
+    import tensorrt_rtx
+
+    from trtdsl.runtime.engines import machine_gpu
+
+    if machine_gpu(tensorrt_rtx)[0] is not None:
+        pytest.skip("this machine can run TensorRT-RTX engines")
+    model = tmp_path / "tiny.yaml"
+    model.write_text(TINY_DYNAMIC)
+    argv = ["run", str(model), "--weights", "random", "--backend", "tensorrt-rtx"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--backend tensorrt-rtx: the engine built in memory is a TensorRT-RTX" in err
+    assert "this machine cannot run it" in err and "--backend emulated" in err

@@ -7,11 +7,12 @@ import pytest
 
 from trtdsl import ModelBuilder
 from trtdsl.backends.reference import run_reference
+from trtdsl.debug.folding import folding_error
 from trtdsl.errors import WeightError
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops.conv import Conv2d
 from trtdsl.ir.ops.normalization import BatchNorm2d
-from trtdsl.passes import fold_batchnorm, foldable_batchnorms, folding_error
+from trtdsl.passes import fold_batchnorm, foldable_batchnorms
 from trtdsl.weights import random_weights
 
 

@@ -96,11 +96,11 @@ def test_engine_backend_for_trtdsl_run(tiny) -> None:
 def test_cli_run_emulated_matches_reference(model_path: Path, tmp_path: Path, capsys) -> None:
     ref_path, emu_path = tmp_path / "ref.npz", tmp_path / "emu.npz"
     args = [str(model_path), "--weights", "random:1", "--input", "x=random:4"]
-    assert main(["run", *args, "-o", str(ref_path)]) == 0
+    assert main(["run", *args, "--backend", "reference", "-o", str(ref_path)]) == 0
     assert main(["run", *args, "--backend", "emulated", "-o", str(emu_path)]) == 0
     out = capsys.readouterr().out
-    assert "backend emulated" in out
-    assert "ran on trtdsl TensorRT emulator" in out
+    assert "backend reference: the NumPy reference executor" in out
+    assert "backend emulated: trtdsl TensorRT emulator" in out
     ref, emu = np.load(ref_path), np.load(emu_path)
     np.testing.assert_allclose(emu["logits"], ref["logits"], rtol=1e-5, atol=1e-6)
 

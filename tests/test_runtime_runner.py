@@ -15,8 +15,9 @@ import types
 import numpy as np
 import pytest
 
+from trtdsl.cli.inputs import engine_inputs
 from trtdsl.errors import BackendError, UsageError
-from trtdsl.runtime.inputs import engine_feed, parse_shape_specs
+from trtdsl.ir.types import parse_shapes
 from trtdsl.runtime.runner import EngineRunner, engine_io
 
 
@@ -196,19 +197,21 @@ def test_execute_timed_reports_each_stage() -> None:
 
 def test_engine_feed_conventions(tmp_path) -> None:
     inputs = [t for t in engine_io(_Engine()) if t.is_input]
-    feed = engine_feed(inputs, seed=3)
+    feed = engine_inputs(inputs, seed=3)
     assert feed["x"].shape == (2, 4) and feed["x"].dtype == np.float32  # profile opt
-    shapes = parse_shape_specs(["x=5x4"], inputs)
-    assert engine_feed(inputs, ["random:1"], shapes)["x"].shape == (5, 4)
+    shapes = {name: r.opt for name, r in parse_shapes(["x=5x4"]).items()}
+    assert engine_inputs(inputs, ["random:1"], shapes)["x"].shape == (5, 4)
     path = tmp_path / "x.npy"
     np.save(path, _x(3))
-    np.testing.assert_array_equal(engine_feed(inputs, [f"x={path}"])["x"], _x(3))
+    np.testing.assert_array_equal(engine_inputs(inputs, [f"x={path}"])["x"], _x(3))
     with pytest.raises(UsageError, match="the engine has no input 'y'"):
-        engine_feed(inputs, ["y=random"])
+        engine_inputs(inputs, ["y=random"])
     with pytest.raises(UsageError, match="given twice"):
-        engine_feed(inputs, ["x=random", "x=random:2"])
-    with pytest.raises(UsageError, match="bad shape '5x'"):
-        parse_shape_specs(["x=5x"], inputs)
+        engine_inputs(inputs, ["x=random", "x=random:2"])
+    with pytest.raises(UsageError, match="--shape y: the engine has no input 'y'"):
+        engine_inputs(inputs, [], {"y": (5, 4)})
+    with pytest.raises(UsageError, match="dimensions must be integers"):
+        parse_shapes(["x=5x"])
 
 
 def test_device_memory_without_cuda_python_says_how_to_get_it(monkeypatch) -> None:

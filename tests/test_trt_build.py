@@ -25,8 +25,8 @@ from trtdsl.backends.trt import (
     profile_shapes,
 )
 from trtdsl.backends.trt import build as build_module
-from trtdsl.backends.trt.module import has_timing_cache, shared_logger
 from trtdsl.backends.trt.files import write_atomic
+from trtdsl.backends.trt.module import has_timing_cache, shared_logger
 from trtdsl.debug.check import output_errors, run_plan
 from trtdsl.errors import BackendError, UsageError
 from trtdsl.frontend.load import load_model
@@ -224,7 +224,7 @@ def test_check_engine_reports_top5_of_classifier_logits() -> None:
     weights = random_weights(graph, seed=3)
     trt = import_trt("emulated")
     plan = build_engine(emit_network(trt, graph, weights), BuildConfig())
-    result = check_engine(trt, plan, graph, weights, {}, seed=1)
+    result = check_engine(trt, plan, graph, weights, seeded_inputs(graph, 1, at="min"))
     logits = run_reference(graph, weights, seeded_inputs(graph, 1, at="min"))["logits"]
     expected = list(np.argsort(-logits[0])[:5])
     assert result["top5"]["logits"] == {"reference": expected, "engine": expected}

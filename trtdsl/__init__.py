@@ -15,6 +15,7 @@ from trtdsl.backends.trt import import_trt as import_trt
 from trtdsl.backends.trt import prepare_graph as prepare_graph
 from trtdsl.debug.compare import compare_layerwise as compare_layerwise
 from trtdsl.debug.compare import perturb_weights as perturb_weights
+from trtdsl.debug.folding import folding_error as folding_error
 from trtdsl.errors import BackendError as BackendError
 from trtdsl.errors import ModelError as ModelError
 from trtdsl.errors import OpArgumentError as OpArgumentError
@@ -36,7 +37,6 @@ from trtdsl.ir.ops import Op as Op
 from trtdsl.ir.ops import make_op as make_op
 from trtdsl.ir.types import Precision as Precision
 from trtdsl.passes.fold_bn import fold_batchnorm as fold_batchnorm
-from trtdsl.passes.fold_bn import folding_error as folding_error
 from trtdsl.passes.precision import apply_precision as apply_precision
 from trtdsl.runtime import EngineRunner as EngineRunner
 from trtdsl.runtime import benchmark as benchmark

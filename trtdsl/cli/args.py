@@ -1,12 +1,22 @@
-"""Arguments several subcommands share: MODEL, ``--shape``, ``--weights`` and ``--rename``,
-and loading the graph and bound weights they name."""
+"""Argument groups the subcommands share, each defined once so an option means the same on
+every command: MODEL, ``--weights``/``--rename``, ``--shape``, ``--backend`` (with its
+``--emulate`` alias), ``--precision``/``--keep-fp32``, and the build options; plus loading the
+graph and bound weights they name."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+from typing import TYPE_CHECKING
 
+from trtdsl.errors import UsageError
 from trtdsl.ir.graph import Graph
+from trtdsl.ir.types import ShapeRange
 from trtdsl.weights import BoundWeights
+
+if TYPE_CHECKING:
+    from trtdsl.backends.trt import BuildConfig
 
 MODEL_HELP = "a .yaml or .py model file, or a zoo name (trtdsl zoo lists them)"
 WEIGHTS_HELP = "a .safetensors file, or random[:SEED] for seeded random weights"
@@ -17,15 +27,103 @@ def add_model_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help=MODEL_HELP)
 
 
-def add_shape_option(parser: argparse.ArgumentParser) -> None:
-    """``--shape NAME=DxD...`` (repeatable): static input shapes; the model is re-inferred."""
+def add_shape_option(parser: argparse.ArgumentParser, ranges: bool = False) -> None:
+    """``--shape NAME=DIMS`` (repeatable; ``--shapes`` is an alias): an input's shape.
+
+    With ``ranges`` (commands that build an engine) it also takes ``NAME=MIN:OPT:MAX``, the
+    optimization profile; elsewhere a range is refused. A shape must lie inside the range the
+    model declares for its symbolic dimensions.
+    """
+    if ranges:
+        metavar, help_text = (
+            "NAME=DIMS|MIN:OPT:MAX",
+            "an input's shape, e.g. x=8x3x224x224, or its optimization profile "
+            "x=1x3x224x224:8x3x224x224:32x3x224x224 (default: the model's declared ranges); "
+            "repeatable",
+        )
+    else:
+        metavar, help_text = (
+            "NAME=DIMS",
+            "an input's shape, e.g. x=8x3x224x224, inside the model's declared ranges "
+            "(repeatable; every type is re-inferred)",
+        )
     parser.add_argument(
         "--shape",
+        "--shapes",
+        dest="shape",
         action="append",
         default=[],
-        metavar="NAME=DIMS",
-        help="a static input shape, e.g. x=1x3x224x224 (repeatable; every type is re-inferred)",
+        metavar=metavar,
+        help=help_text,
     )
+    parser.set_defaults(shape_ranges=ranges)
+
+
+def add_backend_option(
+    parser: argparse.ArgumentParser, reference: bool = False, what: str = "builds or runs"
+) -> None:
+    """``--backend auto|tensorrt|tensorrt-rtx|emulated[|reference]`` and ``--emulate``."""
+    from trtdsl.backends.trt.module import BACKENDS
+
+    choices = (*BACKENDS, "reference") if reference else BACKENDS
+    parser.add_argument(
+        "--backend",
+        choices=choices,
+        default="auto",
+        help=f"what {what}: tensorrt (TensorRT on this GPU), tensorrt-rtx (TensorRT-RTX; builds "
+        "even without a GPU), emulated (trtdsl's CPU emulator of TensorRT; results labelled "
+        "emulated)"
+        + (", reference (the NumPy reference executor)" if reference else "")
+        + "; auto (default): tensorrt if installed, else tensorrt-rtx",
+    )
+    parser.add_argument(
+        "--emulate",
+        dest="backend",
+        action="store_const",
+        const="emulated",
+        help="the same as --backend emulated",
+    )
+
+
+PRECISION_HELP = (
+    "compute precision: fp32 (default; exact float32 with TF32 disabled, so results match the "
+    "reference), tf32 (float32 with TF32 tensor-core math allowed), fp16 or bf16 (half "
+    "precision inside, float32 inputs and outputs)"
+)
+
+
+def add_precision_options(parser: argparse.ArgumentParser) -> None:
+    """``--precision`` and ``--keep-fp32 PATTERN`` (the precision of a build)."""
+    from trtdsl.ir.types import Precision
+
+    parser.add_argument(
+        "--precision",
+        choices=[p.value for p in Precision],
+        default=Precision.FP32.value,
+        help=PRECISION_HELP,
+    )
+    parser.add_argument(
+        "--keep-fp32",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="keep nodes whose name matches this glob in float32 (e.g. '*.softmax'); repeatable",
+    )
+
+
+def shape_args(args: argparse.Namespace) -> dict[str, ShapeRange]:
+    """The ``--shape`` items of ``args`` (UsageError for a range where one shape is meant)."""
+    from trtdsl.ir.types import parse_shapes
+
+    shapes = parse_shapes(getattr(args, "shape", None) or [])
+    if not getattr(args, "shape_ranges", False):
+        for name, r in shapes.items():
+            if not r.is_fixed:
+                raise UsageError(
+                    f"--shape {name}={r.format()}: this command runs one shape; give NAME=DIMS "
+                    "(a MIN:OPT:MAX profile applies to commands that build an engine)"
+                )
+    return shapes
 
 
 def add_weights_options(
@@ -49,11 +147,57 @@ def add_rename_option(parser: argparse.ArgumentParser) -> None:
 
 
 def load_graph(spec: str, args: argparse.Namespace) -> Graph:
-    """The model ``spec`` with the ``--shape`` overrides in ``args`` (if any) applied."""
-    from trtdsl.frontend.load import load_model, parse_shape_override
+    """The model ``spec``; fixed ``--shape`` items in ``args`` replace the declared input
+    shapes (every type re-inferred). A symbolic dimension must stay inside its declared
+    range; a static one may change (e.g. a classifier run at 32x32). A ``MIN:OPT:MAX`` item
+    leaves the model as declared (it is a profile, for the build)."""
+    from trtdsl.frontend.load import load_model
 
-    shapes = dict(parse_shape_override(text) for text in getattr(args, "shape", None) or ())
-    return load_model(spec, shapes or None)
+    graph = load_model(spec)
+    shapes = {name: r.opt for name, r in shape_args(args).items() if r.is_fixed}
+    if not shapes:
+        return graph
+    for name, shape in shapes.items():
+        check_input_shape(graph, name, shape, "--shape", static_may_change=True)
+    return load_model(spec, shapes)
+
+
+def check_input_shape(
+    graph: Graph,
+    name: str,
+    shape: tuple[int, ...],
+    what: str,
+    static_may_change: bool = False,
+) -> None:
+    """UsageError unless ``shape`` fits input ``name``: its rank, its static sizes (unless
+    ``static_may_change``), and the declared min..max range of each symbolic dimension."""
+    if name not in graph.inputs:
+        from trtdsl.ir.ops.base import suggest
+
+        raise UsageError(
+            f"{what} {name}: the model has no input {name!r}{suggest(name, graph.inputs)} "
+            f"(inputs: {', '.join(graph.inputs)})"
+        )
+    declared = graph.types[name]
+    text = "x".join(map(str, shape))
+    if len(shape) != declared.rank:
+        raise UsageError(
+            f"{what} {name}={text}: expected {declared.rank} dimensions ({declared.format_shape()})"
+        )
+    for dim, size in zip(declared.shape, shape, strict=True):
+        if isinstance(dim, int):
+            if dim != size and not static_may_change:
+                raise UsageError(
+                    f"{what} {name}={text}: does not fit the declared shape "
+                    f"{declared.format_shape()}"
+                )
+            continue
+        r = graph.dim(dim)
+        if not r.min <= size <= r.max:
+            raise UsageError(
+                f"{what} {name}={text}: {dim}={size} is outside the declared profile "
+                f"{declared.format_shape()} with {dim} in {r.min}..{r.max}"
+            )
 
 
 def load_bound_weights(args: argparse.Namespace, graph: Graph) -> BoundWeights:
@@ -62,3 +206,89 @@ def load_bound_weights(args: argparse.Namespace, graph: Graph) -> BoundWeights:
 
     renames = [(pattern, replacement) for pattern, replacement in args.rename or ()]
     return load_weights(args.weights, graph, rename=renames or None)
+
+
+def add_build_options(parser: argparse.ArgumentParser) -> None:
+    """The builder options of every command that builds an engine file."""
+    parser.add_argument(
+        "--compute-capability",
+        metavar="CC[,CC...]",
+        help="TensorRT-RTX only: build ahead of time for these GPUs, e.g. 86,89,120 (sm_86 = "
+        "RTX 30xx, sm_89 = RTX 40xx, sm_120 = RTX 50xx; default: TensorRT-RTX's portable set)",
+    )
+    parser.add_argument(
+        "--workspace",
+        metavar="SIZE",
+        help="workspace memory limit, e.g. 4G or 512M (default: TensorRT's, all device memory)",
+    )
+    parser.add_argument(
+        "--opt-level",
+        type=int,
+        metavar="N",
+        help="builder optimization level 0..5 (default: TensorRT's, 3)",
+    )
+    parser.add_argument(
+        "--timing-cache",
+        metavar="F",
+        help="timing cache file: read before the build if it exists, written after (never "
+        "overwritten when TensorRT could not read it)",
+    )
+    parser.add_argument(
+        "--refittable", action="store_true", help="allow refitting the weights later, by name"
+    )
+
+
+def build_config(args: argparse.Namespace) -> BuildConfig:
+    """The BuildConfig of ``args`` (precision, shapes and the build options above)."""
+    from trtdsl.backends.trt import BuildConfig
+    from trtdsl.ir.types import Precision
+
+    return BuildConfig(
+        precision=Precision.parse(getattr(args, "precision", "fp32")),
+        keep_fp32=tuple(getattr(args, "keep_fp32", ()) or ()),
+        workspace=parse_size(getattr(args, "workspace", None)),
+        shapes=shape_args(args),
+        optimization_level=getattr(args, "opt_level", None),
+        timing_cache=getattr(args, "timing_cache", None),
+        refittable=bool(getattr(args, "refittable", False)),
+        compute_capabilities=parse_compute_capabilities(getattr(args, "compute_capability", None)),
+    )
+
+
+def parse_compute_capabilities(text: str | None) -> tuple[int, ...]:
+    """``"86,89,120"`` (or ``"8.6,sm_89"``) -> ``(86, 89, 120)``; None -> ``()``."""
+    if not text:
+        return ()
+    result = []
+    for part in text.split(","):
+        item = part.strip().lower().removeprefix("sm_").removeprefix("sm")
+        digits = item.replace(".", "")
+        if not digits.isdigit() or not 2 <= len(digits) <= 3:
+            raise UsageError(
+                f"--compute-capability {text!r}: expected numbers like 86,89,120 (sm_86, ...)"
+            )
+        result.append(int(digits))
+    return tuple(dict.fromkeys(result))
+
+
+def parse_size(text: str | None) -> int | None:
+    """``"4G"`` -> 4 << 30; ``"512M"``, ``"64K"``, plain bytes; None stays None."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*([KMG]?)i?B?\s*", text, re.IGNORECASE)
+    if not match:
+        raise UsageError(f"--workspace {text!r}: expected a size like 4G, 512M or 1048576")
+    shift = {"": 0, "K": 10, "M": 20, "G": 30}[match.group(2).upper()]
+    return int(match.group(1)) << shift
+
+
+def check_output_directory(path: str, option: str) -> None:
+    """UsageError unless ``path``'s directory exists and is writable (checked before any
+    long work, so nothing is built only to fail at the end)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageError(f"{option} {path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise UsageError(f"{option} {path}: directory {directory} is not writable")
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a directory")

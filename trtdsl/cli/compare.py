@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from trtdsl.backends.trt import BuildConfig
 from trtdsl.cli._engine_args import add_memory_argument, add_source_arguments
+from trtdsl.cli.args import build_config
 from trtdsl.cli.format import Column, add_format_option, print_json, print_table
 from trtdsl.errors import UsageError
 
@@ -77,8 +80,11 @@ def run(args: argparse.Namespace) -> int:
         key, scale = parse_perturb(args.perturb)
         backend_weights = perturb_weights(weights, key, scale)
         notes.append(f"planted error: {key} perturbed by noise of relative size {scale:g}")
+    config = build_config(args)
     reference_graph, reference_weights = prepare_graph(graph, weights)
-    _, built_weights = prepare_graph(graph, backend_weights)
+    built_graph, built_weights = prepare_graph(
+        graph, backend_weights, config.precision, config.keep_fp32
+    )
     folded = [n.name for n in graph.nodes if n.name not in {m.name for m in reference_graph.nodes}]
     if folded:
         notes.append(
@@ -86,9 +92,9 @@ def run(args: argparse.Namespace) -> int:
             f"(reported on the convolution's row): {', '.join(folded[:6])}"
             + (" ..." if len(folded) > 6 else "")
         )
-    label = "emulated (trtdsl's CPU emulator of TensorRT)" if args.backend == "emulated" else "trt"
-    notes.append(f"backend: {label}")
-    run_marked = _RunMarked(reference_graph, built_weights, inputs, args.backend, args.memory)
+    if config.precision.value != "fp32":
+        notes.append(f"backend built at {config.precision.value}; reference in float32")
+    run_marked = _RunMarked(built_graph, built_weights, inputs, args.backend, args.memory, config)
     report = compare_layerwise(
         reference_graph,
         reference_weights,
@@ -99,9 +105,17 @@ def run(args: argparse.Namespace) -> int:
         probes=args.probes,
         notes=notes,
     )
+    report = dataclasses.replace(
+        report, notes=(*report.notes, f"backend: {run_marked.description}")
+    )
     if args.format == "json":
         data = report.to_json()
-        data.update(model=graph.name, backend=args.backend, emulated=args.backend == "emulated")
+        data.update(
+            model=graph.name,
+            backend=args.backend,
+            ran_on=run_marked.description,
+            emulated="emulated" in run_marked.description,
+        )
         print_json(data)
     else:
         _print_report(report)
@@ -131,16 +145,19 @@ class _RunMarked:
         inputs: Mapping[str, np.ndarray],
         backend: str,
         memory: str,
+        config: BuildConfig,
     ) -> None:
         self.graph = graph
         self.weights = weights
         self.inputs = inputs
         self.backend = backend
         self.memory = memory
+        self.config = config
         self.builds = 0
+        self.description = ""
 
     def __call__(self, values: Sequence[str]) -> dict[str, np.ndarray]:
-        from trtdsl.runtime.engines import build_in_memory
+        from trtdsl.runtime.engines import build_in_memory, describe_run
         from trtdsl.runtime.runner import EngineRunner
 
         self.builds += 1
@@ -150,9 +167,12 @@ class _RunMarked:
             self.backend,
             debug_outputs=values,
             prepared=True,
+            config=self.config,
+            emulate_if_not_runnable=True,
         )
         with EngineRunner(loaded.engine, loaded.trt, self.memory) as runner:
             outputs = runner.infer(self.inputs)
+            self.description = describe_run(loaded, runner.memory.kind)
         ports = {p.name: p.value for p in loaded.graph.outputs}  # type: ignore[union-attr]
         return {ports.get(name, name): array for name, array in outputs.items()}
 

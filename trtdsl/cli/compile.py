@@ -4,12 +4,11 @@ reference executor."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
-import re
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -19,38 +18,57 @@ import numpy as np
 from trtdsl.backends.trt import (
     BuildConfig,
     BuildProgress,
+    BuildResult,
     build_engine,
+    build_network,
     emit_network,
     import_trt,
     network_layers,
-    parse_shapes,
     prepare_graph,
     profile_shapes,
 )
 from trtdsl.backends.trt.files import write_atomic
 from trtdsl.backends.trt.layers import network_io
-from trtdsl.backends.trt.module import describe_version, is_emulator
-from trtdsl.cli.args import add_model_argument, add_weights_options, load_bound_weights, load_graph
+from trtdsl.backends.trt.module import (
+    backend_of,
+    describe_targets,
+    describe_version,
+    is_emulator,
+    product_name,
+)
+from trtdsl.cli._engine_args import add_input_options
+from trtdsl.cli.args import (
+    add_backend_option,
+    add_build_options,
+    add_model_argument,
+    add_precision_options,
+    add_weights_options,
+    build_config,
+    check_output_directory,
+    load_bound_weights,
+    load_graph,
+)
 from trtdsl.cli.format import Column, print_table
 from trtdsl.debug.check import check_engine
-from trtdsl.errors import BackendError, UsageError
+from trtdsl.debug.inputs import seeded_inputs
+from trtdsl.errors import BackendError, EngineNotRunnableError, TrtdslError
 from trtdsl.ir.graph import Graph
-from trtdsl.ir.types import Precision
+from trtdsl.ir.types import Precision, ShapeRange
+from trtdsl.runtime.engines import not_runnable_reason
 
 EXAMPLES = """examples:
-  trtdsl compile zoo/resnet50.yaml --weights random --emulate
+  trtdsl compile zoo/resnet50.yaml --weights random
+  trtdsl compile zoo/resnet50.yaml --weights random --backend tensorrt-rtx \\
+      --compute-capability 86,89
   trtdsl compile zoo/resnet50.yaml --weights random --emulate --print-layers
-  trtdsl compile resnet50 --weights resnet50.safetensors -o resnet50.engine
   trtdsl compile resnet50 --weights resnet50.safetensors --precision fp16 --keep-fp32 'fc'
   trtdsl compile resnet50 --weights resnet50.safetensors \\
-      --shapes x=1x3x224x224:8x3x224x224:32x3x224x224 --timing-cache resnet50.cache
-"""
+      --shape x=1x3x224x224:8x3x224x224:32x3x224x224 --timing-cache resnet50.cache
 
-PRECISION_HELP = (
-    "compute precision: fp32 (default; exact float32 with TF32 disabled, so results match the "
-    "reference), tf32 (float32 with TF32 tensor-core math allowed), fp16 or bf16 (half "
-    "precision inside, float32 inputs and outputs)"
-)
+Without a GPU, --backend tensorrt-rtx (auto picks it when TensorRT is absent) builds a real
+engine ahead of time; its numerics are then checked through trtdsl's CPU emulator, and the
+output says so.
+"""
 
 CHECK_TOLERANCE = {
     Precision.FP32: 1e-4,
@@ -68,11 +86,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "Compile MODEL with weights W into a TensorRT engine: fold batch norms, make the "
             "precision explicit (casts and typed weights), emit the network layer by layer, "
-            "build and serialize it, then run it on a seeded random input and print its error "
-            "against the NumPy reference. Writes OUT.engine and OUT.engine.json (hashes, "
-            "TensorRT version, GPU, options, I/O tensors) atomically. Without TensorRT, "
-            "--emulate does all of it with trtdsl's CPU emulator of the TensorRT API and "
-            "writes no engine."
+            "build and serialize it, then check it against the NumPy reference on seeded "
+            "inputs at the min, opt and max of every dynamic profile (or on --input). Writes "
+            "OUT.engine and OUT.engine.json (product and version, targets, hashes, options, "
+            "I/O tensors and profiles, layers) atomically. --backend emulated does all of it "
+            "with trtdsl's CPU emulator of the TensorRT API and writes no engine."
         ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -85,95 +103,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="OUT.engine",
         help="the engine file to write (default: <model name>.engine)",
     )
-    parser.add_argument(
-        "--precision",
-        choices=[p.value for p in Precision],
-        default=Precision.FP32.value,
-        help=PRECISION_HELP,
-    )
-    parser.add_argument(
-        "--keep-fp32",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="keep nodes whose name matches this glob in float32 (e.g. '*.softmax'); repeatable",
-    )
-    parser.add_argument(
-        "--shapes",
-        action="append",
-        default=[],
-        metavar="NAME=MIN:OPT:MAX",
-        help=(
-            "optimization-profile shapes of an input, each AxBxCxD, e.g. "
-            "x=1x3x224x224:8x3x224x224:32x3x224x224, or NAME=SHAPE for one fixed shape "
-            "(default: the model's declared dimension ranges); repeatable"
-        ),
-    )
-    parser.add_argument(
-        "--workspace",
-        metavar="SIZE",
-        help="workspace memory limit, e.g. 4G or 512M (default: TensorRT's, all device memory)",
-    )
-    parser.add_argument(
-        "--opt-level",
-        type=int,
-        metavar="N",
-        help="builder optimization level 0..5 (default: TensorRT's, 3)",
-    )
-    parser.add_argument(
-        "--timing-cache",
-        metavar="F",
-        help="timing cache file: read before the build if it exists, written after",
-    )
-    parser.add_argument(
-        "--refittable", action="store_true", help="allow refitting the weights later, by name"
-    )
+    add_backend_option(parser, what="builds the engine")
+    add_precision_options(parser)
+    add_build_options(parser)
+    add_input_options(parser, ranges=True)
     parser.add_argument(
         "--print-layers",
         action="store_true",
         help="print every layer of the network as emitted (index, name, type, inputs, outputs)",
     )
     parser.add_argument(
-        "--emulate",
-        action="store_true",
-        help="use trtdsl's CPU emulator of TensorRT (no GPU needed; writes no engine)",
-    )
-    parser.add_argument(
         "--no-check", action="store_true", help="skip running the engine against the reference"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the random check input (default: 0)"
     )
     parser.set_defaults(func=run)
 
 
-def parse_size(text: str | None) -> int | None:
-    """``"4G"`` -> 4 << 30; ``"512M"``, ``"64K"``, plain bytes; None stays None."""
-    if text is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*([KMG]?)i?B?\s*", text, re.IGNORECASE)
-    if not match:
-        raise UsageError(f"--workspace {text!r}: expected a size like 4G, 512M or 1048576")
-    shift = {"": 0, "K": 10, "M": 20, "G": 30}[match.group(2).upper()]
-    return int(match.group(1)) << shift
-
-
 def run(args: argparse.Namespace) -> int:
-    trt = import_trt("emulated" if args.emulate else "auto")
+    trt = import_trt(args.backend)
     emulated = is_emulator(trt)
     out = _Output(sys.stdout)
     graph = load_graph(args.model, args)
-    config = BuildConfig(
-        precision=Precision.parse(args.precision),
-        keep_fp32=tuple(args.keep_fp32),
-        workspace=parse_size(args.workspace),
-        shapes=parse_shapes(args.shapes),
-        optimization_level=args.opt_level,
-        timing_cache=args.timing_cache,
-        refittable=args.refittable,
-    )
+    config = build_config(args)
     profiles = profile_shapes(graph, config)
+    path = None if emulated else (args.output or f"{graph.name}.engine")
+    if path is not None:
+        check_output_directory(path, "-o")
     bound = load_bound_weights(args, graph)
+    check_inputs = _check_inputs(args, graph, profiles)
     prepared, weights = prepare_graph(graph, bound.arrays, config.precision, config.keep_fp32)
     emitted = emit_network(trt, prepared, weights)
     layers = network_layers(trt, emitted.network)
@@ -187,21 +143,22 @@ def run(args: argparse.Namespace) -> int:
     if args.print_layers:
         _print_layers(layers)
     with _progress_bar(sys.stderr) as progress:
-        start = time.perf_counter()
-        plan = build_engine(emitted, config, progress=progress)
-        build_seconds = time.perf_counter() - start
-    label = " (emulated)" if emulated else ""
-    out.line(f"build{label}: {build_seconds:.2f} s, {len(plan):,} bytes")
+        result = build_network(emitted, config, progress=progress)
+    for note in result.notes:
+        out.line(f"note: {note}")
+    label = (
+        " (emulated)" if emulated else f" ({describe_targets(trt, config.compute_capabilities)})"
+    )
+    out.line(f"build{label}: {result.seconds:.2f} s, {len(result.plan):,} bytes")
     check: dict[str, Any] | None = None
     if not args.no_check:
-        check = _check(trt, plan, graph, bound.arrays, profiles, config, args.seed, out)
-    if emulated:
+        check = _check(trt, result.plan, graph, bound.arrays, check_inputs, config, out)
+    if path is None:
         out.line("emulated: no engine written (the emulator's plan is not a TensorRT engine)")
         return 0
-    path = args.output or f"{graph.name}.engine"
-    sidecar = _sidecar(args, graph, bound.arrays, trt, config, emitted, plan, build_seconds, check)
-    _write_outputs(path, plan, sidecar)
-    out.line(f"engine: {path} ({len(plan):,} bytes) and {path}.json")
+    sidecar = _sidecar(args, graph, bound.arrays, trt, config, emitted, result, profiles, check)
+    _write_outputs(path, result.plan, sidecar)
+    out.line(f"engine: {path} ({len(result.plan):,} bytes) and {path}.json")
     return 0
 
 
@@ -264,40 +221,81 @@ def _progress_bar(stream: Any) -> Iterator[Callable[[BuildProgress], None] | Non
         yield update
 
 
+def _check_inputs(
+    args: argparse.Namespace, graph: Graph, profiles: Mapping[str, ShapeRange]
+) -> list[dict[str, np.ndarray]]:
+    """The inputs the engine is checked on: ``--input``, else seeded inputs at the min, opt
+    and max of every dynamic profile (one set when the model is static)."""
+    if args.input:
+        from trtdsl.cli.inputs import model_inputs
+
+        return [model_inputs(graph, args.input, args.seed)]
+    sets: list[dict[str, np.ndarray]] = []
+    seen: set[tuple[tuple[int, ...], ...]] = set()
+    for which in ("min", "opt", "max"):
+        shapes = {name: getattr(r, which) for name, r in profiles.items()}
+        key = tuple(shapes[n] for n in sorted(shapes))
+        if key not in seen:
+            seen.add(key)
+            sets.append(seeded_inputs(graph, args.seed, shapes, at=which))
+    return sets
+
+
 def _check(
     trt: Any,
     plan: bytes,
     graph: Graph,
     weights: Mapping[str, np.ndarray],
-    profiles: Mapping[str, Any],
+    inputs: list[dict[str, np.ndarray]],
     config: BuildConfig,
-    seed: int,
     out: _Output,
 ) -> dict[str, Any]:
-    shapes = {name: r.min for name, r in profiles.items()}
-    result = check_engine(trt, plan, graph, weights, shapes, seed)
-    label = " (emulated)" if is_emulator(trt) else ""
+    """Run the engine where this machine can; else the same network through the emulator.
+
+    Returns the check record for the sidecar (``level``: ``engine``, ``emulated`` or
+    ``emulated-fallback`` with ``why``).
+    """
+    level, why = ("emulated", None) if is_emulator(trt) else ("engine", None)
+    try:
+        runs = [check_engine(trt, plan, graph, weights, feed) for feed in inputs]
+    except EngineNotRunnableError as e:
+        level, why = "emulated-fallback", str(e)
+        out.line(
+            f"check: numerics emulated: the {describe_version(trt)} plan above is real, but "
+            f"{not_runnable_reason(why)}; the same network was built and run by trtdsl's CPU "
+            "emulator"
+        )
+        emulator = import_trt("emulated")
+        prepared, prepared_weights = prepare_graph(
+            graph, weights, config.precision, config.keep_fp32
+        )
+        # The same network and profile; no ahead-of-time targets or cache for the emulator.
+        emulator_config = dataclasses.replace(config, compute_capabilities=(), timing_cache=None)
+        emulated_network = emit_network(emulator, prepared, prepared_weights)
+        emulated_plan = build_engine(emulated_network, emulator_config)
+        runs = [check_engine(emulator, emulated_plan, graph, weights, feed) for feed in inputs]
+    label = "" if level == "engine" else " (emulated)"
     tolerance = CHECK_TOLERANCE[config.precision]
-    for name, err in result["outputs"].items():
-        out.line(
-            f"check{label}: {name}: max abs error {err['max_abs']:.3g}, max rel error "
-            f"{err['max_rel']:.3g} (relative to max |reference| {err['ref_max']:.3g}) on "
-            f"seeded input {result['inputs']} (seed {seed})"
-        )
-    for name, top in result["top5"].items():
-        agree = "same" if top["engine"] == top["reference"] else "DIFFERENT"
-        out.line(
-            f"check{label}: {name} top-5 classes (row 0): reference {top['reference']}, "
-            f"engine {top['engine']} ({agree})"
-        )
-    worst = max((e["max_rel"] for e in result["outputs"].values()), default=0.0)
-    result["tolerance"] = tolerance
+    for result in runs:
+        for name, err in result["outputs"].items():
+            out.line(
+                f"check{label}: {name}: max abs error {err['max_abs']:.3g}, max rel error "
+                f"{err['max_rel']:.3g} (relative to max |reference| {err['ref_max']:.3g}) on "
+                f"input {result['inputs']}"
+            )
+        for name, top in result["top5"].items():
+            agree = "same" if top["engine"] == top["reference"] else "DIFFERENT"
+            out.line(
+                f"check{label}: {name} top-5 classes (row 0): reference {top['reference']}, "
+                f"engine {top['engine']} ({agree})"
+            )
+    worst = max((e["max_rel"] for r in runs for e in r["outputs"].values()), default=0.0)
     if not worst <= tolerance:
         raise BackendError(
             f"the engine's outputs differ from the reference: max rel error {worst:.3g} > "
             f"{tolerance:g} for {config.precision.value}; nothing written (--no-check skips this)"
         )
-    return result
+    return {"level": level, "why": why, "tolerance": tolerance, "runs": runs}
 
 
 def _sha256_file(path: str) -> str | None:
@@ -320,17 +318,6 @@ def _sha256_arrays(arrays: Mapping[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _gpu_name() -> str | None:
-    try:
-        from cuda.bindings import runtime as cudart
-
-        err, props = cudart.cudaGetDeviceProperties(0)
-        name = props.name
-        return (name.decode() if isinstance(name, bytes) else str(name)).rstrip("\x00")
-    except Exception:  # noqa: BLE001  (the sidecar records None when the GPU is unknown)
-        return None
-
-
 def _sidecar(
     args: argparse.Namespace,
     graph: Graph,
@@ -338,20 +325,30 @@ def _sidecar(
     trt: Any,
     config: BuildConfig,
     emitted: Any,
-    plan: bytes,
-    build_seconds: float,
+    result: BuildResult,
+    profiles: Mapping[str, ShapeRange],
     check: dict[str, Any] | None,
 ) -> dict[str, Any]:
+    """The engine's JSON sidecar: what built it, for which GPUs, from what, how it checked."""
     from trtdsl import __version__
     from trtdsl.frontend.load import resolve_model_path
+    from trtdsl.runtime.cuda import gpu_compute_capability
 
     try:
         model_path = str(resolve_model_path(args.model))
-    except Exception:  # noqa: BLE001
+    except TrtdslError:
         model_path = None
     inputs, outputs = network_io(emitted.network)
+    cc, gpu = gpu_compute_capability()
     return {
         "trtdsl": __version__,
+        "product": product_name(trt),
+        "version": str(trt.__version__),
+        "backend": backend_of(trt),
+        "compute_capabilities": list(config.compute_capabilities) or None,
+        "targets": describe_targets(trt, config.compute_capabilities),
+        "build_machine_gpu": gpu if cc is not None else None,
+        "precision": config.precision.value,
         "model": {
             "name": graph.name,
             "spec": args.model,
@@ -359,30 +356,35 @@ def _sidecar(
             "graph_sha256": hashlib.sha256(graph.format().encode()).hexdigest(),
         },
         "weights": {"source": args.weights, "sha256": _sha256_arrays(weights)},
-        "tensorrt": str(trt.__version__),
-        "gpu": _gpu_name(),
         "options": config.to_dict(),
         "io": {
-            "inputs": [_io(t) for t in inputs],
-            "outputs": [_io(t) for t in outputs],
+            "inputs": [_io(t, profiles.get(t.name)) for t in inputs],
+            "outputs": [_io(t, None) for t in outputs],
         },
-        "layers": int(emitted.network.num_layers),
-        "build_seconds": round(build_seconds, 3),
-        "engine_bytes": len(plan),
-        "engine_sha256": hashlib.sha256(plan).hexdigest(),
+        "layers": [la.name for la in network_layers(trt, emitted.network)],
+        "builder_layer_information": list(result.layer_information),
+        "build_seconds": round(result.seconds, 3),
+        "engine_bytes": len(result.plan),
+        "engine_sha256": hashlib.sha256(result.plan).hexdigest(),
+        "notes": list(result.notes),
         "check": check,
     }
 
 
-def _io(t: Any) -> dict[str, Any]:
-    return {"name": t.name, "dtype": t.dtype, "shape": list(t.shape)}
+def _io(t: Any, profile: ShapeRange | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": t.name, "dtype": t.dtype, "shape": list(t.shape)}
+    if profile is not None:
+        entry["profile"] = {
+            "min": list(profile.min),
+            "opt": list(profile.opt),
+            "max": list(profile.max),
+        }
+    return entry
 
 
 def _write_outputs(path: str, plan: bytes, sidecar: Mapping[str, Any]) -> None:
     """The engine, then its sidecar, each atomically; no engine stays without its sidecar."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise UsageError(f"-o {path}: directory {directory} does not exist")
+    check_output_directory(path, "-o")
     write_atomic(path, plan)
     try:
         write_atomic(path + ".json", (json.dumps(sidecar, indent=2) + "\n").encode())

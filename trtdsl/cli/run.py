@@ -3,31 +3,33 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from trtdsl.backends.reference import run_reference
 from trtdsl.backends.summary import is_classifier_output, top_classes
-from trtdsl.cli.args import add_shape_option, add_weights_options, load_bound_weights, load_graph
+from trtdsl.cli._engine_args import (
+    add_input_options,
+    load_model_and_inputs,
+    open_engine_with_inputs,
+)
+from trtdsl.cli.args import (
+    add_backend_option,
+    add_precision_options,
+    add_weights_options,
+    build_config,
+)
+from trtdsl.cli.format import print_json
 from trtdsl.errors import UsageError
 from trtdsl.ir.graph import Graph
-from trtdsl.ir.ops.base import suggest
-from trtdsl.runtime.engines import BUILD_BACKENDS, EngineBackend, is_engine_path
+from trtdsl.runtime.engines import EngineBackend, is_engine_path
 
 Backend = Callable[
     [Graph, Mapping[str, np.ndarray], Mapping[str, np.ndarray]], dict[str, np.ndarray]
 ]
-
-BACKENDS: dict[str, Backend] = {
-    "reference": run_reference,
-    **{name: EngineBackend(name) for name in BUILD_BACKENDS},
-}
-"""``--backend`` name -> ``run(graph, weights, inputs) -> {output name: array}``. Backends that
-are not the real thing (the TensorRT emulator) must have "emulated" in their name."""
 
 EXAMPLES = """examples:
   trtdsl run resnet50 --weights random
@@ -65,24 +67,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         required=False,
         help="a .safetensors file, or random[:SEED] for seeded random weights (MODEL only)",
     )
-    parser.add_argument(
-        "--input",
-        action="append",
-        default=[],
-        metavar="[NAME=]SOURCE",
-        help="SOURCE is FILE.npy or random[:SEED]; repeat for each input",
-    )
-    add_shape_option(parser)
-    parser.add_argument(
-        "--backend", choices=sorted(BACKENDS), default="reference", help="default: reference"
-    )
+    add_input_options(parser)
+    add_backend_option(parser, reference=True, what="runs a MODEL")
+    add_precision_options(parser)
     parser.add_argument(
         "--fold-bn",
         action="store_true",
         help="fold batch-norms into convs first and report the folding error",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of random inputs without their own (default 0)"
     )
     parser.add_argument(
         "-o", "--output", metavar="OUT.npz", help="write every output to this .npz file"
@@ -93,16 +84,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     if is_engine_path(args.model):
-        from trtdsl.cli._engine_args import run_engine_file
-
         return run_engine_file(args)
-    if not args.weights:
-        raise UsageError(f"{args.model}: a MODEL needs --weights (a .safetensors file or random)")
-    graph = load_graph(args.model, args)
-    weights: Mapping[str, np.ndarray] = load_bound_weights(args, graph).arrays
+    graph, weights, inputs = load_model_and_inputs(args, args.model)
     lines = [f"model {graph.name}: {len(graph.nodes)} nodes; weights {args.weights}"]
     if args.fold_bn:
-        from trtdsl.passes import fold_batchnorm, foldable_batchnorms, folding_error
+        from trtdsl.debug.folding import folding_error
+        from trtdsl.passes import fold_batchnorm, foldable_batchnorms
 
         count = len(foldable_batchnorms(graph))
         error = folding_error(graph, weights, seed=args.seed)
@@ -111,23 +98,25 @@ def run(args: argparse.Namespace) -> int:
             f"folded {count} batch-norm(s); max abs folding error {error:.3g} "
             f"(seeded random input, reference backend)"
         )
-    inputs = parse_inputs(graph, args.input, args.seed)
-    outputs = BACKENDS[args.backend](graph, weights, inputs)
+    backend = backend_runner(args)
+    outputs = backend(graph, weights, inputs)
+    description = getattr(backend, "last_description", "") or "the NumPy reference executor"
     if args.output:
         save_npz(args.output, outputs)
     if args.format == "json":
-        report = {
-            "model": graph.name,
-            "backend": args.backend,
-            "inputs": {k: _describe(v) for k, v in inputs.items()},
-            "outputs": {k: _describe(v) for k, v in outputs.items()},
-            "saved": args.output,
-        }
-        print(json.dumps(report, indent=2))
+        print_json(
+            {
+                "model": graph.name,
+                "backend": args.backend,
+                "ran_on": description,
+                "emulated": "emulated" in description,
+                "inputs": {k: _describe(v) for k, v in inputs.items()},
+                "outputs": {k: _describe(v) for k, v in outputs.items()},
+                "saved": args.output,
+            }
+        )
         return 0
-    lines.append(f"backend {args.backend}")
-    if getattr(BACKENDS[args.backend], "last_description", ""):
-        lines.append(f"ran on {BACKENDS[args.backend].last_description}")  # type: ignore[attr-defined]
+    lines.append(f"backend {args.backend}: {description}")
     for name, array in inputs.items():
         lines.append(f"input {name}: {_stats(array)}")
     for name, array in outputs.items():
@@ -138,55 +127,50 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_inputs(graph: Graph, specs: Sequence[str], seed: int = 0) -> dict[str, np.ndarray]:
-    """The input arrays named by ``--input`` specs; no specs means random for every input.
+def backend_runner(args: argparse.Namespace) -> Backend:
+    """``--backend`` as ``run(graph, weights, inputs) -> {output name: array}``: the reference
+    executor, or an engine built in memory with ``--precision`` (labelled emulated when it is
+    the emulator's)."""
+    if args.backend == "reference":
+        if args.precision != "fp32" or args.keep_fp32:
+            raise UsageError("--precision/--keep-fp32 need an engine backend, not reference")
+        return run_reference
+    return EngineBackend(args.backend, config=build_config(args))
 
-    A spec is ``NAME=FILE.npy``, ``NAME=random[:SEED]``, or, for a one-input model, a bare
-    ``FILE.npy`` / ``random[:SEED]``. Random inputs are standard normal (integers 0..9) with
-    the input's shape, symbolic dimensions at their opt size.
 
-    Raises:
-        UsageError for an unknown name, a name given twice, a missing input, or an unreadable
-        ``.npy`` file.
-    """
-    if not specs:
-        return {name: random_input(graph, name, seed) for name in graph.inputs}
-    inputs: dict[str, np.ndarray] = {}
-    for spec in specs:
-        name, sep, source = spec.partition("=")
-        bare_file = sep and name not in graph.inputs and os.path.exists(spec)
-        if not sep or bare_file:
-            if len(graph.inputs) != 1:
-                raise UsageError(
-                    f"--input {spec!r}: the model has {len(graph.inputs)} inputs "
-                    f"({', '.join(graph.inputs)}); write NAME=SOURCE"
-                )
-            name, source = graph.inputs[0], spec
-        if name not in graph.inputs:
-            raise UsageError(
-                f"--input {spec!r}: the model has no input {name!r}"
-                f"{suggest(name, graph.inputs)} (inputs: {', '.join(graph.inputs)})"
-            )
-        if name in inputs:
-            raise UsageError(f"--input {spec!r}: input {name!r} given twice")
-        inputs[name] = _read_source(graph, name, source, seed, spec)
-    missing = [n for n in graph.inputs if n not in inputs]
-    if missing:
-        raise UsageError(
-            f"no --input for {', '.join(missing)}; give NAME=FILE.npy or NAME=random for each"
+def run_engine_file(args: argparse.Namespace) -> int:
+    """``trtdsl run ENGINE``: run a serialized engine on ``--input`` and summarise its outputs,
+    with the same conventions as ``trtdsl run MODEL``."""
+    from trtdsl.runtime.engines import describe_run
+    from trtdsl.runtime.runner import EngineRunner
+
+    loaded, feed = open_engine_with_inputs(args, args.model)
+    with EngineRunner(loaded.engine, loaded.trt) as runner:
+        outputs = runner.infer(feed)
+        detail = describe_run(loaded, runner.memory.kind)
+    if args.output:
+        save_npz(args.output, outputs)
+    if args.format == "json":
+        print_json(
+            {
+                "engine": args.model,
+                "backend": detail,
+                "emulated": loaded.emulated,
+                "inputs": {k: _describe(v) for k, v in feed.items()},
+                "outputs": {k: _describe(v) for k, v in outputs.items()},
+                "saved": args.output,
+            }
         )
-    return inputs
-
-
-def random_input(graph: Graph, name: str, seed: int) -> np.ndarray:
-    """A seeded random array for input ``name`` (symbolic dimensions at their opt size)."""
-    t = graph.types[name]
-    shape = t.concrete(graph.sizes("opt"))
-    rng = np.random.default_rng(seed)
-    dtype = t.dtype.to_numpy()
-    if t.dtype.is_float:
-        return rng.standard_normal(shape).astype(dtype)
-    return rng.integers(0, 10, shape).astype(dtype)
+        return 0
+    lines = [f"engine {args.model}: {detail}"]
+    for name, array in feed.items():
+        lines.append(f"input {name}: {_stats(array)}")
+    for name, array in outputs.items():
+        lines.extend(summarize_output(name, array))
+    if args.output:
+        lines.append(f"wrote {args.output} ({', '.join(outputs)})")
+    print("\n".join(lines))
+    return 0
 
 
 def save_npz(path: str, arrays: Mapping[str, np.ndarray]) -> None:
@@ -214,22 +198,6 @@ def summarize_output(name: str, array: np.ndarray) -> list[str]:
         if array.shape[0] > _ROWS_SHOWN:
             lines.append(f"  ... {array.shape[0] - _ROWS_SHOWN} more row(s) in the .npz")
     return lines
-
-
-def _read_source(graph: Graph, name: str, source: str, seed: int, spec: str) -> np.ndarray:
-    if source == "random" or source.startswith("random:"):
-        text = source.partition(":")[2]
-        if source != "random" and not text.isdigit():
-            raise UsageError(f"--input {spec!r}: expected random or random:SEED (SEED an int)")
-        return random_input(graph, name, int(text) if text else seed)
-    try:
-        array = np.load(source, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise UsageError(f"--input {spec!r}: cannot read {source!r} as .npy: {reason}") from None
-    if not isinstance(array, np.ndarray):
-        raise UsageError(f"--input {spec!r}: {source!r} is an .npz archive, expected one .npy")
-    return array
 
 
 def _stats(array: np.ndarray) -> str:

@@ -14,7 +14,6 @@ from trtdsl.backends.reference import run_reference
 from trtdsl.backends.summary import is_classifier_output, top_classes
 from trtdsl.backends.trt.module import is_emulator
 from trtdsl.debug.compare import compare_arrays
-from trtdsl.debug.inputs import seeded_inputs
 from trtdsl.errors import BackendError
 
 
@@ -57,15 +56,11 @@ def check_engine(
     plan: bytes,
     graph: Any,
     weights: Mapping[str, np.ndarray],
-    shapes: Mapping[str, tuple[int, ...]],
-    seed: int = 0,
+    inputs: Mapping[str, np.ndarray],
 ) -> dict[str, Any]:
-    """Run ``plan`` and the reference executor (original graph, float32 weights) on one
-    seeded input.
+    """Run ``plan`` and the reference executor (original graph, float32 weights) on
+    ``inputs`` (e.g. ``seeded_inputs(graph, seed, shapes)``).
 
-    Args:
-        shapes: the input shapes to check at (inputs not listed: declared shape, symbols at
-            their ``min`` size).
     Returns:
         ``{"inputs": "x=1x3x224x224", "outputs": {name: output_errors entry},
         "top5": {name: {"reference": [...], "engine": [...]}}}``, top5 (row 0) only for
@@ -73,7 +68,6 @@ def check_engine(
     Raises:
         EngineNotRunnableError: a real engine this machine cannot run.
     """
-    inputs = seeded_inputs(graph, seed, shapes, at="min")
     got = run_plan(trt, plan, inputs)
     want = run_reference(graph, weights, inputs)
     described = ", ".join(f"{n}={'x'.join(map(str, a.shape))}" for n, a in inputs.items())

@@ -1,4 +1,9 @@
-"""Seeded inputs: the one way trtdsl makes random input arrays for checks, runs and benches."""
+"""Seeded inputs: the one way trtdsl makes random input arrays for checks, runs and benches.
+
+Input ``i`` (in model or engine order) drawn with seed ``s`` comes from
+``numpy.random.default_rng((s, i))``: the same array whether it is drawn alone
+(``--input x=random:3``) or with the others (``--seed 3``), and different inputs differ.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,11 @@ SizePoint = Literal["min", "opt", "max"]
 
 
 def seeded_array(
-    shape: tuple[int, ...], dtype: np.dtype | type, rng: np.random.Generator
+    shape: tuple[int, ...], dtype: np.dtype | type, seed: int, position: int = 0
 ) -> np.ndarray:
-    """Standard-normal floats, integers 0..9 or booleans of ``dtype`` and ``shape``."""
+    """Standard-normal floats, integers 0..9 or booleans of ``dtype`` and ``shape`` for the
+    input at ``position`` drawn with ``seed``."""
+    rng = np.random.default_rng((seed, position))
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
         return rng.standard_normal(shape).astype(dtype)
@@ -30,18 +37,17 @@ def seeded_inputs(
     shapes: Mapping[str, tuple[int, ...]] | None = None,
     at: SizePoint = "opt",
 ) -> dict[str, np.ndarray]:
-    """One seeded array per graph input, drawn in input order from one generator.
+    """One seeded array per graph input.
 
     Args:
         shapes: fixed shapes for some inputs; the others take their declared shape with
             symbolic dimensions at their ``at`` size.
     """
-    rng = np.random.default_rng(seed)
     sizes = graph.sizes(at)
     shapes = shapes or {}
     result = {}
-    for name in graph.inputs:
+    for position, name in enumerate(graph.inputs):
         t = graph.types[name]
         shape = tuple(shapes.get(name, t.concrete(sizes)))
-        result[name] = seeded_array(shape, t.dtype.to_numpy(), rng)
+        result[name] = seeded_array(shape, t.dtype.to_numpy(), seed, position)
     return result

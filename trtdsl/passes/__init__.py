@@ -2,4 +2,3 @@
 
 from trtdsl.passes.fold_bn import fold_batchnorm as fold_batchnorm
 from trtdsl.passes.fold_bn import foldable_batchnorms as foldable_batchnorms
-from trtdsl.passes.fold_bn import folding_error as folding_error

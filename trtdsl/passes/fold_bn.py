@@ -18,7 +18,7 @@ from trtdsl.ir.ops.conv import Conv2d
 from trtdsl.ir.ops.normalization import BatchNorm2d
 from trtdsl.ir.types import TensorType
 
-__all__ = ["fold_batchnorm", "foldable_batchnorms", "folding_error"]
+__all__ = ["fold_batchnorm", "foldable_batchnorms"]
 
 _BN_ROLES = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
@@ -97,42 +97,6 @@ def fold_batchnorm(
             )
         )
     return graph.replace_nodes(tuple(nodes), new_types).verify(), new_weights
-
-
-def folding_error(graph: Graph, weights: Mapping[str, np.ndarray], seed: int = 0) -> float:
-    """Max absolute difference over all outputs between ``graph`` and its folded form.
-
-    Both run through the reference executor on one seeded standard-normal input per graph
-    input (symbolic dimensions at their ``opt`` size).
-    """
-    from trtdsl.backends.reference import run_reference
-
-    folded, folded_weights = fold_batchnorm(graph, weights)
-    inputs = random_inputs(graph, seed)
-    before = run_reference(graph, weights, inputs)
-    after = run_reference(folded, folded_weights, inputs)
-    return max(
-        float(np.max(np.abs(before[k].astype(np.float64) - after[k]), initial=0.0)) for k in before
-    )
-
-
-def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
-    """One seeded input array per graph input: standard normal (floats) or 0..9 (integers),
-    with symbolic dimensions at their ``opt`` size."""
-    rng = np.random.default_rng(seed)
-    sizes = graph.sizes("opt")
-    out = {}
-    for name in graph.inputs:
-        t = graph.types[name]
-        shape = t.concrete(sizes)
-        dtype = t.dtype.to_numpy()
-        if t.dtype.is_float:
-            out[name] = rng.standard_normal(shape).astype(dtype)
-        elif dtype == np.bool_:
-            out[name] = rng.integers(0, 2, shape).astype(dtype)
-        else:
-            out[name] = rng.integers(0, 10, shape).astype(dtype)
-    return out
 
 
 def _needed_keys(conv: Node, bn: Node) -> list[str]:

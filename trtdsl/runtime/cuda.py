@@ -92,7 +92,7 @@ def gpu_compute_capability(device: int = 0) -> tuple[int | None, str]:
     try:
         rt = cudart()
     except BackendError:
-        return None, "cuda-python is not installed (no GPU runtime)"
+        return None, "cuda-python is not installed, so no GPU is usable"
     err, count = rt.cudaGetDeviceCount()
     if int(err) != 0:
         return None, f"no usable CUDA GPU ({error_name(err)})"

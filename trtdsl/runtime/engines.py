@@ -6,17 +6,21 @@ this module never imports ``tensorrt`` itself.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from trtdsl.errors import BackendError, EngineNotRunnableError, UsageError
 from trtdsl.ir.graph import Graph
+
+if TYPE_CHECKING:
+    from trtdsl.backends.trt import BuildConfig
 
 _LOG = logging.getLogger("trtdsl")
 
@@ -145,6 +149,8 @@ def build_in_memory(
     backend: str,
     debug_outputs: Sequence[str] = (),
     prepared: bool = False,
+    config: BuildConfig | None = None,
+    emulate_if_not_runnable: bool = False,
 ) -> LoadedEngine:
     """Build ``graph`` into an engine without writing a file, and deserialize it.
 
@@ -154,23 +160,57 @@ def build_in_memory(
         debug_outputs: IR value names to mark as extra engine outputs (tensor name = value
             name) in this build; values that do not exist in the emitted network (folded away)
             are skipped. Marking prevents fusion across these tensors.
+        config: precision, keep-fp32 patterns and builder options (default: exact fp32).
+        emulate_if_not_runnable: with ``backend="auto"``, when the real engine builds but this
+            machine cannot run it, run the same network in the emulator instead; the engine's
+            description says so and why.
     Returns:
         the engine; ``graph`` is the graph actually emitted (after batch-norm folding).
+    Raises:
+        EngineNotRunnableError: the engine built, but this machine cannot run it (the message
+            says why and that ``--backend emulated`` runs the same network on the CPU).
     """
     from trtdsl.backends.trt import BuildConfig, build_engine, emit_network, import_trt
     from trtdsl.backends.trt import prepare_graph as prepare
 
+    config = config or BuildConfig()
     trt = import_trt(backend)
     if not prepared:
-        graph, weights = prepare(graph, weights)
+        graph, weights = prepare(graph, weights, config.precision, config.keep_fp32)
     emitted = emit_network(trt, graph, weights)
     marked = mark_debug_outputs(emitted.network, debug_outputs)
     if debug_outputs:
         _LOG.info("debug build: marked %d of %d values as outputs", marked, len(debug_outputs))
-    plan = build_engine(emitted, BuildConfig())
-    loaded = deserialize(plan, trt, "built in memory")
+    plan = build_engine(emitted, config)
+    try:
+        loaded = deserialize(plan, trt, "the engine built in memory")
+    except EngineNotRunnableError as e:
+        if emulate_if_not_runnable and backend == "auto":
+            from trtdsl.backends.trt.module import describe_version
+
+            emulator_config = dataclasses.replace(
+                config, compute_capabilities=(), timing_cache=None
+            )
+            loaded = build_in_memory(
+                graph, weights, "emulated", debug_outputs, True, emulator_config
+            )
+            loaded.description += (
+                f" (--backend auto chose {describe_version(trt)}; its engine built, but "
+                f"{not_runnable_reason(str(e))}, so the same network ran in the emulator)"
+            )
+            return loaded
+        raise EngineNotRunnableError(
+            f"--backend {backend}: {e}; --backend emulated runs the same network in trtdsl's "
+            "CPU emulator (labelled emulated)"
+        ) from None
     loaded.graph = graph
     return loaded
+
+
+def not_runnable_reason(message: str) -> str:
+    """``"this machine cannot run it (<why>)"`` out of an EngineNotRunnableError message."""
+    _, sep, rest = message.partition("this machine cannot run it: ")
+    return f"this machine cannot run it ({rest})" if sep else message
 
 
 def mark_debug_outputs(network: Any, values: Sequence[str]) -> int:
@@ -206,11 +246,14 @@ class EngineBackend:
     ``last_description`` says what the last call ran on, for the CLI to print.
     """
 
-    def __init__(self, backend: str, memory: str = "auto") -> None:
+    def __init__(
+        self, backend: str, memory: str = "auto", config: BuildConfig | None = None
+    ) -> None:
         if backend not in BUILD_BACKENDS:
             raise ValueError(f"backend must be one of {BUILD_BACKENDS}, got {backend!r}")
         self.backend = backend
         self.memory = memory
+        self.config = config
         self.last_description = ""
 
     def __call__(
@@ -222,7 +265,9 @@ class EngineBackend:
         """Run ``graph``; returns output port name -> array, in the graph's output order."""
         from trtdsl.runtime.runner import EngineRunner
 
-        loaded = build_in_memory(graph, weights, self.backend)
+        loaded = build_in_memory(
+            graph, weights, self.backend, config=self.config, emulate_if_not_runnable=True
+        )
         with EngineRunner(loaded.engine, loaded.trt, self.memory) as runner:
             outputs = runner.infer(inputs)
             self.last_description = describe_run(loaded, runner.memory.kind)

@@ -6,8 +6,8 @@ The only package that imports ``tensorrt`` (or its emulator): see ``import_trt``
 from trtdsl.backends.trt.build import BuildConfig as BuildConfig
 from trtdsl.backends.trt.build import BuildProgress as BuildProgress
 from trtdsl.backends.trt.build import BuildResult as BuildResult
-from trtdsl.backends.trt.build import build_network as build_network
 from trtdsl.backends.trt.build import build_engine as build_engine
+from trtdsl.backends.trt.build import build_network as build_network
 from trtdsl.backends.trt.build import profile_shapes as profile_shapes
 from trtdsl.backends.trt.context import EMITTERS as EMITTERS
 from trtdsl.backends.trt.context import EmitContext as EmitContext

@@ -234,14 +234,23 @@ def build_network(
     _log.info("built %s in %.2f s (%d bytes)", emitted.graph.name, seconds, len(data))
     if cache is not None and config.timing_cache:
         write_atomic(config.timing_cache, bytes(trt_config.get_timing_cache().serialize()))
-    information = tuple(
-        line for report in reports[-1:] for line in report.splitlines()[1:] if line.strip()
-    )
+    information = _layer_lines(reports[-1] if reports else "")
     return BuildResult(data, seconds, information, tuple(notes))
 
 
 LAYER_INFORMATION_PREFIX = "Layers:"
 """How the builder's VERBOSE message with the engine's layer information starts."""
+
+
+def _layer_lines(report: str) -> tuple[str, ...]:
+    """The ``Name: ...`` line of each engine layer in the builder's report (the sections after
+    the layers, such as ``I/O Tensors:``, repeat what the sidecar already holds)."""
+    lines = []
+    for line in report.splitlines()[1:]:
+        if not line.startswith("Name: "):
+            break
+        lines.append(line)
+    return tuple(lines)
 
 
 def _load_timing_cache(

@@ -242,3 +242,14 @@ def has_timing_cache(trt: ModuleType) -> bool:
     """Whether ``trt`` keeps a timing cache. NOTE: TensorRT-RTX's timing-cache calls are
     deprecated no-ops (it warns "Timing cache operations are no-ops in TensorRT-RTX")."""
     return not is_rtx(trt)
+
+
+def describe_targets(trt: ModuleType, targets: tuple[int, ...]) -> str:
+    """The GPUs an engine built with ``targets`` runs on, in words, for output and sidecars."""
+    if is_emulator(trt):
+        return "emulated: runs only in trtdsl's emulator"
+    if not is_rtx(trt):
+        return "the GPU it was built on (and GPUs of the same model)"
+    if not targets:
+        return "TensorRT-RTX's default portable set of GPUs (ahead of time)"
+    return "ahead of time for " + ", ".join(f"sm_{cc}" for cc in targets)

@@ -1,0 +1,132 @@
+"""``--input`` for every command: ``NAME=FILE.npy``, ``NAME=random[:SEED]``, or a bare source
+for a one-input model or engine; without ``--input`` every input is seeded random (see
+``trtdsl.debug.inputs``). Shapes must lie inside the model's declared ranges."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from trtdsl.cli.args import check_input_shape
+from trtdsl.debug.inputs import seeded_array
+from trtdsl.errors import UsageError
+from trtdsl.ir.graph import Graph
+from trtdsl.ir.ops.base import suggest
+from trtdsl.runtime.runner import IOTensor
+
+
+def input_sources(specs: Sequence[str], names: Sequence[str], what: str) -> dict[str, str]:
+    """``--input`` specs -> ``{input name: source}`` (``what``: "model" or "engine").
+
+    Raises:
+        UsageError: an unknown name, a name given twice, a bare source for several inputs,
+            or specs that leave an input out.
+    """
+    sources: dict[str, str] = {}
+    for spec in specs:
+        name, sep, source = spec.partition("=")
+        if not sep or (name not in names and "/" in name):  # a bare path may hold "="
+            if len(names) != 1:
+                raise UsageError(
+                    f"--input {spec!r}: the {what} has {len(names)} inputs "
+                    f"({', '.join(names)}); write NAME=SOURCE"
+                )
+            name, source = names[0], spec
+        if name not in names:
+            raise UsageError(
+                f"--input {spec!r}: the {what} has no input {name!r}{suggest(name, names)} "
+                f"(inputs: {', '.join(names)})"
+            )
+        if name in sources:
+            raise UsageError(f"--input {spec!r}: input {name!r} given twice")
+        sources[name] = source
+    missing = [n for n in names if n not in sources]
+    if specs and missing:
+        raise UsageError(
+            f"no --input for {', '.join(missing)}; give NAME=FILE.npy or NAME=random for each"
+        )
+    return sources
+
+
+def read_source(
+    name: str,
+    source: str,
+    shape: tuple[int, ...],
+    dtype: np.dtype | type,
+    seed: int,
+    position: int,
+) -> np.ndarray:
+    """The array of one ``--input`` source: ``random[:SEED]`` (``shape``, ``dtype``) or a
+    ``.npy`` file (read as it is)."""
+    if source == "random" or source.startswith("random:"):
+        text = source.partition(":")[2]
+        if source != "random" and not text.isdigit():
+            raise UsageError(f"--input {name}={source}: expected random or random:SEED")
+        return seeded_array(shape, dtype, int(text) if text else seed, position)
+    try:
+        array = np.load(source, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UsageError(
+            f"--input {name}={source}: cannot read {source!r} as .npy: {reason}"
+        ) from None
+    if not isinstance(array, np.ndarray):
+        raise UsageError(f"--input {name}={source}: an .npz archive, expected one .npy")
+    return array
+
+
+def model_inputs(
+    graph: Graph,
+    specs: Sequence[str],
+    seed: int = 0,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+) -> dict[str, np.ndarray]:
+    """The input arrays of ``graph`` named by ``--input`` specs (random by default, symbolic
+    dimensions at their opt size unless ``shapes`` fixes them), each checked against the
+    declared shape and ranges."""
+    sources = input_sources(specs, graph.inputs, "model")
+    sizes = graph.sizes("opt")
+    result = {}
+    for position, name in enumerate(graph.inputs):
+        t = graph.types[name]
+        shape = tuple((shapes or {}).get(name, t.concrete(sizes)))
+        array = read_source(
+            name, sources.get(name, "random"), shape, t.dtype.to_numpy(), seed, position
+        )
+        check_input_shape(graph, name, tuple(array.shape), "--input")
+        result[name] = array
+    return result
+
+
+def default_shape(t: IOTensor) -> tuple[int, ...]:
+    """The static shape, or the profile's opt shape for a dynamic engine input."""
+    if all(d >= 0 for d in t.shape):
+        return t.shape
+    if t.profile is None:
+        raise UsageError(f"input {t.name} has dynamic shape {t.shape}; give --shape {t.name}=DIMS")
+    return t.profile[1]
+
+
+def engine_inputs(
+    inputs: Sequence[IOTensor],
+    specs: Sequence[str] = (),
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Input arrays for an engine's inputs from ``--input`` specs and ``--shape`` sizes."""
+    names = [t.name for t in inputs]
+    unknown = [n for n in shapes or {} if n not in names]
+    if unknown:
+        raise UsageError(
+            f"--shape {unknown[0]}: the engine has no input {unknown[0]!r}"
+            f"{suggest(unknown[0], names)} (inputs: {', '.join(names)})"
+        )
+    sources = input_sources(specs, names, "engine")
+    result = {}
+    for position, t in enumerate(inputs):
+        shape = (shapes or {}).get(t.name) or default_shape(t)
+        result[t.name] = read_source(
+            t.name, sources.get(t.name, "random"), shape, t.dtype, seed, position
+        )
+    return result
