@@ -4,9 +4,12 @@ DSL nodes, with its I/O tensors and optimization profiles."""
 from __future__ import annotations
 
 import argparse
+import re
+from typing import Any
 
 from trtdsl.cli._engine_args import add_source_arguments, load_source
 from trtdsl.cli.format import Column, add_format_option, print_json, print_table
+from trtdsl.errors import EngineNotRunnableError
 
 EXAMPLES = """examples:
   trtdsl inspect resnet50.engine
@@ -14,7 +17,9 @@ EXAMPLES = """examples:
   trtdsl inspect zoo/resnet50.yaml --weights random --backend emulated
 
 Layer details need an engine built with ProfilingVerbosity.DETAILED (trtdsl's default); with
-LAYER_NAMES_ONLY only names (and the nodes they map to) are shown.
+LAYER_NAMES_ONLY only names (and the nodes they map to) are shown. An engine this machine
+cannot run (e.g. TensorRT-RTX without a supported GPU) is shown from its sidecar: targets,
+I/O tensors and profiles, and the builder's own layer information.
 """
 
 
@@ -37,10 +42,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from trtdsl.runtime.engines import is_engine_path, read_sidecar
     from trtdsl.runtime.layers import inspect_engine
     from trtdsl.runtime.runner import engine_io
 
-    source = load_source(args)
+    try:
+        source = load_source(args)
+    except EngineNotRunnableError as e:
+        sidecar = read_sidecar(args.source) if is_engine_path(args.source) else None
+        if sidecar is None:
+            raise
+        return _print_sidecar(args, sidecar, str(e))
     loaded = source.loaded
     context = loaded.engine.create_execution_context()
     for t in engine_io(loaded.engine):
@@ -108,6 +120,96 @@ def run(args: argparse.Namespace) -> int:
             Column("out", "outputs"),
         ],
         layer_rows,
+    )
+    return 0
+
+
+_BUILDER_LINE = re.compile(r"^Name: (?P<name>.*?), LayerType: (?P<type>.*?), ")
+_TACTIC = re.compile(r", TacticName: (?P<tactic>.*?), StreamId: ")
+_METADATA = re.compile(r", Metadata: (?P<metadata>.*)$")
+
+
+def builder_layers(lines: list[str]) -> list[dict[str, Any]]:
+    """The builder's layer-information lines (sidecar ``builder_layer_information``) as rows:
+    engine layer name, type, tactic and the DSL nodes its metadata names."""
+    rows = []
+    for index, line in enumerate(lines):
+        head = _BUILDER_LINE.match(line)
+        if head is None:
+            continue
+        tactic = _TACTIC.search(line)
+        metadata = _METADATA.search(line)
+        nodes = [n for n in (metadata.group("metadata") if metadata else "").split("\x1f") if n]
+        rows.append(
+            {
+                "index": index,
+                "name": head.group("name"),
+                "type": head.group("type"),
+                "tactic": tactic.group("tactic") if tactic else "",
+                "nodes": nodes,
+            }
+        )
+    return rows
+
+
+def _print_sidecar(args: argparse.Namespace, sidecar: dict[str, Any], why: str) -> int:
+    """What can be read without running the engine: its sidecar and the builder's layers."""
+    layers = builder_layers(list(sidecar.get("builder_layer_information") or []))
+    io = sidecar.get("io") or {}
+    if args.format == "json":
+        print_json(
+            {
+                "source": args.source,
+                "runnable_here": False,
+                "why": why,
+                "product": sidecar.get("product"),
+                "version": sidecar.get("version"),
+                "targets": sidecar.get("targets"),
+                "precision": sidecar.get("precision"),
+                "io": io,
+                "builder_layers": layers,
+            }
+        )
+        return 0
+    print(
+        f"engine: {sidecar.get('product')} {sidecar.get('version')} ({args.source}), built for "
+        f"{sidecar.get('targets')}, precision {sidecar.get('precision')}; {len(layers)} engine "
+        "layers"
+    )
+    print(f"!! not run: {why}; shown from {args.source}.json (the builder's layer information)")
+    io_rows = [
+        {
+            "name": t.get("name", ""),
+            "mode": mode,
+            "dtype": t.get("dtype", ""),
+            "dims": _dims(t.get("shape", "")),
+            "profile": " .. ".join(_dims(t["profile"][k]) for k in ("min", "opt", "max"))
+            if t.get("profile")
+            else "",
+        }
+        for mode in ("inputs", "outputs")
+        for t in io.get(mode, [])
+    ]
+    print_table(
+        [
+            Column("name", "I/O tensor"),
+            Column("mode", "mode"),
+            Column("dtype", "dtype"),
+            Column("dims", "dims"),
+            Column("profile", "profile min .. opt .. max"),
+        ],
+        io_rows,
+    )
+    print()
+    print_table(
+        [
+            Column("index", "#", "right"),
+            Column("name", "engine layer"),
+            Column("nodes", "DSL nodes"),
+            Column("type", "type"),
+            Column("tactic", "tactic"),
+        ],
+        [{**row, "nodes": ", ".join(row["nodes"]) or "-"} for row in layers],
     )
     return 0
 

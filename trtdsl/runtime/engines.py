@@ -7,6 +7,7 @@ this module never imports ``tensorrt`` itself.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -89,8 +90,11 @@ def machine_gpu(trt: ModuleType) -> tuple[int | None, str]:
     return cc, description
 
 
-def deserialize(data: bytes, trt: ModuleType, source: str) -> LoadedEngine:
-    """Deserialize plan bytes with ``trt`` (from ``import_trt``).
+def deserialize(
+    data: bytes, trt: ModuleType, source: str, targets: str | None = None
+) -> LoadedEngine:
+    """Deserialize plan bytes with ``trt`` (from ``import_trt``); ``targets`` (the GPUs the
+    engine was built for, from its sidecar) goes into the message when it cannot run here.
 
     Raises:
         EngineNotRunnableError: a real engine and no GPU here that can run it (the message
@@ -102,8 +106,10 @@ def deserialize(data: bytes, trt: ModuleType, source: str) -> LoadedEngine:
     if not is_emulator(trt):
         cc, why = machine_gpu(trt)
         if cc is None:
+            built_for = f" built for {targets}" if targets else ""
             raise EngineNotRunnableError(
-                f"{source} is a {describe_version(trt)} engine; this machine cannot run it: {why}"
+                f"{source} is a {describe_version(trt)} engine{built_for}; this machine cannot "
+                f"run it: {why}"
             )
     logger = shared_logger(trt)
     since = logger.mark()
@@ -132,7 +138,20 @@ def open_engine(path: str | os.PathLike[str]) -> LoadedEngine:
             data = f.read()
     except OSError as e:
         raise UsageError(f"{text}: cannot read the engine: {e.strerror or e}") from None
-    return deserialize(data, import_trt(plan_backend(data)), text)
+    sidecar = read_sidecar(text)
+    targets = sidecar.get("targets") if sidecar else None
+    return deserialize(data, import_trt(plan_backend(data)), text, targets)
+
+
+def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The JSON sidecar ``ENGINE.json`` that ``trtdsl compile`` wrote beside an engine, or None
+    when there is none (or it is not a JSON object)."""
+    try:
+        with open(f"{os.fspath(path)}.json", encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def plan_backend(data: bytes) -> str:
