@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -45,7 +47,9 @@ def test_init_writes_seeded_weights(
     assert main(["weights", "init", model_file, "-o", str(out), "--seed", "3"]) == 0
     line = capsys.readouterr().out.strip()
     assert line == (
-        f"wrote {out}: 7 tensors, 139 parameters (0.0 MiB float32) for model small, seed 3"
+        f"wrote {out}: 7 tensors (0.0 MiB float32) for model small, seed 3: 131 parameters "
+        "+ 8 buffer elements (BatchNorm running statistics: saved and bound, but not "
+        "parameters, as trtdsl info and PyTorch count them)"
     )
     written = load_file(str(out))
     expected = random_weights(load_model(model_file), 3)
@@ -266,3 +270,110 @@ def test_export_torchvision_builds_without_downloading(
     assert export.main(["nonesuch", "-o", str(tmp_path / "c.safetensors")]) == 2
     assert "unknown model 'nonesuch'" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.safetensors", "g.safetensors"]
+
+
+def test_init_and_info_count_the_same_parameters(
+    tmp_path: Path, model_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["weights", "init", model_file, "-o", str(tmp_path / "w.safetensors")]) == 0
+    init = capsys.readouterr().out
+    assert main(["info", model_file, "--format", "json"]) == 0
+    totals = json.loads(capsys.readouterr().out)["totals"]
+    assert f": {totals['params']:,} parameters + {totals['buffers']:,} buffer elements" in init
+    assert load_model(model_file).num_parameters() == totals["params"] == 131
+
+
+def _torch_zip_checkpoint(path: Path) -> None:
+    """The layout torch.save writes (a zip with ``archive/data.pkl``), made without torch."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+        archive.writestr("archive/version", b"3\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("model.pth", "a PyTorch checkpoint (torch.save zip archive)"),
+        ("legacy.pt", "a Python pickle (a PyTorch checkpoint from torch.save?)"),
+    ],
+)
+@pytest.mark.parametrize("command", ["info", "weights check"])
+def test_a_pytorch_pickle_as_weights_says_how_to_convert_it(
+    tmp_path: Path, model_file: str, cli: Callable[..., Any], name: str, kind: str, command: str
+) -> None:
+    path = tmp_path / name
+    if name.endswith(".pth"):
+        _torch_zip_checkpoint(path)
+    else:  # torch.save before 1.6: a pickle starting with PROTO 2 and the LONG1 magic number
+        path.write_bytes(b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.\x80\x02M\xe9\x03.")
+    argv = ["info", model_file, "--weights", str(path)]
+    if command == "weights check":
+        argv = ["weights", "check", model_file, str(path)]
+    result = cli(*argv)
+    assert result.code == 2 and result.out == "", result
+    assert result.err.count("\n") == 1 and "Traceback" not in result.err
+    assert result.err.startswith(f"trtdsl: error: {path}: {kind}, not safetensors; ")
+    target = str(path.with_suffix(".safetensors"))
+    assert f"torch.load({str(path)!r}, map_location='cpu', weights_only=True)" in result.err
+    assert f"for k, v in sd.items()}}, {target!r})" in result.err
+
+
+def test_an_npz_as_weights_says_how_to_convert_it(tmp_path: Path) -> None:
+    from trtdsl.errors import WeightError
+
+    path = tmp_path / "w.npz"
+    np.savez(path, w=np.ones(2))
+    with pytest.raises(WeightError, match=r"w\.npz: a NumPy \.npz archive, not safetensors; "):
+        open_safetensors(path)
+
+
+def test_a_safetensors_header_that_looks_like_a_pickle_is_still_read(tmp_path: Path) -> None:
+    """A header of 0x0280 bytes starts with the bytes of a pickle's PROTO 2: not a pickle."""
+    path = tmp_path / "w.safetensors"
+    size = 0x0280
+    save_file({"x" * (size - 60): np.ones(1, np.float32)}, str(path))
+    header_len = int.from_bytes(path.read_bytes()[:8], "little")
+    assert path.read_bytes()[:2] == b"\x80\x02", header_len
+    assert list(open_safetensors(path)) == ["x" * (size - 60)]
+
+
+def _prefixed_checkpoint(tmp_path: Path, model_file: str) -> Path:
+    path = tmp_path / "ddp.safetensors"
+    weights = random_weights(load_model(model_file), 0)
+    save_file({f"module.{k}": v for k, v in weights.items()}, str(path))
+    return path
+
+
+def test_the_rename_hint_is_written_for_the_interface_in_use(
+    tmp_path: Path, model_file: str
+) -> None:
+    from trtdsl.errors import WeightError
+    from trtdsl.weights import load_weights
+
+    path = _prefixed_checkpoint(tmp_path, model_file)
+    graph = load_model(model_file)
+    with pytest.raises(WeightError) as python:
+        load_weights(path, graph)
+    assert "bind with rename={'^module\\\\.': ''}" in str(python.value)
+    assert "b.rename_weights('^module\\\\.', '') in the model" in str(python.value)
+    with pytest.raises(WeightError) as cli:
+        load_weights(path, graph, interface="cli")
+    assert "; add --rename '^module\\.' '' (or declare it once: weights: {rename: " in str(
+        cli.value
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs trtdsl/cli/args.py load_bound_weights to call load_weights(..., "
+    "interface='cli'); remove this marker once it does",
+)
+def test_the_cli_prints_the_rename_hint_as_a_rename_option(
+    tmp_path: Path, model_file: str, cli: Callable[..., Any]
+) -> None:
+    path = _prefixed_checkpoint(tmp_path, model_file)
+    result = cli("weights", "check", model_file, str(path))
+    assert result.code == 2
+    assert "add --rename '^module\\.' ''" in result.err

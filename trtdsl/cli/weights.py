@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import os
 import tempfile
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from trtdsl.cli.args import add_rename_option, load_bound_weights
 from trtdsl.cli.format import Column, add_format_option, format_count, print_json, print_table
 from trtdsl.errors import UsageError, WeightError
+from trtdsl.ir.graph import Graph
 
 EXAMPLES = """examples:
   trtdsl weights init resnet50 -o resnet50-random.safetensors --seed 1
@@ -99,13 +101,30 @@ def run_init(args: argparse.Namespace) -> int:
         "trtdsl.init": f"random:{args.seed}",
     }
     write_safetensors(args.output, arrays, metadata)
-    numel = sum(int(a.size) for a in arrays.values())
-    nbytes = sum(int(a.nbytes) for a in arrays.values())
     print(
-        f"wrote {args.output}: {len(arrays)} tensors, {format_count(numel)} parameters "
-        f"({_format_mib(nbytes)} float32) for model {graph.name}, seed {args.seed}"
+        f"wrote {args.output}: {len(arrays)} tensors ({_format_mib(_nbytes(arrays))} float32) "
+        f"for model {graph.name}, seed {args.seed}: {count_elements(graph, arrays)}"
     )
     return 0
+
+
+def count_elements(graph: Graph, arrays: Mapping[str, np.ndarray]) -> str:
+    """``25,557,032 parameters + 53,120 buffer elements (...)``: the parameters counted as
+    ``trtdsl info`` and PyTorch count them, and the saved buffers beside them."""
+    buffers = {key for key, _node, _role, spec in graph.params() if spec.buffer}
+    params = sum(int(a.size) for key, a in arrays.items() if key not in buffers)
+    text = f"{format_count(params)} parameters"
+    held = sum(int(a.size) for key, a in arrays.items() if key in buffers)
+    if held:
+        text += (
+            f" + {format_count(held)} buffer elements (BatchNorm running statistics: saved "
+            "and bound, but not parameters, as trtdsl info and PyTorch count them)"
+        )
+    return text
+
+
+def _nbytes(arrays: Mapping[str, np.ndarray]) -> int:
+    return sum(int(a.nbytes) for a in arrays.values())
 
 
 def write_safetensors(path: str, arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> None:

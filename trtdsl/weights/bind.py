@@ -12,10 +12,12 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import shlex
 import types
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -38,6 +40,9 @@ _NUMPY_TO_SAFETENSORS = {
 }
 _FLOAT_SOURCES = frozenset({"F64", "F32", "F16", "BF16"})
 _INT_SOURCES = frozenset({"I64", "I32", "I16", "I8", "U8"})
+
+Interface = Literal["python", "cli"]
+"""Which interface a fix is phrased for: ``rename={...}`` in Python, ``--rename`` on the CLI."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ def bind_weights(
     rename: RenameSpec | None = None,
     *,
     source: str | None = None,
+    interface: Interface = "python",
 ) -> BoundWeights:
     """Check ``tensors`` against every parameter of ``graph`` and bind them.
 
@@ -114,6 +120,8 @@ def bind_weights(
         tensors: checkpoint key -> array; a SafetensorsFile binds without copying F32 data.
         rename: extra rename rules for this checkpoint.
         source: a label for reports and errors (default: the file path or ``<mapping>``).
+        interface: how a suggested rename rule is written: ``"python"`` (``rename={...}``)
+            or ``"cli"`` (``--rename PATTERN REPLACEMENT``).
     Returns:
         BoundWeights with one array per non-optional parameter.
     Raises:
@@ -124,11 +132,15 @@ def bind_weights(
     rules = compile_rules(rename, "rename") + compile_rules(
         graph.weight_renames, f"model {graph.name} weight_renames"
     )
-    return _bind(graph, tensors, rules, label)
+    return _bind(graph, tensors, rules, label, interface)
 
 
 def _bind(
-    graph: Graph, tensors: Mapping[str, np.ndarray], rules: Sequence[RenameRule], label: str
+    graph: Graph,
+    tensors: Mapping[str, np.ndarray],
+    rules: Sequence[RenameRule],
+    label: str,
+    interface: Interface = "python",
 ) -> BoundWeights:
     problems: list[str] = []
     counts: Counter[str] = Counter()
@@ -202,7 +214,7 @@ def _bind(
             f"(model needs {sum(not s.optional for s in specs.values())} tensors, "
             f"checkpoint has {len(tensors)})",
         ]
-        hint = suggester.hint()  # first, where it is seen even when the list is long
+        hint = suggester.hint(interface)  # first, where it is seen even when the list is long
         if hint:
             lines.append(hint)
         lines.extend(problems)
@@ -331,14 +343,20 @@ class _Suggester:
         match = self.pairs.get(key) or _closest(key, self.unexpected[key], self.missing)
         return f"; did you mean {match}?" if match else ""
 
-    def hint(self) -> str:
+    def hint(self, interface: Interface = "python") -> str:
         if self.rule is None:
             return ""
         old, new, n = self.rule
-        rule = f"{{{'^' + re.escape(old)!r}: {new!r}}}"
+        pattern = "^" + re.escape(old)
+        if interface == "cli":
+            fix = f"add --rename {shlex.quote(pattern)} {shlex.quote(new)}"
+            declare = f'weights: {{rename: [{{prefix: "{old}", to: "{new}"}}]}} in a YAML model'
+        else:
+            fix = f"bind with rename={{{pattern!r}: {new!r}}}"
+            declare = f"b.rename_weights({pattern!r}, {new!r}) in the model"
         return (
-            f"  hint: {n} key(s) differ only by the prefix {old!r} -> {new!r}; "
-            f"bind with rename={rule} or declare it as the model's weight rename"
+            f"  hint: {n} key(s) differ only by the prefix {old!r} -> {new!r}; {fix} "
+            f"(or declare it once: {declare})"
         )
 
 

@@ -6,7 +6,7 @@ import os
 
 from trtdsl.errors import WeightError
 from trtdsl.ir.graph import Graph
-from trtdsl.weights.bind import BoundWeights, _bind, bind_weights
+from trtdsl.weights.bind import BoundWeights, Interface, _bind, bind_weights
 from trtdsl.weights.random import random_weights
 from trtdsl.weights.rename import RenameSpec
 from trtdsl.weights.safetensors import open_safetensors
@@ -34,7 +34,11 @@ def parse_random_spec(spec: str) -> int | None:
 
 
 def load_weights(
-    spec: str | os.PathLike[str], graph: Graph, rename: RenameSpec | None = None
+    spec: str | os.PathLike[str],
+    graph: Graph,
+    rename: RenameSpec | None = None,
+    *,
+    interface: Interface = "python",
 ) -> BoundWeights:
     """Load and bind weights for ``graph``.
 
@@ -43,6 +47,8 @@ def load_weights(
             weights (see ``random_weights``; write ``./random`` for a file called random).
         graph: the model to bind to.
         rename: extra checkpoint-key rename rules (files only; see ``bind_weights``).
+        interface: ``"cli"`` phrases a suggested rename as ``--rename PATTERN REPLACEMENT``
+            (the CLI passes it), ``"python"`` as ``rename={...}``.
     Returns:
         BoundWeights; ``source`` is the path or ``random:SEED``.
     Raises:
@@ -56,4 +62,4 @@ def load_weights(
         # Random weights use the model's own keys: rename rules (for foreign checkpoints)
         # must not touch them.
         return _bind(graph, random_weights(graph, seed), (), f"random:{seed}")
-    return bind_weights(graph, open_safetensors(text), rename)
+    return bind_weights(graph, open_safetensors(text), rename, interface=interface)

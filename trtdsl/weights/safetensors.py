@@ -164,7 +164,15 @@ def open_safetensors(path: str | os.PathLike[str]) -> SafetensorsFile:
                 raise WeightError(
                     f"{name}: not a safetensors file: {size} bytes, expected at least 8"
                 )
-            header_len = int.from_bytes(f.read(8), "little")
+            head = f.read(9)
+            header_len = int.from_bytes(head[:8], "little")
+            # A safetensors header is a JSON object: "{" right after its length. Anything else
+            # may be a file in another format, which deserves a more useful message.
+            if head[8:] != b"{" or header_len > min(size - 8, MAX_HEADER_BYTES):
+                foreign = foreign_format(name, head)
+                if foreign:
+                    raise WeightError(foreign)
+            f.seek(8)
             if header_len > size - 8:
                 raise WeightError(
                     f"{name}: header length {header_len} exceeds the file size {size} "
@@ -191,6 +199,54 @@ def open_safetensors(path: str | os.PathLike[str]) -> SafetensorsFile:
     except (OSError, ValueError) as e:
         raise WeightError(f"{name}: cannot read: {e}") from None
     return SafetensorsFile(name, infos, metadata, buffer, data_start)
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_PROTOCOLS = range(2, 6)
+
+
+def foreign_format(path: str, head: bytes) -> str | None:
+    """What to say about a file that is not safetensors but a known other format, else None.
+
+    A PyTorch checkpoint (``torch.save``: a zip archive holding ``data.pkl``, or a bare pickle
+    from before PyTorch 1.6: PROTO 2..5 and an opcode) and a NumPy ``.npz`` are recognised by
+    their first bytes; the message says how to convert them. trtdsl never unpickles anything.
+    """
+    target = os.path.splitext(path)[0] + ".safetensors"
+    if head.startswith(_ZIP_MAGIC):
+        names = _zip_names(path)
+        if names and all(n.endswith(".npy") for n in names):
+            return (
+                f"{path}: a NumPy .npz archive, not safetensors; convert it: python -c "
+                f'"import numpy as np, safetensors.numpy as st; '
+                f'st.save_file(dict(np.load({path!r})), {target!r})"'
+            )
+        if names is not None and not any(n.endswith("data.pkl") for n in names):
+            return f"{path}: a zip archive, not a safetensors file"
+        kind = "a PyTorch checkpoint (torch.save zip archive)"
+    elif len(head) >= 3 and head[0] == 0x80 and head[1] in _PICKLE_PROTOCOLS and head[2]:
+        kind = "a Python pickle (a PyTorch checkpoint from torch.save?)"
+    else:
+        return None
+    return (
+        f"{path}: {kind}, not safetensors; trtdsl does not unpickle files. Convert the "
+        f'state_dict once with torch: python -c "import torch, safetensors.torch as st; '
+        f"sd = torch.load({path!r}, map_location='cpu', weights_only=True); "
+        f"sd = sd.get('state_dict', sd); "
+        f'st.save_file({{k: v.contiguous() for k, v in sd.items()}}, {target!r})" '
+        "(torchvision models: weights/export_torchvision.py)"
+    )
+
+
+def _zip_names(path: str) -> list[str] | None:
+    """The member names of a zip archive, or None if it cannot be read as one."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
 
 
 def parse_header(
