@@ -22,8 +22,15 @@ def test_quick_start_has_exactly_two_one_line_commands() -> None:
 
 def test_first_command_installs_and_runs_the_zoo_resnet50() -> None:
     install, _, job = quick_start_commands()[0].partition(" && ")
-    assert install.startswith("python3 -m pip install -e .")
-    assert job.startswith("trtdsl ") and "resnet50" in job
+    assert install == "python3 -m pip install -e '.[rtx]'"
+    assert job.startswith("trtdsl compile ") and "resnet50" in job
+    assert "--emulate" not in job and "emulated" not in job  # a real TensorRT-RTX engine
+
+
+def test_ci_fails_when_the_real_builder_is_missing() -> None:
+    """The rtx tests skip only where tensorrt_rtx is absent: CI must not let that pass."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "import tensorrt_rtx" in ci
 
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
