@@ -105,8 +105,9 @@ def test_precision_parse_accepts_aliases_and_rejects_others() -> None:
     assert Precision.parse(DType.BFLOAT16) is Precision.BF16
     assert Precision.TF32.dtype is DType.FLOAT32 and Precision.TF32.allows_tf32
     assert not Precision.FP32.allows_tf32
-    with pytest.raises(UsageError, match=r"unknown precision 'fp8'; expected one of fp32, tf32"):
-        Precision.parse("fp8")
+    assert Precision.parse("fp8") is Precision.FP8 and Precision.FP8.quantized is not None
+    with pytest.raises(UsageError, match=r"unknown precision 'fp4'; expected one of fp32, tf32"):
+        Precision.parse("fp4")
 
 
 def test_round_to_bfloat16_rounds_to_nearest_even() -> None:

@@ -27,6 +27,11 @@ class DType(enum.Enum):
     INT8 = "int8"
     UINT8 = "uint8"
     BOOL = "bool"
+    FLOAT8_E4M3 = "float8_e4m3"
+    """FP8 E4M3 (TensorRT ``fp8``, torch ``float8_e4m3fn``, ONNX ``FLOAT8E4M3FN``): the output
+    of an fp8 ``quantize``. NumPy has no fp8 type: values are held as float32 numbers on the
+    E4M3 grid (as bfloat16 is held), and ``trtdsl.ir.ops.quantize.float8_e4m3_bits`` gives
+    the uint8 bit patterns where a file or TensorRT needs bytes."""
 
     @classmethod
     def parse(cls, name: object) -> DType:
@@ -50,14 +55,14 @@ class DType(enum.Enum):
         return _ITEMSIZE[self]
 
     def to_numpy(self) -> np.dtype:
-        """The NumPy dtype holding this type. bfloat16 has none and is computed as float32."""
+        """The NumPy dtype holding this type. bfloat16 and fp8 have none: float32 holds them."""
         return np.dtype(_NUMPY[self])
 
     @classmethod
     def from_numpy(cls, dtype: np.dtype | type) -> DType:
         name = np.dtype(dtype).name
         for member, np_name in _NUMPY.items():
-            if np_name == name and member is not DType.BFLOAT16:
+            if np_name == name and member not in (DType.BFLOAT16, DType.FLOAT8_E4M3):
                 return member
         raise ModelError(f"NumPy dtype {name} has no trtdsl equivalent")
 
@@ -75,6 +80,9 @@ _DTYPE_ALIASES = {
     "i32": "int32",
     "i8": "int8",
     "u8": "uint8",
+    "fp8": "float8_e4m3",
+    "float8_e4m3fn": "float8_e4m3",
+    "e4m3": "float8_e4m3",
 }
 _ITEMSIZE = {
     DType.FLOAT32: 4,
@@ -85,6 +93,7 @@ _ITEMSIZE = {
     DType.INT8: 1,
     DType.UINT8: 1,
     DType.BOOL: 1,
+    DType.FLOAT8_E4M3: 1,
 }
 _NUMPY = {
     DType.FLOAT32: "float32",
@@ -95,6 +104,7 @@ _NUMPY = {
     DType.INT8: "int8",
     DType.UINT8: "uint8",
     DType.BOOL: "bool",
+    DType.FLOAT8_E4M3: "float32",
 }
 
 
@@ -194,13 +204,18 @@ class Precision(enum.Enum):
 
     ``fp32`` is exact float32 (TF32 off); ``tf32`` is float32 storage with TF32 tensor-core
     math allowed in convolutions and matrix multiplies; ``fp16``/``bf16`` compute in half
-    precision with float32 graph inputs and outputs.
+    precision with float32 graph inputs and outputs. ``int8``/``fp8`` quantize the inputs of
+    convolutions and linear layers (explicit quantize/dequantize with calibrated scales, see
+    ``trtdsl.passes.quantize``); every other layer computes in float16 (``dtype``), or in
+    float32 when the quantization pass is asked for an fp32 fallback.
     """
 
     FP32 = "fp32"
     TF32 = "tf32"
     FP16 = "fp16"
     BF16 = "bf16"
+    INT8 = "int8"
+    FP8 = "fp8"
 
     @classmethod
     def parse(cls, name: object) -> Precision:
@@ -208,13 +223,20 @@ class Precision(enum.Enum):
         if isinstance(name, Precision):
             return name
         if isinstance(name, DType):
-            name = {DType.FLOAT32: "fp32", DType.FLOAT16: "fp16", DType.BFLOAT16: "bf16"}.get(
-                name, name.value
-            )
+            name = {
+                DType.FLOAT32: "fp32",
+                DType.FLOAT16: "fp16",
+                DType.BFLOAT16: "bf16",
+                DType.FLOAT8_E4M3: "fp8",
+            }.get(name, name.value)
         key = str(name).lower()
-        key = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16"}.get(
-            key, key
-        )
+        key = {
+            "float32": "fp32",
+            "float16": "fp16",
+            "half": "fp16",
+            "bfloat16": "bf16",
+            "float8_e4m3": "fp8",
+        }.get(key, key)
         for member in cls:
             if member.value == key:
                 return member
@@ -230,11 +252,18 @@ class Precision(enum.Enum):
             Precision.TF32: DType.FLOAT32,
             Precision.FP16: DType.FLOAT16,
             Precision.BF16: DType.BFLOAT16,
+            Precision.INT8: DType.FLOAT16,
+            Precision.FP8: DType.FLOAT16,
         }[self]
 
     @property
     def allows_tf32(self) -> bool:
         return self is Precision.TF32
+
+    @property
+    def quantized(self) -> DType | None:
+        """The quantized type of ``int8``/``fp8`` (``INT8``, ``FLOAT8_E4M3``); None otherwise."""
+        return {Precision.INT8: DType.INT8, Precision.FP8: DType.FLOAT8_E4M3}.get(self)
 
 
 Shape = tuple[int, ...]
