@@ -93,8 +93,8 @@ class CapturingLogger:
         return [r.message for r in records if r.severity in ("ERROR", "INTERNAL_ERROR")]
 
     def errors_text(self, since: int = 0) -> str:
-        """The errors joined by ``"; "`` (empty when there were none)."""
-        return "; ".join(self.errors(since))
+        """The errors joined by ``"; "`` on one line (empty when there were none)."""
+        return "; ".join(" ".join(e.split()) for e in self.errors(since))
 
     def mark(self) -> int:
         """An index to pass as ``since`` to see only later messages."""
