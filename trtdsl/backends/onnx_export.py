@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from trtdsl.backends.onnx_ops import EXPORTERS, Context, value_info
+from trtdsl.backends.onnx_ops import (
+    EXPORTERS,
+    MIN_OPSET,
+    OPSETS,
+    Context,
+    opset_error,
+    value_info,
+)
 from trtdsl.backends.reference import check_weights
 from trtdsl.errors import BackendError
 from trtdsl.ir.graph import Graph
@@ -35,10 +42,12 @@ def export_onnx(
         graph: a verified graph.
         weights: ``"{node}.{role}"`` -> array for every non-optional param.
         path: destination ``.onnx`` file; replaced only once the whole model is written.
-        opset: ONNX default-domain opset (>= 14).
+        opset: ONNX default-domain opset: at least ``MIN_OPSET`` (11) and whatever the
+            graph's ops need (``OPSETS``: softmax 13, hardswish 14, ...).
     Raises:
-        BackendError if ``onnx`` is missing, an op has no ONNX form, or the checker rejects
-        the model; WeightError for missing or mismatched weights.
+        BackendError if ``onnx`` is missing, an op has no ONNX form, the opset is too old for
+        an op (naming the op, its node and the opset it needs), or the checker rejects the
+        model; WeightError for missing or mismatched weights.
     """
     model = _build_model(graph, weights, opset)
     data = model.SerializeToString()
@@ -69,8 +78,7 @@ def _build_model(graph: Graph, weights: Mapping[str, np.ndarray], opset: int) ->
         raise BackendError(
             "ONNX export needs the onnx package: pip install 'trtdsl[onnx]'"
         ) from None
-    if opset < 14:
-        raise BackendError(f"ONNX export: opset must be >= 14 (HardSwish), got {opset}")
+    check_opset(graph, opset)
     check_weights(graph, weights)
     total = sum(weights[key].nbytes for key, *_ in graph.params() if key in weights)
     if total >= _PROTOBUF_LIMIT:
@@ -78,7 +86,7 @@ def _build_model(graph: Graph, weights: Mapping[str, np.ndarray], opset: int) ->
             f"ONNX export of {graph.name!r}: {total / 2**30:.1f} GiB of weights exceed the "
             f"2 GiB protobuf limit (external-data export is not supported)"
         )
-    ctx = Context(graph, weights)
+    ctx = Context(graph, weights, opset)
     for node in graph.nodes:
         exporter = EXPORTERS.get(type(node.op))
         if exporter is None:
@@ -102,6 +110,32 @@ def _build_model(graph: Graph, weights: Mapping[str, np.ndarray], opset: int) ->
         ir_version=_ir_version(ctx.helper, opset),
         producer_name="trtdsl",
     )
+
+
+def check_opset(graph: Graph, opset: int) -> None:
+    """Raise BackendError if ``opset`` is older than trtdsl or one of the graph's ops supports.
+
+    The message names the first node of the first op that needs more, what needs it, and the
+    opset that exports the whole graph.
+    """
+    if opset < MIN_OPSET:
+        raise BackendError(
+            f"ONNX export: opset {opset} is older than trtdsl exports (>= {MIN_OPSET})"
+        )
+    too_new = [
+        (node, *OPSETS[type(node.op)])
+        for node in graph.nodes
+        if type(node.op) in OPSETS and OPSETS[type(node.op)][0] > opset
+    ]
+    if too_new:
+        node, version, needs = too_new[0]
+        highest = max(v for _, v, _ in too_new)
+        others = sorted({n.op.op_name for n, _, _ in too_new} - {node.op.op_name})
+        also = f"; so do {', '.join(others)}" if others else ""
+        raise BackendError(
+            f"{opset_error(node, version, needs, opset)}{also}; this graph exports with "
+            f"opset >= {highest}"
+        )
 
 
 def _check(graph: Graph, model: Any) -> None:

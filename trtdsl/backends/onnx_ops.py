@@ -21,7 +21,12 @@ from trtdsl.ir.ops.base import Op
 from trtdsl.ir.ops.conv import Conv2d
 from trtdsl.ir.types import DType, TensorType
 
-__all__ = ["EXPORTERS", "ONNX_DTYPES", "Context", "value_info"]
+__all__ = ["EXPORTERS", "MIN_OPSET", "ONNX_DTYPES", "OPSETS", "Context", "value_info"]
+
+MIN_OPSET = 11
+"""The oldest default-domain opset trtdsl exports: Clip with min/max inputs, Slice with inputs
+and pooling's ``ceil_mode`` are all there from opset 11. Ops that need more say so in
+``OPSETS``; a node may also need more for one of its dtypes (``Context.require_opset``)."""
 
 ONNX_DTYPES = {
     DType.FLOAT32: 1,  # TensorProto.FLOAT
@@ -38,7 +43,7 @@ ONNX_DTYPES = {
 class Context:
     """Collects ONNX nodes and initializers while the graph is walked."""
 
-    def __init__(self, graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
+    def __init__(self, graph: Graph, weights: Mapping[str, np.ndarray], opset: int = 17) -> None:
         import onnx
         from onnx import helper, numpy_helper
 
@@ -47,6 +52,7 @@ class Context:
         self.numpy_helper = numpy_helper
         self.graph = graph
         self.weights = weights
+        self.opset = opset
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self._initialized: set[str] = set()
@@ -72,6 +78,12 @@ class Context:
         self.initializers.append(self.numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
         return name
 
+    def require_opset(self, node: Node, version: int, needs: str) -> None:
+        """Raise BackendError naming ``node`` and its op when the opset is older than
+        ``version``, which ``needs`` (the ONNX operator or feature) requires."""
+        if self.opset < version:
+            raise BackendError(opset_error(node, version, needs, self.opset))
+
     def in_type(self, node: Node, index: int = 0) -> TensorType:
         return self.graph.types[node.inputs[index]]
 
@@ -83,14 +95,33 @@ Exporter = Callable[[Context, Node], None]
 EXPORTERS: dict[type[Op], Exporter] = {}
 """Op class -> function adding the ONNX nodes that compute it."""
 
+OPSETS: dict[type[Op], tuple[int, str]] = {}
+"""Op class -> (the oldest opset its export needs, the ONNX operator that needs it), for the
+ops that need more than ``MIN_OPSET``."""
 
-def _exporter(*classes: type[Op]) -> Callable[[Exporter], Exporter]:
+
+def _exporter(
+    *classes: type[Op], opset: int = MIN_OPSET, needs: str = ""
+) -> Callable[[Exporter], Exporter]:
+    """Register ``fn`` as the exporter of ``classes``; ``opset`` is the oldest opset it
+    supports when newer than ``MIN_OPSET``, because of ``needs`` (an ONNX operator)."""
+
     def register(fn: Exporter) -> Exporter:
         for cls in classes:
             EXPORTERS[cls] = fn
+            if opset > MIN_OPSET:
+                OPSETS[cls] = (opset, needs)
         return fn
 
     return register
+
+
+def opset_error(node: Node, version: int, needs: str, opset: int) -> str:
+    """``FILE:LINE: NODE: ONNX export: OP needs opset >= V (WHY), got opset N``."""
+    return (
+        f"{node.where()}: ONNX export: {node.op.op_name} needs opset >= {version} ({needs}), "
+        f"got opset {opset}"
+    )
 
 
 def value_info(ctx: Context, name: str, t: TensorType) -> Any:
@@ -157,7 +188,7 @@ def _linear(ctx: Context, node: Node) -> None:
     ctx.add("Add", [product, ctx.weight(node, "bias")], node.output, node.name)
 
 
-@_exporter(normalization.Softmax)
+@_exporter(normalization.Softmax, opset=13, needs="ONNX Softmax flattens to 2-D before 13")
 def _softmax(ctx: Context, node: Node) -> None:
     op = node.op
     assert isinstance(op, normalization.Softmax)
@@ -216,9 +247,7 @@ def _adaptive_avg_pool2d(ctx: Context, node: Node) -> None:
                 ends = ctx.constant(f"{tag}/ends", [h1, w1], np.int64)
                 axes = ctx.constant(f"{tag}/axes", [2, 3], np.int64)
                 window = ctx.add("Slice", [x, starts, ends, axes], f"{tag}/window", f"{tag}/slice")
-                cells.append(
-                    ctx.add("ReduceMean", [window], f"{tag}/mean", f"{tag}/mean", axes=[2, 3])
-                )
+                cells.append(_reduce_mean(ctx, window, f"{tag}/mean", [2, 3]))
             rows.append(
                 ctx.add("Concat", cells, f"{node.name}/row{i}", f"{node.name}/row{i}", axis=3)
             )
@@ -227,12 +256,25 @@ def _adaptive_avg_pool2d(ctx: Context, node: Node) -> None:
 
 # -- activations ------------------------------------------------------------------------------
 
-_SIMPLE = {act.ReLU: "Relu", act.Sigmoid: "Sigmoid", act.Tanh: "Tanh", act.Hardswish: "HardSwish"}
+
+def _reduce_mean(ctx: Context, x: str, name: str, axes: list[int]) -> str:
+    """ReduceMean over ``axes``: an attribute up to opset 17, an input from opset 18."""
+    if ctx.opset >= 18:
+        return ctx.add("ReduceMean", [x, ctx.constant(f"{name}/axes", axes, np.int64)], name, name)
+    return ctx.add("ReduceMean", [x], name, name, axes=axes)
+
+
+_SIMPLE = {act.ReLU: "Relu", act.Sigmoid: "Sigmoid", act.Tanh: "Tanh"}
 
 
 @_exporter(*_SIMPLE)
 def _simple_activation(ctx: Context, node: Node) -> None:
     ctx.add(_SIMPLE[type(node.op)], [node.inputs[0]], node.output, node.name)  # type: ignore[index]
+
+
+@_exporter(act.Hardswish, opset=14, needs="ONNX HardSwish")
+def _hardswish(ctx: Context, node: Node) -> None:
+    ctx.add("HardSwish", [node.inputs[0]], node.output, node.name)
 
 
 @_exporter(act.ReLU6, act.Clip)
@@ -321,6 +363,8 @@ def _cast(ctx: Context, node: Node) -> None:
     target = ONNX_DTYPES.get(DType.parse(op.dtype))
     if target is None:
         raise BackendError(f"{node.where()}: ONNX export: cannot cast to {op.dtype}")
+    if DType.BFLOAT16 in (DType.parse(op.dtype), ctx.in_type(node).dtype):
+        ctx.require_opset(node, 13, "bfloat16 in ONNX Cast")
     ctx.add("Cast", [node.inputs[0]], node.output, node.name, to=target)
 
 
