@@ -1,0 +1,93 @@
+"""Real builder (TensorRT-RTX on CPU): the fixes for the ways real TensorRT differs from what
+trtdsl's emitter first assumed. Each test fails without its fix."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from trtdsl import ModelBuilder
+from trtdsl.backends.trt import emit_network, network_layers, prepare_graph
+from trtdsl.backends.trt.context import EmitContext
+from trtdsl.backends.trt.module import import_trt, shared_logger
+from trtdsl.errors import BackendError
+from trtdsl.ir.graph import Graph
+from trtdsl.weights import random_weights
+
+pytestmark = pytest.mark.rtx
+
+
+@pytest.fixture(scope="module")
+def rtx() -> ModuleType:
+    return import_trt("tensorrt-rtx")
+
+
+def _model() -> Graph:
+    b = ModelBuilder("m")
+    x = b.input("x", ("N", 3, 8, 8), dims={"N": (1, 2, 4)})
+    y = b.relu(b.conv2d(x, out_channels=4, kernel_size=3, padding=1, name="conv"), name="relu")
+    y = b.add(y, y, name="add")
+    y = b.flatten(b.adaptive_avg_pool2d(y, output_size=1, name="gap"), name="flatten")
+    b.output(b.linear(y, out_features=3, name="fc"), "logits")
+    return b.build()
+
+
+def test_layer_kinds_are_read_through_the_concrete_class(rtx: ModuleType) -> None:
+    """``get_layer`` returns a base ILayer: ``op``/``to_type``/the activation type need the
+    downcast (without it, reading them raised AttributeError and compile died)."""
+    graph, weights = prepare_graph(_model(), random_weights(_model()), "fp16")
+    kinds = {
+        la.name: la.type for la in network_layers(rtx, emit_network(rtx, graph, weights).network)
+    }
+    assert kinds["relu"] == "ACTIVATION (RELU)" and kinds["add"] == "ELEMENTWISE (SUM)"
+    assert kinds["x.to_fp16"] == "CAST (float16)" and kinds["gap"] == "REDUCE (AVG)"
+
+
+def test_failed_shape_inference_names_the_node_and_quotes_tensorrt(rtx: ModuleType) -> None:
+    """Real TensorRT returns the layer and ``ITensor.shape`` raises "Could not get tensor
+    shape"; trtdsl turns that into one BackendError naming the node, with TensorRT's cause."""
+    b = ModelBuilder("bad")
+    x = b.input("x", (1, 3, 8, 8))
+    b.output(b.relu(x, name="relu"), "y")
+    graph = b.build()
+    builder = rtx.Builder(shared_logger(rtx).trt_logger)
+    network = builder.create_network(0)
+    logger = shared_logger(rtx)
+    since = logger.mark()
+    ctx = EmitContext(rtx, network, graph, {}, lambda: logger.errors_text(since))
+    a = network.add_input("a", rtx.float32, (1, 3, 8, 8))
+    c = network.add_input("c", rtx.float32, (1, 5, 7, 8))
+    layer = network.add_elementwise(a, c, rtx.ElementWiseOperation.SUM)
+    assert layer is not None  # the real API hands back a layer it cannot infer shapes for
+    with pytest.raises(
+        BackendError, match=r"relu: TensorRT could not infer the output shape .*Shape Error"
+    ):
+        ctx.define(graph.node("relu"), layer)
+
+
+def test_every_builder_shares_the_one_logger(rtx: ModuleType) -> None:
+    """A second ILogger makes real TensorRT log "logger ... differs" from inside
+    createInferBuilder while holding a lock (a GC there deadlocked the test suite)."""
+    logger = shared_logger(rtx)
+    since = logger.mark()
+    graph, weights = prepare_graph(_model(), random_weights(_model()))
+    first = emit_network(rtx, graph, weights)
+    second = emit_network(rtx, graph, weights)
+    assert first.logger is second.logger is logger
+    messages = [r.message for r in list(logger.records)[-(logger.mark() - since) :]]
+    assert not [m for m in messages if "differs" in m]
+
+
+def test_shared_logger_keeps_a_bounded_history(rtx: ModuleType) -> None:
+    logger = shared_logger(rtx)
+    start = logger.mark()
+    for i in range(logger.records.maxlen + 5):  # type: ignore[operator]
+        logger.record(rtx.Logger.ERROR, f"error {i}")
+    assert logger.mark() == start + logger.records.maxlen + 5  # type: ignore[operator]
+    assert logger.errors(logger.mark() - 2) == [
+        f"error {logger.records.maxlen + 3}",  # type: ignore[operator]
+        f"error {logger.records.maxlen + 4}",  # type: ignore[operator]
+    ]
+    assert np.isfinite(len(logger.errors_text(start)))
