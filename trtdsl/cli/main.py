@@ -14,7 +14,18 @@ from collections.abc import Sequence
 
 from trtdsl.errors import TrtdslError
 
-SUBCOMMANDS = ("info", "run", "weights", "export", "compile", "bench", "inspect", "compare", "zoo")
+SUBCOMMANDS = (
+    "info",
+    "run",
+    "weights",
+    "export",
+    "compile",
+    "bench",
+    "inspect",
+    "compare",
+    "zoo",
+    "ops",
+)
 """Subcommand module names under ``trtdsl.cli``, in help order. Each module defines
 ``register(subparsers)``, which adds its parser with ``func=`` set to a ``(args) -> int``."""
 

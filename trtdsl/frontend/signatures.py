@@ -101,6 +101,13 @@ def format_default(value: object) -> str:
     return text
 
 
+def display_default(value: object) -> str:
+    """A default as users write it in Python or YAML: ``1``, ``None``, ``"float32"``."""
+    if isinstance(value, enum.Enum):
+        return format_default(value.value)
+    return format_default(value)
+
+
 def returns(cls: type[Op]) -> str:
     """The method's return annotation: one Tensor, or a tuple for ops with several outputs."""
     return "Tensor" if cls.num_outputs is Op.num_outputs else "Tensor | tuple[Tensor, ...]"
@@ -121,7 +128,7 @@ def signature_text(op_name: str, cls: type[Op] | None = None) -> str:
         if arg.kind == inspect.Parameter.KEYWORD_ONLY and not star:
             parts.append("*")
             star = True
-        text = arg.name if arg.required else f"{arg.name}={format_default(arg.default)}"
+        text = arg.name if arg.required else f"{arg.name}={display_default(arg.default)}"
         parts.append(text)
     return f"{op_name}({', '.join(parts)})"
 
