@@ -22,6 +22,7 @@ directory being on ``sys.path`` under pytest's default import mode):
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,8 +52,9 @@ class OpCase:
         input_scale: inputs are standard normal times this (reaches activation knees).
         nonzero_inputs: indices of inputs drawn with |x| in [0.5, 2] (divisors).
         rtol, atol: tolerances of the torch comparison.
-        expected_dtypes: dtype names of the outputs (default float32 for each); inputs are
-            always float32.
+        expected_dtypes: dtype names of the outputs (default float32 for each).
+        input_dtypes: dtype names of the inputs (default float32 for each); int8 inputs are
+            drawn uniformly from [-128, 127].
     """
 
     id: str
@@ -65,6 +67,7 @@ class OpCase:
     rtol: float = 1e-5
     atol: float = 1e-5
     expected_dtypes: tuple[str, ...] | None = None
+    input_dtypes: tuple[str, ...] | None = None
 
     def output_types(self) -> tuple[TensorType, ...]:
         """The expected output TensorTypes."""
@@ -94,6 +97,33 @@ def _bn(eps: float) -> TorchFn:
     return lambda F, torch, x, p: F.batch_norm(
         x[0], p["running_mean"], p["running_var"], p["weight"], p["bias"], False, 0.0, eps
     )
+
+
+def _fq_tensor(torch: Any, x: Any, scale: Any) -> Any:
+    """torch's per-tensor INT8 fake quantization (zero point 0, range [-128, 127])."""
+    return torch.fake_quantize_per_tensor_affine(x, float(scale), 0, -128, 127)
+
+
+def _fq_channel(torch: Any, x: Any, scale: Any, axis: int) -> Any:
+    """torch's per-channel INT8 fake quantization along ``axis`` (zero points 0)."""
+    zero = torch.zeros(scale.shape[0], dtype=torch.int32)
+    return torch.fake_quantize_per_channel_affine(x, scale, zero, axis, -128, 127)
+
+
+def _dequantize(torch: Any, q: Any, scale: Any, axis: int | None = None) -> Any:
+    """torch's own dequantization of int8 values ``q`` (a qint8 tensor's ``dequantize()``)."""
+    with warnings.catch_warnings():  # torch 2.13 deprecates quantized tensors (not removed)
+        warnings.simplefilter("ignore", UserWarning)
+        if axis is None:
+            return torch._make_per_tensor_quantized_tensor(q, float(scale), 0).dequantize()
+        zero = torch.zeros(scale.shape[0], dtype=torch.long)
+        quantized = torch._make_per_channel_quantized_tensor(q, scale.double(), zero, axis)
+        return quantized.dequantize()
+
+
+def _int8(torch: Any, fake: Any, scale: Any) -> Any:
+    """The INT8 values of fake-quantized ``fake`` (exact: q * scale / scale rounds back to q)."""
+    return torch.round(fake / scale).to(torch.int8)
 
 
 def _unary(fn_name: str, **kw: Any) -> TorchFn:
@@ -639,6 +669,92 @@ CASES: tuple[OpCase, ...] = (
         (1, 6, 4),
         lambda F, torch, x, p: F.channel_shuffle(x[0], 3),
     ),
+    # -- quantize / dequantize (symmetric INT8; FP8 cases are in test_quantize_ops.py) ---------
+    _case(
+        "quantize",
+        "quantize",
+        {},
+        ((2, 3, 4, 5),),
+        (2, 3, 4, 5),
+        lambda F, torch, x, p: _int8(torch, _fq_tensor(torch, x[0], p["scale"]), p["scale"]),
+        input_scale=2.0,
+        expected_dtypes=("int8",),
+        rtol=0.0,
+        atol=0.0,
+    ),
+    _case(
+        "quantize-per-channel",
+        "quantize",
+        dict(axis=1),
+        ((2, 4, 3, 3),),
+        (2, 4, 3, 3),
+        lambda F, torch, x, p: _int8(
+            torch, _fq_channel(torch, x[0], p["scale"], 1), p["scale"].reshape(1, -1, 1, 1)
+        ),
+        input_scale=2.0,
+        expected_dtypes=("int8",),
+        rtol=0.0,
+        atol=0.0,
+    ),
+    _case(
+        "dequantize",
+        "dequantize",
+        {},
+        ((2, 3, 4, 5),),
+        (2, 3, 4, 5),
+        lambda F, torch, x, p: _dequantize(torch, x[0], p["scale"]),
+        input_dtypes=("int8",),
+    ),
+    _case(
+        "dequantize-per-channel-fp16",
+        "dequantize",
+        dict(axis=-3, dtype="float16"),
+        ((2, 4, 3, 3),),
+        (2, 4, 3, 3),
+        lambda F, torch, x, p: _dequantize(torch, x[0], p["scale"], axis=1).half(),
+        input_dtypes=("int8",),
+        expected_dtypes=("float16",),
+    ),
+    _case(
+        "quantized_conv2d",
+        "quantized_conv2d",
+        dict(out_channels=4, kernel_size=3, padding=1),
+        ((2, 3, 6, 6),),
+        (2, 4, 6, 6),
+        lambda F, torch, x, p: F.conv2d(
+            x[0], _fq_channel(torch, p["weight"], p["weight_scale"], 0), p["bias"], padding=1
+        ),
+    ),
+    _case(
+        "quantized_conv2d-depthwise-strided",
+        "quantized_conv2d",
+        dict(out_channels=6, kernel_size=3, stride=2, padding=1, groups=6, bias=False),
+        ((1, 6, 7, 7),),
+        (1, 6, 4, 4),
+        lambda F, torch, x, p: F.conv2d(
+            x[0], _fq_channel(torch, p["weight"], p["weight_scale"], 0), None, 2, 1, 1, 6
+        ),
+    ),
+    _case(
+        "quantized_linear",
+        "quantized_linear",
+        dict(out_features=5),
+        ((3, 8),),
+        (3, 5),
+        lambda F, torch, x, p: F.linear(
+            x[0], _fq_channel(torch, p["weight"], p["weight_scale"], 0), p["bias"]
+        ),
+    ),
+    _case(
+        "quantized_linear-rank3-nobias",
+        "quantized_linear",
+        dict(out_features=4, bias=False),
+        ((2, 3, 6),),
+        (2, 3, 4),
+        lambda F, torch, x, p: F.linear(
+            x[0], _fq_channel(torch, p["weight"], p["weight_scale"], 0)
+        ),
+    ),
 )
 
 CASES_BY_ID: Mapping[str, OpCase] = {c.id: c for c in CASES}
@@ -646,8 +762,11 @@ assert len(CASES_BY_ID) == len(CASES), "duplicate case ids"
 
 
 def case_input_types(case: OpCase) -> tuple[TensorType, ...]:
-    """The (float32, static) input types of ``case``."""
-    return tuple(TensorType(DType.FLOAT32, s) for s in case.input_shapes)
+    """The static input types of ``case`` (float32 unless ``input_dtypes`` says otherwise)."""
+    dtypes = case.input_dtypes or ("float32",) * len(case.input_shapes)
+    return tuple(
+        TensorType(DType.parse(d), s) for d, s in zip(dtypes, case.input_shapes, strict=True)
+    )
 
 
 def case_arrays(case: OpCase, seed: int = 0) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
@@ -655,11 +774,15 @@ def case_arrays(case: OpCase, seed: int = 0) -> tuple[list[np.ndarray], dict[str
 
     Returns:
         (inputs, params): one array per input shape; every non-optional parameter role of
-        ``case.op.params(...)`` with its ParamSpec shape. Deterministic in (case.id, seed).
+        ``case.op.params(...)`` with its ParamSpec shape (quantization scales, roles ending in
+        ``scale``, positive). Deterministic in (case.id, seed).
     """
     rng = np.random.default_rng([seed, *case.id.encode()])
     inputs: list[np.ndarray] = []
-    for i, shape in enumerate(case.input_shapes):
+    for i, (shape, t) in enumerate(zip(case.input_shapes, case_input_types(case), strict=True)):
+        if t.dtype is DType.INT8:
+            inputs.append(rng.integers(-128, 128, shape).astype(np.int8))
+            continue
         if i in case.nonzero_inputs:
             magnitude = rng.uniform(0.5, 2.0, shape)
             x = np.where(rng.random(shape) < 0.5, -magnitude, magnitude)
@@ -674,6 +797,8 @@ def case_arrays(case: OpCase, seed: int = 0) -> tuple[list[np.ndarray], dict[str
             value = rng.uniform(0.5, 1.5, spec.shape)
         elif role == "weight" and len(spec.shape) >= 2:
             value = rng.standard_normal(spec.shape) / math.sqrt(math.prod(spec.shape[1:]))
+        elif role.endswith("scale"):
+            value = rng.uniform(0.01, 0.05, spec.shape)
         else:
             value = rng.standard_normal(spec.shape)
         params[role] = value.astype(spec.dtype.to_numpy())

@@ -295,6 +295,29 @@ ERROR_CASES: tuple[ErrorCase, ...] = (
         ((1, 6, 2, 2),),
         "6 channels of .* do not divide into 4 groups",
     ),
+    _err("quantize-dtype", "quantize", dict(dtype="int32"), None, "dtype must be one of int8"),
+    _err("quantize-axis", "quantize", dict(axis=1.5), None, "axis must be an int"),
+    _err("quantize-int-input", "quantize", {}, ((2, 3),), "expected a float32", ("int8",)),
+    _err("quantize-axis-range", "quantize", dict(axis=2), ((2, 3),), "axis 2 out of range"),
+    _err("dequantize-dtype", "dequantize", dict(dtype="int8"), None, "dtype must be one of"),
+    _err("dequantize-float-input", "dequantize", {}, ((2, 3),), "expected an int8 or float8"),
+    _err(
+        "quantized_conv2d-dtype",
+        "quantized_conv2d",
+        dict(out_channels=4, kernel_size=3, dtype="float16"),
+        None,
+        "dtype must be one of int8, float8_e4m3",
+    ),
+    _err(
+        "quantized_conv2d-groups",
+        "quantized_conv2d",
+        dict(out_channels=5, kernel_size=3, groups=2),
+        None,
+        "not divisible by groups",
+    ),
+    _err(
+        "quantized_linear-features", "quantized_linear", dict(out_features=0), None, "out_features"
+    ),
 )
 
 

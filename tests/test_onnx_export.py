@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cases import CASES, OpCase, case_arrays
+from cases import CASES, OpCase, case_arrays, case_input_types
 
 from trtdsl import ModelBuilder
 from trtdsl.backends.onnx_export import EXPORTERS, export_onnx, to_onnx_model
@@ -27,6 +27,9 @@ ort = pytest.importorskip("onnxruntime")
 def _run_onnx(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
+    # NOTE: ORT's extended optimizations turn DequantizeLinear + MatMul into
+    # DynamicQuantizeMatMul, which quantizes the activation too; basic ones keep the semantics.
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     return dict(zip(names, session.run(names, inputs), strict=True))
@@ -36,7 +39,8 @@ def _case_graph(case: OpCase) -> tuple[Graph, dict[str, np.ndarray], dict[str, n
     """A one-node graph applying the case's op (plus a cast back to float32 for bfloat16,
     which NumPy and onnxruntime's Python API cannot hold)."""
     b = ModelBuilder(case.id)
-    xs = [b.input(f"x{i}", shape) for i, shape in enumerate(case.input_shapes)]
+    types = case_input_types(case)
+    xs = [b.input(f"x{i}", t.shape, dtype=t.dtype) for i, t in enumerate(types)]
     y = b.node(case.op, *xs, name="op")
     if str(y.dtype) == "bfloat16":
         y = b.cast(y, dtype="float32", name="to_float32")

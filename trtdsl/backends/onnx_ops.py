@@ -37,6 +37,7 @@ ONNX_DTYPES = {
     DType.BOOL: 9,
     DType.FLOAT16: 10,
     DType.BFLOAT16: 16,
+    DType.FLOAT8_E4M3: 17,  # FLOAT8E4M3FN (opset >= 19)
 }
 
 

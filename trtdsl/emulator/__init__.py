@@ -55,12 +55,14 @@ from trtdsl.emulator.layers import IConcatenationLayer as IConcatenationLayer
 from trtdsl.emulator.layers import IConstantLayer as IConstantLayer
 from trtdsl.emulator.layers import IConvolutionLayer as IConvolutionLayer
 from trtdsl.emulator.layers import IDeconvolutionLayer as IDeconvolutionLayer
+from trtdsl.emulator.layers import IDequantizeLayer as IDequantizeLayer
 from trtdsl.emulator.layers import IElementWiseLayer as IElementWiseLayer
 from trtdsl.emulator.layers import IIdentityLayer as IIdentityLayer
 from trtdsl.emulator.layers import ILayer as ILayer
 from trtdsl.emulator.layers import IMatrixMultiplyLayer as IMatrixMultiplyLayer
 from trtdsl.emulator.layers import IPaddingLayer as IPaddingLayer
 from trtdsl.emulator.layers import IPoolingLayer as IPoolingLayer
+from trtdsl.emulator.layers import IQuantizeLayer as IQuantizeLayer
 from trtdsl.emulator.layers import IReduceLayer as IReduceLayer
 from trtdsl.emulator.layers import IResizeLayer as IResizeLayer
 from trtdsl.emulator.layers import IScaleLayer as IScaleLayer

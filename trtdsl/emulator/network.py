@@ -45,6 +45,7 @@ from trtdsl.emulator.layers import (
 )
 from trtdsl.emulator.layers.base import LayerSpecError
 from trtdsl.emulator.layers.conv import ConvolutionBase
+from trtdsl.emulator.layers.quantize import IDequantizeLayer, IQuantizeLayer
 from trtdsl.emulator.tensor import ITensor
 from trtdsl.emulator.types import (
     Dims,
@@ -476,3 +477,25 @@ class INetworkDefinition:
         layer = ICastLayer(self, [check_type(input, ITensor, "add_cast.input")])
         layer._p.update(to_type=check_type(to_type, DataType, "add_cast.to_type"))
         return self._add(layer, "addCast")
+
+    def add_quantize(
+        self, input: ITensor, scale: ITensor, output_type: DataType
+    ) -> IQuantizeLayer | None:
+        """Quantize to ``output_type`` (INT8, FP8); a scalar scale, or a 1-D one with ``axis``."""
+        x = check_type(input, ITensor, "add_quantize.input")
+        layer = IQuantizeLayer(self, [x, check_type(scale, ITensor, "add_quantize.scale")])
+        layer._p.update(
+            axis=-1, to_type=check_type(output_type, DataType, "add_quantize.output_type")
+        )
+        return self._add(layer, "addQuantize")
+
+    def add_dequantize(
+        self, input: ITensor, scale: ITensor, output_type: DataType
+    ) -> IDequantizeLayer | None:
+        """Dequantize to ``output_type`` (FLOAT, HALF, BF16); scale as in ``add_quantize``."""
+        q = check_type(input, ITensor, "add_dequantize.input")
+        layer = IDequantizeLayer(self, [q, check_type(scale, ITensor, "add_dequantize.scale")])
+        layer._p.update(
+            axis=-1, to_type=check_type(output_type, DataType, "add_dequantize.output_type")
+        )
+        return self._add(layer, "addDequantize")

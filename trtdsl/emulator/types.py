@@ -103,8 +103,9 @@ def round_to_bf16(x: np.ndarray) -> np.ndarray:
 
 
 def compute_dtype(dtype: DataType) -> np.dtype:
-    """The NumPy dtype the emulator uses for a tensor of ``dtype`` (BF16 as float32)."""
-    if dtype == DataType.BF16:
+    """The NumPy dtype the emulator uses for a tensor of ``dtype`` (BF16 and FP8 as float32
+    values on their grids; FP8 tensors come only from quantize layers)."""
+    if dtype in (DataType.BF16, DataType.FP8):
         return np.dtype(np.float32)
     try:
         return np.dtype(nptype(dtype))

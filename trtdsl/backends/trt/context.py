@@ -49,6 +49,7 @@ def trt_dtype(trt: ModuleType, dtype: DType) -> Any:
         DType.INT8: trt.int8,
         DType.UINT8: trt.uint8,
         DType.BOOL: trt.bool,
+        DType.FLOAT8_E4M3: trt.fp8,
     }[dtype]
 
 
@@ -227,6 +228,7 @@ _DTYPE_NAMES = {
     "INT64": "int64",
     "BOOL": "bool",
     "UINT8": "uint8",
+    "FP8": "float8_e4m3",
 }
 
 

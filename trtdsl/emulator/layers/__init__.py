@@ -10,6 +10,8 @@ from trtdsl.emulator.layers.pointwise import IElementWiseLayer as IElementWiseLa
 from trtdsl.emulator.layers.pointwise import IIdentityLayer as IIdentityLayer
 from trtdsl.emulator.layers.pointwise import IScaleLayer as IScaleLayer
 from trtdsl.emulator.layers.pointwise import IUnaryLayer as IUnaryLayer
+from trtdsl.emulator.layers.quantize import IDequantizeLayer as IDequantizeLayer
+from trtdsl.emulator.layers.quantize import IQuantizeLayer as IQuantizeLayer
 from trtdsl.emulator.layers.reduce import IMatrixMultiplyLayer as IMatrixMultiplyLayer
 from trtdsl.emulator.layers.reduce import IReduceLayer as IReduceLayer
 from trtdsl.emulator.layers.reduce import ISoftMaxLayer as ISoftMaxLayer

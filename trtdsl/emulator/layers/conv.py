@@ -130,7 +130,7 @@ class ConvolutionBase(ILayer):
         return spatial_output(size, window, stride, pre, post, mode)
 
     def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
-        (shape,), (dtype,) = shapes, dtypes
+        shape, dtype = shapes[0], dtypes[0]
         p = self._p
         what = self._TYPE_NAME.lower()
         require(len(shape) in (4, 5), f"Only 2D or 3D {what} is supported; input {shape}", True)
@@ -153,15 +153,22 @@ class ConvolutionBase(ILayer):
         kernel, bias = self._w["kernel"], self._w["bias"]
         expected = maps * channels // groups * volume(p["kernel_size_nd"])
         layout = self._kernel_shape(channels, maps, groups)
-        require(
-            kernel.size == expected,
-            f"kernel weights has count {kernel.size} but {expected} was expected "
-            f"({self._KERNEL_LAYOUT} {'x'.join(map(str, layout))})",
-        )
+        if len(shapes) > 1:  # set_input(1): a kernel tensor (e.g. dequantized weights)
+            require(
+                tuple(shapes[1]) == layout,
+                f"the kernel tensor has shape {tuple(shapes[1])}, expected {layout}",
+            )
+            require(dtypes[1] == dtype, f"the kernel tensor is {dtypes[1]}, input is {dtype}")
+        else:
+            require(
+                kernel.size == expected,
+                f"kernel weights has count {kernel.size} but {expected} was expected "
+                f"({self._KERNEL_LAYOUT} {'x'.join(map(str, layout))})",
+            )
+            # NOTE: TensorRT does not document whether a strongly typed convolution may mix
+            # weight and input types; the emulator requires them to match (conservative).
+            require(kernel.dtype == dtype, f"kernel weights are {kernel.dtype}, input is {dtype}")
         require(bias.size in (0, maps), f"bias has count {bias.size}, expected 0 or {maps}")
-        # NOTE: TensorRT does not document whether a strongly typed convolution may mix weight
-        # and input types; the emulator requires them to match (the conservative choice).
-        require(kernel.dtype == dtype, f"kernel weights are {kernel.dtype}, input is {dtype}")
         require(bias.size == 0 or bias.dtype == dtype, f"bias is {bias.dtype}, input is {dtype}")
         spatial = tuple(o for o, _, _ in self._geometry(shape))
         require(all(o >= 1 or o == -1 for o in spatial), f"empty output spatial dims {spatial}")
@@ -181,16 +188,17 @@ class IConvolutionLayer(ConvolutionBase):
 
     _TYPE = LayerType.CONVOLUTION
     _TYPE_NAME = "Convolution"
+    _MAX_INPUTS = 2  # input 1: a kernel tensor replacing the kernel weights
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        (x,) = xs
+        x = xs[0]
         if x.ndim != 4:
             raise EmulatorUnsupportedError("the emulator computes 2-D convolution only")
         p = self._p
         geometry = self._geometry(x.shape)
         r, s = p["kernel_size_nd"]
         groups, maps = p["num_groups"], p["num_output_maps"]
-        w = float_compute(weights_array(self._w["kernel"]))
+        w = float_compute(xs[1] if len(xs) > 1 else weights_array(self._w["kernel"]))
         w = w.reshape(maps, x.shape[1] // groups, r, s)
         bias = self._w["bias"]
         b = float_compute(weights_array(bias)) if bias.size else None

@@ -7,6 +7,7 @@ from trtdsl.ir.ops import elementwise as elementwise
 from trtdsl.ir.ops import linear as linear
 from trtdsl.ir.ops import normalization as normalization
 from trtdsl.ir.ops import pooling as pooling
+from trtdsl.ir.ops import quantize as quantize
 from trtdsl.ir.ops import shape as shape
 from trtdsl.ir.ops import shuffle as shuffle
 from trtdsl.ir.ops import slicing as slicing

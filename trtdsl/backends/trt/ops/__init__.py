@@ -10,6 +10,7 @@ from trtdsl.backends.trt.ops import elementwise as elementwise
 from trtdsl.backends.trt.ops import linear as linear
 from trtdsl.backends.trt.ops import normalization as normalization
 from trtdsl.backends.trt.ops import pooling as pooling
+from trtdsl.backends.trt.ops import quantize as quantize
 from trtdsl.backends.trt.ops import shape as shape
 from trtdsl.backends.trt.ops import shuffle as shuffle
 from trtdsl.backends.trt.ops import slicing as slicing
