@@ -74,6 +74,8 @@ class EmitContext:
         weights: state_dict key -> array, already in each node's compute dtype.
         tensors: IR value name -> ITensor.
         keep: every buffer handed to TensorRT as weights; alive until the build returns.
+        named_weights: state_dict key -> the weights object given to TensorRT under that name
+            (``set_weights_name``), exactly as the layer holds it (for refit).
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class EmitContext:
         self.tensors: dict[str, Any] = {}
         self.keep: list[Any] = []
         self._unnamed_weights: list[tuple[Any, str]] = []
+        self.named_weights: dict[str, Any] = {}
         self._layer_names: set[str] = set()
 
     # -- reading inputs and weights ------------------------------------------------------------
@@ -173,6 +176,7 @@ class EmitContext:
             out.name = name if layer.num_outputs == 1 else f"{name}:{index}"
         for weights, key in self._unnamed_weights:
             self.network.set_weights_name(weights, key)
+            self.named_weights[key] = weights
         self._unnamed_weights.clear()
         return layer
 

@@ -31,6 +31,8 @@ class EmittedNetwork:
         builder, network, logger: the TensorRT objects (the logger captures errors).
         keep: every weight buffer TensorRT holds by reference (TensorRT copies weights only
             when the engine is built; until then these arrays must stay alive).
+        named_weights: state_dict key -> the weights TensorRT holds under that name (what a
+            refit must set for that name).
     """
 
     trt: ModuleType
@@ -39,6 +41,7 @@ class EmittedNetwork:
     network: Any
     logger: CapturingLogger
     keep: list[Any] = field(default_factory=list)
+    named_weights: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_layers(self) -> int:
@@ -91,7 +94,7 @@ def emit_network(
     for port in graph.outputs:
         _mark_output(ctx, graph, port.name, port.value)
     _log.debug("emitted %d TensorRT layers for %d nodes", network.num_layers, len(graph.nodes))
-    return EmittedNetwork(trt, graph, builder, network, logger, ctx.keep)
+    return EmittedNetwork(trt, graph, builder, network, logger, ctx.keep, ctx.named_weights)
 
 
 def _emit_node(ctx: EmitContext, node: Node, logger: CapturingLogger) -> None:
