@@ -130,6 +130,23 @@ def _unary(fn_name: str, **kw: Any) -> TorchFn:
     return lambda F, torch, x, p: getattr(F, fn_name)(x[0], **kw)
 
 
+def _attention(num_heads: int, batch_first: bool) -> TorchFn:
+    """``torch.nn.MultiheadAttention``'s functional form (eval, no masks, no weights returned)."""
+
+    def attention(F: Any, torch: Any, x: list[Any], p: dict[str, Any]) -> Any:
+        q, k, v = (x[0], x[0], x[0]) if len(x) == 1 else x
+        if batch_first:
+            q, k, v = (t.transpose(0, 1) for t in (q, k, v))
+        out, _ = F.multi_head_attention_forward(
+            q, k, v, p["in_proj_weight"].shape[1], num_heads,
+            p["in_proj_weight"], p.get("in_proj_bias"), None, None, False, 0.0,
+            p["out_proj.weight"], p.get("out_proj.bias"), training=False, need_weights=False,
+        )  # fmt: skip
+        return out.transpose(0, 1) if batch_first else out
+
+    return attention
+
+
 CASES: tuple[OpCase, ...] = (
     # -- conv2d -------------------------------------------------------------------------------
     _case(
@@ -754,6 +771,301 @@ CASES: tuple[OpCase, ...] = (
         lambda F, torch, x, p: F.linear(
             x[0], _fq_channel(torch, p["weight"], p["weight_scale"], 0)
         ),
+    ),
+    # -- interpolate (torch.nn.functional.interpolate) ---------------------------------------
+    _case(
+        "interpolate-nearest-size",
+        "interpolate",
+        dict(size=(5, 7)),
+        ((1, 2, 3, 4),),
+        (1, 2, 5, 7),
+        lambda F, torch, x, p: F.interpolate(x[0], size=(5, 7), mode="nearest"),
+    ),
+    _case(
+        "interpolate-nearest-scale",
+        "interpolate",
+        dict(scale_factor=2),
+        ((2, 3, 4, 5),),
+        (2, 3, 8, 10),
+        lambda F, torch, x, p: F.interpolate(x[0], scale_factor=2, mode="nearest"),
+    ),
+    _case(
+        "interpolate-bilinear",
+        "interpolate",
+        dict(size=(7, 9), mode="bilinear"),
+        ((1, 2, 4, 5),),
+        (1, 2, 7, 9),
+        lambda F, torch, x, p: F.interpolate(
+            x[0], size=(7, 9), mode="bilinear", align_corners=False
+        ),
+    ),
+    _case(
+        "interpolate-bilinear-align-corners",
+        "interpolate",
+        dict(size=(7, 9), mode="bilinear", align_corners=True),
+        ((1, 2, 4, 5),),
+        (1, 2, 7, 9),
+        lambda F, torch, x, p: F.interpolate(
+            x[0], size=(7, 9), mode="bilinear", align_corners=True
+        ),
+    ),
+    _case(
+        "interpolate-bilinear-downsample",
+        "interpolate",
+        dict(size=(3, 4), mode="bilinear"),
+        ((1, 2, 8, 9),),
+        (1, 2, 3, 4),
+        lambda F, torch, x, p: F.interpolate(
+            x[0], size=(3, 4), mode="bilinear", align_corners=False
+        ),
+    ),
+    _case(
+        "interpolate-bilinear-scale",
+        "interpolate",
+        dict(scale_factor=(2, 3), mode="bilinear"),
+        ((1, 2, 3, 4),),
+        (1, 2, 6, 12),
+        lambda F, torch, x, p: F.interpolate(
+            x[0], scale_factor=(2, 3), mode="bilinear", align_corners=False
+        ),
+    ),
+    _case(
+        "interpolate-like",
+        "interpolate",
+        dict(mode="bilinear", align_corners=False),
+        ((1, 3, 4, 5), (1, 1, 9, 11)),
+        (1, 3, 9, 11),
+        lambda F, torch, x, p: F.interpolate(
+            x[0], size=x[1].shape[-2:], mode="bilinear", align_corners=False
+        ),
+    ),
+    _case(
+        "interpolate-like-from-1x1",
+        "interpolate",
+        dict(mode="bilinear"),
+        ((2, 4, 1, 1), (2, 3, 6, 7)),
+        (2, 4, 6, 7),
+        lambda F, torch, x, p: F.interpolate(
+            x[0], size=x[1].shape[-2:], mode="bilinear", align_corners=False
+        ),
+    ),
+    # -- argmax -------------------------------------------------------------------------------
+    _case(
+        "argmax",
+        "argmax",
+        dict(dim=1),
+        ((2, 5, 3, 4),),
+        (2, 3, 4),
+        lambda F, torch, x, p: torch.argmax(x[0], dim=1),
+        expected_dtypes=("int64",),
+        rtol=0.0,
+        atol=0.0,
+    ),
+    _case(
+        "argmax-keepdim-last",
+        "argmax",
+        dict(dim=-1, keepdim=True),
+        ((3, 6),),
+        (3, 1),
+        lambda F, torch, x, p: torch.argmax(x[0], dim=-1, keepdim=True),
+        expected_dtypes=("int64",),
+        rtol=0.0,
+        atol=0.0,
+    ),
+    # -- layer_norm ---------------------------------------------------------------------------
+    _case(
+        "layer_norm",
+        "layer_norm",
+        dict(normalized_shape=8),
+        ((2, 3, 8),),
+        (2, 3, 8),
+        lambda F, torch, x, p: F.layer_norm(x[0], (8,), p["weight"], p["bias"], 1e-5),
+        input_scale=3.0,
+    ),
+    _case(
+        "layer_norm-2d-no-affine",
+        "layer_norm",
+        dict(normalized_shape=(3, 4), eps=1e-6, elementwise_affine=False),
+        ((2, 3, 4),),
+        (2, 3, 4),
+        lambda F, torch, x, p: F.layer_norm(x[0], (3, 4), None, None, 1e-6),
+    ),
+    # -- matmul -------------------------------------------------------------------------------
+    _case(
+        "matmul",
+        "matmul",
+        {},
+        ((2, 3, 4), (2, 4, 5)),
+        (2, 3, 5),
+        lambda F, torch, x, p: torch.matmul(x[0], x[1]),
+    ),
+    _case(
+        "matmul-broadcast",
+        "matmul",
+        {},
+        ((2, 1, 3, 4), (3, 4, 2)),
+        (2, 3, 3, 2),
+        lambda F, torch, x, p: torch.matmul(x[0], x[1]),
+    ),
+    _case(
+        "matmul-vector-matrix",
+        "matmul",
+        {},
+        ((4,), (2, 4, 3)),
+        (2, 3),
+        lambda F, torch, x, p: torch.matmul(x[0], x[1]),
+    ),
+    _case(
+        "matmul-matrix-vector",
+        "matmul",
+        {},
+        ((2, 3, 4), (4,)),
+        (2, 3),
+        lambda F, torch, x, p: torch.matmul(x[0], x[1]),
+    ),
+    # -- multi_head_attention (torch.nn.MultiheadAttention) -----------------------------------
+    _case(
+        "multi_head_attention",
+        "multi_head_attention",
+        dict(embed_dim=8, num_heads=2, batch_first=True),
+        ((2, 5, 8),),
+        (2, 5, 8),
+        _attention(2, batch_first=True),
+        input_scale=0.5,  # keeps outputs small: the half-precision test's tolerance is absolute
+        rtol=1e-4,
+        atol=1e-5,
+    ),
+    _case(
+        "multi_head_attention-cross-sequence-first",
+        "multi_head_attention",
+        dict(embed_dim=8, num_heads=4),
+        ((4, 2, 8), (6, 2, 8), (6, 2, 8)),
+        (4, 2, 8),
+        _attention(4, batch_first=False),
+        input_scale=0.5,
+        rtol=1e-4,
+        atol=1e-5,
+    ),
+    _case(
+        "multi_head_attention-no-bias",
+        "multi_head_attention",
+        dict(embed_dim=6, num_heads=1, bias=False, batch_first=True),
+        ((1, 3, 6),),
+        (1, 3, 6),
+        _attention(1, batch_first=True),
+        rtol=1e-4,
+        atol=1e-5,
+    ),
+    # -- parameter ----------------------------------------------------------------------------
+    _case(
+        "parameter",
+        "parameter",
+        dict(shape=(1, 2, 3)),
+        (),
+        (1, 2, 3),
+        lambda F, torch, x, p: p[""],
+    ),
+    # -- expand, transpose --------------------------------------------------------------------
+    _case(
+        "expand",
+        "expand",
+        dict(sizes=(3, -1, -1)),
+        ((1, 1, 4),),
+        (3, 1, 4),
+        lambda F, torch, x, p: x[0].expand(3, -1, -1),
+    ),
+    _case(
+        "expand-new-axes",
+        "expand",
+        dict(sizes=(2, 3, 4)),
+        ((3, 1),),
+        (2, 3, 4),
+        lambda F, torch, x, p: x[0].expand(2, 3, 4),
+    ),
+    _case(
+        "transpose",
+        "transpose",
+        dict(dim0=0, dim1=-1),
+        ((2, 3, 4),),
+        (4, 3, 2),
+        lambda F, torch, x, p: torch.transpose(x[0], 0, -1),
+    ),
+    # -- select, slice ------------------------------------------------------------------------
+    _case(
+        "select",
+        "select",
+        dict(dim=1, index=-2),
+        ((2, 5, 3),),
+        (2, 3),
+        lambda F, torch, x, p: torch.select(x[0], 1, -2),
+    ),
+    _case(
+        "slice",
+        "slice",
+        dict(dim=1, start=1, step=2),
+        ((2, 7, 3),),
+        (2, 3, 3),
+        lambda F, torch, x, p: x[0][:, 1::2],
+    ),
+    _case(
+        "slice-negative",
+        "slice",
+        dict(dim=-1, start=-3, end=-1),
+        ((4, 6),),
+        (4, 2),
+        lambda F, torch, x, p: x[0][..., -3:-1],
+    ),
+    # -- scalar operands ----------------------------------------------------------------------
+    _case(
+        "add-scalar",
+        "add",
+        dict(other=1.5),
+        ((2, 3),),
+        (2, 3),
+        lambda F, torch, x, p: torch.add(x[0], 1.5),
+    ),
+    _case(
+        "sub-scalar",
+        "sub",
+        dict(other=0.25),
+        ((2, 3, 4),),
+        (2, 3, 4),
+        lambda F, torch, x, p: torch.sub(x[0], 0.25),
+    ),
+    _case(
+        "mul-scalar",
+        "mul",
+        dict(other=-2.0),
+        ((3, 4),),
+        (3, 4),
+        lambda F, torch, x, p: torch.mul(x[0], -2.0),
+    ),
+    _case(
+        "div-scalar",
+        "div",
+        dict(other=4.0),
+        ((3, 4),),
+        (3, 4),
+        lambda F, torch, x, p: torch.div(x[0], 4.0),
+    ),
+    # -- conv_transpose2d ---------------------------------------------------------------------
+    _case(
+        "conv_transpose2d",
+        "conv_transpose2d",
+        dict(out_channels=4, kernel_size=3, stride=2, padding=1, output_padding=1),
+        ((1, 3, 5, 5),),
+        (1, 4, 10, 10),
+        lambda F, torch, x, p: F.conv_transpose2d(
+            x[0], p["weight"], p["bias"], stride=2, padding=1, output_padding=1
+        ),
+    ),
+    _case(
+        "conv_transpose2d-grouped-dilated",
+        "conv_transpose2d",
+        dict(out_channels=4, kernel_size=(3, 2), groups=2, dilation=2, bias=False),
+        ((2, 4, 4, 5),),
+        (2, 4, 8, 7),
+        lambda F, torch, x, p: F.conv_transpose2d(x[0], p["weight"], None, groups=2, dilation=2),
     ),
 )
 

@@ -17,6 +17,7 @@ from trtdsl.errors import WeightError
 from trtdsl.frontend.load import load_model
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops import OPS
+from trtdsl.ir.ops.base import param_key
 from trtdsl.passes import fold_batchnorm
 from trtdsl.weights import random_weights
 
@@ -46,7 +47,7 @@ def _case_graph(case: OpCase) -> tuple[Graph, dict[str, np.ndarray], dict[str, n
         y = b.cast(y, dtype="float32", name="to_float32")
     b.output(y, "y")
     inputs, params = case_arrays(case, seed=0)
-    weights = {f"op.{role}": array for role, array in params.items()}
+    weights = {param_key("op", role): array for role, array in params.items()}
     return b.build(), weights, {f"x{i}": x for i, x in enumerate(inputs)}
 
 

@@ -50,7 +50,7 @@ def test_case_arrays_match_param_specs(case: OpCase) -> None:
     again, _ = case_arrays(case, seed=3)
     assert all(np.array_equal(a, b) for a, b in zip(inputs, again, strict=True))
     other, _ = case_arrays(case, seed=4)
-    assert not all(np.array_equal(a, b) for a, b in zip(inputs, other, strict=True))
+    assert not inputs or not all(np.array_equal(a, b) for a, b in zip(inputs, other, strict=True))
     if "running_var" in params:
         assert (params["running_var"] > 0).all()
 
@@ -109,7 +109,15 @@ def test_linear_and_symbolic_macs() -> None:
 
 def test_other_ops_count_no_macs() -> None:
     for case in CASES:
-        if case.op.op_name in ("conv2d", "linear", "quantized_conv2d", "quantized_linear"):
+        if case.op.op_name in (
+            "conv2d",
+            "linear",
+            "quantized_conv2d",
+            "quantized_linear",
+            "conv_transpose2d",
+            "matmul",
+            "multi_head_attention",
+        ):
             continue
         types = case_input_types(case)
         assert case.op.macs(types, case.op.infer_outputs(types)) == 0, case.id

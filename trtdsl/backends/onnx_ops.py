@@ -17,7 +17,7 @@ from trtdsl.ir.graph import Graph, Node
 from trtdsl.ir.ops import activation as act
 from trtdsl.ir.ops import cast, linear, normalization, pooling, shape, shuffle, slicing
 from trtdsl.ir.ops import elementwise as ew
-from trtdsl.ir.ops.base import Op
+from trtdsl.ir.ops.base import Op, param_key
 from trtdsl.ir.ops.conv import Conv2d
 from trtdsl.ir.types import DType, TensorType
 
@@ -67,7 +67,7 @@ class Context:
 
     def weight(self, node: Node, role: str) -> str:
         """The initializer for ``node.role`` (added once); returns its name (the key)."""
-        key = f"{node.name}.{role}"
+        key = param_key(node.name, role)
         if key not in self._initialized:
             array = np.ascontiguousarray(self.weights[key])
             self.initializers.append(self.numpy_helper.from_array(array, key))
@@ -220,12 +220,13 @@ def _pool2d(ctx: Context, node: Node) -> None:
 @_exporter(pooling.AdaptiveAvgPool2d)
 def _adaptive_avg_pool2d(ctx: Context, node: Node) -> None:
     x_type, out_type = ctx.in_type(node), ctx.out_type(node)
+    x = node.inputs[0]
+    if out_type.shape[2:] == (1, 1):  # also for symbolic input sizes
+        ctx.add("GlobalAveragePool", [x], node.output, node.name)
+        return
     h, w = int(x_type.shape[2]), int(x_type.shape[3])
     oh, ow = int(out_type.shape[2]), int(out_type.shape[3])
-    x = node.inputs[0]
-    if (oh, ow) == (1, 1):
-        ctx.add("GlobalAveragePool", [x], node.output, node.name)
-    elif h % oh == 0 and w % ow == 0:
+    if h % oh == 0 and w % ow == 0:
         ctx.add(
             "AveragePool",
             [x],
@@ -346,7 +347,12 @@ _BINARY = {ew.Add: "Add", ew.Sub: "Sub", ew.Mul: "Mul", ew.Div: "Div"}
 
 @_exporter(*_BINARY)
 def _binary(ctx: Context, node: Node) -> None:
-    ctx.add(_BINARY[type(node.op)], list(node.inputs), node.output, node.name)  # type: ignore[index]
+    inputs = list(node.inputs)
+    other = node.op.other  # type: ignore[attr-defined]
+    if other is not None:  # a scalar operand, in the input's dtype
+        dtype = ctx.in_type(node).dtype.to_numpy()
+        inputs.append(ctx.constant(f"{node.name}/other", other, dtype))
+    ctx.add(_BINARY[type(node.op)], inputs, node.output, node.name)  # type: ignore[index]
 
 
 # -- shape ------------------------------------------------------------------------------------

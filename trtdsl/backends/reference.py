@@ -15,7 +15,7 @@ from trtdsl import kernels
 from trtdsl.errors import BackendError, ShapeError, TrtdslError, UsageError, WeightError
 from trtdsl.ir.graph import Graph, Node
 from trtdsl.ir.ops.activation import ReLU
-from trtdsl.ir.ops.base import Op
+from trtdsl.ir.ops.base import Op, param_key
 from trtdsl.ir.ops.conv import Conv2d
 from trtdsl.ir.ops.elementwise import Add
 from trtdsl.ir.types import DType, TensorType
@@ -117,7 +117,7 @@ def node_params(
     """The weights of ``node`` keyed by role (optional params only when present)."""
     params = {}
     for role, spec in node.op.params(graph.input_types(node)).items():
-        key = f"{node.name}.{role}"
+        key = param_key(node.name, role)
         if key in weights:
             params[role] = weights[key]
         elif not spec.optional:
@@ -137,7 +137,7 @@ def _params_by_node(graph: Graph, weights: Mapping[str, np.ndarray]) -> list[dic
     for node in graph.nodes:
         params = {}
         for role, spec in node.op.params(graph.input_types(node)).items():
-            key = f"{node.name}.{role}"
+            key = param_key(node.name, role)
             if key not in weights:
                 if not spec.optional:
                     problems.append(f"{key} missing")
@@ -195,6 +195,8 @@ def _execute(
         args = [values[v] for v in node.inputs]
         params = params_by_node[i]
         in_place = None if capture else _IN_PLACE.get(type(node.op))
+        if isinstance(node.op, Add) and node.op.other is not None:
+            in_place = None  # a scalar add has one input; the in-place form adds two
         slot = None if in_place is None else _reusable_input(node, i, values, inputs, last_use)
         if node.op.is_noop or i in relu_done:
             results: tuple[np.ndarray, ...] = (args[0],)

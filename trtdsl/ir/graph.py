@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from trtdsl.errors import ModelError
-from trtdsl.ir.ops.base import Op, ParamSpec
+from trtdsl.ir.ops.base import Op, ParamSpec, param_key
 from trtdsl.ir.types import DimRange, DType, TensorType
 
 
@@ -137,7 +137,7 @@ class Graph:
         """Every weight the graph needs: ``(key, node, role, spec)`` with key = node.role."""
         for n in self.nodes:
             for role, spec in n.op.params(self.input_types(n)).items():
-                yield f"{n.name}.{role}", n, role, spec
+                yield param_key(n.name, role), n, role, spec
 
     def num_parameters(self) -> int:
         """Trainable parameter elements, counted as PyTorch counts them (buffers excluded)."""
@@ -230,7 +230,9 @@ class Graph:
         for name in self.inputs:
             lines.append(f"  input {name}: {self.types[name]}")
         for n in self.nodes:
-            attrs = ", ".join(f"{k}={v!r}" for k, v in n.op.attributes().items())
+            attrs = ", ".join(  # None: an optional attribute left unset
+                f"{k}={v!r}" for k, v in n.op.attributes().items() if v is not None
+            )
             outs = ", ".join(f"{v}: {self.types[v]}" for v in n.outputs)
             extra = f" precision={n.precision.value}" if n.precision else ""
             lines.append(f"  {outs} = {n.op.op_name}({', '.join(n.inputs)}; {attrs}){extra}")

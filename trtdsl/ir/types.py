@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from trtdsl.errors import ModelError, UsageError
+from trtdsl.ir.symbolic import dim_value
 
 Dim = int | str
-"""One dimension: a static size, or the name of a declared symbolic dimension (e.g. ``"N"``)."""
+"""One dimension: a static size, the name of a declared symbolic dimension (e.g. ``"N"``), or
+an expression derived from one (``"(H+1)//2"``; see ``trtdsl.ir.symbolic``)."""
 
 
 class DType(enum.Enum):
@@ -178,13 +180,13 @@ class TensorType:
     def concrete(self, sizes: Mapping[str, int]) -> tuple[int, ...]:
         """The static shape with each symbol replaced by ``sizes[symbol]``."""
         try:
-            return tuple(d if isinstance(d, int) else int(sizes[d]) for d in self.shape)
+            return tuple(dim_value(d, sizes) for d in self.shape)
         except KeyError as missing:
             raise ModelError(f"no size given for dimension {missing.args[0]}") from None
 
     def numel(self, sizes: Mapping[str, int] | None = None) -> int:
         """Number of elements; symbols take their size from ``sizes`` (default 1)."""
-        return math.prod(d if isinstance(d, int) else (sizes or {}).get(d, 1) for d in self.shape)
+        return math.prod(dim_value(d, sizes or {}, default=1) for d in self.shape)
 
     def with_shape(self, shape: tuple[Dim, ...]) -> TensorType:
         return TensorType(self.dtype, tuple(shape))

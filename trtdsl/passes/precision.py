@@ -18,16 +18,40 @@ import numpy as np
 
 from trtdsl.errors import UsageError
 from trtdsl.ir.graph import Graph, Node, Port
-from trtdsl.ir.ops.base import ParamSpec
+from trtdsl.ir.ops.base import ParamSpec, param_key
 from trtdsl.ir.ops.cast import Cast, cast_array
 from trtdsl.ir.ops.normalization import BatchNorm2d
-from trtdsl.ir.ops.shape import Concat, Dropout, Flatten, Identity, Permute, Reshape
+from trtdsl.ir.ops.parameter import Parameter
+from trtdsl.ir.ops.shape import (
+    Concat,
+    Dropout,
+    Expand,
+    Flatten,
+    Identity,
+    Permute,
+    Reshape,
+    Transpose,
+)
+from trtdsl.ir.ops.slicing import Select, Slice
 from trtdsl.ir.types import DType, Precision, TensorType
 
 __all__ = ["Precision", "apply_precision", "compute_dtypes"]
 
-_DATA_MOVEMENT = (Flatten, Reshape, Permute, Identity, Dropout, Concat)
-"""Ops that only move data: they follow their input's dtype instead of forcing a cast."""
+_DATA_MOVEMENT = (
+    Flatten,
+    Reshape,
+    Permute,
+    Identity,
+    Dropout,
+    Concat,
+    Transpose,
+    Expand,
+    Select,
+    Slice,
+    Parameter,
+)
+"""Ops that only move data: they follow their input's dtype instead of forcing a cast (a
+``parameter`` keeps its declared dtype; its readers cast it)."""
 
 _STATISTICS = (BatchNorm2d,)
 """Ops whose weights are statistics the emitter derives others from (kept in float32)."""
@@ -158,7 +182,8 @@ class _Rewriter:
 def _params(rewriter: _Rewriter, node: Node) -> list[tuple[str, Node, str, ParamSpec]]:
     in_types = [rewriter.types[v] for v in node.inputs]
     return [
-        (f"{node.name}.{role}", node, role, spec) for role, spec in node.op.params(in_types).items()
+        (param_key(node.name, role), node, role, spec)
+        for role, spec in node.op.params(in_types).items()
     ]
 
 

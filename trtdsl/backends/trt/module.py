@@ -253,3 +253,39 @@ def describe_targets(trt: ModuleType, targets: tuple[int, ...]) -> str:
     if not targets:
         return "TensorRT-RTX's default portable set of GPUs (ahead of time)"
     return "ahead of time for " + ", ".join(f"sm_{cc}" for cc in targets)
+
+
+def add_normalization(
+    trt: ModuleType, network: Any, input: Any, scale: Any, bias: Any, axes: int
+) -> Any:
+    """An INormalizationLayer over the ``axes`` bitmask (``scale``/``bias``: tensors of the
+    input's rank).
+
+    NOTE: ``add_normalization`` is deprecated since TensorRT 10.15 in favour of
+    ``add_normalization_v2`` (same arguments; v2 takes per-channel scale/bias for GroupNorm);
+    TensorRT-RTX 1.7 and 11.x have both, the emulator and older TensorRT only the first.
+    https://docs.nvidia.com/deeplearning/tensorrt/latest/_static/python-api/infer/Graph/Network.html
+    """
+    add = getattr(network, "add_normalization_v2", None) or network.add_normalization
+    return add(input, scale, bias, axes)
+
+
+def fused_attention_available(trt: ModuleType) -> bool:
+    """Whether ``trt`` has ``INetworkDefinition.add_attention_v2`` (TensorRT >= 10.15 and 11.x,
+    TensorRT-RTX >= 1.2); without it attention is emitted as matmul, softmax, matmul."""
+    return hasattr(trt.INetworkDefinition, "add_attention_v2")
+
+
+def add_attention(trt: ModuleType, network: Any, query: Any, key: Any, value: Any) -> Any:
+    """A fused IAttention (softmax, no mask, not causal) on (N, heads, L, head_dim) tensors,
+    allowed to decompose where the target has no fused kernel.
+
+    NOTE: TensorRT computes softmax(Q K^T) V: the 1/sqrt(head_dim) scale must already be in Q.
+    https://docs.nvidia.com/deeplearning/tensorrt/latest/inference-library/transformers-fused-attention.html
+    """
+    layer = network.add_attention_v2(
+        query, key, value, trt.AttentionNormalizationOp.SOFTMAX, trt.CausalMaskKind.NONE
+    )
+    if layer is not None:
+        layer.decomposable = True
+    return layer

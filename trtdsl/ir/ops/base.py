@@ -23,7 +23,8 @@ OpT = TypeVar("OpT", bound="type[Op]")
 class ParamSpec:
     """One weight an op needs: its shape and the dtype it is stored in.
 
-    The state_dict key of a parameter is ``f"{node.name}.{role}"``. An ``optional`` parameter
+    The state_dict key of a parameter is ``f"{node.name}.{role}"`` (``param_key``; the empty
+    role is the node's own name). An ``optional`` parameter
     is not used by the computation and may be absent from a checkpoint (BatchNorm's
     ``num_batches_tracked``, which PyTorch saves but does not require). A ``buffer`` is saved
     state rather than a trainable parameter (BatchNorm's running statistics): it is bound like
@@ -88,6 +89,13 @@ class Op:
     def attributes(self) -> dict[str, Any]:
         """The op's attributes as a plain dict (field name -> value)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def param_key(node_name: str, role: str) -> str:
+    """The state_dict key of weight ``role`` of node ``node_name``: ``f"{node_name}.{role}"``,
+    or the node's own name for the empty role (a ``parameter`` node is its weight, e.g.
+    ViT's ``class_token``)."""
+    return f"{node_name}.{role}" if role else node_name
 
 
 def register_op(cls: OpT) -> OpT:

@@ -1,4 +1,5 @@
-"""Binary elementwise ops with NumPy broadcasting. No weights; MACs count 0."""
+"""Binary elementwise ops with NumPy broadcasting, or with a scalar operand. No weights; MACs
+count 0."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trtdsl.errors import ShapeError
-from trtdsl.ir.ops.base import Op, expect_float, register_op
+from trtdsl.ir.ops.base import Op, check_float, expect_float, register_op
 from trtdsl.ir.types import Dim, TensorType
 
 
@@ -33,11 +34,28 @@ def broadcast_shapes(op: Op, a: TensorType, b: TensorType) -> tuple[Dim, ...]:
 
 @dataclass(frozen=True)
 class Binary(Op):
-    """Base of binary elementwise ops: same dtypes, NumPy broadcasting of shapes."""
+    """Base of binary elementwise ops: same dtypes, NumPy broadcasting of shapes.
 
-    arity = 2
+    Two inputs ``a, b``; or one input ``a`` and a Python number ``other`` (``torch.add(x, 1.0)``
+    or ``x * 0.5``): the number takes the input's dtype, which must then be floating point.
+    """
+
+    arity = None
+
+    other: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.other is not None:
+            check_float(self, "other")
 
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        want = 1 if self.other is not None else 2
+        if len(inputs) != want:
+            how = "1 input with 'other'" if want == 1 else "2 inputs (or 1 and 'other')"
+            raise ShapeError(f"{self.op_name}: expected {how}, got {len(inputs)}")
+        if self.other is not None:
+            expect_float(self, inputs[0])
+            return inputs[0]
         a, b = inputs
         if a.dtype != b.dtype:
             raise ShapeError(
@@ -48,7 +66,8 @@ class Binary(Op):
     def reference(
         self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
     ) -> np.ndarray:
-        a, b = inputs
+        a = inputs[0]
+        b = np.asarray(self.other, dtype=a.dtype) if self.other is not None else inputs[1]
         return np.asarray(self.compute(a, b), dtype=a.dtype)
 
     def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Normalization ops: batch norm (inference form: running statistics) and softmax.
+"""Normalization ops: batch norm (inference form: running statistics), layer norm, softmax.
 
 MACs: these count 0 (only dot-product ops, conv2d and linear, count MACs).
 """
@@ -10,11 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trtdsl.errors import OpArgumentError, ShapeError
 from trtdsl.ir.ops.base import (
     Op,
     ParamSpec,
+    check_bool,
     check_float,
     check_int,
+    check_int_tuple,
     expect_float,
     expect_rank,
     normalize_axis,
@@ -128,3 +131,76 @@ class Softmax(Op):
         x64 = x.astype(np.float64)
         e = np.exp(x64 - x64.max(axis=self.dim, keepdims=True))
         return np.asarray(e / e.sum(axis=self.dim, keepdims=True), dtype=x.dtype)
+
+
+@register_op
+@dataclass(frozen=True)
+class LayerNorm(Op):
+    """Layer normalization over the last dimensions, as ``torch.nn.LayerNorm``.
+
+    Input (*, *normalized_shape) -> same shape:
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias`` with mean and (biased) variance over
+    the last ``len(normalized_shape)`` dimensions, which must equal ``normalized_shape``
+    (static). Example: ViT's ``ln_1`` on (N, 197, 768) with ``normalized_shape=768``.
+
+    Weights: ``weight`` and ``bias`` of shape ``normalized_shape`` when
+    ``elementwise_affine`` (``bias`` only if ``bias``); none otherwise.
+    """
+
+    op_name = "layer_norm"
+
+    normalized_shape: int | tuple[int, ...]
+    eps: float = 1e-5
+    elementwise_affine: bool = True
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        shape = check_int_tuple(self, "normalized_shape")
+        if not shape or any(d < 1 for d in shape):
+            raise OpArgumentError(
+                f"layer_norm: normalized_shape must be one or more ints >= 1, "
+                f"got {self.normalized_shape!r}"
+            )
+        check_float(self, "eps", positive=True)
+        check_bool(self, "elementwise_affine")
+        check_bool(self, "bias")
+
+    @property
+    def axes(self) -> int:
+        """How many trailing dimensions are normalized."""
+        return len(self.normalized_shape)  # type: ignore[arg-type]
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        x = inputs[0]
+        expect_float(self, x)
+        k = self.axes
+        if x.rank < k or tuple(x.shape[x.rank - k :]) != self.normalized_shape:
+            raise ShapeError(
+                f"layer_norm: the last {k} dimension(s) of {x} must equal normalized_shape "
+                f"{list(self.normalized_shape)}"  # type: ignore[arg-type]
+            )
+        return x
+
+    def params(self, inputs: Sequence[TensorType]) -> dict[str, ParamSpec]:
+        if not self.elementwise_affine:
+            return {}
+        shape = tuple(self.normalized_shape)  # type: ignore[arg-type]
+        specs = {"weight": ParamSpec(shape)}
+        if self.bias:
+            specs["bias"] = ParamSpec(shape)
+        return specs
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        x = inputs[0]
+        axes = tuple(range(x.ndim - self.axes, x.ndim))
+        x64 = x.astype(np.float64)
+        mean = x64.mean(axis=axes, keepdims=True)
+        var = np.square(x64 - mean).mean(axis=axes, keepdims=True)
+        y = (x64 - mean) / np.sqrt(var + self.eps)
+        if "weight" in params:
+            y = y * params["weight"].astype(np.float64)
+        if "bias" in params:
+            y = y + params["bias"].astype(np.float64)
+        return np.asarray(y, dtype=x.dtype)

@@ -22,7 +22,8 @@ from trtdsl.ir.ops.base import (
     register_op,
     static_dim,
 )
-from trtdsl.ir.types import TensorType
+from trtdsl.ir.symbolic import dim_add, window_output
+from trtdsl.ir.types import Dim, TensorType
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,22 @@ class _Pool2d(Op):
                     f"kernel_size {kernel} (padding <= kernel_size // 2)"
                 )
 
-    def _output_hw(self, x: TensorType) -> tuple[int, int]:
+    def _output_hw(self, x: TensorType) -> tuple[Dim, Dim]:
         expect_rank(self, x, 4, "NCHW input")
-        out = []
+        out: list[Dim] = []
         for axis in (0, 1):
-            size = static_dim(self, x, 2 + axis, "spatial dimensions")
+            size = x.shape[2 + axis]
             k, s = self.kernel_size[axis], self.stride[axis]  # type: ignore[index]
             p = self.padding[axis]  # type: ignore[index]
+            if isinstance(size, str):
+                if self.ceil_mode:
+                    # PyTorch drops a last window that would start in the end padding: that
+                    # depends on the size's value, which a symbolic size does not have.
+                    raise ShapeError(
+                        f"{self.op_name}: ceil_mode needs static spatial dimensions, got {x}"
+                    )
+                out.append(window_output(dim_add(size, 2 * p), k, s))
+                continue
             size_out = kernels.pool_output_size(size, k, s, p, p, self.ceil_mode)
             if size_out < 1:  # PyTorch: "Output size is too small"
                 raise ShapeError(
@@ -168,15 +178,18 @@ class AdaptiveAvgPool2d(Op):
         else:
             check_pair(self, "output_size", 1)
 
-    def _out_hw(self, x: TensorType) -> tuple[int, int]:
+    def _out_hw(self, x: TensorType) -> tuple[Dim, Dim]:
         expect_rank(self, x, 4, "NCHW input")
         expect_float(self, x)
-        out = []
+        out: list[Dim] = []
         for axis in (0, 1):
-            size = static_dim(self, x, 2 + axis, "spatial dimensions")
             o = self.output_size[axis]  # type: ignore[index]
+            if o not in (None, 1):
+                # Bins of a symbolic size have no static window (global pooling does).
+                static_dim(self, x, 2 + axis, "spatial dimensions (output size not 1)")
+            size = x.shape[2 + axis]
             out.append(size if o is None else o)
-            if size < 1:
+            if isinstance(size, int) and size < 1:
                 raise ShapeError(f"adaptive_avg_pool2d: empty spatial dimension in {x}")
         return out[0], out[1]
 

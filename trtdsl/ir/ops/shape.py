@@ -1,4 +1,5 @@
-"""Shape ops: flatten, reshape, permute, concat, and the inference no-ops identity and dropout.
+"""Shape ops: flatten, reshape, permute, transpose, expand, concat, and the inference no-ops
+identity and dropout.
 
 Symbolic (named) dimensions pass through where the op only moves them; an op that would have
 to compute with one (flatten across it, reshape's -1 absorbing it, concat along it) raises a
@@ -306,3 +307,124 @@ class Dropout(Op):
         self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
     ) -> np.ndarray:
         return inputs[0]
+
+
+@register_op
+@dataclass(frozen=True)
+class Transpose(Op):
+    """Swap two axes, as ``torch.transpose(x, dim0, dim1)`` (negative axes count from the end).
+
+    Example: (N, 768, 196) with ``dim0=1, dim1=2`` -> (N, 196, 768). No weights.
+    """
+
+    op_name = "transpose"
+
+    dim0: int
+    dim1: int
+
+    def __post_init__(self) -> None:
+        check_int(self, "dim0")
+        check_int(self, "dim1")
+
+    def permutation(self, rank: int) -> tuple[int, ...]:
+        """The equivalent ``permute`` dims for a rank-``rank`` input."""
+        a = normalize_axis(self, self.dim0, rank, "dim0")
+        b = normalize_axis(self, self.dim1, rank, "dim1")
+        axes = list(range(rank))
+        axes[a], axes[b] = axes[b], axes[a]
+        return tuple(axes)
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        x = inputs[0]
+        return x.with_shape(tuple(x.shape[a] for a in self.permutation(max(x.rank, 1))))
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        x = inputs[0]
+        return np.ascontiguousarray(np.transpose(x, self.permutation(x.ndim)))
+
+
+@register_op
+@dataclass(frozen=True)
+class Expand(Op):
+    """Broadcast size-1 axes to ``sizes``, as ``torch.Tensor.expand(*sizes)``.
+
+    ``sizes`` has one entry per output axis (at least the input's rank; extra leading axes are
+    new): an int, ``-1`` (keep the input's size; not for new axes), or a symbolic dimension
+    name, whose size is that of the same axis of the optional second input ``like`` (of the
+    output's rank). Only size-1 axes may change. ViT's ``class_token.expand(n, -1, -1)`` with
+    ``n = x.shape[0]`` is ``expand(class_token, x, sizes=[N, -1, -1])``. No weights.
+    """
+
+    op_name = "expand"
+    arity = None
+
+    sizes: tuple[int | str, ...]
+
+    def __post_init__(self) -> None:
+        value = self.sizes
+        if isinstance(value, (int, str)) and not isinstance(value, bool):
+            value = (value,)
+        if not isinstance(value, (list, tuple)) or not value:
+            raise OpArgumentError(f"expand: sizes must be a list, got {self.sizes!r}")
+        entries: list[int | str] = []
+        for v in value:
+            if isinstance(v, str) and v.isidentifier():
+                entries.append(v)
+            elif _is_int(v) and (int(v) >= 1 or int(v) == -1):
+                entries.append(int(v))
+            else:
+                raise OpArgumentError(
+                    f"expand: sizes entries must be ints >= 1, -1 or dimension names, "
+                    f"got {v!r} in {value!r}"
+                )
+        object.__setattr__(self, "sizes", tuple(entries))
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        if len(inputs) > 2:
+            raise ShapeError(f"expand: expected 1 or 2 inputs, got {len(inputs)}")
+        x = inputs[0]
+        new = len(self.sizes) - x.rank
+        if new < 0:
+            raise ShapeError(
+                f"expand: sizes {list(self.sizes)} have fewer entries than {x} has axes"
+            )
+        out: list[Dim] = []
+        for i, size in enumerate(self.sizes):
+            current: Dim | None = x.shape[i - new] if i >= new else None
+            if isinstance(size, str):
+                like = inputs[1] if len(inputs) == 2 else None
+                if like is None or like.rank != len(self.sizes) or like.shape[i] != size:
+                    raise ShapeError(
+                        f"expand: symbolic size {size!r} at axis {i} needs a second input of "
+                        f"rank {len(self.sizes)} with {size!r} at axis {i}, got "
+                        f"{like if like is not None else 'none'}"
+                    )
+            if size == -1:
+                if current is None:
+                    raise ShapeError(f"expand: -1 is not allowed for the new axis {i}")
+                out.append(current)
+                continue
+            if current is not None and current != 1 and current != size:
+                raise ShapeError(
+                    f"expand: axis {i - new} of {x} has size {current!r}, which cannot expand "
+                    f"to {size!r} (only size-1 axes expand)"
+                )
+            out.append(size)
+        return x.with_shape(tuple(out))
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        x = inputs[0]
+        new = len(self.sizes) - x.ndim
+        target = [
+            inputs[1].shape[i]
+            if isinstance(size, str)
+            else x.shape[i - new]
+            if size == -1
+            else size
+            for i, size in enumerate(self.sizes)
+        ]
+        return np.ascontiguousarray(np.broadcast_to(x, tuple(target)))

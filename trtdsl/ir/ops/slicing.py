@@ -1,4 +1,5 @@
-"""Slicing ops: ``narrow`` (one contiguous range along one axis, as ``torch.narrow``).
+"""Slicing ops along one axis: ``narrow`` (one contiguous range, as ``torch.narrow``),
+``select`` (one index, axis removed) and ``slice`` (Python's ``start:end:step``).
 
 ``x.chunk(k, dim)`` and ``x.split(size, dim)`` are written as one ``narrow`` per piece (each
 node has one output, so each piece keeps its own name). MACs: 0.
@@ -68,4 +69,102 @@ class Narrow(Op):
         x = inputs[0]
         index = [slice(None)] * x.ndim
         index[self.axis(x.ndim)] = slice(self.start, self.start + self.length)
+        return np.ascontiguousarray(x[tuple(index)])
+
+
+@register_op
+@dataclass(frozen=True)
+class Select(Op):
+    """Element ``index`` of axis ``dim``, that axis removed, as ``torch.select(x, dim, index)``
+    (``x[:, 0]`` is ``select(dim=1, index=0)``).
+
+    A negative ``index`` counts from the end. The selected axis must be static; other axes may
+    be symbolic. Example: ViT's class-token output ``x[:, 0]`` on (N, 197, 768) -> (N, 768).
+    No weights.
+    """
+
+    op_name = "select"
+
+    dim: int
+    index: int
+
+    def __post_init__(self) -> None:
+        check_int(self, "dim")
+        check_int(self, "index")
+
+    def position(self, x: TensorType) -> tuple[int, int]:
+        """(axis, non-negative index) for input ``x``."""
+        if x.rank == 0:
+            raise ShapeError(f"select: expected an input of rank >= 1, got {x}")
+        axis = normalize_axis(self, self.dim, x.rank, "dim")
+        size = x.shape[axis]
+        if not isinstance(size, int):
+            raise ShapeError(f"select: axis {axis} of {x} must be static, got {size!r}")
+        if not -size <= self.index < size:
+            raise ShapeError(f"select: index {self.index} out of range for axis {axis} of {x}")
+        return axis, self.index % size
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        x = inputs[0]
+        axis, _ = self.position(x)
+        return x.with_shape((*x.shape[:axis], *x.shape[axis + 1 :]))
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        x = inputs[0]
+        return np.ascontiguousarray(np.take(x, self.index, axis=self.dim))
+
+
+@register_op
+@dataclass(frozen=True)
+class Slice(Op):
+    """Python slicing ``start:end:step`` along ``dim``, as ``x[..., start:end:step]``
+    (``torch.Tensor.__getitem__`` with one slice).
+
+    ``start`` and ``end`` may be negative (from the end) or null (the axis's ends) and are
+    clamped to the axis as in Python; ``step`` >= 1. The sliced axis must be static; other axes
+    may be symbolic. The result may not be empty. No weights.
+    """
+
+    op_name = "slice"
+
+    dim: int
+    start: int | None = None
+    end: int | None = None
+    step: int = 1
+
+    def __post_init__(self) -> None:
+        check_int(self, "dim")
+        for name in ("start", "end"):
+            if getattr(self, name) is not None:
+                check_int(self, name)
+        check_int(self, "step", 1)
+
+    def bounds(self, x: TensorType) -> tuple[int, int, int]:
+        """(axis, first index, number of elements) for input ``x``."""
+        if x.rank == 0:
+            raise ShapeError(f"slice: expected an input of rank >= 1, got {x}")
+        axis = normalize_axis(self, self.dim, x.rank, "dim")
+        size = x.shape[axis]
+        if not isinstance(size, int):
+            raise ShapeError(f"slice: axis {axis} of {x} must be static, got {size!r}")
+        indices = range(size)[slice(self.start, self.end, self.step)]
+        if not len(indices):
+            raise ShapeError(
+                f"slice: {self.start}:{self.end}:{self.step} of axis {axis} of {x} is empty"
+            )
+        return axis, indices.start, len(indices)
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        x = inputs[0]
+        axis, _, length = self.bounds(x)
+        return x.with_shape((*x.shape[:axis], length, *x.shape[axis + 1 :]))
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        x = inputs[0]
+        index = [slice(None)] * x.ndim
+        index[self.dim % x.ndim] = slice(self.start, self.end, self.step)
         return np.ascontiguousarray(x[tuple(index)])

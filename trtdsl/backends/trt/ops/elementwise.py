@@ -1,8 +1,10 @@
-"""Emitters for binary elementwise ops (IElementWiseLayer)."""
+"""Emitters for binary elementwise ops (IElementWiseLayer), with a tensor or scalar operand."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from trtdsl.backends.trt.context import EmitContext, emitter
 from trtdsl.errors import BackendError
@@ -19,7 +21,12 @@ def _binary(ctx: EmitContext, node: Node, operation: str) -> Any:
     """
     rank = ctx.output_type(node).rank
     a = _with_rank(ctx, node, 0, rank)
-    b = _with_rank(ctx, node, 1, rank)
+    other = node.op.other  # type: ignore[attr-defined]
+    if other is not None:  # a scalar operand: a constant of shape (1, ..., 1)
+        value = np.full((1,) * rank, other, dtype=np.float64)
+        b = ctx.constant(node, "other", value, ctx.compute_dtype(node))
+    else:
+        b = _with_rank(ctx, node, 1, rank)
     return ctx.network.add_elementwise(a, b, getattr(ctx.trt.ElementWiseOperation, operation))
 
 

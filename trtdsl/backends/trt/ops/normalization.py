@@ -1,12 +1,15 @@
-"""Emitters for normalization ops (a batch norm that was not folded) and softmax."""
+"""Emitters for normalization ops (a batch norm that was not folded, layer norm) and softmax."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from trtdsl.backends.trt.context import EmitContext, emitter
+from trtdsl.backends.trt.module import add_normalization
 from trtdsl.ir.graph import Node
-from trtdsl.ir.ops.normalization import BatchNorm2d, Softmax, batch_norm_scale_shift
+from trtdsl.ir.ops.normalization import BatchNorm2d, LayerNorm, Softmax, batch_norm_scale_shift
 
 
 @emitter(BatchNorm2d)
@@ -45,4 +48,30 @@ def emit_softmax(ctx: EmitContext, node: Node) -> Any:
     layer = ctx.network.add_softmax(ctx.input(node))
     if layer is not None:
         layer.axes = 1 << (op.dim % max(rank, 1))
+    return layer
+
+
+@emitter(LayerNorm)
+def emit_layer_norm(ctx: EmitContext, node: Node) -> Any:
+    """INormalizationLayer over the last ``len(normalized_shape)`` axes, with scale and bias
+    constants shaped (1, ..., 1, *normalized_shape) (ones and zeros without affine weights)."""
+    op: LayerNorm = node.op  # type: ignore[assignment]
+    x = ctx.input_type(node)
+    dtype = ctx.compute_dtype(node)
+    shape = (1,) * (x.rank - op.axes) + tuple(op.normalized_shape)  # type: ignore[arg-type]
+    roles = op.params([x])
+    if "weight" in roles:
+        weight = ctx.weights[f"{node.name}.weight"].reshape(shape)
+    else:
+        weight = np.ones(shape, np.float32)
+    if "bias" in roles:
+        bias = ctx.weights[f"{node.name}.bias"].reshape(shape)
+    else:
+        bias = np.zeros(shape, np.float32)
+    scale_t = ctx.constant(node, "weight", weight, dtype)
+    bias_t = ctx.constant(node, "bias", bias, dtype)
+    axes = sum(1 << a for a in range(x.rank - op.axes, x.rank))
+    layer = add_normalization(ctx.trt, ctx.network, ctx.input(node), scale_t, bias_t, axes)
+    if layer is not None:
+        layer.epsilon = op.eps
     return layer

@@ -1,5 +1,5 @@
 """Emitters for slicing ops: ``narrow`` as an ISliceLayer, or shuffle + mask + reduce when the
-input has dynamic dimensions."""
+input has dynamic dimensions; ``select`` as a gather; ``slice`` as an ISliceLayer or a gather."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import numpy as np
 from trtdsl.backends.trt.context import EmitContext, emitter
 from trtdsl.errors import BackendError
 from trtdsl.ir.graph import Node
-from trtdsl.ir.ops.slicing import Narrow
+from trtdsl.ir.ops.slicing import Narrow, Select, Slice
+from trtdsl.ir.types import DType
 
 
 @emitter(Narrow)
@@ -64,3 +65,32 @@ def emit_narrow(ctx: EmitContext, node: Node) -> Any:
     )
     masked_tensor = ctx.add(node, masked, "masked").get_output(0)
     return ctx.network.add_reduce(masked_tensor, ctx.trt.ReduceOperation.SUM, 1 << axis, False)
+
+
+@emitter(Select)
+def emit_select(ctx: EmitContext, node: Node) -> Any:
+    """IGatherLayer (DEFAULT mode) with a rank-0 int32 index constant: the axis is removed,
+    and the other axes may be dynamic."""
+    op: Select = node.op  # type: ignore[assignment]
+    axis, index = op.position(ctx.input_type(node))
+    indices = ctx.constant(node, "index", np.asarray(index, dtype=np.int32), DType.INT32)
+    return ctx.network.add_gather(ctx.input(node), indices, axis)
+
+
+@emitter(Slice)
+def emit_slice(ctx: EmitContext, node: Node) -> Any:
+    """A static input: one ISliceLayer (start, length, step on the axis). A dynamic input: an
+    IGatherLayer of the selected indices (a static ISliceLayer cannot cover -1 extents)."""
+    op: Slice = node.op  # type: ignore[assignment]
+    x = ctx.input_type(node)
+    axis, first, length = op.bounds(x)
+    if x.is_static:
+        start = [0] * x.rank
+        start[axis] = first
+        stride = [1] * x.rank
+        stride[axis] = op.step
+        shape = tuple(int(d) for d in ctx.output_type(node).shape)
+        return ctx.network.add_slice(ctx.input(node), tuple(start), shape, tuple(stride))
+    picked = np.arange(first, first + length * op.step, op.step, dtype=np.int32)
+    indices = ctx.constant(node, "indices", picked, DType.INT32)
+    return ctx.network.add_gather(ctx.input(node), indices, axis)
