@@ -13,12 +13,14 @@ import numpy as np
 
 from trtdsl.cli.args import (
     add_backend_option,
+    add_cache_option,
     add_precision_options,
     add_shape_option,
     add_weights_options,
     build_config,
     load_bound_weights,
     load_graph,
+    plan_builder,
     shape_args,
 )
 from trtdsl.errors import UsageError
@@ -51,6 +53,7 @@ def add_source_arguments(parser: argparse.ArgumentParser, engine_ok: bool = True
     add_backend_option(parser, what="builds a MODEL in memory")
     add_precision_options(parser)
     add_input_options(parser)
+    add_cache_option(parser)
 
 
 def add_input_options(parser: argparse.ArgumentParser, ranges: bool = False) -> None:
@@ -87,7 +90,9 @@ def load_source(args: argparse.Namespace, engine_ok: bool = True) -> Source:
         loaded, feed = open_engine_with_inputs(args, args.source)
         return Source(loaded, feed)
     graph, weights, feed = load_model_and_inputs(args)
-    loaded = build_in_memory(graph, weights, args.backend, config=build_config(args))
+    loaded = build_in_memory(
+        graph, weights, args.backend, config=build_config(args), build=plan_builder(args)
+    )
     return Source(loaded, feed, weights)
 
 
@@ -104,6 +109,8 @@ def open_engine_with_inputs(
         raise UsageError("--weights applies to a MODEL; an engine file holds its weights")
     if getattr(args, "fold_bn", False):
         raise UsageError("--fold-bn applies to a MODEL; an engine is already built")
+    if getattr(args, "cache", None):
+        raise UsageError("--cache applies to a MODEL built in memory; an engine is already built")
     if getattr(args, "precision", "fp32") != "fp32" or getattr(args, "keep_fp32", None):
         raise UsageError("--precision/--keep-fp32 apply to a MODEL; an engine is already built")
     loaded = open_engine(path)

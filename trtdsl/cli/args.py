@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 from typing import TYPE_CHECKING
 
 from trtdsl.errors import UsageError
@@ -16,7 +17,9 @@ from trtdsl.ir.types import ShapeRange
 from trtdsl.weights import BoundWeights
 
 if TYPE_CHECKING:
-    from trtdsl.backends.trt import BuildConfig
+    from trtdsl.backends.trt import BuildConfig, EmittedNetwork
+    from trtdsl.deploy.cache import EngineCache
+    from trtdsl.runtime.engines import PlanBuilder
 
 MODEL_HELP = "a .yaml or .py model file, or a zoo name (trtdsl zoo lists them)"
 WEIGHTS_HELP = "a .safetensors file, or random[:SEED] for seeded random weights"
@@ -236,6 +239,47 @@ def add_build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--refittable", action="store_true", help="allow refitting the weights later, by name"
     )
+    add_cache_option(parser)
+
+
+def add_cache_option(parser: argparse.ArgumentParser) -> None:
+    """``--cache DIR``: the engine cache of every command that builds an engine."""
+    parser.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="engine cache directory (created if missing): an engine already built with the "
+        "same model, weights, product and version, targets or GPU, precision, profiles and "
+        "builder options is read from there instead of built (trtdsl cache ls|clear DIR)",
+    )
+
+
+def open_cache(args: argparse.Namespace) -> EngineCache | None:
+    """The EngineCache of ``--cache`` (None without it); UsageError for a directory that is a
+    file, cannot be created or is not writable (checked before any long work)."""
+    directory = getattr(args, "cache", None)
+    if directory is None:
+        return None
+    from trtdsl.deploy.cache import EngineCache
+
+    return EngineCache(directory, "--cache")
+
+
+def plan_builder(args: argparse.Namespace) -> PlanBuilder | None:
+    """How a command that builds in memory builds with ``--cache`` (None without it): through
+    the cache, saying each hit or miss on stderr (stdout may be JSON)."""
+    cache = open_cache(args)
+    if cache is None:
+        return None
+    through_cache = cache.plan_builder()
+
+    def build(emitted: EmittedNetwork, config: BuildConfig) -> bytes:
+        plan = through_cache(emitted, config)
+        digest = (cache.last_digest or "")[:12]
+        what = "hit: build skipped" if cache.last_hit else "miss: built and stored"
+        print(f"cache: {what} ({digest} in {cache.directory})", file=sys.stderr)
+        return plan
+
+    return build
 
 
 def build_config(args: argparse.Namespace) -> BuildConfig:

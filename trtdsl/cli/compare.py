@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from trtdsl.backends.trt import BuildConfig
 from trtdsl.cli._engine_args import add_memory_argument, add_source_arguments
-from trtdsl.cli.args import build_config
+from trtdsl.cli.args import build_config, plan_builder
 from trtdsl.cli.format import Column, add_format_option, print_json, print_table
 from trtdsl.errors import UsageError
+
+if TYPE_CHECKING:
+    from trtdsl.runtime.engines import PlanBuilder
 
 EXIT_MISMATCH = 3
 """Exit status when some node exceeds the tolerance (0: all within it; 2: usage error)."""
@@ -94,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
         )
     if config.precision.value != "fp32":
         notes.append(f"backend built at {config.precision.value}; reference in float32")
-    run_marked = _RunMarked(built_graph, built_weights, inputs, args.backend, args.memory, config)
+    run_marked = _RunMarked(
+        built_graph, built_weights, inputs, args.backend, args.memory, config, plan_builder(args)
+    )
     report = compare_layerwise(
         reference_graph,
         reference_weights,
@@ -146,6 +152,7 @@ class _RunMarked:
         backend: str,
         memory: str,
         config: BuildConfig,
+        build: PlanBuilder | None = None,
     ) -> None:
         self.graph = graph
         self.weights = weights
@@ -153,6 +160,7 @@ class _RunMarked:
         self.backend = backend
         self.memory = memory
         self.config = config
+        self.build = build
         self.builds = 0
         self.description = ""
 
@@ -169,6 +177,7 @@ class _RunMarked:
             prepared=True,
             config=self.config,
             emulate_if_not_runnable=True,
+            build=self.build,
         )
         with EngineRunner(loaded.engine, loaded.trt, self.memory) as runner:
             outputs = runner.infer(self.inputs)

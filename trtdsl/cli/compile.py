@@ -47,6 +47,7 @@ from trtdsl.cli.args import (
     check_output_directory,
     load_bound_weights,
     load_graph,
+    open_cache,
 )
 from trtdsl.cli.format import Column, print_table
 from trtdsl.debug.check import check_engine
@@ -124,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     out = _Output(sys.stdout)
     graph = load_graph(args.model, args)
     config = build_config(args)
+    cache = open_cache(args)
     profiles = profile_shapes(graph, config)
     path = None if emulated else (args.output or f"{graph.name}.engine")
     if path is not None:
@@ -142,14 +144,24 @@ def run(args: argparse.Namespace) -> int:
     out.line(f"options: {config.describe()}")
     if args.print_layers:
         _print_layers(layers)
-    with _progress_bar(sys.stderr) as progress:
-        result = build_network(emitted, config, progress=progress)
+    cached: dict[str, Any] | None = None
+    if cache is None:
+        with _progress_bar(sys.stderr) as progress:
+            result = build_network(emitted, config, progress=progress)
+    else:
+        result, cached = _build_through_cache(cache, emitted, config, out)
     for note in result.notes:
         out.line(f"note: {note}")
     label = (
         " (emulated)" if emulated else f" ({describe_targets(trt, config.compute_capabilities)})"
     )
-    out.line(f"build{label}: {result.seconds:.2f} s, {len(result.plan):,} bytes")
+    if cached is not None and cached["hit"]:
+        out.line(
+            f"build{label}: skipped (cached; built in {result.seconds:.2f} s), "
+            f"{len(result.plan):,} bytes"
+        )
+    else:
+        out.line(f"build{label}: {result.seconds:.2f} s, {len(result.plan):,} bytes")
     check: dict[str, Any] | None = None
     if not args.no_check:
         check = _check(trt, result.plan, graph, bound.arrays, check_inputs, config, out)
@@ -157,9 +169,30 @@ def run(args: argparse.Namespace) -> int:
         out.line("emulated: no engine written (the emulator's plan is not a TensorRT engine)")
         return 0
     sidecar = _sidecar(args, graph, bound.arrays, trt, config, emitted, result, profiles, check)
+    if cached is not None:
+        sidecar["cache"] = cached
     _write_outputs(path, result.plan, sidecar)
     out.line(f"engine: {path} ({len(result.plan):,} bytes) and {path}.json")
     return 0
+
+
+def _build_through_cache(
+    cache: Any, emitted: Any, config: BuildConfig, out: _Output
+) -> tuple[BuildResult, dict[str, Any]]:
+    """Read the engine from ``--cache`` or build it and store it there; says which."""
+    from trtdsl.deploy.cache import cache_key
+
+    key = cache_key(emitted, config)
+    with _progress_bar(sys.stderr) as progress:
+        result, hit = cache.build(
+            key, lambda: build_network(emitted, config, progress=progress), emitted.graph.name
+        )
+    where = f"{cache.directory}/{key.digest}.engine"
+    if hit:
+        out.line(f"cache: hit {key.digest[:12]}: build skipped, engine read from {where}")
+    else:
+        out.line(f"cache: miss {key.digest[:12]}: built and stored as {where}")
+    return result, {"dir": str(cache.directory), "key": key.digest, "hit": hit}
 
 
 class _Output:

@@ -18,9 +18,11 @@ from trtdsl.cli._engine_args import (
 )
 from trtdsl.cli.args import (
     add_backend_option,
+    add_cache_option,
     add_precision_options,
     add_weights_options,
     build_config,
+    plan_builder,
 )
 from trtdsl.cli.format import print_json
 from trtdsl.errors import UsageError
@@ -70,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_input_options(parser)
     add_backend_option(parser, reference=True, what="runs a MODEL")
     add_precision_options(parser)
+    add_cache_option(parser)
     parser.add_argument(
         "--fold-bn",
         action="store_true",
@@ -134,8 +137,10 @@ def backend_runner(args: argparse.Namespace) -> Backend:
     if args.backend == "reference":
         if args.precision != "fp32" or args.keep_fp32:
             raise UsageError("--precision/--keep-fp32 need an engine backend, not reference")
+        if args.cache:
+            raise UsageError("--cache needs an engine backend, not reference")
         return run_reference
-    return EngineBackend(args.backend, config=build_config(args))
+    return EngineBackend(args.backend, config=build_config(args), build=plan_builder(args))
 
 
 def run_engine_file(args: argparse.Namespace) -> int:

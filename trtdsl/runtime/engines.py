@@ -10,7 +10,7 @@ import dataclasses
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,11 @@ from trtdsl.errors import BackendError, EngineNotRunnableError, UsageError
 from trtdsl.ir.graph import Graph
 
 if TYPE_CHECKING:
-    from trtdsl.backends.trt import BuildConfig
+    from trtdsl.backends.trt import BuildConfig, EmittedNetwork
+
+PlanBuilder = Callable[["EmittedNetwork", "BuildConfig"], bytes]
+"""``(emitted, config) -> plan``: how ``build_in_memory`` builds (default ``build_engine``;
+``trtdsl.deploy.cache.EngineCache.plan_builder()`` goes through an engine cache)."""
 
 _LOG = logging.getLogger("trtdsl")
 
@@ -170,6 +174,7 @@ def build_in_memory(
     prepared: bool = False,
     config: BuildConfig | None = None,
     emulate_if_not_runnable: bool = False,
+    build: PlanBuilder | None = None,
 ) -> LoadedEngine:
     """Build ``graph`` into an engine without writing a file, and deserialize it.
 
@@ -183,6 +188,7 @@ def build_in_memory(
         emulate_if_not_runnable: with ``backend="auto"``, when the real engine builds but this
             machine cannot run it, run the same network in the emulator instead; the engine's
             description says so and why.
+        build: builds the plan (default ``build_engine``), e.g. through an engine cache.
     Returns:
         the engine; ``graph`` is the graph actually emitted (after batch-norm folding).
     Raises:
@@ -200,7 +206,7 @@ def build_in_memory(
     marked = mark_debug_outputs(emitted.network, debug_outputs)
     if debug_outputs:
         _LOG.info("debug build: marked %d of %d values as outputs", marked, len(debug_outputs))
-    plan = build_engine(emitted, config)
+    plan = (build or build_engine)(emitted, config)
     try:
         loaded = deserialize(plan, trt, "the engine built in memory")
     except EngineNotRunnableError as e:
@@ -211,7 +217,7 @@ def build_in_memory(
                 config, compute_capabilities=(), timing_cache=None
             )
             loaded = build_in_memory(
-                graph, weights, "emulated", debug_outputs, True, emulator_config
+                graph, weights, "emulated", debug_outputs, True, emulator_config, build=build
             )
             loaded.description += (
                 f" (--backend auto chose {describe_version(trt)}; its engine built, but "
@@ -266,13 +272,18 @@ class EngineBackend:
     """
 
     def __init__(
-        self, backend: str, memory: str = "auto", config: BuildConfig | None = None
+        self,
+        backend: str,
+        memory: str = "auto",
+        config: BuildConfig | None = None,
+        build: PlanBuilder | None = None,
     ) -> None:
         if backend not in BUILD_BACKENDS:
             raise ValueError(f"backend must be one of {BUILD_BACKENDS}, got {backend!r}")
         self.backend = backend
         self.memory = memory
         self.config = config
+        self.build = build
         self.last_description = ""
 
     def __call__(
@@ -285,7 +296,12 @@ class EngineBackend:
         from trtdsl.runtime.runner import EngineRunner
 
         loaded = build_in_memory(
-            graph, weights, self.backend, config=self.config, emulate_if_not_runnable=True
+            graph,
+            weights,
+            self.backend,
+            config=self.config,
+            emulate_if_not_runnable=True,
+            build=self.build,
         )
         with EngineRunner(loaded.engine, loaded.trt, self.memory) as runner:
             outputs = runner.infer(inputs)
