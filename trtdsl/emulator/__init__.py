@@ -77,6 +77,7 @@ from trtdsl.emulator.plan import EMULATED_VERSION as __version__  # noqa: F401
 from trtdsl.emulator.profiling import IProfiler as IProfiler
 from trtdsl.emulator.profiling import IProgressMonitor as IProgressMonitor
 from trtdsl.emulator.profiling import Profiler as Profiler
+from trtdsl.emulator.refit import Refitter as Refitter
 from trtdsl.emulator.tensor import ITensor as ITensor
 from trtdsl.emulator.types import Dims as Dims
 from trtdsl.emulator.types import Permutation as Permutation

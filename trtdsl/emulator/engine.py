@@ -110,8 +110,10 @@ class ICudaEngine:
 
     @property
     def refittable(self) -> bool:
-        """Always False: the emulator does not refit."""
-        return False
+        """Whether the plan was built with BuilderFlag.REFIT (see ``Refitter``)."""
+        from trtdsl.emulator.refit import plan_refittable
+
+        return plan_refittable(self._blob)
 
     @property
     def profiling_verbosity(self) -> ProfilingVerbosity:

@@ -119,6 +119,9 @@ def serialize_network(network: INetworkDefinition, config: IBuilderConfig) -> by
     problems = _check_buildable(network, config)
     if problems:
         raise PlanError("; ".join(problems))
+    from trtdsl.emulator.refit import refit_mode, weights_name, weights_names
+
+    names = weights_names(network)  # for refit
     arrays: dict[str, np.ndarray] = {}
     layers = []
     for layer in network._layers:
@@ -126,7 +129,12 @@ def serialize_network(network: INetworkDefinition, config: IBuilderConfig) -> by
         for role, w in layer._w.items():
             key = f"l{layer._index}_{role}"
             arrays[key] = np.array(w.numpy(), copy=True)
-            weights[role] = {"key": key, "dtype": w.dtype.name, "count": w.size}
+            weights[role] = {
+                "key": key,
+                "dtype": w.dtype.name,
+                "count": w.size,
+                "name": weights_name(names, w),
+            }
         layers.append(
             {
                 "class": type(layer).__name__,
@@ -166,6 +174,7 @@ def serialize_network(network: INetworkDefinition, config: IBuilderConfig) -> by
         "layers": layers,
         "num_profiles": max(len(profiles), 1),
         "profiling_verbosity": config.profiling_verbosity.name,
+        "refittable": refit_mode(config),
     }
     header = json.dumps(description).encode("utf-8")
     buffer = io.BytesIO()
