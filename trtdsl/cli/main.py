@@ -20,6 +20,8 @@ SUBCOMMANDS = (
     "weights",
     "export",
     "compile",
+    "refit",
+    "cache",
     "bench",
     "inspect",
     "compare",
