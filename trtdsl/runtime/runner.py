@@ -17,26 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from trtdsl.backends.trt.context import bfloat16_bits
+from trtdsl.backends.trt.context import TRT_DTYPES, bfloat16_bits, trt_dtype_key
 from trtdsl.errors import BackendError, UsageError
 from trtdsl.runtime import cuda
 from trtdsl.runtime.memory import Buffer, DeviceMemory, HostMemory, open_memory
 
 _LOG = logging.getLogger("trtdsl")
-
-# TensorRT DataType member names -> NumPy dtypes (fp8/int4/fp4 have none). bfloat16 travels as
-# its uint16 bit patterns: float arrays are rounded into them on input and widened on output.
-_NUMPY_DTYPES = {
-    "BF16": np.uint16,
-    "FLOAT": np.float32,
-    "HALF": np.float16,
-    "INT8": np.int8,
-    "INT32": np.int32,
-    "INT64": np.int64,
-    "BOOL": np.bool_,
-    "UINT8": np.uint8,
-}
-
 
 @dataclass(frozen=True)
 class IOTensor:
@@ -81,7 +67,7 @@ def engine_io(engine: Any) -> list[IOTensor]:
             lo, opt, hi = engine.get_tensor_profile_shape(name, 0)
             profile = (_dims(lo), _dims(opt), _dims(hi))
         dtype = _numpy_dtype(engine, name)
-        bf16 = _mode_name(engine.get_tensor_dtype(name)) == "BF16"
+        bf16 = trt_dtype_key(engine.get_tensor_dtype(name)) == "BF16"
         tensors.append(IOTensor(name, is_input, dtype, shape, profile, bf16))
     return tensors
 
@@ -395,11 +381,11 @@ def _mode_name(mode: Any) -> str:
 
 
 def _numpy_dtype(engine: Any, name: str) -> np.dtype:
-    dtype = engine.get_tensor_dtype(name)
-    key = str(getattr(dtype, "name", dtype)).rsplit(".", 1)[-1].upper()
-    if key not in _NUMPY_DTYPES:
+    """The NumPy dtype of an I/O tensor's buffers (bfloat16 as uint16 bit patterns)."""
+    key = trt_dtype_key(engine.get_tensor_dtype(name))
+    if key not in TRT_DTYPES or key == "FP8":
         raise BackendError(f"tensor {name}: dtype {key} has no NumPy equivalent in the runner")
-    return np.dtype(_NUMPY_DTYPES[key])
+    return np.dtype(TRT_DTYPES[key][1])
 
 
 def _dims(dims: Any) -> tuple[int, ...]:

@@ -38,19 +38,31 @@ def emitter(op_class: type[Op]) -> Callable[[EmitFn], EmitFn]:
     return register
 
 
+TRT_DTYPES: dict[str, tuple[DType, type[np.generic]]] = {
+    "FLOAT": (DType.FLOAT32, np.float32),
+    "HALF": (DType.FLOAT16, np.float16),
+    "BF16": (DType.BFLOAT16, np.uint16),  # bit patterns: NumPy has no bfloat16
+    "INT8": (DType.INT8, np.int8),
+    "INT32": (DType.INT32, np.int32),
+    "INT64": (DType.INT64, np.int64),
+    "BOOL": (DType.BOOL, np.bool_),
+    "UINT8": (DType.UINT8, np.uint8),
+    "FP8": (DType.FLOAT8_E4M3, np.uint8),  # E4M3 bit patterns
+}
+"""The one table of TensorRT data types: ``trt.DataType`` member name -> (IR dtype, the NumPy
+dtype its buffers hold). The emitter, the layer listings and the runtime all read it."""
+
+_TRT_NAMES = {dtype: name for name, (dtype, _) in TRT_DTYPES.items()}
+
+
 def trt_dtype(trt: ModuleType, dtype: DType) -> Any:
     """The ``trt.DataType`` of an IR dtype."""
-    return {
-        DType.FLOAT32: trt.float32,
-        DType.FLOAT16: trt.float16,
-        DType.BFLOAT16: trt.bfloat16,
-        DType.INT64: trt.int64,
-        DType.INT32: trt.int32,
-        DType.INT8: trt.int8,
-        DType.UINT8: trt.uint8,
-        DType.BOOL: trt.bool,
-        DType.FLOAT8_E4M3: trt.fp8,
-    }[dtype]
+    return getattr(trt.DataType, _TRT_NAMES[dtype])
+
+
+def trt_dtype_key(dtype: Any) -> str:
+    """The member name (``"FLOAT"``, ``"BF16"``, ...) of a ``trt.DataType`` value."""
+    return str(getattr(dtype, "name", None) or str(dtype).rsplit(".", 1)[-1]).upper()
 
 
 def trt_dims(t: TensorType) -> tuple[int, ...]:
@@ -223,20 +235,7 @@ def tensor_shape(tensor: Any) -> tuple[int, ...]:
     return tuple(int(d) for d in tensor.shape)
 
 
-_DTYPE_NAMES = {
-    "FLOAT": "float32",
-    "HALF": "float16",
-    "BF16": "bfloat16",
-    "INT8": "int8",
-    "INT32": "int32",
-    "INT64": "int64",
-    "BOOL": "bool",
-    "UINT8": "uint8",
-    "FP8": "float8_e4m3",
-}
-
-
 def dtype_name(dtype: Any) -> str:
     """The IR name (``float32``, ...) of a ``trt.DataType``; TensorRT's own name otherwise."""
-    name = str(getattr(dtype, "name", None) or str(dtype).rsplit(".", 1)[-1]).upper()
-    return _DTYPE_NAMES.get(name, name.lower())
+    key = trt_dtype_key(dtype)
+    return TRT_DTYPES[key][0].value if key in TRT_DTYPES else key.lower()
