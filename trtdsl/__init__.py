@@ -16,6 +16,7 @@ from trtdsl.backends.trt import prepare_graph as prepare_graph
 from trtdsl.debug.compare import compare_layerwise as compare_layerwise
 from trtdsl.debug.compare import perturb_weights as perturb_weights
 from trtdsl.debug.folding import folding_error as folding_error
+from trtdsl.engine import Engine as Engine
 from trtdsl.errors import BackendError as BackendError
 from trtdsl.errors import ModelError as ModelError
 from trtdsl.errors import OpArgumentError as OpArgumentError
