@@ -8,10 +8,11 @@ import pytest
 
 from trtdsl import DType, ModelBuilder
 from trtdsl.errors import ModelError, UsageError
-from trtdsl.frontend.load import load_model, parse_shape_override
+from trtdsl.frontend.load import load_model
 from trtdsl.frontend.yaml import load_yaml, load_yaml_text
 from trtdsl.frontend.yaml_expr import ExpressionError, evaluate
 from trtdsl.frontend.yaml_values import substitute
+from trtdsl.ir.types import parse_shapes
 
 DATA = Path(__file__).parent / "data" / "yaml"
 
@@ -284,14 +285,18 @@ def load_model_from_text(graph, shapes):  # type: ignore[no-untyped-def]
         ("x=7", ("x", (7,))),
     ],
 )
-def test_parse_shape_override(text: str, expected: tuple[str, tuple[int, ...]]) -> None:
-    assert parse_shape_override(text) == expected
+def test_parse_shapes_reads_one_fixed_shape(
+    text: str, expected: tuple[str, tuple[int, ...]]
+) -> None:
+    name, shape = expected
+    (parsed,) = parse_shapes([text]).items()
+    assert parsed[0] == name and parsed[1].is_fixed and parsed[1].opt == shape
 
 
 @pytest.mark.parametrize("text", ["x", "x=", "=1x2", "x=1xa", "x=1x-2", "x=1.5"])
-def test_parse_shape_override_rejects(text: str) -> None:
-    with pytest.raises(UsageError, match=r"expected NAME=DxDx\.\.\. with integer sizes"):
-        parse_shape_override(text)
+def test_parse_shapes_rejects(text: str) -> None:
+    with pytest.raises(UsageError, match=r"--shape"):
+        parse_shapes([text])
 
 
 @pytest.mark.parametrize(

@@ -230,21 +230,5 @@ def with_input_shapes(graph: Graph, shapes: Mapping[str, tuple[int, ...]]) -> Gr
     return builder.build(warn_unused=False, source=graph.name)
 
 
-def parse_shape_override(text: str) -> tuple[str, tuple[int, ...]]:
-    """Parse ``NAME=1x3x224x224`` (or ``NAME=1,3,224,224``) into ``(name, shape)``.
-
-    Raises:
-        UsageError naming the text and the expected form.
-    """
-    name, sep, dims = text.partition("=")
-    name = name.strip()
-    parts = re.split(r"[x,]", dims.strip()) if dims.strip() else []
-    if not sep or not name or not parts or not all(p.strip().isdigit() for p in parts):
-        raise UsageError(
-            f"--shape {text!r}: expected NAME=DxDx... with integer sizes, e.g. x=1x3x224x224"
-        )
-    return name, tuple(int(p) for p in parts)
-
-
 def _format_shapes(shapes: Mapping[str, tuple[int, ...]]) -> str:
     return ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shapes.items())

@@ -313,10 +313,10 @@ def parse_shapes(specs: list[str] | tuple[str, ...]) -> dict[str, ShapeRange]:
             raise UsageError(
                 f"--shape {spec!r}: expected NAME=MINxCxHxW:OPTxCxHxW:MAXxCxHxW or NAME=SHAPE"
             )
-        try:
-            shapes = [tuple(int(d) for d in re.split(r"[x,]", p)) for p in parts]
-        except ValueError:
-            raise UsageError(f"--shape {spec!r}: dimensions must be integers") from None
+        sizes = [re.split(r"[x,]", p) for p in parts]
+        if not all(d.strip().isdigit() for dims in sizes for d in dims):
+            raise UsageError(f"--shape {spec!r}: dimensions must be integers >= 0")
+        shapes = [tuple(int(d) for d in dims) for dims in sizes]
         if len(shapes) == 1:
             shapes *= 3
         if name in result:
