@@ -147,6 +147,67 @@ def _attention(num_heads: int, batch_first: bool) -> TorchFn:
     return attention
 
 
+def _torch_nms(score_threshold: float, iou_threshold: float, max_det: int, multi: bool) -> TorchFn:
+    """An independent torch version of ``nms``: greedy batched NMS per image (torchvision's
+    ``batched_nms`` semantics), rows (x1, y1, x2, y2, score, class), padding (0, 0, 0, 0, 0, -1)."""
+
+    def fn(F: Any, torch: Any, x: list[Any], p: dict[str, Any]) -> Any:
+        boxes, scores = x
+        out = torch.zeros(boxes.shape[0], max_det, 6)
+        out[:, :, 5] = -1
+        for n in range(boxes.shape[0]):
+            if multi:
+                anchor, cls = torch.nonzero(scores[n] > score_threshold, as_tuple=True)
+            else:
+                best, arg = scores[n].max(dim=1)
+                anchor = torch.nonzero(best > score_threshold).flatten()
+                cls = arg[anchor]
+            value = scores[n, anchor, cls]
+            order = torch.argsort(value, descending=True, stable=True)
+            b = boxes[n, anchor[order]].double()
+            lo, hi = torch.minimum(b[:, :2], b[:, 2:]), torch.maximum(b[:, :2], b[:, 2:])
+            area = (hi - lo).prod(dim=1)
+            keep: list[int] = []
+            for i in range(len(order)):
+                ok = True
+                for j in keep:
+                    if cls[order[j]] != cls[order[i]]:
+                        continue
+                    wh = (torch.minimum(hi[i], hi[j]) - torch.maximum(lo[i], lo[j])).clamp(min=0)
+                    inter = wh[0] * wh[1]
+                    if inter / (area[i] + area[j] - inter) > iou_threshold:
+                        ok = False
+                        break
+                if ok:
+                    keep.append(i)
+            kept = order[torch.tensor(keep[:max_det], dtype=torch.long)]
+            rows = len(kept)
+            out[n, :rows, :4] = boxes[n, anchor[kept]]
+            out[n, :rows, 4] = scores[n, anchor[kept], cls[kept]]
+            out[n, :rows, 5] = cls[kept].float()
+        return out
+
+    return fn
+
+
+def _torch_anchors(strides: tuple[int, ...], offset: float, points: bool) -> TorchFn:
+    """Ultralytics' ``make_anchors``, written in torch: (1, 2, A) points or (1, 1, A) strides."""
+
+    def fn(F: Any, torch: Any, x: list[Any], p: dict[str, Any]) -> Any:
+        anchor_points, stride_tensor = [], []
+        for feat, stride in zip(x, strides, strict=True):
+            h, w = feat.shape[2:]
+            sx = torch.arange(w, dtype=torch.float32) + offset
+            sy = torch.arange(h, dtype=torch.float32) + offset
+            sy, sx = torch.meshgrid(sy, sx, indexing="ij")
+            anchor_points.append(torch.stack((sx, sy), -1).view(-1, 2))
+            stride_tensor.append(torch.full((h * w, 1), float(stride)))
+        grid = torch.cat(anchor_points) if points else torch.cat(stride_tensor)
+        return grid.transpose(0, 1).unsqueeze(0).contiguous()
+
+    return fn
+
+
 CASES: tuple[OpCase, ...] = (
     # -- conv2d -------------------------------------------------------------------------------
     _case(
@@ -1066,6 +1127,51 @@ CASES: tuple[OpCase, ...] = (
         ((2, 4, 4, 5),),
         (2, 4, 8, 7),
         lambda F, torch, x, p: F.conv_transpose2d(x[0], p["weight"], None, groups=2, dilation=2),
+    ),
+
+    # -- detection ----------------------------------------------------------------------------
+    _case(
+        "anchor_points",
+        "anchor_points",
+        dict(strides=[8, 16, 32]),
+        ((1, 4, 8, 12), (1, 4, 4, 6), (1, 4, 2, 3)),
+        (1, 2, 96 + 24 + 6),
+        _torch_anchors((8, 16, 32), 0.5, points=True),
+    ),
+    _case(
+        "anchor_strides",
+        "anchor_strides",
+        dict(strides=[8, 16]),
+        ((2, 3, 6, 4), (2, 5, 3, 2)),
+        (1, 1, 24 + 6),
+        _torch_anchors((8, 16), 0.5, points=False),
+    ),
+    _case(
+        "nms",
+        "nms",
+        dict(score_threshold=0.25, iou_threshold=0.3, max_det=12),
+        ((2, 40, 4), (2, 40, 3)),
+        (2, 12, 6),
+        _torch_nms(0.25, 0.3, 12, multi=False),
+        input_scale=3.0,
+    ),
+    _case(
+        "nms-multi-label",
+        "nms",
+        dict(score_threshold=0.5, iou_threshold=0.5, max_det=30, multi_label=True),
+        ((1, 30, 4), (1, 30, 4)),
+        (1, 30, 6),
+        _torch_nms(0.5, 0.5, 30, multi=True),
+        input_scale=3.0,
+    ),
+    _case(
+        "count_nonzero",
+        "count_nonzero",
+        dict(dim=1),
+        ((3, 5, 2),),
+        (3, 2),
+        lambda F, torch, x, p: torch.count_nonzero(x[0], dim=1),
+        expected_dtypes=("int64",),
     ),
 )
 

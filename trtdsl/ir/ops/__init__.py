@@ -4,6 +4,7 @@ from trtdsl.ir.ops import activation as activation
 from trtdsl.ir.ops import attention as attention
 from trtdsl.ir.ops import cast as cast
 from trtdsl.ir.ops import conv as conv
+from trtdsl.ir.ops import detection as detection
 from trtdsl.ir.ops import elementwise as elementwise
 from trtdsl.ir.ops import linear as linear
 from trtdsl.ir.ops import normalization as normalization

@@ -7,6 +7,7 @@ from trtdsl.backends.trt.ops import activation as activation
 from trtdsl.backends.trt.ops import attention as attention
 from trtdsl.backends.trt.ops import cast as cast
 from trtdsl.backends.trt.ops import conv as conv
+from trtdsl.backends.trt.ops import detection as detection
 from trtdsl.backends.trt.ops import elementwise as elementwise
 from trtdsl.backends.trt.ops import linear as linear
 from trtdsl.backends.trt.ops import matmul as matmul
