@@ -304,6 +304,8 @@ class _ModelReader(SectionReader):
             op = make_op(op_name, kwargs)
         except TrtdslError as e:
             raise ModelError(f"{loc}: {path}: {e}") from None
+        if op.arity == 0 and "inputs" not in body:
+            inputs = []  # an op without inputs (a parameter) does not take the previous output
         return self.builder.node(op, *inputs, name=name, precision=precision, source=loc)
 
     def _block_layer(
