@@ -16,6 +16,9 @@ from trtdsl.ir.graph import Graph
 from trtdsl.ir.types import ShapeRange
 from trtdsl.weights import BoundWeights
 
+Parser = argparse.ArgumentParser | argparse._ArgumentGroup
+"""Where the option groups below add their options: a parser or one of its argument groups."""
+
 if TYPE_CHECKING:
     from trtdsl.backends.trt import BuildConfig, EmittedNetwork
     from trtdsl.deploy.cache import EngineCache
@@ -25,12 +28,12 @@ MODEL_HELP = "a .yaml or .py model file, or a zoo name (trtdsl zoo lists them)"
 WEIGHTS_HELP = "a .safetensors file, or random[:SEED] for seeded random weights"
 
 
-def add_model_argument(parser: argparse.ArgumentParser) -> None:
+def add_model_argument(parser: Parser) -> None:
     """The positional MODEL."""
     parser.add_argument("model", metavar="MODEL", help=MODEL_HELP)
 
 
-def add_shape_option(parser: argparse.ArgumentParser, ranges: bool = False) -> None:
+def add_shape_option(parser: Parser, ranges: bool = False) -> None:
     """``--shape NAME=DIMS`` (repeatable; ``--shapes`` is an alias): an input's shape.
 
     With ``ranges`` (commands that build an engine) it also takes ``NAME=MIN:OPT:MAX``, the
@@ -63,7 +66,7 @@ def add_shape_option(parser: argparse.ArgumentParser, ranges: bool = False) -> N
 
 
 def add_backend_option(
-    parser: argparse.ArgumentParser, reference: bool = False, what: str = "builds or runs"
+    parser: Parser, reference: bool = False, what: str = "builds or runs"
 ) -> None:
     """``--backend auto|tensorrt|tensorrt-rtx|emulated[|reference]`` and ``--emulate``."""
     from trtdsl.backends.trt.module import BACKENDS
@@ -95,7 +98,7 @@ PRECISION_HELP = (
 )
 
 
-def add_precision_options(parser: argparse.ArgumentParser) -> None:
+def add_precision_options(parser: Parser) -> None:
     """``--precision`` and ``--keep-fp32 PATTERN`` (the precision of a build)."""
     from trtdsl.ir.types import Precision
 
@@ -130,14 +133,14 @@ def shape_args(args: argparse.Namespace) -> dict[str, ShapeRange]:
 
 
 def add_weights_options(
-    parser: argparse.ArgumentParser, required: bool = True, help: str = WEIGHTS_HELP
+    parser: Parser, required: bool = True, help: str = WEIGHTS_HELP
 ) -> None:
     """``--weights W`` and ``--rename PATTERN REPLACEMENT`` (for foreign checkpoints)."""
     parser.add_argument("--weights", required=required, metavar="W", help=help)
     add_rename_option(parser)
 
 
-def add_rename_option(parser: argparse.ArgumentParser) -> None:
+def add_rename_option(parser: Parser) -> None:
     """``--rename PATTERN REPLACEMENT`` (repeatable, applied in order with ``re.sub``)."""
     parser.add_argument(
         "--rename",
@@ -211,7 +214,7 @@ def load_bound_weights(args: argparse.Namespace, graph: Graph) -> BoundWeights:
     return load_weights(args.weights, graph, rename=renames or None)
 
 
-def add_build_options(parser: argparse.ArgumentParser) -> None:
+def add_build_options(parser: Parser) -> None:
     """The builder options of every command that builds an engine file."""
     parser.add_argument(
         "--compute-capability",
@@ -242,7 +245,7 @@ def add_build_options(parser: argparse.ArgumentParser) -> None:
     add_cache_option(parser)
 
 
-def add_cache_option(parser: argparse.ArgumentParser) -> None:
+def add_cache_option(parser: Parser) -> None:
     """``--cache DIR``: the engine cache of every command that builds an engine."""
     parser.add_argument(
         "--cache",

@@ -67,6 +67,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="plant an error: add Gaussian noise of relative size SCALE (default 0.1) to weight "
         "KEY in the backend build only (the reference keeps the true weights)",
     )
+    parser.add_argument(
+        "--against",
+        metavar="ACTS.npz",
+        help="compare trtdsl's reference, node by node, against activations saved elsewhere "
+        "(e.g. by weights/torch_activations.py or trtdsl run --save-outputs all), keyed by "
+        "node name; inputs come from arrays named like the model's inputs unless --input",
+    )
+    parser.add_argument(
+        "--name-map",
+        metavar="MAP.json",
+        help="with --against: a JSON object mapping node names to the .npz's keys",
+    )
     add_memory_argument(parser)
     add_format_option(parser)
     parser.set_defaults(func=run)
@@ -77,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
     from trtdsl.cli._engine_args import load_model_and_inputs
     from trtdsl.debug.compare import compare_layerwise, perturb_weights
 
+    if args.against:
+        return _run_against(args)
+    if args.name_map:
+        raise UsageError("--name-map applies to --against")
     graph, weights, inputs = load_model_and_inputs(args)
     notes = []
     backend_weights: Mapping[str, np.ndarray] = weights
@@ -186,6 +202,81 @@ class _RunMarked:
         return {ports.get(name, name): array for name, array in outputs.items()}
 
 
+def _run_against(args: argparse.Namespace) -> int:
+    """``compare MODEL --against ACTS.npz``: the model's reference against saved activations."""
+    from trtdsl.cli.args import load_bound_weights, load_graph
+    from trtdsl.cli.inputs import model_inputs
+    from trtdsl.debug.compare import compare_layerwise
+
+    graph = load_graph(args.source, args)
+    if not args.weights:
+        raise UsageError(f"{args.source}: a MODEL needs --weights (a .safetensors file or random)")
+    weights = load_bound_weights(args, graph).arrays
+    saved = _load_activations(args.against)
+    name_map = _load_name_map(args.name_map) if args.name_map else {}
+    if args.input:
+        inputs = model_inputs(graph, args.input, args.seed)
+    else:
+        missing = [n for n in graph.inputs if name_map.get(n, n) not in saved]
+        if missing:
+            raise UsageError(
+                f"--against {args.against}: no array for input(s) {', '.join(missing)}; "
+                "give --input NAME=FILE.npy (the input the activations were saved for)"
+            )
+        inputs = {n: saved[name_map.get(n, n)] for n in graph.inputs}
+
+    def key(value: str) -> str:
+        node = graph.producer(value)
+        name = node.name if node is not None and node.outputs == (value,) else value
+        return name_map.get(value, name_map.get(name, name))
+
+    def from_file(values: Sequence[str]) -> dict[str, np.ndarray]:
+        return {v: saved[key(v)] for v in values if key(v) in saved}
+
+    found = sum(1 for n in graph.nodes for v in n.outputs if key(v) in saved)
+    total = sum(len(n.outputs) for n in graph.nodes)
+    notes = [
+        f"reference (NumPy, the model as written) against {args.against}: {found} of {total} "
+        "node values found there; the others are shown as missing"
+    ]
+    report = compare_layerwise(
+        graph, weights, inputs, from_file, tolerance=args.tolerance, notes=notes, debug_build=False
+    )
+    if args.format == "json":
+        data = report.to_json()
+        data.update(model=graph.name, against=args.against)
+        print_json(data)
+    else:
+        _print_report(report)
+    return EXIT_MISMATCH if report.first_bad else 0
+
+
+def _load_activations(path: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise UsageError(f"--against {path}: expected an .npz archive of arrays")
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, EOFError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UsageError(f"--against {path}: cannot read it as .npz: {reason}") from None
+
+
+def _load_name_map(path: str) -> dict[str, str]:
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--name-map {path}: cannot read it as JSON: {e}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise UsageError(f"--name-map {path}: expected a JSON object of node name -> npz key")
+    return data
+
+
 def _print_report(report: object) -> None:
     from trtdsl.debug.compare import LayerwiseReport, format_number
 
@@ -205,7 +296,9 @@ def _print_report(report: object) -> None:
         for r in report.rows
     ]
     footer = [f"note: {n}" for n in report.notes]
-    mode = f"bisection, {report.builds} debug builds" if report.bisect else "all values marked"
+    mode = f"bisection, {report.builds} debug builds" if report.bisect else "all values compared"
+    if report.first_nonfinite:
+        footer.append(f"first node with inf or NaN (reference finite): {report.first_nonfinite}")
     if report.first_bad:
         footer.append(
             f"first node above tolerance {report.tolerance:g}: {report.first_bad} ({mode})"

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from trtdsl.backends.reference import run_reference
+from trtdsl.backends.reference import capture_reference, run_reference
 from trtdsl.backends.summary import is_classifier_output, top_classes
 from trtdsl.cli._engine_args import (
     add_input_options,
@@ -81,6 +81,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "-o", "--output", metavar="OUT.npz", help="write every output to this .npz file"
     )
+    parser.add_argument(
+        "--save-outputs",
+        choices=("outputs", "all"),
+        default="outputs",
+        help="with -o: the model's outputs (default), or all: every node's value by node name "
+        "and the inputs, for `trtdsl compare --against` (an engine backend marks every value "
+        "as an output in a debug build, which prevents fusion across them)",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.set_defaults(func=run)
 
@@ -102,10 +110,14 @@ def run(args: argparse.Namespace) -> int:
             f"(seeded random input, reference backend)"
         )
     backend = backend_runner(args)
-    outputs = backend(graph, weights, inputs)
+    if args.save_outputs == "all" and not args.output:
+        raise UsageError("--save-outputs all writes to the .npz named by -o OUT.npz")
+    values = backend(graph, weights, inputs)
     description = getattr(backend, "last_description", "") or "the NumPy reference executor"
+    outputs = {p.name: values[p.name] for p in graph.outputs}
     if args.output:
-        save_npz(args.output, outputs)
+        saved = {**inputs, **values} if args.save_outputs == "all" else outputs
+        save_npz(args.output, saved)
     if args.format == "json":
         print_json(
             {
@@ -124,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"input {name}: {_stats(array)}")
     for name, array in outputs.items():
         lines.extend(summarize_output(name, array))
-    if args.output:
+    if args.output and args.save_outputs == "all":
+        lines.append(f"wrote {args.output} ({len(values)} node values and the inputs)")
+    elif args.output:
         lines.append(f"wrote {args.output} ({', '.join(outputs)})")
     print("\n".join(lines))
     return 0
@@ -134,13 +148,26 @@ def backend_runner(args: argparse.Namespace) -> Backend:
     """``--backend`` as ``run(graph, weights, inputs) -> {output name: array}``: the reference
     executor, or an engine built in memory with ``--precision`` (labelled emulated when it is
     the emulator's)."""
+    every_value = args.save_outputs == "all"
     if args.backend == "reference":
         if args.precision != "fp32" or args.keep_fp32:
             raise UsageError("--precision/--keep-fp32 need an engine backend, not reference")
         if args.cache:
             raise UsageError("--cache needs an engine backend, not reference")
-        return run_reference
-    return EngineBackend(args.backend, config=build_config(args), build=plan_builder(args))
+        return _capture_all if every_value else run_reference
+    return EngineBackend(
+        args.backend, config=build_config(args), build=plan_builder(args), every_value=every_value
+    )
+
+
+def _capture_all(
+    graph: Graph, weights: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The reference's outputs (by port name), then every node value (by value name)."""
+    values = capture_reference(graph, weights, inputs)
+    result = {p.name: values[p.value] for p in graph.outputs}
+    result.update((v, values[v]) for n in graph.nodes for v in n.outputs if v not in result)
+    return result
 
 
 def run_engine_file(args: argparse.Namespace) -> int:

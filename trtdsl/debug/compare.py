@@ -68,6 +68,8 @@ class LayerwiseReport:
         builds: debug engines built.
         bisect: whether values were marked a few at a time.
         notes: things the reader must know (marking changes fusion; emulated; perturbation).
+        first_nonfinite: the first node whose backend value holds inf or NaN while the
+            reference's is finite (an fp16 overflow, typically), or None.
     """
 
     rows: tuple[ValueComparison, ...]
@@ -76,10 +78,12 @@ class LayerwiseReport:
     builds: int
     bisect: bool
     notes: tuple[str, ...] = field(default_factory=tuple)
+    first_nonfinite: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
             "first_bad": self.first_bad,
+            "first_nonfinite": self.first_nonfinite,
             "tolerance": self.tolerance,
             "builds": self.builds,
             "bisect": self.bisect,
@@ -161,6 +165,7 @@ def compare_layerwise(
     bisect: bool = False,
     probes: int = 4,
     notes: Sequence[str] = (),
+    debug_build: bool = True,
 ) -> LayerwiseReport:
     """Compare every node output of a backend against ``capture_reference``.
 
@@ -172,8 +177,12 @@ def compare_layerwise(
             instead of marking all values in one build. It assumes an error reaches every
             descendant of the node causing it (masking, e.g. by a ReLU, can defeat it).
         notes: extra notes for the report.
+        debug_build: ``run_marked`` marks values as outputs of a debug engine (the report
+            then says that marking changes fusion); False for values from elsewhere, such as
+            a framework's saved activations.
     Returns:
-        the report; ``first_bad`` names the first node above tolerance.
+        the report; ``first_bad`` names the first node above tolerance, ``first_nonfinite``
+        the first whose backend value has inf or NaN where the reference has none.
     """
     if tolerance <= 0:
         raise UsageError(f"--tolerance must be > 0, got {tolerance}")
@@ -181,12 +190,22 @@ def compare_layerwise(
         raise UsageError(f"probes must be >= 1, got {probes}")
     reference = capture_reference(graph, weights, inputs)
     values = [v for n in graph.nodes for v in n.outputs]
-    all_notes = (FUSION_NOTE, *notes)
+    all_notes = (FUSION_NOTE, *notes) if debug_build else tuple(notes)
     if not bisect:
         got = run_marked(values)
         rows = tuple(compare_value(graph, v, reference[v], got.get(v), tolerance) for v in values)
         first = next((r.node for r in rows if r.status == "bad"), None)
-        return LayerwiseReport(rows, first, tolerance, 1, False, all_notes)
+        nonfinite = next(
+            (
+                graph.producer(v).name  # type: ignore[union-attr]
+                for v in values
+                if v in got
+                and np.all(np.isfinite(reference[v]))
+                and not np.all(np.isfinite(np.asarray(got[v], dtype=np.float64)))
+            ),
+            None,
+        )
+        return LayerwiseReport(rows, first, tolerance, 1, False, all_notes, nonfinite)
     return _bisect(graph, reference, values, run_marked, tolerance, probes, all_notes)
 
 

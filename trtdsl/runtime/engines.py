@@ -277,6 +277,7 @@ class EngineBackend:
         memory: str = "auto",
         config: BuildConfig | None = None,
         build: PlanBuilder | None = None,
+        every_value: bool = False,
     ) -> None:
         if backend not in BUILD_BACKENDS:
             raise ValueError(f"backend must be one of {BUILD_BACKENDS}, got {backend!r}")
@@ -284,6 +285,7 @@ class EngineBackend:
         self.memory = memory
         self.config = config
         self.build = build
+        self.every_value = every_value
         self.last_description = ""
 
     def __call__(
@@ -292,13 +294,17 @@ class EngineBackend:
         weights: Mapping[str, np.ndarray],
         inputs: Mapping[str, np.ndarray],
     ) -> dict[str, np.ndarray]:
-        """Run ``graph``; returns output port name -> array, in the graph's output order."""
+        """Run ``graph``; returns output port name -> array, in the graph's output order (with
+        ``every_value``, then every node value the engine exposes, by value name: a debug
+        build that marks them all as outputs, which prevents fusion across them)."""
         from trtdsl.runtime.runner import EngineRunner
 
+        values = [v for n in graph.nodes for v in n.outputs] if self.every_value else []
         loaded = build_in_memory(
             graph,
             weights,
             self.backend,
+            debug_outputs=values,
             config=self.config,
             emulate_if_not_runnable=True,
             build=self.build,
@@ -306,7 +312,9 @@ class EngineBackend:
         with EngineRunner(loaded.engine, loaded.trt, self.memory) as runner:
             outputs = runner.infer(inputs)
             self.last_description = describe_run(loaded, runner.memory.kind)
-        return {p.name: outputs[p.name] for p in graph.outputs}
+        result = {p.name: outputs[p.name] for p in graph.outputs}
+        result.update((name, array) for name, array in outputs.items() if name not in result)
+        return result
 
 
 def describe_run(loaded: LoadedEngine, memory: str) -> str:
