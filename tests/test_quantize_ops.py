@@ -40,7 +40,8 @@ def test_fp8_rounds_to_the_e4m3_grid_and_saturates() -> None:
 
 
 def test_scale_from_amax_is_positive() -> None:
-    assert scale_from_amax(127.0, "int8") == np.float32(1.0)
+    one = scale_from_amax(127.0, "int8")
+    assert isinstance(one, np.ndarray) and one.shape == () and one == np.float32(1.0)
     assert scale_from_amax(448.0, "fp8") == np.float32(1.0)
     fallback = scale_from_amax(np.array([0.0, np.inf, -1.0]), "int8")
     assert fallback.dtype == np.float32 and (fallback == np.float32(1 / 127)).all()

@@ -34,3 +34,9 @@ class UsageError(TrtdslError):
 class EngineNotRunnableError(BackendError):
     """A real engine was built (or read) but this machine cannot run it: no GPU, no
     cuda-python, or a GPU that is not one of the engine's targets. The message names both."""
+
+
+class CalibrationError(TrtdslError):
+    """Calibration data or a scales file is unusable: wrong shape or dtype, an empty folder, a
+    file that is not an image, NaN or inf values, or scales made for another model or weights.
+    The message names the file."""

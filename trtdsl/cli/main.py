@@ -22,6 +22,7 @@ SUBCOMMANDS = (
     "compile",
     "refit",
     "cache",
+    "calibrate",
     "bench",
     "inspect",
     "compare",

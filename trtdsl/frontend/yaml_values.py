@@ -23,6 +23,7 @@ MODEL_KEYS = (
     "blocks",
     "layers",
     "outputs",
+    "preprocess",
 )
 LIBRARY_KEYS = ("description", "include", "blocks")
 BLOCK_KEYS = ("description", "params", "inputs", "layers", "output")

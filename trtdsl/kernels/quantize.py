@@ -119,5 +119,5 @@ def scale_from_amax(amax: np.ndarray | float, kind: str) -> np.ndarray:
     scale 1/QUANT_MAX, since TensorRT requires strictly positive scales."""
     a = np.asarray(amax, dtype=np.float64)
     a = np.where(np.isfinite(a) & (a > 0), a, 1.0)
-    out: np.ndarray = (a / QUANT_MAX[kind]).astype(np.float32)
+    out: np.ndarray = np.array(a / QUANT_MAX[kind], dtype=np.float32)  # 0-d stays an array
     return out

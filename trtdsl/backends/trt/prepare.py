@@ -1,15 +1,23 @@
-"""The passes a graph goes through before emission: batch-norm folding, then precision."""
+"""The passes a graph goes through before emission: batch-norm folding, then precision, then
+(for int8/fp8) quantization with calibrated scales."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from trtdsl.errors import UsageError
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.types import Precision
 from trtdsl.passes.fold_bn import fold_batchnorm
 from trtdsl.passes.precision import apply_precision
+from trtdsl.passes.quantize import quantize_graph
+
+if TYPE_CHECKING:
+    from trtdsl.calibration import Calibration
 
 
 def prepare_graph(
@@ -17,11 +25,50 @@ def prepare_graph(
     weights: Mapping[str, np.ndarray],
     precision: Precision | str = Precision.FP32,
     keep_fp32: Sequence[str] = (),
+    calibration: Calibration | str | os.PathLike[str] | None = None,
+    fallback: Precision | str = Precision.FP16,
 ) -> tuple[Graph, dict[str, np.ndarray]]:
-    """Fold batch norms into convolutions (in float64), then make precision explicit.
+    """Fold batch norms into convolutions (in float64), make precision explicit, and for
+    ``int8``/``fp8`` insert quantize/dequantize with the calibration's scales.
 
+    Args:
+        graph, weights: the model as loaded and its bound weights.
+        precision: fp32, tf32, fp16, bf16, int8 or fp8.
+        keep_fp32: glob patterns over node names that stay float32 (and unquantized).
+        calibration: for int8/fp8 only: a scales file written by ``trtdsl calibrate`` (or a
+            loaded ``Calibration``); refused when made for another model or other weights.
+        fallback: for int8/fp8 only: the precision of the layers that are not quantized
+            (fp16 by default; fp32 for a quantized graph the NumPy reference can run).
     Returns:
         (graph ready for ``emit_network``, its weights in each node's compute dtype).
+    Raises:
+        UsageError: int8/fp8 without a calibration, or a calibration with another precision;
+        CalibrationError: an unreadable or mismatching scales file.
     """
+    precision = Precision.parse(precision)
+    if precision.quantized is None:
+        if calibration is not None:
+            raise UsageError(
+                f"--calibration applies to --precision int8 or fp8, not {precision.value}"
+            )
+        folded, folded_weights = fold_batchnorm(graph, weights)
+        return apply_precision(folded, folded_weights, precision, keep_fp32)
+    if calibration is None:
+        raise UsageError(
+            f"--precision {precision.value} needs --calibration SCALES.json "
+            "(trtdsl calibrate MODEL --weights W --data DATA -o SCALES.json writes one)"
+        )
+    fallback = Precision.parse(fallback)
+    if fallback.quantized is not None:
+        raise UsageError(f"the fallback precision must be a float one, got {fallback.value}")
+    if not hasattr(calibration, "amax"):
+        from trtdsl.calibration import Calibration
+
+        calibration = Calibration.load(calibration)
+    assert not isinstance(calibration, (str, os.PathLike))
+    calibration.check(graph, weights)
     folded, folded_weights = fold_batchnorm(graph, weights)
-    return apply_precision(folded, folded_weights, precision, keep_fp32)
+    typed, typed_weights = apply_precision(folded, folded_weights, fallback, keep_fp32)
+    return quantize_graph(
+        typed, typed_weights, calibration.amax, precision, keep_fp32, float_weights=folded_weights
+    )

@@ -1,0 +1,347 @@
+"""Calibration data: an .npy (single-input models), an .npz (arrays by input name) or a folder
+of images with their preprocessing; checked completely and read in batches.
+
+Axis 0 of every array is the sample axis; a sample has the model input's shape without its
+batch dimension and exactly its dtype. Images are decoded with Pillow, resized (shorter side),
+center-cropped, scaled to [0, 1], normalized by mean/std and laid out NCHW in RGB (or BGR)
+order. Any problem (wrong shape or dtype, an empty folder, a file that is not an image, NaN or
+inf) is a CalibrationError naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trtdsl.errors import CalibrationError, UsageError
+from trtdsl.ir.graph import Graph
+from trtdsl.ir.types import TensorType
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+RESIZE_RATIO = 256 / 224
+"""torchvision's ImageNet evaluation: resize the shorter side to 256, center-crop 224."""
+
+PREPROCESS_KEYS = ("resize", "crop", "mean", "std", "channels")
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How an image becomes a model input sample.
+
+    Attributes:
+        resize: the shorter side after resizing (bilinear); None: the crop's larger side x
+            256/224, torchvision's ImageNet ratio.
+        crop: (height, width) of the center crop; None: the model input's spatial size.
+        mean, std: per channel, applied after scaling pixels to [0, 1] (ImageNet's by default;
+            mean 0 and std 1 for none).
+        channels: ``"rgb"`` or ``"bgr"`` (channel order of the NCHW sample).
+    """
+
+    resize: int | None = None
+    crop: tuple[int, int] | None = None
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    channels: str = "rgb"
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], where: str) -> Preprocess:
+        """A Preprocess from a YAML ``preprocess:`` mapping or CLI options (``where`` names
+        the source in errors)."""
+        unknown = [k for k in values if k not in PREPROCESS_KEYS]
+        if unknown:
+            raise UsageError(
+                f"{where}: unknown preprocess key(s) {', '.join(map(repr, unknown))} "
+                f"(expected: {', '.join(PREPROCESS_KEYS)})"
+            )
+        kwargs: dict[str, Any] = {}
+        if values.get("resize") is not None:
+            kwargs["resize"] = _positive_int(values["resize"], f"{where}: resize")
+        if values.get("crop") is not None:
+            kwargs["crop"] = _size(values["crop"], f"{where}: crop")
+        for key in ("mean", "std"):
+            if values.get(key) is not None:
+                kwargs[key] = _floats(values[key], f"{where}: {key}", positive=key == "std")
+        if values.get("channels") is not None:
+            channels = str(values["channels"]).lower()
+            if channels not in ("rgb", "bgr"):
+                raise UsageError(
+                    f"{where}: channels must be rgb or bgr, got {values['channels']!r}"
+                )
+            kwargs["channels"] = channels
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["crop"] = list(self.crop) if self.crop else None
+        d["mean"], d["std"] = list(self.mean), list(self.std)
+        return d
+
+
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{what} must be a positive int, got {value!r}")
+    return value
+
+
+def _size(value: Any, what: str) -> tuple[int, int]:
+    if isinstance(value, str):
+        try:
+            value = [int(v) for v in value.lower().split("x")]
+        except ValueError:
+            raise UsageError(f"{what} must be N or HxW, got {value!r}") from None
+    if isinstance(value, int):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or len(value) not in (1, 2):
+        raise UsageError(f"{what} must be N or HxW, got {value!r}")
+    sizes = [_positive_int(v, what) for v in value]
+    return (sizes[0], sizes[-1])
+
+
+def _floats(value: Any, what: str, positive: bool = False) -> tuple[float, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    try:
+        result = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{what} must be a list of numbers, got {value!r}") from None
+    if not result or not all(np.isfinite(result)) or (positive and min(result) <= 0):
+        raise UsageError(f"{what} must be finite{' positive' if positive else ''} numbers")
+    return result
+
+
+def read_model_preprocess(model_path: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """The ``preprocess:`` mapping of a YAML model file ({} if it has none)."""
+    if model_path is None or Path(model_path).suffix not in (".yaml", ".yml"):
+        return {}
+    import yaml
+
+    with open(model_path, encoding="utf-8") as f:
+        document = yaml.safe_load(f)
+    section = document.get("preprocess") if isinstance(document, dict) else None
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise UsageError(f"{model_path}: preprocess: expected a mapping of {PREPROCESS_KEYS}")
+    return section
+
+
+class CalibrationData:
+    """Samples for every model input, read lazily in batches.
+
+    Attributes:
+        path: the data file or folder.
+        kind: ``"npy"``, ``"npz"`` or ``"images"``.
+        samples: how many samples will be read (after ``limit``).
+        preprocess: the image preprocessing (None for arrays).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        graph: Graph,
+        preprocess: Preprocess | None = None,
+        limit: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.graph = graph
+        self.preprocess: Preprocess | None = None
+        self._arrays: dict[str, np.ndarray] = {}
+        self._files: list[Path] = []
+        if limit is not None and limit < 1:
+            raise UsageError(f"--limit must be >= 1, got {limit}")
+        if not self.path.exists():
+            raise CalibrationError(f"{self.path}: no such file or folder")
+        if self.path.is_dir():
+            self.kind = "images"
+            self._open_images(preprocess or Preprocess())
+            total = len(self._files)
+        elif self.path.suffix == ".npy":
+            self.kind = "npy"
+            total = self._open_npy()
+        elif self.path.suffix == ".npz":
+            self.kind = "npz"
+            total = self._open_npz()
+        else:
+            raise CalibrationError(
+                f"{self.path}: expected an .npy file, an .npz file or a folder of images"
+            )
+        self.samples = min(total, limit) if limit is not None else total
+        self._files = self._files[: self.samples]
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def _input_type(self, name: str) -> TensorType:
+        return self.graph.types[name]
+
+    def _check_array(self, name: str, array: np.ndarray, where: str) -> int:
+        t = self._input_type(name)
+        if array.dtype != t.dtype.to_numpy():
+            raise CalibrationError(
+                f"{where}: dtype {array.dtype.name}, but model input {name!r} is {t.dtype}"
+            )
+        ok = array.ndim == t.rank and all(
+            not isinstance(d, int) or d == s or axis == 0
+            for axis, (d, s) in enumerate(zip(t.shape, array.shape, strict=True))
+        )
+        if not ok:
+            raise CalibrationError(
+                f"{where}: shape {'x'.join(map(str, array.shape))} does not fit model input "
+                f"{name!r} {t.format_shape()} (axis 0 holds the samples)"
+            )
+        if array.shape[0] == 0:
+            raise CalibrationError(f"{where}: holds no samples")
+        return int(array.shape[0])
+
+    def _open_npy(self) -> int:
+        if len(self.graph.inputs) != 1:
+            raise CalibrationError(
+                f"{self.path}: an .npy file feeds single-input models; model "
+                f"{self.graph.name!r} has inputs {', '.join(self.graph.inputs)} (use an .npz)"
+            )
+        try:
+            array = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise CalibrationError(f"{self.path}: not a readable .npy file ({e})") from None
+        name = self.graph.inputs[0]
+        self._arrays[name] = array
+        return self._check_array(name, array, str(self.path))
+
+    def _open_npz(self) -> int:
+        try:
+            with np.load(self.path, allow_pickle=False) as npz:
+                arrays = {key: npz[key] for key in npz.files}
+        except (OSError, ValueError) as e:
+            raise CalibrationError(f"{self.path}: not a readable .npz file ({e})") from None
+        missing = [n for n in self.graph.inputs if n not in arrays]
+        unknown = [n for n in arrays if n not in self.graph.inputs]
+        if missing or unknown:
+            raise CalibrationError(
+                f"{self.path}: arrays {sorted(arrays)} do not match model inputs "
+                f"{list(self.graph.inputs)}"
+                + (f" (missing {missing})" if missing else "")
+                + (f" (unknown {unknown})" if unknown else "")
+            )
+        counts = {n: self._check_array(n, arrays[n], f"{self.path}[{n}]") for n in arrays}
+        if len(set(counts.values())) != 1:
+            raise CalibrationError(f"{self.path}: inputs have different sample counts {counts}")
+        self._arrays = arrays
+        return next(iter(counts.values()))
+
+    def _open_images(self, preprocess: Preprocess) -> None:
+        if len(self.graph.inputs) != 1:
+            raise CalibrationError(
+                f"{self.path}: a folder of images feeds single-input models; model "
+                f"{self.graph.name!r} has inputs {', '.join(self.graph.inputs)}"
+            )
+        t = self._input_type(self.graph.inputs[0])
+        if t.rank != 4 or not all(isinstance(d, int) for d in t.shape[1:]) or not t.dtype.is_float:
+            raise CalibrationError(
+                f"{self.path}: images need a float NCHW input with static C, H, W; model input "
+                f"{self.graph.inputs[0]!r} is {t}"
+            )
+        channels, height, width = t.shape[1:]
+        if channels not in (1, 3) or len(preprocess.mean) not in (1, channels):
+            raise CalibrationError(
+                f"{self.path}: model input {self.graph.inputs[0]!r} has {channels} channels; "
+                f"images give 1 or 3, normalized by {len(preprocess.mean)} mean value(s)"
+            )
+        crop = preprocess.crop or (int(height), int(width))
+        if crop != (height, width):
+            raise CalibrationError(
+                f"{self.path}: crop {crop[0]}x{crop[1]} differs from model input size "
+                f"{height}x{width}"
+            )
+        resize = preprocess.resize or round(max(crop) * RESIZE_RATIO)
+        self.preprocess = replace(preprocess, crop=crop, resize=resize)
+        self._files = sorted(
+            p for p in self.path.iterdir() if p.is_file() and not p.name.startswith(".")
+        )
+        if not self._files:
+            raise CalibrationError(f"{self.path}: the folder has no files (expected images)")
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def digest(self) -> str:
+        """sha256 of the data read: the file bytes (of the images used, with their names) and
+        the sample count and preprocessing."""
+        h = hashlib.sha256()
+        h.update(json.dumps({"kind": self.kind, "samples": self.samples}).encode())
+        if self.preprocess is not None:
+            h.update(json.dumps(self.preprocess.to_dict(), sort_keys=True).encode())
+        files = self._files if self.kind == "images" else [self.path]
+        for path in files:
+            h.update(path.name.encode() + b"\0")
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        return h.hexdigest()
+
+    def batches(self, batch_size: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """``(first sample index, {input name: array})`` for consecutive batches; every array is
+        checked for NaN and inf."""
+        if batch_size < 1:
+            raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
+        for start in range(0, self.samples, batch_size):
+            stop = min(start + batch_size, self.samples)
+            if self.kind == "images":
+                arrays = {self.graph.inputs[0]: self._load_images(self._files[start:stop])}
+            else:
+                arrays = {n: np.ascontiguousarray(a[start:stop]) for n, a in self._arrays.items()}
+                for name, array in arrays.items():
+                    _check_finite(array, self._where(name), start)
+            yield start, arrays
+
+    def _where(self, name: str) -> str:
+        return str(self.path) if self.kind == "npy" else f"{self.path}[{name}]"
+
+    def _load_images(self, files: Sequence[Path]) -> np.ndarray:
+        t = self._input_type(self.graph.inputs[0])
+        samples = [self._load_image(path, int(t.shape[1])) for path in files]
+        return np.stack(samples).astype(t.dtype.to_numpy())
+
+    def _load_image(self, path: Path, channels: int) -> np.ndarray:
+        from PIL import Image, UnidentifiedImageError
+
+        p = self.preprocess
+        assert p is not None and p.crop is not None and p.resize is not None
+        ch, cw = p.crop
+        try:
+            with Image.open(path) as image:
+                image = image.convert("RGB" if channels == 3 else "L")
+                w, h = image.size
+                short = min(w, h)
+                size = (max(1, round(w * p.resize / short)), max(1, round(h * p.resize / short)))
+                image = image.resize(size, Image.Resampling.BILINEAR)
+                pixels = np.asarray(image, dtype=np.float32)
+        except (UnidentifiedImageError, OSError, ValueError) as e:
+            raise CalibrationError(f"{path}: not an image Pillow can read ({e})") from None
+        if pixels.shape[0] < ch or pixels.shape[1] < cw:
+            raise CalibrationError(
+                f"{path}: resized to {pixels.shape[1]}x{pixels.shape[0]}, smaller than the "
+                f"{cw}x{ch} crop (raise resize)"
+            )
+        top, left = (pixels.shape[0] - ch) // 2, (pixels.shape[1] - cw) // 2
+        pixels = pixels[top : top + ch, left : left + cw] / np.float32(255.0)
+        if pixels.ndim == 2:
+            pixels = pixels[:, :, None]
+        if p.channels == "bgr":
+            pixels = pixels[:, :, ::-1]
+        mean = np.asarray(p.mean, dtype=np.float32)
+        std = np.asarray(p.std, dtype=np.float32)
+        chw: np.ndarray = np.ascontiguousarray(((pixels - mean) / std).transpose(2, 0, 1))
+        _check_finite(chw[None], str(path), 0)
+        return chw
+
+
+def _check_finite(array: np.ndarray, where: str, start: int) -> None:
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        bad = int(np.argwhere(~np.isfinite(array.reshape(array.shape[0], -1)))[0][0])
+        raise CalibrationError(f"{where}: sample {start + bad} holds NaN or inf")
