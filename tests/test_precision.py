@@ -118,3 +118,29 @@ def test_round_to_bfloat16_rounds_to_nearest_even() -> None:
     assert out[0] == 1.0 and out[1] == np.float32(1.0078125) and out[2] == -3.0
     assert np.isnan(out[3])
     assert cast_array(np.array([1.5, 70000.0]), DType.FLOAT16).dtype == np.float16
+
+
+def test_keep_fp32_keeps_weightless_layers_between_kept_layers_in_fp32() -> None:
+    """conv2 and fc kept: relu2, pool and flatten between them stay float32 instead of casting
+    down and straight back up; relu3, read by a float16 conv, casts relu2 down for itself;
+    relu1 (fed by a float16 conv) stays float16, and relu4 (no float32 reader) too."""
+    b = ModelBuilder("m")
+    x = b.input("x", (1, 3, 12, 12))
+    y = b.relu(b.conv2d(x, out_channels=4, kernel_size=3, name="conv1"), name="relu1")
+    r2 = b.relu(b.conv2d(y, out_channels=4, kernel_size=3, name="conv2"), name="relu2")
+    y = b.max_pool2d(r2, kernel_size=2, name="pool")
+    z = b.conv2d(b.relu(r2, name="relu3"), out_channels=4, kernel_size=1, name="conv3")
+    b.output(b.relu(z, name="relu4"), "side")
+    y = b.linear(b.flatten(y, name="flat"), out_features=3, name="fc")
+    b.output(y, "y")
+    graph = b.build()
+    dtypes = compute_dtypes(graph, "fp16", ["conv2", "fc"])
+    assert dtypes["relu1"] is DType.FLOAT16 and dtypes["conv3"] is DType.FLOAT16
+    assert dtypes["relu2"] is DType.FLOAT32 and dtypes["pool"] is DType.FLOAT32
+    assert dtypes["flat"] is DType.FLOAT32
+    assert dtypes["relu3"] is DType.FLOAT16 and dtypes["relu4"] is DType.FLOAT16
+    prepared, _ = apply_precision(graph, random_weights(graph), "fp16", ["conv2", "fc"])
+    casts = {n.name for n in prepared.nodes if n.op.op_name == "cast"}
+    assert {"relu1.to_fp32", "relu2.to_fp16"} <= casts
+    assert not casts & {"conv2.to_fp16", "relu2.to_fp32", "pool.to_fp16", "pool.to_fp32"}
+    assert compute_dtypes(graph, "fp32", ["conv2"]) == compute_dtypes(graph, "fp32")

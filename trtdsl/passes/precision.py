@@ -64,7 +64,10 @@ def compute_dtypes(
 
     Priority: the node's own ``precision``; else float32 if its name matches a ``keep_fp32``
     glob (``fnmatch``, e.g. ``"*.softmax"``); else None for data-movement ops; else the
-    build precision's dtype.
+    build precision's dtype. Then weightless layers that lie between float32 layers (every
+    float input made by one, and some reader one, or a graph output) stay float32 too,
+    instead of casting down and straight back up (``conv`` kept, ``relu``, ``pool``, ``fc``
+    kept: all float32; a half-precision reader casts for itself).
     """
     precision = Precision.parse(precision)
     result: dict[str, DType | None] = {}
@@ -77,7 +80,45 @@ def compute_dtypes(
             result[node.name] = None
         else:
             result[node.name] = precision.dtype
+    if precision.dtype is not DType.FLOAT32:
+        result.update({name: DType.FLOAT32 for name in _sandwiched(graph, result)})
     return result
+
+
+def _sandwiched(graph: Graph, wanted: Mapping[str, DType | None]) -> set[str]:
+    """Weightless nodes whose float inputs all come from float32 nodes and of whose readers
+    one at least computes in float32 (chains included; a graph output counts as a float32
+    reader): the largest such set, by a forward then a backward fixed point."""
+    with_weights = {node.name for _, node, _, _ in graph.params()}
+    producers = {v: n for n in graph.nodes for v in n.outputs}
+    readers: dict[str, list[str]] = {n.name: [] for n in graph.nodes}
+    for node in graph.nodes:
+        for v in node.inputs:
+            if v in producers:
+                readers[producers[v].name].append(node.name)
+    kept = {name for name, dtype in wanted.items() if dtype is DType.FLOAT32}
+    candidates: set[str] = set()
+    for node in graph.nodes:  # forward: every float input from a float32 node
+        if node.name in kept or node.name in with_weights:
+            continue
+        sources = [
+            producers[v].name
+            for v in node.inputs
+            if v in producers and graph.types[v].dtype.is_float
+        ]
+        if sources and all(s in kept or s in candidates for s in sources):
+            candidates.add(node.name)
+    changed = True
+    outputs = {p.value for p in graph.outputs}
+    while changed:  # backward: some reader computes in float32, or it is a graph output
+        changed = False
+        for name in sorted(candidates):
+            if any(v in outputs for v in graph.node(name).outputs):
+                continue
+            if not any(r in kept or r in candidates for r in readers[name]):
+                candidates.discard(name)
+                changed = True
+    return candidates
 
 
 def apply_precision(
