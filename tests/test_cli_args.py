@@ -44,7 +44,7 @@ COMMANDS = {
     "compile": ["compile", "{model}", "--weights", "{weights}", "--emulate"],
     "compare": ["compare", "{model}", "--weights", "{weights}", "--backend", "emulated",
                 "--memory", "host"],
-    "weights check": ["weights", "check", "{model}", "{weights}"],
+    "weights check": ["weights", "check", "{model}", "--weights", "{weights}"],
 }  # fmt: skip
 
 

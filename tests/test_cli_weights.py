@@ -377,3 +377,14 @@ def test_the_cli_prints_the_rename_hint_as_a_rename_option(
     result = cli("weights", "check", model_file, str(path))
     assert result.code == 2
     assert "add --rename '^module\\.' ''" in result.err
+
+
+def test_weights_check_takes_weights_as_every_command_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["weights", "check", "resnet18", "--weights", "random:2"]) == 0
+    assert "model resnet18: weights bind" in capsys.readouterr().out
+    assert main(["weights", "check", "resnet18"]) == 2
+    assert "--weights W is required" in capsys.readouterr().err
+    assert main(["weights", "check", "resnet18", "random", "--weights", "random"]) == 2
+    assert "give the weights once" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from trtdsl.cli.args import add_rename_option, load_bound_weights
+from trtdsl.cli.args import add_weights_options, load_bound_weights
 from trtdsl.cli.format import Column, add_format_option, format_count, print_json, print_table
 from trtdsl.errors import UsageError, WeightError
 from trtdsl.ir.graph import Graph
@@ -20,8 +20,8 @@ EXAMPLES = """examples:
   trtdsl weights init resnet50 -o resnet50-random.safetensors --seed 1
   trtdsl weights show resnet50.safetensors
   trtdsl weights show resnet50.safetensors --format json | jq '.tensors | length'
-  trtdsl weights check resnet50 resnet50.safetensors
-  trtdsl weights check zoo/resnet50.yaml ddp.safetensors --rename '^module\\.' ''
+  trtdsl weights check resnet50 --weights resnet50.safetensors
+  trtdsl weights check zoo/resnet50.yaml --weights ddp.safetensors --rename '^module\\.' ''
 
 A checkpoint binds when its keys (after --rename rules) are exactly the model's parameter
 keys with the expected shapes; every problem is listed at once. Export torchvision weights
@@ -82,8 +82,13 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("model", metavar="MODEL", help="a .yaml or .py model file or a zoo name")
-    check.add_argument("weights", metavar="WEIGHTS", help="a .safetensors file or random[:SEED]")
-    add_rename_option(check)
+    check.add_argument(
+        "weights_file",
+        nargs="?",
+        metavar="WEIGHTS",
+        help="the same as --weights (the older spelling)",
+    )
+    add_weights_options(check, required=False)
     check.set_defaults(func=run_check)
 
 
@@ -196,6 +201,11 @@ def run_show(args: argparse.Namespace) -> int:
 def run_check(args: argparse.Namespace) -> int:
     from trtdsl.frontend.load import load_model
 
+    if args.weights and args.weights_file:
+        raise UsageError("weights check: give the weights once, as --weights W")
+    args.weights = args.weights or args.weights_file
+    if not args.weights:
+        raise UsageError("weights check: --weights W is required (a .safetensors file or random)")
     graph = load_model(args.model)
     bound = load_bound_weights(args, graph)
     print(f"model {graph.name}: weights bind")
