@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from trtdsl.cli import _deploy_export as deploy
 from trtdsl.cli.args import (
     add_model_argument,
     add_shape_option,
@@ -18,13 +19,15 @@ EXAMPLES = """examples:
   trtdsl export resnet50 --weights random --onnx resnet50.onnx
   trtdsl export zoo/resnet50.yaml --weights resnet50.safetensors --fold-bn --onnx r50.onnx
   trtdsl export resnet50 --weights random --shape x=1x3x224x224 --onnx r50-b1.onnx
+  trtdsl export resnet50 --weights random --triton repo --max-batch-size 32 --instances 2
+  trtdsl export resnet50 --weights random --polygraphy net.py
 """
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="export a model with its weights to ONNX",
+        help="export a model with its weights to ONNX, Triton or Polygraphy",
         description=(
             "Write MODEL with weights W as an ONNX file: initializers are named by their "
             "state_dict keys, ONNX nodes by the model's node names, and symbolic dimensions "
@@ -35,18 +38,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_model_argument(parser)
     add_weights_options(parser)
-    parser.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the file to write")
+    outputs = parser.add_mutually_exclusive_group(required=True)
+    outputs.add_argument("--onnx", metavar="OUT.onnx", help="the ONNX file to write")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     add_shape_option(parser)
     parser.add_argument(
         "--fold-bn", action="store_true", help="fold batch-norms into convs before exporting"
     )
+    deploy.add_deploy_options(parser, outputs)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from trtdsl.backends.onnx_export import export_onnx
 
+    if not args.onnx:
+        return deploy.run_deploy(args)
+    deploy.refuse_deploy_options(args)
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.onnx))):
         raise UsageError(f"--onnx {args.onnx}: the directory does not exist")
     graph = load_graph(args.model, args)
