@@ -365,11 +365,6 @@ def test_the_rename_hint_is_written_for_the_interface_in_use(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs trtdsl/cli/args.py load_bound_weights to call load_weights(..., "
-    "interface='cli'); remove this marker once it does",
-)
 def test_the_cli_prints_the_rename_hint_as_a_rename_option(
     tmp_path: Path, model_file: str, cli: Callable[..., Any]
 ) -> None:

@@ -211,7 +211,7 @@ def load_bound_weights(args: argparse.Namespace, graph: Graph) -> BoundWeights:
     from trtdsl.weights import load_weights
 
     renames = [(pattern, replacement) for pattern, replacement in args.rename or ()]
-    return load_weights(args.weights, graph, rename=renames or None)
+    return load_weights(args.weights, graph, rename=renames or None, interface="cli")
 
 
 def add_build_options(parser: Parser) -> None:
