@@ -197,8 +197,14 @@ def test_write_atomic_leaves_nothing_when_writing_fails(tmp_path: os.PathLike) -
 
 
 @pytest.mark.slow
-def test_resnet50_dynamic_batch_matches_reference(trt: ModuleType) -> None:
-    """One build with the model's dynamic batch profile (N = 1..8..32), runs at batch 1 and 4."""
+@pytest.mark.tensorrt
+def test_resnet50_dynamic_batch_matches_reference() -> None:
+    """On real TensorRT: one build with the model's dynamic batch profile (N = 1..8..32), runs
+    at batch 1 and 4. Not repeated on the emulator, where it would only duplicate cheaper
+    tests: the emulated ResNet-50 build and check (test_cli_compile's
+    test_resnet50_emulated_compile_is_within_1e_4) and the emulator's dynamic batches
+    (test_dynamic_batch_engine_runs_at_several_batch_sizes)."""
+    trt = import_trt("auto")
     graph = load_model("resnet50")
     weights = random_weights(graph)
     prepared, prepared_weights = prepare_graph(graph, weights)
