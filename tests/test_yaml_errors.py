@@ -279,7 +279,7 @@ CASES: dict[str, tuple[str, int, str]] = {
     "arity": (
         model(CONV + "  - {name: act, op: add}\n"),
         6,
-        r"^act: add: expected 2 input\(s\), got 1$",
+        r"^act: add: expected 2 inputs \(or 1 and 'other'\), got 1$",
     ),
 }
 
