@@ -40,7 +40,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_weights_options(parser)
     outputs = parser.add_mutually_exclusive_group(required=True)
     outputs.add_argument("--onnx", metavar="OUT.onnx", help="the ONNX file to write")
-    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    parser.add_argument(
+        "--opset",
+        type=int,
+        default=17,
+        help="ONNX opset (default 17; at least 11, and some ops need more: trtdsl ops lists "
+        "the oldest each one exports with)",
+    )
     add_shape_option(parser)
     parser.add_argument(
         "--fold-bn", action="store_true", help="fold batch-norms into convs before exporting"
