@@ -1,4 +1,6 @@
-"""API misuse is refused as TensorRT refuses it: logged errors and None, or TypeError/ValueError."""
+"""API misuse is refused as TensorRT(-RTX) refuses it: a layer whose shape cannot be computed
+(RuntimeError from ``ITensor.shape``, the cause logged) and a failed build, logged errors and
+None from the few ``add_*`` argument checks, or TypeError/ValueError."""
 
 from __future__ import annotations
 
@@ -29,28 +31,37 @@ def _build(builder: trt.Builder, network: trt.INetworkDefinition, out: trt.ITens
     return builder.build_serialized_network(network, builder.create_builder_config())
 
 
-def test_conv_on_wrong_rank_logs_and_returns_none() -> None:
-    logger, _, network = _setup()
+def _shape_error(logger: trt.Logger, layer: trt.ILayer) -> str:
+    """The logged cause of the RuntimeError that reading the layer's output shape raises."""
+    with pytest.raises(RuntimeError, match=r"^Could not get tensor shape\.$"):
+        layer.get_output(0).shape  # noqa: B018
+    return _last_error(logger)
+
+
+def test_conv_on_wrong_rank_returns_a_layer_whose_shape_fails() -> None:
+    logger, builder, network = _setup()
     x = network.add_input("x", trt.float32, (1, 3, 8))
-    assert network.add_convolution_nd(x, 1, (1, 1), W) is None
-    assert "Only 2D or 3D convolution" in _last_error(logger)
-    assert network.num_layers == 0
+    layer = network.add_convolution_nd(x, 1, (1, 1), W)
+    assert layer is not None and network.num_layers == 1
+    assert "Only 2D or 3D convolution" in _shape_error(logger, layer)
+    assert layer.get_output(0).dtype == trt.float32  # the dtype is still known
+    assert _build(builder, network, layer.get_output(0)) is None
 
 
 def test_mixed_dtype_elementwise_is_an_error() -> None:
     logger, _, network = _setup()
     a = network.add_input("a", trt.float32, (1, 2))
     b = network.add_input("b", trt.float16, (1, 2))
-    assert network.add_elementwise(a, b, trt.ElementWiseOperation.SUM) is None
-    assert "different types" in _last_error(logger)
+    layer = network.add_elementwise(a, b, trt.ElementWiseOperation.SUM)
+    assert "different types" in _shape_error(logger, layer)
 
 
 def test_elementwise_needs_equal_ranks() -> None:
     logger, _, network = _setup()
     a = network.add_input("a", trt.float32, (2, 3))
     b = network.add_input("b", trt.float32, (3,))
-    assert network.add_elementwise(a, b, trt.ElementWiseOperation.SUM) is None
-    assert "same rank" in _last_error(logger)
+    layer = network.add_elementwise(a, b, trt.ElementWiseOperation.SUM)
+    assert "same rank" in _shape_error(logger, layer)
 
 
 def test_wrong_kernel_count_fails_at_shape_inference_and_build() -> None:
@@ -58,8 +69,7 @@ def test_wrong_kernel_count_fails_at_shape_inference_and_build() -> None:
     x = network.add_input("x", trt.float32, (1, 2, 4, 4))
     layer = network.add_convolution_nd(x, 3, (3, 3), np.zeros(10, np.float32))
     assert layer is not None  # counts are checked later (num_groups may still change)
-    assert layer.get_output(0).shape == ()
-    assert "kernel weights has count 10 but 54 was expected" in _last_error(logger)
+    assert "kernel weights has count 10 but 54 was expected" in _shape_error(logger, layer)
     assert _build(builder, network, layer.get_output(0)) is None
     assert "build_serialized_network" in _last_error(logger)
 
@@ -147,10 +157,25 @@ def test_profile_shape_outside_the_network_shape_fails_the_build() -> None:
     assert "does not fit" in _last_error(logger)
 
 
-def test_profile_min_above_max_raises_runtime_error() -> None:
+def test_profile_min_above_max_is_refused_by_add_optimization_profile() -> None:
+    logger, builder, network = _setup()
+    x = network.add_input("x", trt.float32, (-1, 2))
+    network.mark_output(network.add_identity(x).get_output(0))
+    profile = builder.create_optimization_profile()
+    profile.set_shape("x", (4, 2), (2, 2), (1, 2))  # validated later, as TensorRT-RTX
+    assert not profile
+    config = builder.create_builder_config()
+    assert config.add_optimization_profile(profile) == -1
+    assert "MIN <= OPT <= MAX" in logger._messages[-2][1]
+    assert builder.build_serialized_network(network, config) is None
+    assert "add an optimization profile" in _last_error(logger)
+
+
+def test_profile_negative_dimension_raises_runtime_error() -> None:
     profile = trt.Builder(trt.Logger()).create_optimization_profile()
-    with pytest.raises(RuntimeError, match="min <= opt <= max"):
-        profile.set_shape("x", (4, 2), (2, 2), (1, 2))
+    with pytest.raises(RuntimeError, match="Shape provided for min is inconsistent"):
+        profile.set_shape("x", (-1, 2), (2, 2), (4, 2))
+    assert profile.get_shape("x") == []
 
 
 def test_network_without_outputs_fails_the_build() -> None:
@@ -163,14 +188,14 @@ def test_network_without_outputs_fails_the_build() -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda n, x: _set(n.add_softmax(x), "axes", 0b11), "exactly one bit"),
+        (lambda n, x: _set(n.add_softmax(x), "axes", 1 << 4), "names a dim"),
         (lambda n, x: n.add_reduce(x, trt.ReduceOperation.SUM, 1 << 4, False), "names a dim"),
         (lambda n, x: n.add_slice(x, (0, 0, 0, 2), (1, 2, 3, 4), (1, 1, 1, 1)), "out of bounds"),
         (lambda n, x: _set(n.add_shuffle(x), "reshape_dims", (5, -1)), "cannot reshape"),
         (lambda n, x: _set(n.add_concatenation([x, x]), "axis", 4), "out of range"),
         (lambda n, x: n.add_matrix_multiply(x, trt.MatrixOperation.NONE, x,
                                             trt.MatrixOperation.NONE), "inner dims"),
-        (lambda n, x: _set(n.add_pooling_nd(x, trt.PoolingType.MAX, (2, 2)), "padding_nd",
+        (lambda n, x: _set(n.add_pooling_nd(x, trt.PoolingType.AVERAGE, (2, 2)), "padding_nd",
                            (2, 2)), "smaller than the window"),
     ],
 )  # fmt: skip
@@ -211,6 +236,6 @@ def test_tensor_valued_layer_inputs_are_not_emulated() -> None:
 
     _, _, network = _setup()
     x = network.add_input("x", trt.float32, (1, 1, 2, 2))
-    layer = network.add_convolution_nd(x, 1, (1, 1), W)
+    layer = network.add_shuffle(x)  # input 1 would be a shape tensor (a dynamic reshape)
     with pytest.raises(EmulatorUnsupportedError, match="set_input"):
         layer.set_input(1, x)

@@ -135,7 +135,9 @@ def test_emulation_is_labelled() -> None:
     builder = trt.Builder(logger)
     assert "emulated" in repr(builder)
     network = builder.create_network()
-    network.add_convolution_nd(network.add_input("x", trt.float32, (2, 2)), 1, (1, 1), None)
+    layer = network.add_convolution_nd(network.add_input("x", trt.float32, (2, 2)), 1, (1, 1), None)
+    with pytest.raises(RuntimeError, match="Could not get tensor shape"):
+        layer.get_output(0).shape  # noqa: B018
     assert logger._messages and "Only 2D or 3D" in logger._messages[-1][1]
 
 

@@ -67,37 +67,61 @@ class ITimingCache:
 
 
 class IOptimizationProfile:
-    """Min/opt/max shapes per dynamic input."""
+    """Min/opt/max shapes per dynamic input.
 
-    def __init__(self) -> None:
+    As TensorRT-RTX (and as TensorRT 11.4 documents: "inputs can be validated only partially;
+    a full validation is performed at engine build time"), ``set_shape`` refuses only negative
+    dimensions; ranks and the order min <= opt <= max are checked when the profile is added to
+    a config (``add_optimization_profile`` then returns -1) and by the build.
+    """
+
+    def __init__(self, _logger: ILogger | None = None) -> None:
+        self._logger = _logger
         self._shapes: dict[str, tuple[Dims, Dims, Dims]] = {}
         self.extra_memory_target = 1.0
 
+    def _log(self, message: str) -> None:
+        if self._logger is not None:
+            self._logger.log(Severity.ERROR, message)
+
     def set_shape(self, input: str, min: Any, opt: Any, max: Any) -> None:
-        """Set the shape range of ``input``; RuntimeError unless 0 <= min <= opt <= max."""
+        """Set the shape range of ``input``; RuntimeError for a negative dimension."""
         check_type(input, str, "set_shape.input")
         dims = [to_dims(d, f"set_shape.{k}") for d, k in ((min, "min"), (opt, "opt"), (max, "max"))]
-        lo, mid, hi = dims
-        if not len(lo) == len(mid) == len(hi):
-            raise EmulatorRuntimeError(f"set_shape({input!r}): min/opt/max ranks differ")
-        if not all(0 <= a <= b <= c for a, b, c in zip(lo, mid, hi, strict=True)):
-            raise EmulatorRuntimeError(
-                f"set_shape({input!r}): need 0 <= min <= opt <= max, got {lo}, {mid}, {hi}"
-            )
-        self._shapes[input] = (lo, mid, hi)
+        for which, shape in zip(("min", "opt", "max"), dims, strict=True):
+            if any(d < 0 for d in shape):
+                self._log(
+                    f"IOptimizationProfile::setDimensions: API Usage Error ({which} shape "
+                    f"{shape} of {input!r}: every dimension must be >= 0)"
+                )
+                raise EmulatorRuntimeError(
+                    f"Shape provided for {which} is inconsistent with other shapes."
+                )
+        self._shapes[input] = (dims[0], dims[1], dims[2])
 
     def get_shape(self, input: str) -> list[Dims]:
         """[min, opt, max] of ``input``, or [] when unset."""
         return list(self._shapes.get(check_type(input, str, "get_shape.input"), ()))
 
+    def _invalid_inputs(self) -> list[str]:
+        """Inputs whose ranks differ or whose shapes break 0 <= min <= opt <= max."""
+        return [
+            name
+            for name, (lo, mid, hi) in self._shapes.items()
+            if not len(lo) == len(mid) == len(hi)
+            or not all(0 <= a <= b <= c for a, b, c in zip(lo, mid, hi, strict=True))
+        ]
+
     def __bool__(self) -> bool:
-        return True
+        """Whether the profile is valid (``IOptimizationProfile::isValid``)."""
+        return not self._invalid_inputs()
 
 
 class IBuilderConfig:
     """Build options; the emulator records them (TF32 is on by default as in TensorRT)."""
 
-    def __init__(self) -> None:
+    def __init__(self, _logger: ILogger | None = None) -> None:
+        self._logger = _logger
         self._pools: dict[MemoryPoolType, int] = {MemoryPoolType.WORKSPACE: _DEFAULT_WORKSPACE}
         self.flags = 1 << int(BuilderFlag.TF32)
         self._profiling_verbosity = ProfilingVerbosity.LAYER_NAMES_ONLY
@@ -175,8 +199,24 @@ class IBuilderConfig:
         return len(self._profiles)
 
     def add_optimization_profile(self, profile: IOptimizationProfile) -> int:
-        """Add a profile; returns its index."""
-        self._profiles.append(check_type(profile, IOptimizationProfile, "profile"))
+        """Add a profile; returns its index, or -1 (logged) for an invalid profile."""
+        check_type(profile, IOptimizationProfile, "profile")
+        invalid = profile._invalid_inputs()
+        if invalid:
+            if self._logger is not None:
+                self._logger.log(
+                    Severity.ERROR,
+                    f"IOptimizationProfile::isValid: API Usage Error (invalid optimization "
+                    f"profile for input tensors {', '.join(invalid)}: the shapes must have "
+                    "equal ranks and satisfy 0 <= MIN <= OPT <= MAX)",
+                )
+                self._logger.log(
+                    Severity.ERROR,
+                    "IBuilderConfig::addOptimizationProfile: API Usage Error (the profile is "
+                    "not valid)",
+                )
+            return -1
+        self._profiles.append(profile)
         return len(self._profiles) - 1
 
     def create_timing_cache(self, serialized_timing_cache: bytes) -> ITimingCache:
@@ -230,11 +270,11 @@ class Builder:
 
     def create_builder_config(self) -> IBuilderConfig:
         """A new build configuration."""
-        return IBuilderConfig()
+        return IBuilderConfig(self._logger)
 
     def create_optimization_profile(self) -> IOptimizationProfile:
         """A new optimization profile."""
-        return IOptimizationProfile()
+        return IOptimizationProfile(self._logger)
 
     def build_serialized_network(
         self, network: INetworkDefinition, config: IBuilderConfig

@@ -1,11 +1,16 @@
 """Emulated INetworkDefinition: inputs, outputs and the ``add_*`` layer factories.
 
-As in TensorRT, an invalid ``add_*`` call logs an error through the builder's logger and returns
-None; a wrong Python argument type raises TypeError (pybind11's behaviour).
+As in TensorRT-RTX, ``add_*`` returns the layer even when its inputs or arguments are invalid:
+the error is logged when the output's shape is read (``ITensor.shape`` then raises
+``RuntimeError: Could not get tensor shape.``) and again by the build. Only a few argument
+checks make ``add_*`` log and return None (no inputs to a concatenation, an out-of-range reduce
+operation, scale weights of different types, a duplicate or invalid network input). A wrong
+Python argument type raises TypeError (pybind11's behaviour).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,12 +48,13 @@ from trtdsl.emulator.layers import (
     ISoftMaxLayer,
     IUnaryLayer,
 )
-from trtdsl.emulator.layers.base import LayerSpecError
+from trtdsl.emulator.layers.base import LayerSpecError, layer_view
 from trtdsl.emulator.layers.conv import ConvolutionBase
 from trtdsl.emulator.layers.quantize import IDequantizeLayer, IQuantizeLayer
 from trtdsl.emulator.tensor import ITensor
 from trtdsl.emulator.types import (
     Dims,
+    EmulatorRuntimeError,
     EmulatorTypeError,
     Permutation,
     Weights,
@@ -60,9 +66,25 @@ from trtdsl.emulator.types import (
 if TYPE_CHECKING:
     from trtdsl.emulator.builder import Builder
 
-_INVALID = (Dims(()), DataType.FLOAT)
 _Layer = TypeVar("_Layer", bound=ILayer)
 _Conv = TypeVar("_Conv", bound=ConvolutionBase)
+
+_FLOAT32_MAX = 3.4028234663852886e38
+_ACTIVATION_DEFAULTS: dict[ActivationType, tuple[float, float]] = {
+    # (alpha, beta) that add_activation sets, as float32 values; other types get (0, 0).
+    # NOTE: TensorRT 11.4's documentation gives no defaults; these are TensorRT-RTX 1.7's.
+    ActivationType.LEAKY_RELU: (0.009999999776482582, 0.0),
+    ActivationType.ELU: (1.0, 0.0),
+    ActivationType.SELU: (1.6732631921768188, 1.0507010221481323),
+    ActivationType.SOFTPLUS: (1.0, 1.0),
+    ActivationType.CLIP: (-_FLOAT32_MAX, _FLOAT32_MAX),
+    ActivationType.HARD_SIGMOID: (0.20000000298023224, 0.5),
+    ActivationType.SCALED_TANH: (1.0, 1.0),
+    ActivationType.THRESHOLDED_RELU: (1.0, 0.0),
+}
+
+_Result = tuple[Dims | None, DataType]
+"""A tensor's inferred shape (None when it cannot be computed) and dtype."""
 
 
 class INetworkDefinition:
@@ -77,11 +99,10 @@ class INetworkDefinition:
         self._outputs: list[ITensor] = []
         self._next_tensor_id = 0
         self._weights_names: dict[str, Weights] = {}
-        self._results: dict[int, tuple[Dims, DataType]] = {}
+        self._results: dict[int, _Result] = {}
         self._errors: dict[int, str] = {}
-        self._creation_errors: dict[int, str] = {}
         self._valid_layers = 0  # layers [0, _valid_layers) have up-to-date results
-        self._reported: set[str] = set()
+        self._views: dict[int, weakref.ref[ILayer]] = {}
 
     def __repr__(self) -> str:
         return f"<emulated INetworkDefinition {self._name!r}: {len(self._layers)} layers>"
@@ -98,56 +119,65 @@ class INetworkDefinition:
         self._valid_layers = min(self._valid_layers, layer_index)
 
     def _infer_layers(self) -> dict[int, str]:
-        """Infer every tensor's shape and dtype in layer order; returns {layer index: error}."""
+        """Infer every tensor's shape and dtype in layer order; returns {layer index: error}.
+
+        A layer whose shapes cannot be inferred still gets output dtypes (as in TensorRT,
+        ``ITensor.dtype`` of its outputs is readable) and no shapes.
+        """
         for tensor in self._inputs:
             assert tensor._input_shape is not None and tensor._input_dtype is not None
             self._results[tensor._id] = (Dims(tensor._input_shape), tensor._input_dtype)
         for index in range(self._valid_layers, len(self._layers)):
             layer = self._layers[index]
             self._errors.pop(index, None)
-            self._creation_errors.pop(index, None)
+            inputs = [None if t is None else self._results.get(t._id) for t in layer._inputs]
+            dtypes = [r[1] for r in inputs if r is not None]
             try:
-                if any(t is None for t in layer._inputs):
+                if any(r is None for r in inputs):
                     raise LayerSpecError("an input is not set")
-                inputs = [self._results.get(t._id, _INVALID) for t in layer._inputs]  # type: ignore[union-attr]
-                if any(r is _INVALID for r in inputs):
-                    raise LayerSpecError("an input comes from an invalid layer")
-                outs = layer._infer([tuple(s) for s, _ in inputs], [d for _, d in inputs])
+                if any(r[0] is None for r in inputs):  # type: ignore[index]
+                    raise LayerSpecError("an input's shape cannot be computed")
+                shapes = [tuple(r[0]) for r in inputs]  # type: ignore[arg-type, index]
+                outs = layer._infer(shapes, dtypes)
                 for tensor, (shape, dtype) in zip(layer._outputs, outs, strict=True):
                     self._results[tensor._id] = (Dims(shape), dtype)
             except LayerSpecError as error:
                 self._errors[index] = f"{layer._name}: {error}"
-                if error.at_creation:
-                    self._creation_errors[index] = self._errors[index]
-                for tensor in layer._outputs:
-                    self._results[tensor._id] = _INVALID
+                for tensor, dtype in zip(layer._outputs, layer._output_dtypes(dtypes), strict=True):
+                    self._results[tensor._id] = (None, dtype)
         self._valid_layers = len(self._layers)
         return self._errors
 
-    def _infer(self, tensor: ITensor) -> tuple[Dims, DataType]:
+    def _infer(self, tensor: ITensor) -> _Result:
+        """``tensor``'s shape (None where it cannot be computed) and dtype."""
         if tensor._producer is None:
             assert tensor._input_shape is not None and tensor._input_dtype is not None
             return Dims(tensor._input_shape), tensor._input_dtype
-        errors = self._infer_layers()
-        layer = tensor._producer[0]
-        if layer._index in errors:
-            message = errors[layer._index]
-            if message not in self._reported:
-                self._reported.add(message)
-                self._log(Severity.ERROR, f"[shape inference] {message}")
-        return self._results.get(tensor._id, _INVALID)
-
-    def _add(self, layer: _Layer, factory: str) -> _Layer | None:
-        self._layers.append(layer)
         self._infer_layers()
-        if layer._index in self._creation_errors:
-            self._layers.pop()
-            self._valid_layers = len(self._layers)
-            self._errors.pop(layer._index, None)
-            message = self._creation_errors.pop(layer._index)
-            self._log(Severity.ERROR, f"INetworkDefinition::{factory}: {message}")
-            return None
+        return self._results[tensor._id]
+
+    def _shape(self, tensor: ITensor) -> Dims:
+        """``ITensor.shape``: RuntimeError (the cause logged) where it cannot be computed."""
+        shape, _ = self._infer(tensor)
+        if shape is None:
+            assert tensor._producer is not None
+            message = self._errors[tensor._producer[0]._index]
+            self._log(Severity.ERROR, f"ITensor::getDimensions: API Usage Error ({message})")
+            raise EmulatorRuntimeError("Could not get tensor shape.")
+        return shape
+
+    def _add(self, layer: _Layer) -> _Layer:
+        self._layers.append(layer)
         return layer
+
+    def _rank(self, tensor: ITensor) -> int:
+        """The rank of ``tensor`` for a default that depends on it (0 where it is unknown)."""
+        shape, _ = self._infer(tensor)
+        return 0 if shape is None else len(shape)
+
+    def _refuse(self, factory: str, message: str) -> None:
+        """Log why ``add_*`` returns None (the few argument checks made at creation)."""
+        self._log(Severity.ERROR, f"INetworkDefinition::{factory}: API Usage Error ({message})")
 
     # --- properties ---------------------------------------------------------------------------
     @property
@@ -190,27 +220,51 @@ class INetworkDefinition:
         return bool(self._flags >> int(flag) & 1)
 
     def get_layer(self, index: int) -> ILayer | None:
-        """Layer ``index``, or None."""
+        """Layer ``index`` as a base ``ILayer`` (as TensorRT), or None (logged).
+
+        NOTE: as in TensorRT, the result is a base ``ILayer`` whatever the layer's type: assign
+        its ``__class__`` (``layer.__class__ = trt.IConvolutionLayer``) to read the properties
+        of its concrete class. The view shares the layer's state; while a view of class ILayer
+        is alive, get_layer returns that same object (pybind11's instance registry).
+        """
         check_type(index, int, "get_layer.index")
-        return self._layers[index] if 0 <= index < len(self._layers) else None
+        if not 0 <= index < len(self._layers):
+            self._log(Severity.ERROR, f"INetworkDefinition::getLayer: no layer {index}")
+            return None
+        return self._view(index)
+
+    def _view(self, index: int) -> ILayer:
+        ref = self._views.get(index)
+        view = None if ref is None else ref()
+        if view is None or type(view) is not ILayer:
+            view = layer_view(self._layers[index])
+            self._views[index] = weakref.ref(view)
+        return view
 
     def get_input(self, index: int) -> ITensor | None:
-        """Network input ``index``, or None."""
+        """Network input ``index``, or None (logged)."""
         check_type(index, int, "get_input.index")
-        return self._inputs[index] if 0 <= index < len(self._inputs) else None
+        if 0 <= index < len(self._inputs):
+            return self._inputs[index]
+        self._log(Severity.ERROR, f"INetworkDefinition::getInput: no input {index}")
+        return None
 
     def get_output(self, index: int) -> ITensor | None:
-        """Network output ``index``, or None."""
+        """Network output ``index``, or None (logged)."""
         check_type(index, int, "get_output.index")
-        return self._outputs[index] if 0 <= index < len(self._outputs) else None
+        if 0 <= index < len(self._outputs):
+            return self._outputs[index]
+        self._log(Severity.ERROR, f"INetworkDefinition::getOutput: no output {index}")
+        return None
 
     def __len__(self) -> int:
         return len(self._layers)
 
     def __getitem__(self, index: int) -> ILayer:
+        """``network[i]``: ``get_layer`` with negative indices; IndexError out of range."""
         if not -len(self._layers) <= index < len(self._layers):
-            raise IndexError(index)
-        return self._layers[index]
+            raise IndexError("Out of bounds")
+        return self._view(index % len(self._layers))
 
     # --- inputs and outputs -------------------------------------------------------------------
     def add_input(self, name: str, dtype: DataType, shape: Any) -> ITensor | None:
@@ -259,11 +313,10 @@ class INetworkDefinition:
         kernel_shape: Any,
         kernel: Any,
         bias: Any = None,
-    ) -> IConvolutionLayer | None:
+    ) -> IConvolutionLayer:
         """Convolution; kernel GKCRS, bias K values or None (empty, of the input's type)."""
         args = (input, num_output_maps, kernel_shape, kernel, bias)
-        names = ("add_convolution_nd", "addConvolutionNd")
-        return self._add_convolution_like(IConvolutionLayer, names, *args)
+        return self._add_convolution_like(IConvolutionLayer, "add_convolution_nd", *args)
 
     def add_deconvolution_nd(
         self,
@@ -272,27 +325,23 @@ class INetworkDefinition:
         kernel_shape: Any,
         kernel: Any,
         bias: Any = None,
-    ) -> IDeconvolutionLayer | None:
+    ) -> IDeconvolutionLayer:
         """Deconvolution; kernel CKRS, bias K values or None (empty, of the input's type)."""
         args = (input, num_output_maps, kernel_shape, kernel, bias)
-        names = ("add_deconvolution_nd", "addDeconvolutionNd")
-        return self._add_convolution_like(IDeconvolutionLayer, names, *args)
+        return self._add_convolution_like(IDeconvolutionLayer, "add_deconvolution_nd", *args)
 
     def _add_convolution_like(
         self,
         cls: type[_Conv],
-        names: tuple[str, str],
+        api: str,
         input: ITensor,
         num_output_maps: Any,
         kernel_shape: Any,
         kernel: Any,
         bias: Any,
-    ) -> _Conv | None:
-        """The shared body of ``add_convolution_nd`` and ``add_deconvolution_nd``.
-
-        ``names`` is the Python API name (for argument errors) and the C++ name (for logs).
-        """
-        api, c_name = names
+    ) -> _Conv:
+        """The shared body of ``add_convolution_nd`` and ``add_deconvolution_nd`` (``api``, the
+        Python name, for argument errors)."""
         tensor = check_type(input, ITensor, f"{api}.input")
         layer = cls(self, [tensor])
         layer._init_params(
@@ -301,39 +350,44 @@ class INetworkDefinition:
         )
         layer._w["kernel"] = to_weights(kernel, f"{api}.kernel")
         layer._w["bias"] = to_weights(bias, f"{api}.bias", tensor.dtype)
-        return self._add(layer, c_name)
+        return self._add(layer)
 
-    def add_pooling_nd(
-        self, input: ITensor, type: PoolingType, window_size: Any
-    ) -> IPoolingLayer | None:
+    def add_pooling_nd(self, input: ITensor, type: PoolingType, window_size: Any) -> IPoolingLayer:
         """Pooling; stride defaults to 1 and average excludes padding by default."""
         layer = IPoolingLayer(self, [check_type(input, ITensor, "add_pooling_nd.input")])
         layer._init_params(
             check_type(type, PoolingType, "add_pooling_nd.type"),
             to_dims(window_size, "add_pooling_nd.window_size"),
         )
-        return self._add(layer, "addPoolingNd")
+        return self._add(layer)
 
-    def add_activation(self, input: ITensor, type: ActivationType) -> IActivationLayer | None:
-        """Activation; set ``alpha``/``beta`` afterwards where the type uses them."""
+    def add_activation(self, input: ITensor, type: ActivationType) -> IActivationLayer:
+        """Activation; alpha/beta default per type (LEAKY_RELU 0.01, CLIP +-float32 max, ...,
+        as TensorRT-RTX; changing ``type`` later keeps them): set them where the type uses them."""
         layer = IActivationLayer(self, [check_type(input, ITensor, "add_activation.input")])
-        layer._p.update(type=check_type(type, ActivationType, "add_activation.type"))
-        layer._p.update(alpha=0.0, beta=0.0)
-        return self._add(layer, "addActivation")
+        kind = check_type(type, ActivationType, "add_activation.type")
+        alpha, beta = _ACTIVATION_DEFAULTS.get(kind, (0.0, 0.0))
+        layer._p.update(type=kind, alpha=alpha, beta=beta)
+        return self._add(layer)
 
     def _scale(
         self, input: ITensor, mode: ScaleMode, weights: Sequence[Any], axis: int | None
     ) -> IScaleLayer | None:
         tensor = check_type(input, ITensor, "add_scale.input")
         layer = IScaleLayer(self, [tensor])
-        rank = len(tensor.shape)
+        rank = self._rank(tensor)
         layer._p.update(mode=check_type(mode, ScaleMode, "add_scale.mode"))
         # add_scale: the channel is the third-to-last dim; add_scale_nd takes channel_axis.
         layer._p.update(channel_axis=rank - 3 if axis is None else axis)
         layer._p.update(min_rank=4 if axis is None else 3)
         for role, value in zip(("shift", "scale", "power"), weights, strict=True):
             layer._w[role] = to_weights(value, f"add_scale.{role}", tensor.dtype)
-        return self._add(layer, "addScale" if axis is None else "addScaleNd")
+        types = {w.dtype for w in layer._w.values()}
+        if len(types) > 1:
+            factory = "addScale" if axis is None else "addScaleNd"
+            self._refuse(factory, f"shift, scale and power weights have different types {types}")
+            return None
+        return self._add(layer)
 
     def add_scale(
         self,
@@ -362,51 +416,49 @@ class INetworkDefinition:
         axis = check_type(channel_axis, int, "add_scale_nd.channel_axis")
         return self._scale(input, mode, (shift, scale, power), axis)
 
-    def add_softmax(self, input: ITensor) -> ISoftMaxLayer | None:
+    def add_softmax(self, input: ITensor) -> ISoftMaxLayer:
         """Softmax; default axes = 1 << max(rank - 3, 0): set ``axes`` explicitly."""
         tensor = check_type(input, ITensor, "add_softmax.input")
         layer = ISoftMaxLayer(self, [tensor])
-        layer._p.update(axes=1 << max(len(tensor.shape) - 3, 0))
-        return self._add(layer, "addSoftMax")
+        layer._p.update(axes=1 << max(self._rank(tensor) - 3, 0))
+        return self._add(layer)
 
     def add_concatenation(self, inputs: Sequence[ITensor]) -> IConcatenationLayer | None:
         """Concatenation; default axis max(rank - 3, 0): set ``axis`` explicitly."""
         tensors = [check_type(t, ITensor, "add_concatenation.inputs") for t in inputs]
         if not tensors:
-            self._log(Severity.ERROR, "addConcatenation: no inputs")
+            self._refuse("addConcatenation", "no inputs")
             return None
         layer = IConcatenationLayer(self, tensors)
-        layer._p.update(axis=max(len(tensors[0].shape) - 3, 0))
-        return self._add(layer, "addConcatenation")
+        layer._p.update(axis=max(self._rank(tensors[0]) - 3, 0))
+        return self._add(layer)
 
     def add_elementwise(
         self, input1: ITensor, input2: ITensor, op: ElementWiseOperation
-    ) -> IElementWiseLayer | None:
+    ) -> IElementWiseLayer:
         """Binary elementwise op; equal ranks, broadcast over size-1 dims, equal dtypes."""
         a = check_type(input1, ITensor, "add_elementwise.input1")
         b = check_type(input2, ITensor, "add_elementwise.input2")
         layer = IElementWiseLayer(self, [a, b])
         layer._p.update(op=check_type(op, ElementWiseOperation, "add_elementwise.op"))
-        return self._add(layer, "addElementWise")
+        return self._add(layer)
 
-    def add_unary(self, input: ITensor, op: UnaryOperation) -> IUnaryLayer | None:
+    def add_unary(self, input: ITensor, op: UnaryOperation) -> IUnaryLayer:
         """Unary elementwise op."""
         layer = IUnaryLayer(self, [check_type(input, ITensor, "add_unary.input")])
         layer._p.update(op=check_type(op, UnaryOperation, "add_unary.op"))
-        return self._add(layer, "addUnary")
+        return self._add(layer)
 
-    def add_padding_nd(
-        self, input: ITensor, pre_padding: Any, post_padding: Any
-    ) -> IPaddingLayer | None:
+    def add_padding_nd(self, input: ITensor, pre_padding: Any, post_padding: Any) -> IPaddingLayer:
         """Zero padding (negative crops) of the last two dims."""
         layer = IPaddingLayer(self, [check_type(input, ITensor, "add_padding_nd.input")])
         layer._p.update(
             pre_padding_nd=to_dims(pre_padding, "add_padding_nd.pre_padding"),
             post_padding_nd=to_dims(post_padding, "add_padding_nd.post_padding"),
         )
-        return self._add(layer, "addPaddingNd")
+        return self._add(layer)
 
-    def add_shuffle(self, input: ITensor) -> IShuffleLayer | None:
+    def add_shuffle(self, input: ITensor) -> IShuffleLayer:
         """Shuffle: first_transpose, reshape_dims, second_transpose (all identity by default)."""
         layer = IShuffleLayer(self, [check_type(input, ITensor, "add_shuffle.input")])
         layer._p.update(
@@ -415,9 +467,9 @@ class INetworkDefinition:
             reshape_dims=None,
             zero_is_placeholder=True,
         )
-        return self._add(layer, "addShuffle")
+        return self._add(layer)
 
-    def add_slice(self, input: ITensor, start: Any, shape: Any, stride: Any) -> ISliceLayer | None:
+    def add_slice(self, input: ITensor, start: Any, shape: Any, stride: Any) -> ISliceLayer:
         """Slice (STRICT_BOUNDS by default)."""
         layer = ISliceLayer(self, [check_type(input, ITensor, "add_slice.input")])
         layer._p.update(
@@ -426,23 +478,26 @@ class INetworkDefinition:
             stride=to_dims(stride, "add_slice.stride"),
             mode=SampleMode.STRICT_BOUNDS,
         )
-        return self._add(layer, "addSlice")
+        return self._add(layer)
 
     def add_reduce(
         self, input: ITensor, op: ReduceOperation, axes: int, keep_dims: bool
     ) -> IReduceLayer | None:
         """Reduce over the dims of the ``axes`` bitmask."""
         layer = IReduceLayer(self, [check_type(input, ITensor, "add_reduce.input")])
+        if check_type(op, ReduceOperation, "add_reduce.op") == ReduceOperation.NONE:
+            self._refuse("addReduce", "ReduceOperation.NONE is not a reduction")
+            return None
         layer._p.update(
-            op=check_type(op, ReduceOperation, "add_reduce.op"),
+            op=op,
             axes=check_type(axes, int, "add_reduce.axes"),
             keep_dims=check_type(keep_dims, bool, "add_reduce.keep_dims"),
         )
-        return self._add(layer, "addReduce")
+        return self._add(layer)
 
     def add_matrix_multiply(
         self, input0: ITensor, op0: MatrixOperation, input1: ITensor, op1: MatrixOperation
-    ) -> IMatrixMultiplyLayer | None:
+    ) -> IMatrixMultiplyLayer:
         """Batched matrix product (see IMatrixMultiplyLayer)."""
         a = check_type(input0, ITensor, "add_matrix_multiply.input0")
         b = check_type(input1, ITensor, "add_matrix_multiply.input1")
@@ -451,51 +506,47 @@ class INetworkDefinition:
             op0=check_type(op0, MatrixOperation, "add_matrix_multiply.op0"),
             op1=check_type(op1, MatrixOperation, "add_matrix_multiply.op1"),
         )
-        return self._add(layer, "addMatrixMultiply")
+        return self._add(layer)
 
-    def add_constant(self, shape: Any, weights: Any) -> IConstantLayer | None:
+    def add_constant(self, shape: Any, weights: Any) -> IConstantLayer:
         """A constant tensor of the weights' dtype."""
         layer = IConstantLayer(self, [])
         layer._p.update(shape=to_dims(shape, "add_constant.shape"))
         layer._w["weights"] = to_weights(weights, "add_constant.weights")
-        return self._add(layer, "addConstant")
+        return self._add(layer)
 
-    def add_resize(self, input: ITensor) -> IResizeLayer | None:
+    def add_resize(self, input: ITensor) -> IResizeLayer:
         """Resize; set ``shape`` or ``scales`` afterwards (NEAREST, ASYMMETRIC by default)."""
         layer = IResizeLayer(self, [check_type(input, ITensor, "add_resize.input")])
         layer._init_params()
-        return self._add(layer, "addResize")
+        return self._add(layer)
 
-    def add_identity(self, input: ITensor) -> IIdentityLayer | None:
+    def add_identity(self, input: ITensor) -> IIdentityLayer:
         """Identity (no type conversion)."""
-        return self._add(
-            IIdentityLayer(self, [check_type(input, ITensor, "add_identity.input")]), "addIdentity"
-        )
+        return self._add(IIdentityLayer(self, [check_type(input, ITensor, "add_identity.input")]))
 
-    def add_cast(self, input: ITensor, to_type: DataType) -> ICastLayer | None:
+    def add_cast(self, input: ITensor, to_type: DataType) -> ICastLayer:
         """Cast to ``to_type``."""
         layer = ICastLayer(self, [check_type(input, ITensor, "add_cast.input")])
         layer._p.update(to_type=check_type(to_type, DataType, "add_cast.to_type"))
-        return self._add(layer, "addCast")
+        return self._add(layer)
 
-    def add_quantize(
-        self, input: ITensor, scale: ITensor, output_type: DataType
-    ) -> IQuantizeLayer | None:
+    def add_quantize(self, input: ITensor, scale: ITensor, output_type: DataType) -> IQuantizeLayer:
         """Quantize to ``output_type`` (INT8, FP8); a scalar scale, or a 1-D one with ``axis``."""
         x = check_type(input, ITensor, "add_quantize.input")
         layer = IQuantizeLayer(self, [x, check_type(scale, ITensor, "add_quantize.scale")])
         layer._p.update(
             axis=-1, to_type=check_type(output_type, DataType, "add_quantize.output_type")
         )
-        return self._add(layer, "addQuantize")
+        return self._add(layer)
 
     def add_dequantize(
         self, input: ITensor, scale: ITensor, output_type: DataType
-    ) -> IDequantizeLayer | None:
+    ) -> IDequantizeLayer:
         """Dequantize to ``output_type`` (FLOAT, HALF, BF16); scale as in ``add_quantize``."""
         q = check_type(input, ITensor, "add_dequantize.input")
         layer = IDequantizeLayer(self, [q, check_type(scale, ITensor, "add_dequantize.scale")])
         layer._p.update(
             axis=-1, to_type=check_type(output_type, DataType, "add_dequantize.output_type")
         )
-        return self._add(layer, "addDequantize")
+        return self._add(layer)

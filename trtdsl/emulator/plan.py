@@ -85,7 +85,19 @@ def _decode(value: Any) -> Any:
 
 
 def _check_buildable(network: INetworkDefinition, config: IBuilderConfig) -> list[str]:
-    problems = [f"layer {message}" for message in network._infer_layers().values()]
+    errors = network._infer_layers()
+    problems = [f"layer {message}" for message in errors.values()]
+    for layer in network._layers:
+        if layer._index in errors:
+            continue
+        inputs = [network._results[t._id] for t in layer._inputs]  # type: ignore[union-attr]
+        try:
+            layer._validate(
+                [tuple(s) for s, _ in inputs],  # type: ignore[arg-type]
+                [d for _, d in inputs],
+            )
+        except LayerSpecError as error:
+            problems.append(f"layer {layer._name}: {error}")
     if not network._outputs:
         problems.append("the network has no outputs (mark_output)")
     names = [t.name for t in network._inputs + network._outputs]
@@ -262,7 +274,9 @@ def infer_plan_shapes(
     for layer, ins, outs in plan.layers:
         inputs = [results[i] for i in ins]
         try:
-            inferred = layer._infer([s for s, _ in inputs], [d for _, d in inputs])
+            shapes, dtypes = [s for s, _ in inputs], [d for _, d in inputs]
+            inferred = layer._infer(shapes, dtypes)
+            layer._validate(shapes, dtypes)
         except LayerSpecError as error:
             raise PlanError(f"{layer._name}: {error}") from None
         results.update(zip(outs, inferred, strict=True))

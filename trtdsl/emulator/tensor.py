@@ -52,8 +52,12 @@ class ITensor:
 
     @property
     def shape(self) -> Dims:
-        """Dimensions; -1 marks a dynamic dimension. Writable for network inputs only."""
-        return self._network._infer(self)[0]
+        """Dimensions; -1 marks a dynamic dimension. Writable for network inputs only.
+
+        Raises RuntimeError("Could not get tensor shape.") when the producing layer is invalid
+        (the cause is logged), as TensorRT-RTX.
+        """
+        return self._network._shape(self)
 
     @shape.setter
     def shape(self, value: Any) -> None:
@@ -69,7 +73,7 @@ class ITensor:
 
     @property
     def dtype(self) -> DataType:
-        """The data type (read-only in TensorRT 11)."""
+        """The data type (read-only in TensorRT 11); known even where the shape is not."""
         return self._network._infer(self)[1]
 
     @property

@@ -4,7 +4,12 @@ A layer keeps its TensorRT properties in ``_p`` (plain values: ints, floats, boo
 members, Dims) and its weights in ``_w`` (Weights). ``_infer`` maps input shapes and dtypes to
 output shapes and dtypes (the same code runs with -1 dims at network time and with concrete
 dims at run time); ``_compute`` maps NumPy inputs to NumPy outputs. Both use only ``_p``/``_w``,
-so a plan can rebuild a layer from its serialized properties.
+so a plan can rebuild a layer from its serialized properties. ``_validate`` holds the checks
+that real TensorRT makes only when it builds (and that the emulator repeats for run-time shapes).
+
+As in TensorRT-RTX, ``INetworkDefinition.get_layer`` returns a base ``ILayer`` view of a layer
+(``layer_view``): it shares the layer's state, and assigning its ``__class__`` to the concrete
+class (``view.__class__ = trt.IConvolutionLayer``) gives access to the concrete properties.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from trtdsl.emulator.enums import DataType, LayerType
+from trtdsl.emulator.enums import DataType, LayerType, Severity
 from trtdsl.emulator.tensor import ITensor
 from trtdsl.emulator.types import (
     Dims,
@@ -38,14 +43,10 @@ LAYER_CLASSES: dict[str, type[ILayer]] = {}
 class LayerSpecError(Exception):
     """A layer's inputs or properties are invalid (TensorRT logs an error; see network.py).
 
-    ``at_creation`` errors (input rank or dtype a layer can never accept) make ``add_*`` log and
-    return None; all others surface when shapes are inferred (``tensor.shape``, the build), as in
-    TensorRT, because properties set after ``add_*`` (e.g. ``num_groups``) may still fix them.
+    As in TensorRT-RTX, ``add_*`` still returns the layer: the error surfaces when shapes are
+    inferred (``tensor.shape`` raises RuntimeError, the cause is logged) or at the build,
+    because properties set after ``add_*`` (e.g. ``num_groups``) may still fix it.
     """
-
-    def __init__(self, message: str, at_creation: bool = False) -> None:
-        super().__init__(message)
-        self.at_creation = at_creation
 
 
 class ILayer:
@@ -63,6 +64,9 @@ class ILayer:
     def __init__(self, network: INetworkDefinition, inputs: Sequence[ITensor]) -> None:
         self._network: INetworkDefinition | None = network
         self._index = network.num_layers
+        # Kept in the instance so that a base-ILayer view (layer_view) still knows them.
+        self._kind: LayerType = self._TYPE
+        self._max_inputs: int = self._MAX_INPUTS
         self._inputs: list[ITensor | None] = list(inputs)
         self._p: dict[str, Any] = {}
         self._w: dict[str, Weights] = {}
@@ -103,7 +107,7 @@ class ILayer:
     @property
     def type(self) -> LayerType:
         """The LayerType."""
-        return self._TYPE
+        return self._kind
 
     @property
     def num_inputs(self) -> int:
@@ -126,9 +130,17 @@ class ILayer:
         return self._inputs[index] if 0 <= index < len(self._inputs) else None
 
     def get_output(self, index: int) -> ITensor | None:
-        """Output ``index``, or None when out of range (as TensorRT)."""
+        """Output ``index``, or None when out of range (logged, as TensorRT)."""
         check_type(index, int, "get_output.index")
-        return self._outputs[index] if 0 <= index < len(self._outputs) else None
+        if 0 <= index < len(self._outputs):
+            return self._outputs[index]
+        if self._network is not None:
+            self._network._log(
+                Severity.ERROR,
+                f"ILayer::getOutput: invalid layer output tensor index {index}; valid range is "
+                f"[0, {len(self._outputs)})",
+            )
+        return None
 
     def get_output_type(self, index: int) -> DataType:
         """The data type of output ``index``."""
@@ -139,10 +151,10 @@ class ILayer:
         """Replace input ``index``; the emulator has no tensor-valued kernels/shapes/params."""
         check_type(index, int, "set_input.index")
         check_type(tensor, ITensor, "set_input.tensor")
-        if not 0 <= index < self._MAX_INPUTS:
+        if not 0 <= index < self._max_inputs:
             raise EmulatorUnsupportedError(
                 f"{type(self).__name__}.set_input({index}): the emulator supports only inputs "
-                f"0..{self._MAX_INPUTS - 1} of this layer (no tensor-valued parameters)"
+                f"0..{self._max_inputs - 1} of this layer (no tensor-valued parameters)"
             )
         while len(self._inputs) <= index:
             self._inputs.append(None)
@@ -155,6 +167,21 @@ class ILayer:
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         raise NotImplementedError
+
+    def _output_dtypes(self, dtypes: list[DataType]) -> list[DataType]:
+        """Output dtypes when ``_infer`` fails: TensorRT still reports a type for the outputs
+        of a layer whose shapes cannot be computed (by default, the first input's)."""
+        return [dtypes[0] if dtypes else DataType.FLOAT] * len(self._outputs)
+
+    def _validate(self, shapes: list[Shape], dtypes: list[DataType]) -> None:
+        """Checks TensorRT makes at build time only (LayerSpecError); shapes may hold -1."""
+
+
+def layer_view(layer: ILayer) -> ILayer:
+    """A base ``ILayer`` object sharing ``layer``'s state (what TensorRT's get_layer returns)."""
+    view = ILayer.__new__(ILayer)
+    view.__dict__ = layer.__dict__  # the same dict: the state stays shared
+    return view
 
 
 # --- property helpers ---------------------------------------------------------------------------
@@ -172,17 +199,27 @@ def dims_property(key: str, doc: str) -> property:
 
 
 def value_property(
-    key: str, cls: type, doc: str, check: Callable[[Any], Any] | None = None
+    key: str,
+    cls: type,
+    doc: str,
+    check: Callable[[Any], bool] | None = None,
+    refuse: str = "",
 ) -> property:
-    """An int/float/bool/enum property stored in ``_p[key]``, type-checked like pybind11."""
+    """An int/float/bool/enum property stored in ``_p[key]``, type-checked like pybind11.
+
+    A value for which ``check`` is false is refused as TensorRT's setters refuse one: ``refuse``
+    is logged as an error and the property keeps its value.
+    """
 
     def fget(self: ILayer) -> Any:
         return self._p[key]
 
     def fset(self: ILayer, value: Any) -> None:
         value = check_type(value, cls, f"{type(self).__name__}.{key}")
-        if check is not None:
-            check(value)
+        if check is not None and not check(value):
+            if self._network is not None:
+                self._network._log(Severity.ERROR, f"{refuse}; got {value!r}")
+            return
         self._p[key] = value
         self._touch()
 
@@ -208,10 +245,10 @@ def dyn(*dims: int) -> bool:
     return any(d < 0 for d in dims)
 
 
-def require(condition: bool, message: str, at_creation: bool = False) -> None:
+def require(condition: bool, message: str) -> None:
     """Raise LayerSpecError(message) unless ``condition``."""
     if not condition:
-        raise LayerSpecError(message, at_creation)
+        raise LayerSpecError(message)
 
 
 def normalize_axis(axis: int, rank: int, what: str) -> int:
@@ -243,8 +280,12 @@ FLOAT_TYPES = (DataType.FLOAT, DataType.HALF, DataType.BF16)
 
 
 def require_float(dtype: DataType, what: str) -> None:
-    """FLOAT, HALF or BF16 (a creation-time error otherwise)."""
-    require(dtype in FLOAT_TYPES, f"{what}: expected FLOAT, HALF or BF16, got {dtype}", True)
+    """FLOAT, HALF or BF16 (a shape-inference error otherwise).
+
+    NOTE: TensorRT-RTX also accepts INT8 (a quantized float) and FP8 here at shape inference;
+    the emulator computes no quantized types and refuses them.
+    """
+    require(dtype in FLOAT_TYPES, f"{what}: expected FLOAT, HALF or BF16, got {dtype}")
 
 
 def type_error(what: str, expected: str, value: Any) -> EmulatorTypeError:

@@ -133,7 +133,7 @@ class ConvolutionBase(ILayer):
         shape, dtype = shapes[0], dtypes[0]
         p = self._p
         what = self._TYPE_NAME.lower()
-        require(len(shape) in (4, 5), f"Only 2D or 3D {what} is supported; input {shape}", True)
+        require(len(shape) in (4, 5), f"Only 2D or 3D {what} is supported; input {shape}")
         nd = len(shape) - 2
         _check_nd(self, ("kernel_size_nd", "stride_nd", "pre_padding", "post_padding"), nd)
         _check_nd(self, ("dilation_nd",), nd)
@@ -226,6 +226,8 @@ class IPoolingLayer(ILayer):
 
     NOTE: TensorRT's defaults differ from PyTorch's: stride_nd defaults to 1 (not the window)
     and average_count_excludes_padding defaults to True (PyTorch counts padding by default).
+    NOTE: a max-pooling window that lies wholly in the padding gives -inf here; TensorRT does
+    not document that value.
     """
 
     _TYPE = LayerType.POOLING
@@ -277,7 +279,7 @@ class IPoolingLayer(ILayer):
         (shape,), (dtype,) = shapes, dtypes
         p = self._p
         # NOTE: the conservative reading of "2D or 3D pooling": an (N, C, spatial...) input.
-        require(len(shape) in (4, 5), f"pooling input must be 4D or 5D, got {shape}", True)
+        require(len(shape) in (4, 5), f"pooling input must be 4D or 5D, got {shape}")
         nd = len(shape) - 2
         _check_nd(self, ("window_size_nd", "stride_nd", "pre_padding", "post_padding"), nd)
         require(all(v >= 1 for v in p["window_size_nd"] + p["stride_nd"]), "window/stride < 1")
@@ -286,17 +288,19 @@ class IPoolingLayer(ILayer):
             PaddingMode.EXPLICIT_ROUND_DOWN,
             PaddingMode.EXPLICIT_ROUND_UP,
         )
-        # NOTE: the emulator's conservative reading: explicit padding must be smaller than the
-        # window (a window of padding only has no defined average).
+        exclusive_average = p["type"] != PoolingType.MAX and p["average_count_excludes_padding"]
+        # As TensorRT-RTX: only an average that excludes padding needs explicit padding smaller
+        # than the window (a window of padding only would average nothing); max pooling and an
+        # average that counts padding accept any padding.
         require(
-            not explicit
+            not (explicit and exclusive_average)
             or all(
                 b < w and a < w
                 for b, a, w in zip(
                     p["pre_padding"], p["post_padding"], p["window_size_nd"], strict=True
                 )
             ),
-            "padding must be smaller than the window",
+            "the padding must be smaller than the window for exclusive-counting average pooling",
         )
         require(0.0 <= p["blend_factor"] <= 1.0, f"blend_factor {p['blend_factor']} not in [0,1]")
         require_float(dtype, "pooling input")

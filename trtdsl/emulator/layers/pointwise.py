@@ -5,6 +5,7 @@ Floating-point layers compute in float32 and round to the output type (fp16 inpu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from trtdsl.emulator.enums import (
     ElementWiseOperation,
     LayerType,
     ScaleMode,
+    Severity,
     UnaryOperation,
 )
 from trtdsl.emulator.layers.base import (
@@ -29,10 +31,11 @@ from trtdsl.emulator.layers.base import (
     value_property,
     weights_property,
 )
-from trtdsl.emulator.types import EmulatorUnsupportedError, volume, weights_array
+from trtdsl.emulator.types import EmulatorUnsupportedError, check_type, volume, weights_array
 
 _FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
-_NUMBERS = _FLOATS + (DataType.INT8, DataType.INT32, DataType.INT64)
+_INTEGERS = (DataType.INT32, DataType.INT64)
+_NUMBERS = _FLOATS + (DataType.INT8,) + _INTEGERS
 
 
 def erf(x: np.ndarray) -> np.ndarray:
@@ -77,22 +80,56 @@ def _activation(kind: ActivationType, x: np.ndarray, alpha: Any, beta: Any) -> A
     raise EmulatorUnsupportedError(f"activation {kind}")
 
 
+def _finite_float32_property(key: str, doc: str) -> property:
+    """A float property stored as a float32 value; a non-finite value is refused with a logged
+    error and the old value kept (TensorRT-RTX's ``setAlpha``/``setBeta``: "must be finite")."""
+
+    def fget(self: ILayer) -> float:
+        return float(self._p[key])
+
+    def fset(self: ILayer, value: Any) -> None:
+        value = check_type(value, float, f"{type(self).__name__}.{key}")
+        with np.errstate(over="ignore"):
+            value = float(np.float32(value))
+        if not math.isfinite(value):
+            if self._network is not None:
+                setter = "set" + key.capitalize()
+                self._network._log(
+                    Severity.ERROR,
+                    f"IActivationLayer::{setter}: API Usage Error ({key} must be finite in "
+                    f"float32, got {value})",
+                )
+            return
+        self._p[key] = value
+        self._touch()
+
+    return property(fget, fset, doc=doc)
+
+
 class IActivationLayer(ILayer):
     """y = f(x) elementwise; alpha/beta parametrize LEAKY_RELU, ELU, CLIP (alpha=min, beta=max),
-    HARD_SIGMOID, SOFTPLUS, SCALED_TANH, SELU, THRESHOLDED_RELU. Defaults: alpha = beta = 0."""
+    HARD_SIGMOID, SOFTPLUS, SCALED_TANH, SELU, THRESHOLDED_RELU.
+
+    Defaults are set by ``add_activation`` from the type (see network.py); alpha and beta are
+    float32 values and must be finite. Inputs are FLOAT, HALF or BF16; RELU also takes INT32 and
+    INT64 (TensorRT-RTX 1.7 builds those).
+    """
 
     _TYPE = LayerType.ACTIVATION
     _TYPE_NAME = "Activation"
 
     type = value_property("type", ActivationType, "ActivationType.")
-    alpha = value_property("alpha", float, "Alpha parameter. Default: 0.")
-    beta = value_property("beta", float, "Beta parameter. Default: 0.")
+    alpha = _finite_float32_property("alpha", "Alpha parameter (float32, finite).")
+    beta = _finite_float32_property("beta", "Beta parameter (float32, finite).")
 
     def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
-        require_float(dtypes[0], "activation input")
+        if not (self._p["type"] == ActivationType.RELU and dtypes[0] in _INTEGERS):
+            require_float(dtypes[0], f"activation {self._p['type'].name} input")
         return [(shapes[0], dtypes[0])]
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        if xs[0].dtype.kind == "i":  # RELU of an integer tensor
+            return [np.maximum(xs[0], 0)]
         x = float_compute(xs[0])
         y = _activation(
             self._p["type"], x, np.float32(self._p["alpha"]), np.float32(self._p["beta"])
@@ -102,7 +139,7 @@ class IActivationLayer(ILayer):
 
 def broadcast_shape(a: Shape, b: Shape, what: str) -> Shape:
     """TensorRT broadcasting: equal ranks; each dim equal or one of them 1 (no rank promotion)."""
-    require(len(a) == len(b), f"{what}: inputs must have the same rank, got {a} and {b}", True)
+    require(len(a) == len(b), f"{what}: inputs must have the same rank, got {a} and {b}")
     out = []
     for x, y in zip(a, b, strict=True):
         if x == y or y == 1:
@@ -136,21 +173,21 @@ class IElementWiseLayer(ILayer):
             dtypes[0] == dtypes[1],
             f"elementwise {op.name}: inputs have different types {dtypes[0]} and {dtypes[1]} "
             "(the network is strongly typed: add an explicit cast)",
-            True,
         )
         dtype = dtypes[0]
         if op in _LOGICAL:
             require(
                 dtype == DataType.BOOL,
                 f"elementwise {op.name} needs BOOL inputs, got {dtype}",
-                True,
             )
         else:
-            require(dtype in _NUMBERS, f"elementwise {op.name} does not accept {dtype}", True)
-        if op == ElementWiseOperation.POW:
-            require(dtype in _FLOATS, f"elementwise POW needs a float type, got {dtype}", True)
+            require(dtype in _NUMBERS, f"elementwise {op.name} does not accept {dtype}")
         shape = broadcast_shape(shapes[0], shapes[1], f"elementwise {op.name}")
         return [(shape, DataType.BOOL if op in _COMPARE else dtype)]
+
+    def _output_dtypes(self, dtypes: list[DataType]) -> list[DataType]:
+        op = self._p["op"]
+        return [DataType.BOOL if op in _COMPARE + _LOGICAL else dtypes[0]]
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         a, b = xs
@@ -174,7 +211,9 @@ class IElementWiseLayer(ILayer):
             # does not say, FLOOR_DIV is the documented floor.
             y = a / b if floating else np.trunc(a / b).astype(a.dtype)
         elif op == E.POW:
-            y = np.power(a, b)
+            # NOTE: TensorRT documents POW for integer types without saying how negative
+            # exponents round; the emulator computes in float64 and truncates toward zero.
+            y = np.power(a, b) if floating else np.trunc(np.power(a.astype(np.float64), b))
         elif op == E.FLOOR_DIV:
             y = np.floor(a / b) if floating else np.floor_divide(a, b)
         elif op == E.AND:
@@ -231,13 +270,16 @@ class IUnaryLayer(ILayer):
     def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
         op, dtype = self._p["op"], dtypes[0]
         if op == UnaryOperation.NOT:
-            require(dtype == DataType.BOOL, f"unary NOT needs BOOL, got {dtype}", True)
+            require(dtype == DataType.BOOL, f"unary NOT needs BOOL, got {dtype}")
         elif op in _UNARY_SIGNED:
-            require(dtype in _NUMBERS, f"unary {op.name} does not accept {dtype}", True)
+            require(dtype in _NUMBERS, f"unary {op.name} does not accept {dtype}")
         else:
             require_float(dtype, f"unary {op.name} input")
-        is_test = op in (UnaryOperation.ISINF, UnaryOperation.ISNAN)
-        return [(shapes[0], DataType.BOOL if is_test else dtype)]
+        return [(shapes[0], self._output_dtypes(dtypes)[0])]
+
+    def _output_dtypes(self, dtypes: list[DataType]) -> list[DataType]:
+        is_test = self._p["op"] in (UnaryOperation.ISINF, UnaryOperation.ISNAN)
+        return [DataType.BOOL if is_test else dtypes[0]]
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         x, op = xs[0], self._p["op"]
@@ -326,9 +368,18 @@ class ICastLayer(ILayer):
     to_type = value_property("to_type", DataType, "Output DataType.")
 
     def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
-        to_type = self._p["to_type"]
-        require(DataType.FP8 not in (dtypes[0], to_type), "cast does not support FP8", True)
-        return [(shapes[0], to_type)]
+        return [(shapes[0], self._p["to_type"])]
+
+    def _output_dtypes(self, dtypes: list[DataType]) -> list[DataType]:
+        return [self._p["to_type"]]
+
+    def _validate(self, shapes: list[Shape], dtypes: list[DataType]) -> None:
+        # As TensorRT-RTX: a cast to or from FP8 infers, the build refuses it (FP8 tensors are
+        # produced by quantize and consumed by dequantize layers).
+        require(
+            DataType.FP8 not in (dtypes[0], self._p["to_type"]),
+            "cast does not support FP8 (use quantize and dequantize layers)",
+        )
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         to_type = self._p["to_type"]

@@ -42,7 +42,7 @@ class IReduceLayer(ILayer):
     def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
         shape, dtype, op = shapes[0], dtypes[0], self._p["op"]
         require(op != ReduceOperation.NONE, "reduce operation NONE is not a reduction")
-        require(dtype in _REDUCIBLE, f"reduce does not accept {dtype}", True)
+        require(dtype in _REDUCIBLE, f"reduce does not accept {dtype}")
         axes = axes_from_mask(self._p["axes"], len(shape), "reduce")
         if self._p["keep_dims"]:
             out = tuple(1 if i in axes else d for i, d in enumerate(shape))
@@ -63,17 +63,24 @@ class ISoftMaxLayer(ILayer):
     """Softmax along the one dim set in ``axes``.
 
     NOTE: the default is 1 << (rank - 3) (1 << 0 when rank < 3): the channel of NCHW, not the
-    last dim as in PyTorch's usual call.
+    last dim as in PyTorch's usual call. As in TensorRT-RTX, setting ``axes`` to a mask without
+    exactly one bit logs an error and keeps the previous axes (TensorRT 11.4 documents "only one
+    axis can be set", not what happens otherwise).
     """
 
     _TYPE = LayerType.SOFTMAX
     _TYPE_NAME = "SoftMax"
 
-    axes = value_property("axes", int, "Bitmask with exactly one bit set.")
+    axes = value_property(
+        "axes",
+        int,
+        "Bitmask with exactly one bit set.",
+        check=lambda value: value > 0 and value & (value - 1) == 0,
+        refuse="ISoftMaxLayer::setAxes: API Usage Error (exactly one axis bit must be set)",
+    )
 
     def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
-        axes = axes_from_mask(self._p["axes"], len(shapes[0]), "softmax")
-        require(len(axes) == 1, f"softmax axes {self._p['axes']:#b}: exactly one bit must be set")
+        axes_from_mask(self._p["axes"], len(shapes[0]), "softmax")
         require_float(dtypes[0], "softmax input")
         return [(shapes[0], dtypes[0])]
 
@@ -102,9 +109,7 @@ class IMatrixMultiplyLayer(ILayer):
 
     def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
         (a, b), (op0, op1) = shapes, (self._p["op0"], self._p["op1"])
-        require(
-            dtypes[0] == dtypes[1], f"matrix multiply inputs are {dtypes[0]} and {dtypes[1]}", True
-        )
+        require(dtypes[0] == dtypes[1], f"matrix multiply inputs are {dtypes[0]} and {dtypes[1]}")
         require_float(dtypes[0], "matrix multiply input")
         m0, m1 = _matrix_dims(op0), _matrix_dims(op1)
         require(len(a) >= m0 and len(b) >= m1, f"matrix multiply: ranks of {a}, {b} too small")

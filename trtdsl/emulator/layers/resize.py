@@ -59,8 +59,14 @@ class IResizeLayer(ILayer):
 
     @property
     def shape(self) -> Dims | None:
-        """Output dimensions, or None when resizing by scales."""
+        """Output dimensions; None when resizing by scales. Until ``shape`` or ``scales`` is
+        set, the input's dimensions (TensorRT-RTX's default: an identity resize)."""
         value = self._p["shape"]
+        if value is None and self._p["scales"] is None:
+            source = self._inputs[0]
+            if source is not None and self._network is not None:
+                known, _ = self._network._infer(source)
+                return known
         return None if value is None else Dims(value)
 
     @shape.setter
@@ -98,9 +104,12 @@ class IResizeLayer(ILayer):
             out = tuple(p["shape"])
             require(len(out) == len(shape), f"resize shape {out} does not match rank of {shape}")
             require(all(d >= 1 for d in out), f"resize shape {out} must be positive")
+        elif p["scales"] is None:
+            # NOTE: as TensorRT-RTX (which logs a warning): neither shape nor scales set
+            # resizes to the input's own dimensions.
+            out = tuple(shape)
         else:
             scales = p["scales"]
-            require(scales is not None, "set the resize layer's shape or scales")
             require(len(scales) == len(shape), f"{len(scales)} scales for rank {len(shape)}")
             require(all(s > 0 for s in scales), f"resize scales {scales} must be positive")
             out = tuple(

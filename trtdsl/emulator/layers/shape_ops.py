@@ -142,13 +142,10 @@ class IConcatenationLayer(ILayer):
         require(0 <= axis < len(first), f"concatenation axis {axis} out of range for {first}")
         total = 0
         for shape, dtype in zip(shapes, dtypes, strict=True):
-            require(
-                dtype == dtypes[0], f"concatenation inputs have types {dtypes[0]} and {dtype}", True
-            )
+            require(dtype == dtypes[0], f"concatenation inputs have types {dtypes[0]} and {dtype}")
             require(
                 len(shape) == len(first),
                 f"concatenation inputs {first} and {shape} differ in rank",
-                True,
             )
             for i, (a, b) in enumerate(zip(first, shape, strict=True)):
                 require(
@@ -181,16 +178,21 @@ class ISliceLayer(ILayer):
                 len(p[key]) == len(shape), f"slice {key} {p[key]} does not match rank of {shape}"
             )
         require(all(v >= 0 for v in p["shape"]), f"slice shape {p['shape']} is negative")
-        if p["mode"] == SampleMode.STRICT_BOUNDS:
-            for n, s0, k, st in zip(shape, p["start"], p["shape"], p["stride"], strict=True):
-                if k and not dyn(n):
-                    last = s0 + (k - 1) * st
-                    require(
-                        0 <= s0 < n and 0 <= last < n,
-                        f"slice of {shape} from {p['start']} by {p['stride']} to "
-                        f"{p['shape']} is out of bounds (STRICT_BOUNDS)",
-                    )
         return [(tuple(p["shape"]), dtypes[0])]
+
+    def _validate(self, shapes: list[Shape], dtypes: list[DataType]) -> None:
+        # As TensorRT-RTX: an out-of-bounds STRICT_BOUNDS slice infers, the build refuses it.
+        shape, p = shapes[0], self._p
+        if p["mode"] != SampleMode.STRICT_BOUNDS:
+            return
+        for n, s0, k, st in zip(shape, p["start"], p["shape"], p["stride"], strict=True):
+            if k and not dyn(n):
+                last = s0 + (k - 1) * st
+                require(
+                    0 <= s0 < n and 0 <= last < n,
+                    f"slice of {shape} from {p['start']} by {p['stride']} to "
+                    f"{p['shape']} is out of bounds (STRICT_BOUNDS)",
+                )
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         x, p = xs[0], self._p
@@ -269,11 +271,17 @@ class IConstantLayer(ILayer):
             weights.size == volume(shape),
             f"constant has {weights.size} weights, shape {shape} needs {volume(shape)}",
         )
+        # NOTE: TensorRT 11.4's documentation says IConstantLayer "does not support boolean and
+        # uint8 types"; TensorRT-RTX 1.7 refuses UINT8 but accepts and builds BOOL. The emulator
+        # keeps the documented rule.
         require(
             weights.dtype not in (DataType.BOOL, DataType.UINT8),
             f"constant layer does not support {weights.dtype}",
         )
         return [(shape, weights.dtype)]
+
+    def _output_dtypes(self, dtypes: list[DataType]) -> list[DataType]:
+        return [self._w["weights"].dtype]
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         data = weights_array(self._w["weights"])
