@@ -253,3 +253,12 @@ def test_a_misspelled_op_is_an_attribute_error_for_hasattr() -> None:
     b = ModelBuilder("m")
     assert not hasattr(b, "conv2dd") and hasattr(b, "conv2d")
     assert getattr(b, "nothing_like_an_op", None) is None
+
+
+def test_node_with_an_unknown_op_name_lists_the_ops() -> None:
+    b = ModelBuilder("m")
+    x = b.input("x", (1, 4))
+    with pytest.raises(ModelError, match=r"unknown op 'zzzq' \(ops: adaptive_avg_pool2d, "):
+        b.node("zzzq", x)
+    with pytest.raises(ModelError, match=r"unknown op 'rleu'; did you mean 'relu'\?$"):
+        b.node("rleu", x, name="r")

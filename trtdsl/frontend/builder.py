@@ -180,6 +180,8 @@ class ModelBuilder(OpMethods):
         path = self.path(name) if name is not None else self._auto_name(op_label)
         try:
             if isinstance(op, str):
+                if op not in OPS:
+                    raise ModelError(f"unknown op {op!r}{unknown_op_hint(op)}")
                 op = make_op(op, attributes)
             elif attributes:
                 raise ModelError("attributes given together with an Op instance")
