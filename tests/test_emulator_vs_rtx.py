@@ -348,6 +348,18 @@ def test_checks_only_the_build_makes(net: Net, case: str) -> None:
     assert net.errors()
 
 
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_one_element_quantization_scale_is_per_tensor(net: Net, axis: int | None) -> None:
+    trt = net.trt
+    scale = net.network.add_constant((1,), np.array([0.5], np.float32)).get_output(0)
+    q = net.network.add_quantize(net.input("x", (1, 3, 4, 4)), scale, trt.int8)
+    dq = net.network.add_dequantize(q.get_output(0), scale, trt.float32)
+    if axis is not None:  # a valid axis changes nothing; the default is -1
+        q.axis = dq.axis = axis
+    assert tuple(dq.get_output(0).shape) == (1, 3, 4, 4)
+    assert net.build(dq.get_output(0)) is not None, net.errors()
+
+
 # -- softmax axes ---------------------------------------------------------------------------------
 
 

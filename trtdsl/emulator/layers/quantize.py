@@ -41,6 +41,8 @@ def _scale_axis(layer: ILayer, shapes: list[Shape], dtypes: list[DataType]) -> i
     if len(scale) > 1:
         raise EmulatorUnsupportedError(f"{what}: block quantization is not emulated")
     axis = layer._p["axis"]
+    if scale[0] == 1 and -1 <= axis < len(shape):
+        return None  # as TensorRT-RTX: a one-element 1-D scale is per tensor, whatever axis says
     require(0 <= axis < len(shape), f"{what}: ScaleMode is illegal (a 1-D scale, axis {axis})")
     require(
         dyn(scale[0], shape[axis]) or scale[0] == shape[axis],
