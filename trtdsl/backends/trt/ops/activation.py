@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from trtdsl.backends.trt.context import EmitContext, emitter
+from trtdsl.errors import BackendError
 from trtdsl.ir.graph import Node
 from trtdsl.ir.ops.activation import (
     GELU,
@@ -21,8 +22,28 @@ from trtdsl.ir.ops.activation import (
     SiLU,
     Tanh,
 )
+from trtdsl.ir.types import DType
 
-_FLOAT_MAX = float(np.finfo(np.float32).max)
+_FINITE_MAX = {
+    DType.FLOAT32: float(np.finfo(np.float32).max),
+    DType.FLOAT16: float(np.finfo(np.float16).max),  # 65504
+    DType.BFLOAT16: float(np.uint32(0x7F7F0000).view(np.float32)),  # (2 - 2**-7) * 2**127
+}
+"""The largest finite value of each float compute dtype (every one exact in float32)."""
+
+
+def finite_max(dtype: DType) -> float:
+    """The largest finite value of ``dtype``: the open bound of a one-sided clip.
+
+    NOTE: TensorRT-RTX keeps CLIP's alpha/beta in the layer's compute type; a float16 or
+    bfloat16 bound at the float32 maximum overflows and it prints "operand op_beta payload type
+    requires precision-lose casting" on stdout. Inside the dtype's range the bound only clips
+    infinities to the largest finite value.
+    """
+    try:
+        return _FINITE_MAX[dtype]
+    except KeyError:
+        raise BackendError(f"clip: no finite range for {dtype} (a float dtype is needed)") from None
 
 
 def _activation(
@@ -56,10 +77,12 @@ def emit_relu6(ctx: EmitContext, node: Node) -> Any:
 
 @emitter(Clip)
 def emit_clip(ctx: EmitContext, node: Node) -> Any:
-    """CLIP with alpha = min, beta = max; a missing bound is the largest float32."""
+    """CLIP with alpha = min, beta = max; a missing bound is the compute dtype's largest finite
+    value (see ``finite_max``)."""
     op: Clip = node.op  # type: ignore[assignment]
-    low = -_FLOAT_MAX if op.min is None else op.min
-    high = _FLOAT_MAX if op.max is None else op.max
+    largest = finite_max(ctx.compute_dtype(node))
+    low = -largest if op.min is None else op.min
+    high = largest if op.max is None else op.max
     return _activation(ctx, node, "CLIP", alpha=low, beta=high)
 
 
