@@ -22,7 +22,10 @@ def _step(ctx: Context, node: Node, op_type: str, inputs: list[str], step: str, 
 
 
 def _input_shapes(ctx: Context, node: Node) -> list[tuple[int, ...]]:
-    return [tuple(int(d) for d in ctx.in_type(node, i).shape) for i in range(len(node.inputs))]
+    return [
+        tuple(d if isinstance(d, int) else 1 for d in ctx.in_type(node, i).shape)
+        for i in range(len(node.inputs))
+    ]
 
 
 @_exporter(AnchorPoints, AnchorStrides)

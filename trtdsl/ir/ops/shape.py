@@ -93,7 +93,8 @@ class Reshape(Op):
 
     ``shape`` entries: an int >= 1; ``-1`` (at most once) for the size that keeps the element
     count; or the name of a symbolic dimension, which must be the input's dimension at the same
-    position (it is copied, like TensorRT's and ONNX's ``0`` placeholder). ``-1`` may not absorb
+    position (it is copied, like TensorRT's and ONNX's ``0`` placeholder; where that dimension
+    has been made static, e.g. by ``--shape``, its size is copied). ``-1`` may not absorb
     a symbolic dimension, and every symbolic input dimension must be kept that way.
     Example: (N, 512, 1, 1) with ``shape=["N", -1]`` -> (N, 512). No weights.
     """
@@ -128,8 +129,15 @@ class Reshape(Op):
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
         x = inputs[0]
         kept: set[int] = set()
+        copied: dict[int, int] = {}
         for i, d in enumerate(self.shape):
             if isinstance(d, str):
+                if i < x.rank and isinstance(x.shape[i], int):
+                    # The dimension was made static (``--shape x=1x3x640x640`` on a model
+                    # declared with N): the name copies it, as ONNX's 0.
+                    copied[i] = x.shape[i]  # type: ignore[assignment]
+                    kept.add(i)
+                    continue
                 if i >= x.rank or x.shape[i] != d:
                     found = x.shape[i] if i < x.rank else "nothing"
                     raise ShapeError(
@@ -148,7 +156,7 @@ class Reshape(Op):
             d for i, d in enumerate(x.shape) if i not in kept and isinstance(d, int)
         )
         static_out = math.prod(d for d in self.shape if isinstance(d, int) and d != -1)
-        out: list[Dim] = list(self.shape)
+        out: list[Dim] = [copied.get(i, d) for i, d in enumerate(self.shape)]
         if -1 in self.shape:
             if static_in % static_out:
                 raise ShapeError(

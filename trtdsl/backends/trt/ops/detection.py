@@ -16,7 +16,9 @@ from trtdsl.ir.types import DType
 
 
 def _shapes(ctx: EmitContext, node: Node) -> list[tuple[int, ...]]:
-    return [tuple(int(d) for d in ctx.graph.types[v].shape) for v in node.inputs]
+    return [
+        tuple(d if isinstance(d, int) else 1 for d in ctx.graph.types[v].shape) for v in node.inputs
+    ]
 
 
 @emitter(AnchorPoints)
