@@ -221,7 +221,6 @@ def test_nms_stage_outputs() -> None:
 
 
 @pytest.mark.rtx
-@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_yolo_builds_with_tensorrt_rtx(name: str, precision: str) -> None:
