@@ -16,6 +16,7 @@ from trtdsl.emulator.engine import ICudaEngine as ICudaEngine
 from trtdsl.emulator.engine import IExecutionContext as IExecutionContext
 from trtdsl.emulator.engine import Runtime as Runtime
 from trtdsl.emulator.enums import ActivationType as ActivationType
+from trtdsl.emulator.enums import BoundingBoxFormat as BoundingBoxFormat
 from trtdsl.emulator.enums import BuilderFlag as BuilderFlag
 from trtdsl.emulator.enums import DataType as DataType
 from trtdsl.emulator.enums import DeviceType as DeviceType
@@ -42,6 +43,7 @@ from trtdsl.emulator.enums import ResizeRoundMode as ResizeRoundMode
 from trtdsl.emulator.enums import ResizeSelector as ResizeSelector
 from trtdsl.emulator.enums import SampleMode as SampleMode
 from trtdsl.emulator.enums import ScaleMode as ScaleMode
+from trtdsl.emulator.enums import ScatterMode as ScatterMode
 from trtdsl.emulator.enums import TacticSource as TacticSource
 from trtdsl.emulator.enums import TensorFormat as TensorFormat
 from trtdsl.emulator.enums import TensorIOMode as TensorIOMode
@@ -60,12 +62,14 @@ from trtdsl.emulator.layers import IElementWiseLayer as IElementWiseLayer
 from trtdsl.emulator.layers import IIdentityLayer as IIdentityLayer
 from trtdsl.emulator.layers import ILayer as ILayer
 from trtdsl.emulator.layers import IMatrixMultiplyLayer as IMatrixMultiplyLayer
+from trtdsl.emulator.layers import INMSLayer as INMSLayer
 from trtdsl.emulator.layers import IPaddingLayer as IPaddingLayer
 from trtdsl.emulator.layers import IPoolingLayer as IPoolingLayer
 from trtdsl.emulator.layers import IQuantizeLayer as IQuantizeLayer
 from trtdsl.emulator.layers import IReduceLayer as IReduceLayer
 from trtdsl.emulator.layers import IResizeLayer as IResizeLayer
 from trtdsl.emulator.layers import IScaleLayer as IScaleLayer
+from trtdsl.emulator.layers import IScatterLayer as IScatterLayer
 from trtdsl.emulator.layers import IShuffleLayer as IShuffleLayer
 from trtdsl.emulator.layers import ISliceLayer as ISliceLayer
 from trtdsl.emulator.layers import ISoftMaxLayer as ISoftMaxLayer

@@ -418,6 +418,20 @@ class EngineStat(_TrtEnum):
     STRIPPED_WEIGHTS_SIZE = 1
 
 
+class ScatterMode(_TrtEnum):
+    """TensorRT ScatterMode (11.4 member names)."""
+
+    ELEMENT = 0
+    ND = 1
+
+
+class BoundingBoxFormat(_TrtEnum):
+    """TensorRT BoundingBoxFormat (11.4 member names): the boxes of INMSLayer."""
+
+    CORNER_PAIRS = 0
+    CENTER_SIZES = 1
+
+
 ENUMS: dict[str, type[_TrtEnum]] = {
     cls.__name__: cls
     for cls in (
@@ -453,5 +467,7 @@ ENUMS: dict[str, type[_TrtEnum]] = {
         PreviewFeature,
         LayerInformationFormat,
         EngineStat,
+        ScatterMode,
+        BoundingBoxFormat,
     )
 }

@@ -20,8 +20,10 @@ def run_plan(
     """Execute ``plan`` on host arrays keyed by input name; returns outputs keyed by name.
 
     Every computed tensor is checked against the shape and dtype inference of its layer, so the
-    emulator's numerics and its shape rules cannot drift apart silently. ``on_layer_time`` gets
-    each layer's name and the wall time of its NumPy computation in milliseconds.
+    emulator's numerics and its shape rules cannot drift apart silently; a dimension inferred
+    as -1 is data-dependent (INMSLayer's selected indices) and takes the computed size.
+    ``on_layer_time`` gets each layer's name and the wall time of its NumPy computation in
+    milliseconds.
     """
     shapes = {name: tuple(array.shape) for name, array in inputs.items()}
     expected = infer_plan_shapes(plan, shapes)
@@ -36,7 +38,7 @@ def run_plan(
             on_layer_time(layer._name, (time.perf_counter() - start) * 1e3)
         for tensor_id, result in zip(outs, results, strict=True):
             shape, dtype = expected[tensor_id]
-            if tuple(result.shape) != tuple(shape) or result.dtype != compute_dtype(dtype):
+            if not _fits(result.shape, shape) or result.dtype != compute_dtype(dtype):
                 raise PlanError(
                     f"internal: {layer._name} computed {result.shape} {result.dtype}, "
                     f"inferred {shape} {dtype}"
@@ -45,3 +47,10 @@ def run_plan(
                 result = round_to_bf16(result)
             values[tensor_id] = result
     return {t.name: values[t.tensor_id] for t in plan.io if not t.is_input}
+
+
+def _fits(computed: tuple[int, ...], inferred: tuple[int, ...]) -> bool:
+    """Whether a computed shape matches an inferred one (-1: data-dependent, any size)."""
+    return len(computed) == len(inferred) and all(
+        want in (-1, got) for got, want in zip(computed, inferred, strict=True)
+    )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from trtdsl.emulator.enums import (
     ActivationType,
+    BoundingBoxFormat,
     DataType,
     ElementWiseOperation,
     MatrixOperation,
@@ -24,6 +25,7 @@ from trtdsl.emulator.enums import (
     ReduceOperation,
     SampleMode,
     ScaleMode,
+    ScatterMode,
     Severity,
     UnaryOperation,
 )
@@ -50,6 +52,7 @@ from trtdsl.emulator.layers import (
 )
 from trtdsl.emulator.layers.base import LayerSpecError, layer_view
 from trtdsl.emulator.layers.conv import ConvolutionBase
+from trtdsl.emulator.layers.nms import INMSLayer, IScatterLayer
 from trtdsl.emulator.layers.quantize import IDequantizeLayer, IQuantizeLayer
 from trtdsl.emulator.tensor import ITensor
 from trtdsl.emulator.types import (
@@ -529,6 +532,43 @@ class INetworkDefinition:
         """Cast to ``to_type``."""
         layer = ICastLayer(self, [check_type(input, ITensor, "add_cast.input")])
         layer._p.update(to_type=check_type(to_type, DataType, "add_cast.to_type"))
+        return self._add(layer)
+
+    def add_nms(
+        self,
+        boxes: ITensor,
+        scores: ITensor,
+        max_output_boxes_per_class: ITensor,
+        indices_type: DataType = DataType.INT32,
+    ) -> INMSLayer:
+        """Non-maximum suppression: SelectedIndices (K, 3) and NumOutputBoxes; thresholds are
+        optional inputs 3 (IoU) and 4 (score) set with ``set_input``."""
+        tensors = [
+            check_type(t, ITensor, f"add_nms.{name}")
+            for t, name in (
+                (boxes, "boxes"),
+                (scores, "scores"),
+                (max_output_boxes_per_class, "max_output_boxes_per_class"),
+            )
+        ]
+        layer = INMSLayer(self, tensors)
+        layer._p.update(
+            bounding_box_format=BoundingBoxFormat.CORNER_PAIRS,
+            topk_box_limit=5000,
+            indices_type=check_type(indices_type, DataType, "add_nms.indices_type"),
+        )
+        return self._add(layer)
+
+    def add_scatter(
+        self, data: ITensor, indices: ITensor, updates: ITensor, mode: ScatterMode
+    ) -> IScatterLayer:
+        """A copy of ``data`` with ``updates`` written at ``indices`` (ScatterMode.ND)."""
+        tensors = [
+            check_type(t, ITensor, f"add_scatter.{name}")
+            for t, name in ((data, "data"), (indices, "indices"), (updates, "updates"))
+        ]
+        layer = IScatterLayer(self, tensors)
+        layer._p.update(mode=check_type(mode, ScatterMode, "add_scatter.mode"), axis=0)
         return self._add(layer)
 
     def add_quantize(self, input: ITensor, scale: ITensor, output_type: DataType) -> IQuantizeLayer:

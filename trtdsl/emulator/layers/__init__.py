@@ -4,6 +4,8 @@ from trtdsl.emulator.layers.base import ILayer as ILayer
 from trtdsl.emulator.layers.conv import IConvolutionLayer as IConvolutionLayer
 from trtdsl.emulator.layers.conv import IPoolingLayer as IPoolingLayer
 from trtdsl.emulator.layers.deconv import IDeconvolutionLayer as IDeconvolutionLayer
+from trtdsl.emulator.layers.nms import INMSLayer as INMSLayer
+from trtdsl.emulator.layers.nms import IScatterLayer as IScatterLayer
 from trtdsl.emulator.layers.pointwise import IActivationLayer as IActivationLayer
 from trtdsl.emulator.layers.pointwise import ICastLayer as ICastLayer
 from trtdsl.emulator.layers.pointwise import IElementWiseLayer as IElementWiseLayer
