@@ -166,3 +166,36 @@ def test_real_engine_matches_the_reference(
         np.testing.assert_allclose(
             engine(x=x)["logits"], _reference(tiny_model, x), rtol=1e-4, atol=1e-5
         )
+
+
+@pytest.mark.gpu
+def test_emulated_engine_through_device_memory(emulated_engine: Path, dynamic_model: Path) -> None:
+    """Level 3 (GPU without TensorRT): the Engine's device buffers (cuda-python), reused across
+    calls and shapes, with the emulated plan; concurrent calls stay correct."""
+    with Engine.load(emulated_engine, memory="device") as engine:
+        assert "device memory" in repr(engine)
+        rng = np.random.default_rng(2)
+        first = None
+        for batch in (4, 2, 1, 4, 3):
+            x = rng.standard_normal((batch, 3, 8, 8)).astype(np.float32)
+            got = engine(x=x)["logits"]
+            np.testing.assert_allclose(got, _reference(dynamic_model, x), rtol=1e-5, atol=1e-6)
+            pointers = {name: buf.ptr for name, buf in engine._runner._buffers.items()}
+            assert first is None or pointers == first
+            first = pointers
+        results: dict[int, np.ndarray] = {}
+        batches = [rng.standard_normal((1 + i % 4, 3, 8, 8)).astype(np.float32) for i in range(8)]
+        threads = [
+            threading.Thread(
+                target=lambda i=i: results.__setitem__(i, engine(x=batches[i])["logits"])
+            )
+            for i in range(len(batches))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for i, x in enumerate(batches):
+            np.testing.assert_allclose(
+                results[i], _reference(dynamic_model, x), rtol=1e-5, atol=1e-6
+            )
