@@ -14,6 +14,7 @@ import numpy as np
 from trtdsl.cli.args import (
     add_backend_option,
     add_cache_option,
+    add_detection_options,
     add_precision_options,
     add_shape_option,
     add_weights_options,
@@ -52,6 +53,7 @@ def add_source_arguments(parser: argparse.ArgumentParser, engine_ok: bool = True
     )
     add_backend_option(parser, what="builds a MODEL in memory")
     add_precision_options(parser)
+    add_detection_options(parser)
     add_input_options(parser)
     add_cache_option(parser)
 
@@ -120,9 +122,10 @@ def open_engine_with_inputs(
 
 
 def load_model_and_inputs(
-    args: argparse.Namespace, spec: str | None = None
+    args: argparse.Namespace, spec: str | None = None, inputs: bool = True
 ) -> tuple[Graph, Mapping[str, np.ndarray], dict[str, np.ndarray]]:
-    """(graph, weights, inputs) of a MODEL with ``--weights``, ``--shape`` and ``--input``."""
+    """(graph, weights, inputs) of a MODEL with ``--weights``, ``--shape`` and ``--input``
+    (inputs empty when not ``inputs``: the caller makes them)."""
     from trtdsl.cli.inputs import model_inputs
 
     spec = spec or args.source
@@ -130,7 +133,7 @@ def load_model_and_inputs(
         raise UsageError(f"{spec}: a MODEL needs --weights (a .safetensors file or random)")
     graph = load_graph(spec, args)
     weights = load_bound_weights(args, graph).arrays
-    return graph, weights, model_inputs(graph, args.input, args.seed)
+    return graph, weights, model_inputs(graph, args.input, args.seed) if inputs else {}
 
 
 @contextmanager

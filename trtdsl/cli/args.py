@@ -132,9 +132,7 @@ def shape_args(args: argparse.Namespace) -> dict[str, ShapeRange]:
     return shapes
 
 
-def add_weights_options(
-    parser: Parser, required: bool = True, help: str = WEIGHTS_HELP
-) -> None:
+def add_weights_options(parser: Parser, required: bool = True, help: str = WEIGHTS_HELP) -> None:
     """``--weights W`` and ``--rename PATTERN REPLACEMENT`` (for foreign checkpoints)."""
     parser.add_argument("--weights", required=required, metavar="W", help=help)
     add_rename_option(parser)
@@ -161,11 +159,56 @@ def load_graph(spec: str, args: argparse.Namespace) -> Graph:
 
     graph = load_model(spec)
     shapes = {name: r.opt for name, r in shape_args(args).items() if r.is_fixed}
-    if not shapes:
+    if shapes:
+        for name, shape in shapes.items():
+            check_input_shape(graph, name, shape, "--shape", static_may_change=True)
+        graph = load_model(spec, shapes)
+    return with_detection_stage(graph, args)
+
+
+def add_detection_options(parser: Parser) -> None:
+    """``--nms`` with ``--conf``, ``--iou`` and ``--max-det``: a detector's NMS in the engine."""
+    parser.add_argument(
+        "--nms",
+        action="store_true",
+        help="detectors (raw (N, 4 + classes, anchors) output, as YOLO's): append class-aware "
+        "NMS in the engine; outputs boxes, scores, classes and count",
+    )
+    parser.add_argument(
+        "--conf",
+        type=float,
+        default=0.25,
+        metavar="T",
+        help="with --nms: the score a detection must exceed (0..1, default 0.25)",
+    )
+    parser.add_argument(
+        "--iou",
+        type=float,
+        default=0.7,
+        metavar="T",
+        help="with --nms: the IoU above which a box of the same class is dropped (default 0.7)",
+    )
+    parser.add_argument(
+        "--max-det",
+        type=int,
+        default=300,
+        metavar="K",
+        help="with --nms: detections kept per image (default 300)",
+    )
+
+
+def with_detection_stage(graph: Graph, args: argparse.Namespace) -> Graph:
+    """``graph`` with the NMS stage when ``--nms`` asks for it (or ``--boxes`` needs it)."""
+    wanted = getattr(args, "nms", False) or getattr(args, "boxes", None)
+    if not wanted:
         return graph
-    for name, shape in shapes.items():
-        check_input_shape(graph, name, shape, "--shape", static_may_change=True)
-    return load_model(spec, shapes)
+    from trtdsl.passes.nms import NMS_OUTPUTS, add_nms_stage
+
+    if set(NMS_OUTPUTS) <= {p.name for p in graph.outputs}:
+        return graph
+    return add_nms_stage(
+        graph, score_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det
+    )
 
 
 def check_input_shape(

@@ -40,6 +40,7 @@ from trtdsl.cli._engine_args import add_input_options
 from trtdsl.cli.args import (
     add_backend_option,
     add_build_options,
+    add_detection_options,
     add_model_argument,
     add_precision_options,
     add_weights_options,
@@ -107,6 +108,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_backend_option(parser, what="builds the engine")
     add_precision_options(parser)
     add_build_options(parser)
+    add_detection_options(parser)
     add_input_options(parser, ranges=True)
     parser.add_argument(
         "--print-layers",

@@ -5,6 +5,7 @@ for a one-input model or engine; without ``--input`` every input is seeded rando
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -15,8 +16,18 @@ from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops.base import suggest
 from trtdsl.runtime.runner import IOTensor
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+"""``--input`` sources with these endings are photos, decoded with Pillow."""
 
-def input_sources(specs: Sequence[str], names: Sequence[str], what: str) -> dict[str, str]:
+
+def is_image(source: str) -> bool:
+    """Whether an ``--input`` source (``NAME=FILE`` or ``FILE``) names a photo."""
+    return source.rpartition("=")[2].lower().endswith(IMAGE_SUFFIXES)
+
+
+def input_sources(
+    specs: Sequence[str], names: Sequence[str], what: str, given: Sequence[str] = ()
+) -> dict[str, str]:
     """``--input`` specs -> ``{input name: source}`` (``what``: "model" or "engine").
 
     Raises:
@@ -41,8 +52,8 @@ def input_sources(specs: Sequence[str], names: Sequence[str], what: str) -> dict
         if name in sources:
             raise UsageError(f"--input {spec!r}: input {name!r} given twice")
         sources[name] = source
-    missing = [n for n in names if n not in sources]
-    if specs and missing:
+    missing = [n for n in names if n not in sources and n not in given]
+    if (specs or given) and missing:
         raise UsageError(
             f"no --input for {', '.join(missing)}; give NAME=FILE.npy or NAME=random for each"
         )
@@ -81,19 +92,24 @@ def model_inputs(
     specs: Sequence[str],
     seed: int = 0,
     shapes: Mapping[str, tuple[int, ...]] | None = None,
+    given: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """The input arrays of ``graph`` named by ``--input`` specs (random by default, symbolic
     dimensions at their opt size unless ``shapes`` fixes them), each checked against the
-    declared shape and ranges."""
-    sources = input_sources(specs, graph.inputs, "model")
+    declared shape and ranges. ``given``: inputs already made (e.g. decoded photos)."""
+    given = dict(given or {})
+    sources = input_sources(specs, graph.inputs, "model", tuple(given))
     sizes = graph.sizes("opt")
     result = {}
     for position, name in enumerate(graph.inputs):
         t = graph.types[name]
         shape = tuple((shapes or {}).get(name, t.concrete(sizes)))
-        array = read_source(
-            name, sources.get(name, "random"), shape, t.dtype.to_numpy(), seed, position
-        )
+        if name in given:
+            array = given[name]
+        else:
+            array = read_source(
+                name, sources.get(name, "random"), shape, t.dtype.to_numpy(), seed, position
+            )
         check_input_shape(graph, name, tuple(array.shape), "--input")
         result[name] = array
     return result
@@ -130,3 +146,27 @@ def engine_inputs(
             t.name, sources.get(t.name, "random"), shape, t.dtype, seed, position
         )
     return result
+
+
+def letterboxed_photo(graph: Graph, specs: Sequence[str]) -> tuple[str, str, Any, Any]:
+    """The one photo among ``--input`` specs, letterboxed for a detector input as Ultralytics
+    does: (spec, input name, (1, 3, H, W) array, (Letterbox, original RGB image))."""
+    from trtdsl.vision import prepare_image
+
+    photos = [s for s in specs if is_image(s)]
+    if len(photos) != 1:
+        raise UsageError(
+            f"--boxes draws on one photo: give one --input [NAME=]PHOTO.jpg (got {len(photos)})"
+        )
+    spec = photos[0]
+    name, sep, path = spec.partition("=")
+    if not sep:
+        if len(graph.inputs) != 1:
+            raise UsageError(f"--input {spec!r}: the model has several inputs; write NAME=PHOTO")
+        name, path = graph.inputs[0], spec
+    if name not in graph.inputs:
+        raise UsageError(
+            f"--input {spec!r}: the model has no input {name!r}{suggest(name, graph.inputs)}"
+        )
+    array, box, image = prepare_image(path, graph.types[name].shape)
+    return spec, name, array, (box, image)

@@ -19,12 +19,15 @@ from trtdsl.cli._engine_args import (
 from trtdsl.cli.args import (
     add_backend_option,
     add_cache_option,
+    add_detection_options,
     add_precision_options,
     add_weights_options,
     build_config,
+    check_output_directory,
     plan_builder,
 )
 from trtdsl.cli.format import print_json
+from trtdsl.cli.inputs import letterboxed_photo, model_inputs
 from trtdsl.errors import UsageError
 from trtdsl.ir.graph import Graph
 from trtdsl.runtime.engines import EngineBackend, is_engine_path
@@ -89,6 +92,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "and the inputs, for `trtdsl compare --against` (an engine backend marks every value "
         "as an output in a debug build, which prevents fusion across them)",
     )
+    parser.add_argument(
+        "--boxes",
+        metavar="OUT.png",
+        help="detectors: letterbox the --input photo as Ultralytics does, run with --nms "
+        "(added when the model lacks it) and draw the detections with class names",
+    )
+    add_detection_options(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.set_defaults(func=run)
 
@@ -96,7 +106,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     if is_engine_path(args.model):
         return run_engine_file(args)
-    graph, weights, inputs = load_model_and_inputs(args, args.model)
+    photo = None
+    if args.boxes:
+        check_output_directory(args.boxes, "--boxes")
+        graph, weights, _ = load_model_and_inputs(args, args.model, inputs=False)
+        spec, name, array, photo = letterboxed_photo(graph, args.input)
+        rest = [s for s in args.input if s != spec]
+        inputs = model_inputs(graph, rest, args.seed, given={name: array})
+    else:
+        graph, weights, inputs = load_model_and_inputs(args, args.model)
     lines = [f"model {graph.name}: {len(graph.nodes)} nodes; weights {args.weights}"]
     if args.fold_bn:
         from trtdsl.debug.folding import folding_error
@@ -136,6 +154,11 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"input {name}: {_stats(array)}")
     for name, array in outputs.items():
         lines.extend(summarize_output(name, array))
+    if photo is not None:
+        from trtdsl.vision import write_boxes_png
+
+        count = write_boxes_png(args.boxes, photo[1], photo[0], outputs)
+        lines.append(f"wrote {args.boxes}: {count} detection(s) drawn on the photo")
     if args.output and args.save_outputs == "all":
         lines.append(f"wrote {args.output} ({len(values)} node values and the inputs)")
     elif args.output:
