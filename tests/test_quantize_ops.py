@@ -210,3 +210,13 @@ def test_emulated_quantize_layer_rules() -> None:
     layer.axis = 1
     assert tuple(layer.get_output(0).shape) == (2, 4, 3, 3)
     assert layer.get_output(0).dtype == trt.int8
+
+
+def test_random_weights_give_positive_scales_the_reference_accepts() -> None:
+    from trtdsl.weights import random_weights
+
+    graph = _qdq_graph("int8")
+    weights = random_weights(graph, 0)
+    assert all((weights[k] > 0).all() for k in weights if k.endswith("scale"))
+    x = np.ones((2, 3, 6, 6), np.float32)
+    assert run_reference(graph, weights, {"x": x})["y"].shape == (2, 5)

@@ -26,7 +26,8 @@ def random_weights(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
     ``+-1/sqrt(fan_in)`` (``kaiming_uniform_(a=sqrt(5))``), and so is the bias of the same node.
     Rank-1 weights without such a sibling (normalisation scales) are ``1 + U(-0.1, 0.1)``, their
     biases ``U(-0.1, 0.1)``; ``running_mean`` is ``U(-0.1, 0.1)``, ``running_var``
-    ``U(0.5, 1.5)``. Integer roles are zeros.
+    ``U(0.5, 1.5)``; quantization scales (``scale``, ``weight_scale``) ``U(0.01, 0.05)``.
+    Integer roles are zeros.
 
     Args:
         graph: the model.
@@ -57,7 +58,7 @@ def _key_hash(key: str) -> int:
 def _uniform(
     rng: np.random.Generator, shape: tuple[int, ...], low: float, high: float
 ) -> np.ndarray:
-    return (low + (high - low) * rng.random(shape)).astype(np.float32)
+    return np.asarray(low + (high - low) * rng.random(shape), dtype=np.float32)  # () stays 0-d
 
 
 def _init(rng: np.random.Generator, role: str, spec: ParamSpec, fan_in: int | None) -> np.ndarray:
@@ -67,6 +68,8 @@ def _init(rng: np.random.Generator, role: str, spec: ParamSpec, fan_in: int | No
         return _uniform(rng, spec.shape, 0.5, 1.5)
     if role == "running_mean":
         return _uniform(rng, spec.shape, -0.1, 0.1)
+    if role in ("scale", "weight_scale"):  # quantization scales must be positive
+        return _uniform(rng, spec.shape, 0.01, 0.05)
     if fan_in is not None and role in ("weight", "bias"):
         bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
         return _uniform(rng, spec.shape, -bound, bound)
