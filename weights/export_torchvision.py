@@ -21,7 +21,15 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-AUX_PREFIXES = {"googlenet": ("aux1.", "aux2."), "inception_v3": ("AuxLogits.",)}
+AUX_PREFIXES = {
+    "googlenet": ("aux1.", "aux2."),
+    "inception_v3": ("AuxLogits.",),
+    # torchvision's pretrained segmenters come with an auxiliary FCN head on layer3 / C4.
+    "fcn_resnet50": ("aux_classifier.",),
+    "fcn_resnet101": ("aux_classifier.",),
+    "deeplabv3_resnet50": ("aux_classifier.",),
+    "deeplabv3_mobilenet_v3_large": ("aux_classifier.",),
+}
 """state_dict prefixes of training-only auxiliary heads, per torchvision model name."""
 
 
