@@ -16,8 +16,11 @@ from trtdsl.emulator.engine import ICudaEngine as ICudaEngine
 from trtdsl.emulator.engine import IExecutionContext as IExecutionContext
 from trtdsl.emulator.engine import Runtime as Runtime
 from trtdsl.emulator.enums import ActivationType as ActivationType
+from trtdsl.emulator.enums import AttentionIOForm as AttentionIOForm
+from trtdsl.emulator.enums import AttentionNormalizationOp as AttentionNormalizationOp
 from trtdsl.emulator.enums import BoundingBoxFormat as BoundingBoxFormat
 from trtdsl.emulator.enums import BuilderFlag as BuilderFlag
+from trtdsl.emulator.enums import CausalMaskKind as CausalMaskKind
 from trtdsl.emulator.enums import DataType as DataType
 from trtdsl.emulator.enums import DeviceType as DeviceType
 from trtdsl.emulator.enums import ElementWiseOperation as ElementWiseOperation
@@ -26,6 +29,7 @@ from trtdsl.emulator.enums import EngineStat as EngineStat
 from trtdsl.emulator.enums import (
     ExecutionContextAllocationStrategy as ExecutionContextAllocationStrategy,
 )  # noqa: E501
+from trtdsl.emulator.enums import GatherMode as GatherMode
 from trtdsl.emulator.enums import HardwareCompatibilityLevel as HardwareCompatibilityLevel
 from trtdsl.emulator.enums import InterpolationMode as InterpolationMode
 from trtdsl.emulator.enums import LayerInformationFormat as LayerInformationFormat
@@ -48,10 +52,14 @@ from trtdsl.emulator.enums import TacticSource as TacticSource
 from trtdsl.emulator.enums import TensorFormat as TensorFormat
 from trtdsl.emulator.enums import TensorIOMode as TensorIOMode
 from trtdsl.emulator.enums import TensorLocation as TensorLocation
+from trtdsl.emulator.enums import TopKOperation as TopKOperation
 from trtdsl.emulator.enums import UnaryOperation as UnaryOperation
 from trtdsl.emulator.enums import WeightsRole as WeightsRole
 from trtdsl.emulator.inspector import EngineInspector as EngineInspector
 from trtdsl.emulator.layers import IActivationLayer as IActivationLayer
+from trtdsl.emulator.layers import IAttention as IAttention
+from trtdsl.emulator.layers import IAttentionInputLayer as IAttentionInputLayer
+from trtdsl.emulator.layers import IAttentionOutputLayer as IAttentionOutputLayer
 from trtdsl.emulator.layers import ICastLayer as ICastLayer
 from trtdsl.emulator.layers import IConcatenationLayer as IConcatenationLayer
 from trtdsl.emulator.layers import IConstantLayer as IConstantLayer
@@ -59,10 +67,12 @@ from trtdsl.emulator.layers import IConvolutionLayer as IConvolutionLayer
 from trtdsl.emulator.layers import IDeconvolutionLayer as IDeconvolutionLayer
 from trtdsl.emulator.layers import IDequantizeLayer as IDequantizeLayer
 from trtdsl.emulator.layers import IElementWiseLayer as IElementWiseLayer
+from trtdsl.emulator.layers import IGatherLayer as IGatherLayer
 from trtdsl.emulator.layers import IIdentityLayer as IIdentityLayer
 from trtdsl.emulator.layers import ILayer as ILayer
 from trtdsl.emulator.layers import IMatrixMultiplyLayer as IMatrixMultiplyLayer
 from trtdsl.emulator.layers import INMSLayer as INMSLayer
+from trtdsl.emulator.layers import INormalizationLayer as INormalizationLayer
 from trtdsl.emulator.layers import IPaddingLayer as IPaddingLayer
 from trtdsl.emulator.layers import IPoolingLayer as IPoolingLayer
 from trtdsl.emulator.layers import IQuantizeLayer as IQuantizeLayer
@@ -70,9 +80,11 @@ from trtdsl.emulator.layers import IReduceLayer as IReduceLayer
 from trtdsl.emulator.layers import IResizeLayer as IResizeLayer
 from trtdsl.emulator.layers import IScaleLayer as IScaleLayer
 from trtdsl.emulator.layers import IScatterLayer as IScatterLayer
+from trtdsl.emulator.layers import IShapeLayer as IShapeLayer
 from trtdsl.emulator.layers import IShuffleLayer as IShuffleLayer
 from trtdsl.emulator.layers import ISliceLayer as ISliceLayer
 from trtdsl.emulator.layers import ISoftMaxLayer as ISoftMaxLayer
+from trtdsl.emulator.layers import ITopKLayer as ITopKLayer
 from trtdsl.emulator.layers import IUnaryLayer as IUnaryLayer
 from trtdsl.emulator.logger import ILogger as ILogger
 from trtdsl.emulator.logger import Logger as Logger

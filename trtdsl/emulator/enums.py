@@ -418,6 +418,43 @@ class EngineStat(_TrtEnum):
     STRIPPED_WEIGHTS_SIZE = 1
 
 
+class TopKOperation(_TrtEnum):
+    """TensorRT TopKOperation (11.4 member names)."""
+
+    MAX = 0
+    MIN = 1
+
+
+class GatherMode(_TrtEnum):
+    """TensorRT GatherMode (11.4 member names)."""
+
+    DEFAULT = 0
+    ELEMENT = 1
+    ND = 2
+
+
+class AttentionNormalizationOp(_TrtEnum):
+    """TensorRT AttentionNormalizationOp (11.4 member names)."""
+
+    NONE = 0
+    SOFTMAX = 1
+
+
+class CausalMaskKind(_TrtEnum):
+    """TensorRT CausalMaskKind (11.4 member names)."""
+
+    NONE = 0
+    UPPER_LEFT = 1
+    LOWER_RIGHT = 2
+
+
+class AttentionIOForm(_TrtEnum):
+    """TensorRT AttentionIOForm (11.4 member names)."""
+
+    PADDED_BHND = 0
+    PACKED_NHD = 1
+
+
 class ScatterMode(_TrtEnum):
     """TensorRT ScatterMode (11.4 member names)."""
 
@@ -467,7 +504,12 @@ ENUMS: dict[str, type[_TrtEnum]] = {
         PreviewFeature,
         LayerInformationFormat,
         EngineStat,
+        TopKOperation,
+        GatherMode,
         ScatterMode,
         BoundingBoxFormat,
+        AttentionNormalizationOp,
+        CausalMaskKind,
+        AttentionIOForm,
     )
 }

@@ -9,6 +9,7 @@ import numpy as np
 
 from trtdsl.emulator.enums import DataType
 from trtdsl.emulator.plan import Plan, PlanError, infer_plan_shapes
+from trtdsl.emulator.shape_values import compute_with_values
 from trtdsl.emulator.types import compute_dtype, round_to_bf16
 
 
@@ -33,7 +34,7 @@ def run_plan(
             values[tensor.tensor_id] = inputs[tensor.name]
     for layer, ins, outs in plan.layers:
         start = time.perf_counter()
-        results = layer._compute([values[i] for i in ins])
+        results = compute_with_values(layer, [values[i] for i in ins])
         if on_layer_time is not None:
             on_layer_time(layer._name, (time.perf_counter() - start) * 1e3)
         for tensor_id, result in zip(outs, results, strict=True):

@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from trtdsl.emulator.enums import (
     ActivationType,
+    AttentionNormalizationOp,
     BoundingBoxFormat,
+    CausalMaskKind,
     DataType,
     ElementWiseOperation,
+    GatherMode,
     MatrixOperation,
     NetworkDefinitionCreationFlag,
     PoolingType,
@@ -27,33 +30,42 @@ from trtdsl.emulator.enums import (
     ScaleMode,
     ScatterMode,
     Severity,
+    TopKOperation,
     UnaryOperation,
 )
 from trtdsl.emulator.layers import (
     IActivationLayer,
+    IAttention,
+    IAttentionInputLayer,
+    IAttentionOutputLayer,
     ICastLayer,
     IConcatenationLayer,
     IConstantLayer,
     IConvolutionLayer,
     IDeconvolutionLayer,
     IElementWiseLayer,
+    IGatherLayer,
     IIdentityLayer,
     ILayer,
     IMatrixMultiplyLayer,
+    INormalizationLayer,
     IPaddingLayer,
     IPoolingLayer,
     IReduceLayer,
     IResizeLayer,
     IScaleLayer,
+    IShapeLayer,
     IShuffleLayer,
     ISliceLayer,
     ISoftMaxLayer,
+    ITopKLayer,
     IUnaryLayer,
 )
 from trtdsl.emulator.layers.base import LayerSpecError, layer_view
 from trtdsl.emulator.layers.conv import ConvolutionBase
 from trtdsl.emulator.layers.nms import INMSLayer, IScatterLayer
 from trtdsl.emulator.layers.quantize import IDequantizeLayer, IQuantizeLayer
+from trtdsl.emulator.shape_values import Values, infer_with_values
 from trtdsl.emulator.tensor import ITensor
 from trtdsl.emulator.types import (
     Dims,
@@ -103,6 +115,7 @@ class INetworkDefinition:
         self._next_tensor_id = 0
         self._weights_names: dict[str, Weights] = {}
         self._results: dict[int, _Result] = {}
+        self._values: dict[int, Values | None] = {}  # build-time values of shape tensors
         self._errors: dict[int, str] = {}
         self._valid_layers = 0  # layers [0, _valid_layers) have up-to-date results
         self._views: dict[int, weakref.ref[ILayer]] = {}
@@ -141,9 +154,13 @@ class INetworkDefinition:
                 if any(r[0] is None for r in inputs):  # type: ignore[index]
                     raise LayerSpecError("an input's shape cannot be computed")
                 shapes = [tuple(r[0]) for r in inputs]  # type: ignore[arg-type, index]
-                outs = layer._infer(shapes, dtypes)
-                for tensor, (shape, dtype) in zip(layer._outputs, outs, strict=True):
+                values = [self._values.get(t._id) for t in layer._inputs]  # type: ignore[union-attr]
+                outs, out_values = infer_with_values(layer, shapes, dtypes, values)
+                for tensor, (shape, dtype), value in zip(
+                    layer._outputs, outs, out_values, strict=True
+                ):
                     self._results[tensor._id] = (Dims(shape), dtype)
+                    self._values[tensor._id] = value
             except LayerSpecError as error:
                 self._errors[index] = f"{layer._name}: {error}"
                 for tensor, dtype in zip(layer._outputs, layer._output_dtypes(dtypes), strict=True):
@@ -534,6 +551,60 @@ class INetworkDefinition:
         layer._p.update(to_type=check_type(to_type, DataType, "add_cast.to_type"))
         return self._add(layer)
 
+    def add_quantize(self, input: ITensor, scale: ITensor, output_type: DataType) -> IQuantizeLayer:
+        """Quantize to ``output_type`` (INT8, FP8); a scalar scale, or a 1-D one with ``axis``."""
+        x = check_type(input, ITensor, "add_quantize.input")
+        layer = IQuantizeLayer(self, [x, check_type(scale, ITensor, "add_quantize.scale")])
+        layer._p.update(
+            axis=-1, to_type=check_type(output_type, DataType, "add_quantize.output_type")
+        )
+        return self._add(layer)
+
+    def add_dequantize(
+        self, input: ITensor, scale: ITensor, output_type: DataType
+    ) -> IDequantizeLayer:
+        """Dequantize to ``output_type`` (FLOAT, HALF, BF16); scale as in ``add_quantize``."""
+        q = check_type(input, ITensor, "add_dequantize.input")
+        layer = IDequantizeLayer(self, [q, check_type(scale, ITensor, "add_dequantize.scale")])
+        layer._p.update(
+            axis=-1, to_type=check_type(output_type, DataType, "add_dequantize.output_type")
+        )
+        return self._add(layer)
+
+    # --- shape tensors, gather, top-k, normalization, attention --------------------------------
+    def add_shape(self, input: ITensor) -> IShapeLayer:
+        """The input's dimensions as a 1-D INT64 shape tensor."""
+        return self._add(IShapeLayer(self, [check_type(input, ITensor, "add_shape.input")]))
+
+    def add_gather(self, input: ITensor, indices: ITensor, axis: int) -> IGatherLayer:
+        """Gather along ``axis`` (GatherMode.DEFAULT)."""
+        data = check_type(input, ITensor, "add_gather.input")
+        layer = IGatherLayer(self, [data, check_type(indices, ITensor, "add_gather.indices")])
+        layer._p.update(
+            axis=check_type(axis, int, "add_gather.axis"),
+            mode=GatherMode.DEFAULT,
+            num_elementwise_dims=0,
+        )
+        return self._add(layer)
+
+    def add_topk(
+        self,
+        input: ITensor,
+        op: TopKOperation,
+        k: int,
+        axes: int,
+        indices_type: DataType = DataType.INT32,
+    ) -> ITopKLayer:
+        """Top-k along the one dim in ``axes``: values and indices (INT32 unless asked)."""
+        layer = ITopKLayer(self, [check_type(input, ITensor, "add_topk.input")])
+        layer._p.update(
+            op=check_type(op, TopKOperation, "add_topk.op"),
+            k=check_type(k, int, "add_topk.k"),
+            axes=check_type(axes, int, "add_topk.axes"),
+            indices_type=check_type(indices_type, DataType, "add_topk.indices_type"),
+        )
+        return self._add(layer)
+
     def add_nms(
         self,
         boxes: ITensor,
@@ -571,22 +642,55 @@ class INetworkDefinition:
         layer._p.update(mode=check_type(mode, ScatterMode, "add_scatter.mode"), axis=0)
         return self._add(layer)
 
-    def add_quantize(self, input: ITensor, scale: ITensor, output_type: DataType) -> IQuantizeLayer:
-        """Quantize to ``output_type`` (INT8, FP8); a scalar scale, or a 1-D one with ``axis``."""
-        x = check_type(input, ITensor, "add_quantize.input")
-        layer = IQuantizeLayer(self, [x, check_type(scale, ITensor, "add_quantize.scale")])
+    def _normalization(
+        self, input: ITensor, scale: ITensor, bias: ITensor, axesMask: int, v2: bool
+    ) -> INormalizationLayer:
+        api = "add_normalization_v2" if v2 else "add_normalization"
+        tensors = [
+            check_type(t, ITensor, f"{api}.{name}")
+            for t, name in ((input, "input"), (scale, "scale"), (bias, "bias"))
+        ]
+        layer = INormalizationLayer(self, tensors)
         layer._p.update(
-            axis=-1, to_type=check_type(output_type, DataType, "add_quantize.output_type")
+            axes=check_type(axesMask, int, f"{api}.axesMask"),
+            epsilon=1e-5,
+            num_groups=1,
+            is_v2=v2,
         )
         return self._add(layer)
 
-    def add_dequantize(
-        self, input: ITensor, scale: ITensor, output_type: DataType
-    ) -> IDequantizeLayer:
-        """Dequantize to ``output_type`` (FLOAT, HALF, BF16); scale as in ``add_quantize``."""
-        q = check_type(input, ITensor, "add_dequantize.input")
-        layer = IDequantizeLayer(self, [q, check_type(scale, ITensor, "add_dequantize.scale")])
-        layer._p.update(
-            axis=-1, to_type=check_type(output_type, DataType, "add_dequantize.output_type")
+    def add_normalization(
+        self, input: ITensor, scale: ITensor, bias: ITensor, axesMask: int
+    ) -> INormalizationLayer:
+        """[DEPRECATED in 10.15] Normalization over the ``axesMask`` dims (see v2)."""
+        return self._normalization(input, scale, bias, axesMask, v2=False)
+
+    def add_normalization_v2(
+        self, input: ITensor, scale: ITensor, bias: ITensor, axesMask: int
+    ) -> INormalizationLayer:
+        """Normalization over the ``axesMask`` dims; scale and bias are tensors of the input's
+        rank that broadcast to it."""
+        return self._normalization(input, scale, bias, axesMask, v2=True)
+
+    def add_attention_v2(
+        self,
+        query: ITensor,
+        key: ITensor,
+        value: ITensor,
+        norm_op: AttentionNormalizationOp,
+        causal_kind: CausalMaskKind,
+    ) -> IAttention:
+        """Fused attention softmax(Q K^T) V on (B, heads, S, D) tensors: two layers in the
+        network (ATTENTION_INPUT, ATTENTION_OUTPUT) behind one IAttention."""
+        tensors = [
+            check_type(t, ITensor, f"add_attention_v2.{name}")
+            for t, name in ((query, "query"), (key, "key"), (value, "value"))
+        ]
+        first = IAttentionInputLayer(self, tensors)
+        first._p.update(
+            norm_op=check_type(norm_op, AttentionNormalizationOp, "add_attention_v2.norm_op"),
+            causal_kind=check_type(causal_kind, CausalMaskKind, "add_attention_v2.causal_kind"),
         )
-        return self._add(layer)
+        self._add(first)
+        second = self._add(IAttentionOutputLayer(self, [first._outputs[0]]))
+        return IAttention(self, first, second)

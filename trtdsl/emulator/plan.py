@@ -17,6 +17,7 @@ import numpy as np
 
 from trtdsl.emulator.enums import ENUMS, DataType, ProfilingVerbosity, _TrtEnum
 from trtdsl.emulator.layers.base import LAYER_CLASSES, ILayer, LayerSpecError
+from trtdsl.emulator.shape_values import Values, infer_with_values, validate_with_values
 from trtdsl.emulator.types import Dims, Permutation, Weights, nptype
 
 if TYPE_CHECKING:
@@ -91,10 +92,13 @@ def _check_buildable(network: INetworkDefinition, config: IBuilderConfig) -> lis
         if layer._index in errors:
             continue
         inputs = [network._results[t._id] for t in layer._inputs]  # type: ignore[union-attr]
+        values = [network._values.get(t._id) for t in layer._inputs]  # type: ignore[union-attr]
         try:
-            layer._validate(
+            validate_with_values(
+                layer,
                 [tuple(s) for s, _ in inputs],  # type: ignore[arg-type]
                 [d for _, d in inputs],
+                values,
             )
         except LayerSpecError as error:
             problems.append(f"layer {layer._name}: {error}")
@@ -268,18 +272,21 @@ def infer_plan_shapes(
 ) -> dict[int, tuple[tuple[int, ...], DataType]]:
     """Shapes and dtypes of every tensor for concrete input shapes; PlanError on a bad layer."""
     results: dict[int, tuple[tuple[int, ...], DataType]] = {}
+    values: dict[int, Values | None] = {}  # shape tensors' values (see shape_values.py)
     for tensor in plan.io:
         if tensor.is_input:
             results[tensor.tensor_id] = (tuple(input_shapes[tensor.name]), tensor.dtype)
     for layer, ins, outs in plan.layers:
         inputs = [results[i] for i in ins]
+        in_values = [values.get(i) for i in ins]
         try:
             shapes, dtypes = [s for s, _ in inputs], [d for _, d in inputs]
-            inferred = layer._infer(shapes, dtypes)
-            layer._validate(shapes, dtypes)
+            inferred, out_values = infer_with_values(layer, shapes, dtypes, in_values)
+            validate_with_values(layer, shapes, dtypes, in_values)
         except LayerSpecError as error:
             raise PlanError(f"{layer._name}: {error}") from None
         results.update(zip(outs, inferred, strict=True))
+        values.update(zip(outs, out_values, strict=True))
     return results
 
 

@@ -1,11 +1,17 @@
 """Emulated layer classes, one module per family."""
 
+from trtdsl.emulator.layers.attention import IAttention as IAttention
+from trtdsl.emulator.layers.attention import IAttentionInputLayer as IAttentionInputLayer
+from trtdsl.emulator.layers.attention import IAttentionOutputLayer as IAttentionOutputLayer
 from trtdsl.emulator.layers.base import ILayer as ILayer
 from trtdsl.emulator.layers.conv import IConvolutionLayer as IConvolutionLayer
 from trtdsl.emulator.layers.conv import IPoolingLayer as IPoolingLayer
 from trtdsl.emulator.layers.deconv import IDeconvolutionLayer as IDeconvolutionLayer
+from trtdsl.emulator.layers.dynamic import IGatherLayer as IGatherLayer
+from trtdsl.emulator.layers.dynamic import IShapeLayer as IShapeLayer
 from trtdsl.emulator.layers.nms import INMSLayer as INMSLayer
 from trtdsl.emulator.layers.nms import IScatterLayer as IScatterLayer
+from trtdsl.emulator.layers.normalization import INormalizationLayer as INormalizationLayer
 from trtdsl.emulator.layers.pointwise import IActivationLayer as IActivationLayer
 from trtdsl.emulator.layers.pointwise import ICastLayer as ICastLayer
 from trtdsl.emulator.layers.pointwise import IElementWiseLayer as IElementWiseLayer
@@ -23,3 +29,4 @@ from trtdsl.emulator.layers.shape_ops import IConstantLayer as IConstantLayer
 from trtdsl.emulator.layers.shape_ops import IPaddingLayer as IPaddingLayer
 from trtdsl.emulator.layers.shape_ops import IShuffleLayer as IShuffleLayer
 from trtdsl.emulator.layers.shape_ops import ISliceLayer as ISliceLayer
+from trtdsl.emulator.layers.topk import ITopKLayer as ITopKLayer

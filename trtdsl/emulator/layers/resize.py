@@ -45,6 +45,7 @@ class IResizeLayer(ILayer):
 
     _TYPE = LayerType.RESIZE
     _TYPE_NAME = "Resize"
+    _MAX_INPUTS = 2  # input 1: the output shape as a shape tensor (see shape_values.py)
 
     resize_mode = value_property("resize_mode", InterpolationMode, "Default: NEAREST.")
     coordinate_transformation = value_property(
@@ -103,7 +104,8 @@ class IResizeLayer(ILayer):
         if p["shape"] is not None:
             out = tuple(p["shape"])
             require(len(out) == len(shape), f"resize shape {out} does not match rank of {shape}")
-            require(all(d >= 1 for d in out), f"resize shape {out} must be positive")
+            # -1: an entry of a shape-tensor input not known until run time.
+            require(all(d >= 1 or d == -1 for d in out), f"resize shape {out} must be positive")
         elif p["scales"] is None:
             # NOTE: as TensorRT-RTX (which logs a warning): neither shape nor scales set
             # resizes to the input's own dimensions.

@@ -165,6 +165,7 @@ class ISliceLayer(ILayer):
 
     _TYPE = LayerType.SLICE
     _TYPE_NAME = "Slice"
+    _MAX_INPUTS = 4  # inputs 1-3: start, size, stride as shape tensors (shape_values.py)
 
     start = dims_property("start", "Start index per axis.")
     shape = dims_property("shape", "Output shape.")
@@ -177,7 +178,8 @@ class ISliceLayer(ILayer):
             require(
                 len(p[key]) == len(shape), f"slice {key} {p[key]} does not match rank of {shape}"
             )
-        require(all(v >= 0 for v in p["shape"]), f"slice shape {p['shape']} is negative")
+        # -1: an entry of a size shape tensor not known until run time.
+        require(all(v >= -1 for v in p["shape"]), f"slice shape {p['shape']} is negative")
         return [(tuple(p["shape"]), dtypes[0])]
 
     def _validate(self, shapes: list[Shape], dtypes: list[DataType]) -> None:
@@ -186,7 +188,7 @@ class ISliceLayer(ILayer):
         if p["mode"] != SampleMode.STRICT_BOUNDS:
             return
         for n, s0, k, st in zip(shape, p["start"], p["shape"], p["stride"], strict=True):
-            if k and not dyn(n):
+            if k and not dyn(n, k):
                 last = s0 + (k - 1) * st
                 require(
                     0 <= s0 < n and 0 <= last < n,
