@@ -9,7 +9,6 @@ repr, and plans carry a header that no TensorRT runtime (nor this one, reversed)
 
 from trtdsl.emulator.builder import Builder as Builder
 from trtdsl.emulator.builder import IBuilderConfig as IBuilderConfig
-from trtdsl.emulator.builder import IHostMemory as IHostMemory
 from trtdsl.emulator.builder import IOptimizationProfile as IOptimizationProfile
 from trtdsl.emulator.builder import ITimingCache as ITimingCache
 from trtdsl.emulator.engine import ICudaEngine as ICudaEngine
@@ -96,6 +95,7 @@ from trtdsl.emulator.profiling import Profiler as Profiler
 from trtdsl.emulator.refit import Refitter as Refitter
 from trtdsl.emulator.tensor import ITensor as ITensor
 from trtdsl.emulator.types import Dims as Dims
+from trtdsl.emulator.types import IHostMemory as IHostMemory
 from trtdsl.emulator.types import Permutation as Permutation
 from trtdsl.emulator.types import Weights as Weights
 from trtdsl.emulator.types import nptype as nptype

@@ -6,38 +6,21 @@ from typing import Any
 
 from trtdsl.emulator.enums import (
     BuilderFlag,
-    DataType,
     MemoryPoolType,
     PreviewFeature,
     ProfilingVerbosity,
     Severity,
     TacticSource,
 )
+from trtdsl.emulator.engine import Runtime
 from trtdsl.emulator.logger import ILogger
 from trtdsl.emulator.network import INetworkDefinition
 from trtdsl.emulator.profiling import IProgressMonitor
-from trtdsl.emulator.types import Dims, EmulatorRuntimeError, check_type, to_dims
+from trtdsl.emulator.types import Dims, EmulatorRuntimeError, IHostMemory, check_type, to_dims
 
 # NOTE: TensorRT's WORKSPACE default is the device's total memory; the emulator has no device
 # to ask, so it reports this fixed figure (80 GiB).
 _DEFAULT_WORKSPACE = 80 << 30
-
-
-class IHostMemory(bytes):
-    """A serialized plan: bytes (buffer protocol, ``bytes(plan)``) with ``nbytes`` and ``dtype``."""
-
-    @property
-    def nbytes(self) -> int:
-        """Size in bytes."""
-        return len(self)
-
-    @property
-    def dtype(self) -> DataType:
-        """Always UINT8."""
-        return DataType.UINT8
-
-    def __repr__(self) -> str:
-        return f"<emulated IHostMemory: {len(self)} bytes of an EMULATED plan>"
 
 
 class ITimingCache:
@@ -304,8 +287,6 @@ class Builder:
 
     def build_engine_with_config(self, network: INetworkDefinition, config: IBuilderConfig) -> Any:
         """An emulated ICudaEngine built directly, or None after logging the errors."""
-        from trtdsl.emulator.engine import Runtime
-
         plan = self.build_serialized_network(network, config)
         return None if plan is None else Runtime(self._logger).deserialize_cuda_engine(plan)
 

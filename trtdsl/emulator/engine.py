@@ -40,6 +40,7 @@ from trtdsl.emulator.types import (
     Dims,
     EmulatorRuntimeError,
     EmulatorUnsupportedError,
+    IHostMemory,
     bf16_to_float32,
     check_type,
     float32_to_bf16,
@@ -200,8 +201,6 @@ class ICudaEngine:
 
     def serialize(self) -> Any:
         """The emulated plan bytes (an IHostMemory that still carries the emulated header)."""
-        from trtdsl.emulator.builder import IHostMemory
-
         return IHostMemory(self._blob)
 
 

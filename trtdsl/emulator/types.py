@@ -266,3 +266,20 @@ def check_type(value: Any, cls: type | tuple[type, ...], what: str) -> Any:
         names = cls.__name__ if isinstance(cls, type) else "/".join(c.__name__ for c in cls)
         raise EmulatorTypeError(f"{what}: expected {names}, got {type(value).__name__} {value!r}")
     return value
+
+
+class IHostMemory(bytes):
+    """A serialized plan: bytes (buffer protocol, ``bytes(plan)``) with ``nbytes`` and ``dtype``."""
+
+    @property
+    def nbytes(self) -> int:
+        """Size in bytes."""
+        return len(self)
+
+    @property
+    def dtype(self) -> DataType:
+        """Always UINT8."""
+        return DataType.UINT8
+
+    def __repr__(self) -> str:
+        return f"<emulated IHostMemory: {len(self)} bytes of an EMULATED plan>"
