@@ -176,3 +176,16 @@ def test_resnet18_plan_shares_block_inputs_and_quantizes_downsample_residuals() 
     assert len(plan.residuals) == 8
     # a block's input feeds its first conv and its residual add: one Q/DQ pair serves both
     assert len(plan.values) == len({n.inputs[0] for n in convs}) + 1 + 3  # + fc, 3 downsamples
+
+
+def test_unquantized_layers_stay_in_the_fallback_precision() -> None:
+    graph = _block()
+    weights = random_weights(graph)
+    calibration = _calibration(graph, weights)
+    prepared, _ = prepare_graph(graph, weights, "int8", calibration=calibration, unquantized=["c*"])
+    assert {n.name for n in prepared.nodes if isinstance(n.op, QuantizedConv2d)} == {"stem"}
+    assert prepared.types["c2"].dtype is DType.FLOAT16  # unquantized, in fp16
+    kept, _ = prepare_graph(graph, weights, "int8", calibration=calibration, keep_fp32=["c2"])
+    assert kept.types["c2"].dtype is DType.FLOAT32
+    with pytest.raises(UsageError, match=r"unquantized pattern\(s\) 'nope' match no node"):
+        prepare_graph(graph, weights, "int8", calibration=calibration, unquantized=["nope"])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ def prepare_graph(
     keep_fp32: Sequence[str] = (),
     calibration: Calibration | str | os.PathLike[str] | None = None,
     fallback: Precision | str = Precision.FP16,
+    unquantized: Sequence[str] = (),
 ) -> tuple[Graph, dict[str, np.ndarray]]:
     """Fold batch norms into convolutions (in float64), make precision explicit, and for
     ``int8``/``fp8`` insert quantize/dequantize with the calibration's scales.
@@ -39,6 +41,8 @@ def prepare_graph(
             loaded ``Calibration``); refused when made for another model or other weights.
         fallback: for int8/fp8 only: the precision of the layers that are not quantized
             (fp16 by default; fp32 for a quantized graph the NumPy reference can run).
+        unquantized: for int8/fp8 only: glob patterns over node names left unquantized, in
+            the fallback precision (``keep_fp32`` ones are unquantized and in float32).
     Returns:
         (graph ready for ``emit_network``, its weights in each node's compute dtype).
     Raises:
@@ -50,6 +54,10 @@ def prepare_graph(
         if calibration is not None:
             raise UsageError(
                 f"--calibration applies to --precision int8 or fp8, not {precision.value}"
+            )
+        if unquantized:
+            raise UsageError(
+                f"unquantized layers need --precision int8 or fp8, not {precision.value}"
             )
         folded, folded_weights = fold_batchnorm(graph, weights)
         return apply_precision(folded, folded_weights, precision, keep_fp32)
@@ -69,6 +77,15 @@ def prepare_graph(
     calibration.check(graph, weights)
     folded, folded_weights = fold_batchnorm(graph, weights)
     typed, typed_weights = apply_precision(folded, folded_weights, fallback, keep_fp32)
+    unknown = [
+        p for p in unquantized if not any(fnmatch.fnmatchcase(n.name, p) for n in folded.nodes)
+    ]
+    if unknown:
+        raise UsageError(
+            f"unquantized pattern(s) {', '.join(map(repr, unknown))} match no node of model "
+            f"{graph.name!r}"
+        )
+    excluded = (*keep_fp32, *unquantized)
     return quantize_graph(
-        typed, typed_weights, calibration.amax, precision, keep_fp32, float_weights=folded_weights
+        typed, typed_weights, calibration.amax, precision, excluded, float_weights=folded_weights
     )
