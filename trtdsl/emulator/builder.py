@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trtdsl.emulator.engine import Runtime
 from trtdsl.emulator.enums import (
     BuilderFlag,
     MemoryPoolType,
@@ -12,7 +13,6 @@ from trtdsl.emulator.enums import (
     Severity,
     TacticSource,
 )
-from trtdsl.emulator.engine import Runtime
 from trtdsl.emulator.logger import ILogger
 from trtdsl.emulator.network import INetworkDefinition
 from trtdsl.emulator.profiling import IProgressMonitor
