@@ -10,9 +10,15 @@ import numpy as np
 import pytest
 
 from trtdsl.backends.reference import run_reference
-from trtdsl.backends.trt import BuildConfig, build_engine, emit_network, import_trt, prepare_graph
+from trtdsl.backends.trt import (
+    BuildConfig,
+    build_engine,
+    emit_network,
+    import_trt,
+    network_layers,
+    prepare_graph,
+)
 from trtdsl.debug.check import run_plan
-from trtdsl.errors import BackendError
 from trtdsl.frontend.load import load_model, zoo_models
 from trtdsl.frontend.yaml import load_yaml_text
 from trtdsl.ir.graph import Graph
@@ -140,7 +146,7 @@ def _emulated(graph: Graph, weights: dict[str, np.ndarray], images: np.ndarray) 
 
 def test_emulated_shufflenet_with_a_dynamic_batch_matches_the_reference() -> None:
     # The symbolic batch N is kept: narrow and channel_shuffle take their dynamic-shape paths
-    # (shuffle + mask + reduce; 0 placeholders).
+    # (a slice whose start and size are shape tensors; 0 placeholders).
     graph = load_model("shufflenet_v2_x1_0")
     assert graph.types["x"].shape[0] == "N"
     weights = random_weights(graph, seed=3)
@@ -187,18 +193,21 @@ outputs:
 """
 
 
-@pytest.mark.parametrize("start, length", [(0, 3), (3, 3), (2, 2), (4, 2)])
+@pytest.mark.parametrize("start, length", [(0, 3), (3, 3), (2, 2), (4, 2), (1, 2), (5, 1)])
 def test_narrow_with_a_dynamic_batch_is_exact(start: int, length: int) -> None:
+    # Any start and length (not only even splits): one ISliceLayer whose start and size are
+    # shape tensors; a NaN or infinity outside the piece does not reach it.
     text = NARROW_YAML.replace("START", str(start)).replace("LENGTH", str(length))
     graph = load_yaml_text(text)
     x = np.random.default_rng(0).standard_normal((3, 6, 2, 2)).astype(np.float32)
+    outside = [c for c in range(6) if not start <= c < start + length]
+    x[0, outside[0]] = np.nan
+    x[1, outside[-1]] = np.inf
     trt = import_trt("emulated")
-    plan = build_engine(emit_network(trt, graph, {}), BuildConfig())
+    emitted = emit_network(trt, graph, {})
+    layers = {la.name: la for la in network_layers(trt, emitted.network)}
+    assert layers["piece"].type == "SLICE"
+    assert layers["piece"].outputs[0].shape == (-1, length, 2, 2)
+    plan = build_engine(emitted, BuildConfig())
     got = np.asarray(run_plan(trt, plan, {"x": x})["y"])
     np.testing.assert_array_equal(got, x[:, start : start + length])
-
-
-def test_uneven_narrow_with_a_dynamic_batch_is_refused() -> None:
-    graph = load_yaml_text(NARROW_YAML.replace("START", "1").replace("LENGTH", "2"))
-    with pytest.raises(BackendError, match=r"piece: narrow of dynamic-shaped .* multiples of"):
-        emit_network(import_trt("emulated"), graph, {})

@@ -1,5 +1,6 @@
-"""Emitters for slicing ops: ``narrow`` as an ISliceLayer, or shuffle + mask + reduce when the
-input has dynamic dimensions; ``select`` as a gather; ``slice`` as an ISliceLayer or a gather."""
+"""Emitters for slicing ops: ``narrow`` as an ISliceLayer (start and size as shape tensors when
+the input has dynamic dimensions); ``select`` as a gather; ``slice`` as an ISliceLayer or a
+gather."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from trtdsl.backends.trt.context import EmitContext, emitter
-from trtdsl.errors import BackendError
+from trtdsl.backends.trt.ops.dynamic import DimSource, shape_tensor
 from trtdsl.ir.graph import Node
 from trtdsl.ir.ops.slicing import Narrow, Select, Slice
 from trtdsl.ir.types import DType
@@ -16,55 +17,38 @@ from trtdsl.ir.types import DType
 
 @emitter(Narrow)
 def emit_narrow(ctx: EmitContext, node: Node) -> Any:
-    """A static input: one ISliceLayer (start 0 except ``start`` on the axis, stride 1).
+    """One ISliceLayer: start 0 except ``start`` on the axis, stride 1, the output's shape.
 
-    A dynamic input (e.g. a symbolic batch): a static ISliceLayer cannot cover a -1 extent
-    (it would need shape tensors), so an even split is composed from layers that accept
-    dynamic dimensions: reshape the axis of size S into (S / length, length), multiply by a
-    one-hot mask over the S / length pieces, and SUM-reduce that axis away. This is exact for
-    finite values (x*1 + 0 + ... = x); a NaN or infinity in another piece would spread.
+    A dynamic input (e.g. a symbolic batch) gives the slice its start and size as shape
+    tensors, built first (as in ``emit_expand``: inputs come before the layers that read them,
+    and a slice's shape-tensor inputs are set in order): the size holds the input's run-time
+    sizes with ``length`` on the axis. TensorRT folds them at build time, as its ONNX parser
+    does for ``Slice``.
+
+    NOTE: the dynamic form used to be a reshape into pieces, a one-hot mask product and a SUM
+    reduce (even splits only): on TensorRT-RTX 1.7 that gave ShuffleNetV2 an engine 10% larger
+    than the ONNX parser's (ten more generated kernels) and a slower build (see
+    benchmarks/README.md, ``bench_build.py``).
     """
     op: Narrow = node.op  # type: ignore[assignment]
-    x = ctx.input_type(node)
-    axis = op.axis(x.rank)
-    if x.is_static:
-        start = [0] * x.rank
-        start[axis] = op.start
-        shape = tuple(int(d) for d in ctx.output_type(node).shape)
-        return ctx.network.add_slice(ctx.input(node), tuple(start), shape, (1,) * x.rank)
-    size = int(x.shape[axis])
-    if size % op.length or op.start % op.length:
-        raise BackendError(
-            f"{node.where()}: narrow of dynamic-shaped {x} needs size {size} and start "
-            f"{op.start} to be multiples of length {op.length} (an even split); give static "
-            f"input shapes to slice anywhere"
-        )
-    pieces = size // op.length
-    dims: list[int] = []
-    for i, d in enumerate(x.shape):
-        if i == axis:
-            dims += [pieces, op.length]
-        elif isinstance(d, int):
-            dims.append(d)
-        else:  # 0 copies the input's size at the same index (only before the split axis)
-            dims.append(0 if i < axis else -1)
-    if dims.count(-1) > 1:
-        raise BackendError(
-            f"{node.where()}: narrow of {x}: more than one dynamic dimension after axis "
-            f"{axis}; give static input shapes"
-        )
-    shuffle = ctx.network.add_shuffle(ctx.input(node))
-    if shuffle is not None:
-        shuffle.reshape_dims = tuple(dims)
-    pieces_tensor = ctx.add(node, shuffle, "pieces").get_output(0)
-    mask = np.zeros([1] * axis + [pieces] + [1] * (x.rank - axis), dtype=np.float64)
-    mask.reshape(-1)[op.start // op.length] = 1.0
-    mask_tensor = ctx.constant(node, "mask", mask, ctx.compute_dtype(node))
-    masked = ctx.network.add_elementwise(
-        pieces_tensor, mask_tensor, ctx.trt.ElementWiseOperation.PROD
-    )
-    masked_tensor = ctx.add(node, masked, "masked").get_output(0)
-    return ctx.network.add_reduce(masked_tensor, ctx.trt.ReduceOperation.SUM, 1 << axis, False)
+    x, out = ctx.input_type(node), ctx.output_type(node)
+    start = [0] * x.rank
+    start[op.axis(x.rank)] = op.start
+    tensors = []
+    if not out.is_static:
+        size: list[DimSource] = [
+            d if isinstance(d, int) else (0, axis) for axis, d in enumerate(out.shape)
+        ]
+        tensors = [
+            shape_tensor(ctx, node, start, "start"),
+            shape_tensor(ctx, node, size, "size"),
+        ]
+    static = tuple(d if isinstance(d, int) else 0 for d in out.shape)
+    layer = ctx.network.add_slice(ctx.input(node), tuple(start), static, (1,) * x.rank)
+    if layer is not None:
+        for index, tensor in enumerate(tensors, start=1):
+            layer.set_input(index, tensor)
+    return layer
 
 
 @emitter(Select)
