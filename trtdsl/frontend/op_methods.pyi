@@ -48,6 +48,48 @@ class OpMethods:
         """
         ...
 
+    def anchor_points(
+        self,
+        *tensors: Tensor,
+        strides: tuple[int, ...],
+        grid_cell_offset: float = 0.5,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """Anchor centres of a YOLO head, as Ultralytics' ``make_anchors(feats, strides, 0.5)[0]``
+        transposed and unsqueezed (``Detect.anchors.unsqueeze(0)``).
+
+        Inputs: the head's feature maps (N, C_i, H_i, W_i), one per entry of ``strides`` (only
+        their static H_i, W_i are read). Output (1, 2, A) with A = sum H_i * W_i, in the first
+        input's dtype: row 0 is x = column + ``grid_cell_offset``, row 1 is y = row + offset, in
+        grid units of each level, levels in order, row-major within a level. A constant (no
+        weights); YOLOv8 at 640x640 with strides [8, 16, 32]: A = 6400 + 1600 + 400 = 8400.
+
+        Adds one ``anchor_points`` node (AnchorPoints) and returns its output. Inputs are
+        positional, attributes are keywords; ``name`` is the node name in the current scope
+        (default: the op name, numbered), ``precision`` its compute dtype.
+        """
+        ...
+
+    def anchor_strides(
+        self,
+        *tensors: Tensor,
+        strides: tuple[int, ...],
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """The stride of every anchor of a YOLO head, as Ultralytics'
+        ``make_anchors(feats, strides)[1]`` transposed (``Detect.strides``).
+
+        Inputs as ``anchor_points``; output (1, 1, A) in the first input's dtype: ``strides[i]``
+        for each of the H_i * W_i anchors of level i. A constant (no weights).
+
+        Adds one ``anchor_strides`` node (AnchorStrides) and returns its output. Inputs are
+        positional, attributes are keywords; ``name`` is the node name in the current scope
+        (default: the op name, numbered), ``precision`` its compute dtype.
+        """
+        ...
+
     def argmax(
         self,
         input: Tensor,
@@ -253,6 +295,27 @@ class OpMethods:
         Weights: ``weight`` (C, out_channels // groups, kh, kw); ``bias`` (out_channels,) if bias.
 
         Adds one ``conv_transpose2d`` node (ConvTranspose2d) and returns its output. Inputs are
+        positional, attributes are keywords; ``name`` is the node name in the current scope
+        (default: the op name, numbered), ``precision`` its compute dtype.
+        """
+        ...
+
+    def count_nonzero(
+        self,
+        input: Tensor,
+        /,
+        *,
+        dim: int,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """The number of non-zero elements along ``dim``, as ``torch.count_nonzero(x, dim)``.
+
+        Input (d0, ..., dn) of a float type -> int64 counts with axis ``dim`` removed (which may
+        be symbolic). NaN counts as non-zero. Example: the kept detections of ``nms`` are the
+        non-zero scores, ``count_nonzero(scores (N, 300), dim=1)`` -> (N,). No weights.
+
+        Adds one ``count_nonzero`` node (CountNonzero) and returns its output. Inputs are
         positional, attributes are keywords; ``name`` is the node name in the current scope
         (default: the op name, numbered), ``precision`` its compute dtype.
         """
@@ -648,6 +711,42 @@ class OpMethods:
         """
         ...
 
+    def nms(
+        self,
+        input: Tensor,
+        other: Tensor,
+        /,
+        *,
+        score_threshold: float = 0.25,
+        iou_threshold: float = 0.7,
+        max_det: int = 300,
+        multi_label: bool = False,
+        max_candidates: int = 5000,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """Class-aware non-maximum suppression with a fixed-size output, as Ultralytics'
+        ``non_max_suppression`` (torchvision's ``batched_nms`` per image).
+
+        Inputs: boxes (N, A, 4) as (x1, y1, x2, y2) and scores (N, A, C), one float dtype. Per
+        image, the candidates are the (box, class) pairs whose score exceeds ``score_threshold``:
+        each box's best class only (the first on a tie), or every class with ``multi_label``. The
+        ``max_candidates`` highest-scoring candidates (Ultralytics' ``max_nms``; TensorRT's NMS
+        ``topk_box_limit``, at most 5000) go through ``batched_nms`` with ``iou_threshold``
+        (a candidate is dropped when its IoU with a kept box of the same class exceeds it). The
+        ``max_det`` best kept detections, by decreasing score, fill the output.
+
+        Output (N, max_det, 6) in the input dtype, Ultralytics' end-to-end layout: rows
+        (x1, y1, x2, y2, score, class), then padding rows (0, 0, 0, 0, 0, -1). The kept count of
+        an image is the number of non-zero scores (``count_nonzero``: kept scores exceed the
+        threshold, which is >= 0). Rows of equal score may come in any order. No weights.
+
+        Adds one ``nms`` node (NMS) and returns its output. Inputs are positional, attributes
+        are keywords; ``name`` is the node name in the current scope (default: the op name,
+        numbered), ``precision`` its compute dtype.
+        """
+        ...
+
     def parameter(
         self,
         *,
@@ -819,7 +918,8 @@ class OpMethods:
 
         ``shape`` entries: an int >= 1; ``-1`` (at most once) for the size that keeps the element
         count; or the name of a symbolic dimension, which must be the input's dimension at the same
-        position (it is copied, like TensorRT's and ONNX's ``0`` placeholder). ``-1`` may not absorb
+        position (it is copied, like TensorRT's and ONNX's ``0`` placeholder; where that dimension
+        has been made static, e.g. by ``--shape``, its size is copied). ``-1`` may not absorb
         a symbolic dimension, and every symbolic input dimension must be kept that way.
         Example: (N, 512, 1, 1) with ``shape=["N", -1]`` -> (N, 512). No weights.
 
