@@ -400,3 +400,30 @@ def _dequantize(draw: st.DrawFn) -> Case:
     dtype = draw(st.sampled_from(["float32", "float16", "bfloat16"]))
     source = draw(st.sampled_from([DType.INT8, DType.FLOAT8_E4M3]))
     return {"dtype": dtype, "axis": axis}, [TensorType(source, tuple(shape))]
+
+
+@valid("anchor_points", "anchor_strides")
+def _anchors(draw: st.DrawFn) -> Case:
+    levels = draw(st.integers(1, 3))
+    strides = [draw(st.integers(1, 32)) for _ in range(levels)]
+    maps = [f32(1, draw(st.integers(1, 3)), *draw_shape(draw, 2, 2)) for _ in range(levels)]
+    return {"strides": strides}, maps
+
+
+@valid("count_nonzero")
+def _count_nonzero(draw: st.DrawFn) -> Case:
+    shape = draw_shape(draw, min_rank=1)
+    return {"dim": draw_axis(draw, len(shape))}, [f32(*shape)]
+
+
+@valid("nms")
+def _nms(draw: st.DrawFn) -> Case:
+    n, anchors, classes = draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 3))
+    kwargs = {
+        "score_threshold": draw(st.floats(0, 1)),
+        "iou_threshold": draw(st.floats(0, 1)),
+        "max_det": draw(st.integers(1, anchors * classes)),
+        "multi_label": draw(st.booleans()),
+        "max_candidates": draw(st.integers(1, 50)),
+    }
+    return kwargs, [f32(n, anchors, 4), f32(n, anchors, classes)]
