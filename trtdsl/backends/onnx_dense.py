@@ -47,7 +47,7 @@ def _dims(ctx: Context, node: Node, entries: list[int | tuple[int, int]], step: 
     return _step(ctx, node, "Concat", pieces, step, axis=0)
 
 
-@_exporter(Interpolate)
+@_exporter(Interpolate, opset=13, needs="ONNX Resize without roi")
 def _interpolate(ctx: Context, node: Node) -> None:
     op = node.op
     assert isinstance(op, Interpolate)
@@ -87,7 +87,7 @@ def _argmax(ctx: Context, node: Node) -> None:
     ctx.add("ArgMax", [node.inputs[0]], node.output, node.name, axis=axis, keepdims=int(op.keepdim))
 
 
-@_exporter(LayerNorm)
+@_exporter(LayerNorm, opset=17, needs="ONNX LayerNormalization")
 def _layer_norm(ctx: Context, node: Node) -> None:
     op = node.op
     assert isinstance(op, LayerNorm)
