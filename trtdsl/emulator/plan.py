@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trtdsl.emulator.enums import ENUMS, DataType, ProfilingVerbosity, _TrtEnum
+from trtdsl.emulator.enums import ENUMS, BuilderFlag, DataType, ProfilingVerbosity, _TrtEnum
 from trtdsl.emulator.layers.base import LAYER_CLASSES, ILayer, LayerSpecError
 from trtdsl.emulator.shape_values import Values, infer_with_values, validate_with_values
 from trtdsl.emulator.types import Dims, Permutation, Weights, nptype
@@ -55,6 +55,7 @@ class Plan:
     build_types: dict[int, tuple[Dims, DataType]]  # every tensor's build-time shape and dtype
     num_profiles: int
     profiling_verbosity: ProfilingVerbosity
+    tf32: bool = False
 
 
 def _encode(value: Any) -> Any:
@@ -191,6 +192,9 @@ def serialize_network(network: INetworkDefinition, config: IBuilderConfig) -> by
         "num_profiles": max(len(profiles), 1),
         "profiling_verbosity": config.profiling_verbosity.name,
         "refittable": refit_mode(config),
+        # NOTE: with TF32 allowed (TensorRT's default) float32 convolutions and matrix
+        # multiplies may run on TF32 tensor cores; the emulator then rounds their operands.
+        "tf32": config.get_flag(BuilderFlag.TF32),
     }
     header = json.dumps(description).encode("utf-8")
     buffer = io.BytesIO()
@@ -230,6 +234,7 @@ def load_plan(data: bytes) -> Plan:
         layer._network = None
         layer._name, layer._metadata = record["name"], record["metadata"]
         layer._p = {k: _decode(v) for k, v in record["p"].items()}
+        layer._tf32 = bool(description.get("tf32", False))
         layer._w = {}
         for role, w in record["w"].items():
             dtype, array = DataType[w["dtype"]], arrays[w["key"]]
@@ -264,6 +269,7 @@ def load_plan(data: bytes) -> Plan:
         build_types=build_types,
         num_profiles=description["num_profiles"],
         profiling_verbosity=ProfilingVerbosity[description["profiling_verbosity"]],
+        tf32=bool(description.get("tf32", False)),
     )
 
 

@@ -102,6 +102,18 @@ def round_to_bf16(x: np.ndarray) -> np.ndarray:
     return bf16_to_float32(float32_to_bf16(x))
 
 
+def round_to_tf32(x: np.ndarray) -> np.ndarray:
+    """float32 values rounded to TF32's 10 mantissa bits (nearest, ties to even; inf and NaN
+    kept): what a TF32 tensor core multiplies when BuilderFlag.TF32 lets TensorRT use it."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    bits = x.view(np.uint32)
+    rounded = (bits + np.uint32(0xFFF) + ((bits >> np.uint32(13)) & np.uint32(1))) & np.uint32(
+        0xFFFFE000
+    )
+    out: np.ndarray = np.where(np.isfinite(x), rounded.view(np.float32), x)
+    return out
+
+
 def compute_dtype(dtype: DataType) -> np.dtype:
     """The NumPy dtype the emulator uses for a tensor of ``dtype`` (BF16 and FP8 as float32
     values on their grids; FP8 tensors come only from quantize layers)."""

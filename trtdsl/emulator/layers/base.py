@@ -29,6 +29,7 @@ from trtdsl.emulator.types import (
     check_type,
     compute_dtype,
     round_to_bf16,
+    round_to_tf32,
     to_dims,
     to_weights,
 )
@@ -56,6 +57,7 @@ class ILayer:
     _TYPE_NAME: ClassVar[str]  # as in TensorRT's default layer names, e.g. "Convolution"
     _NUM_OUTPUTS: ClassVar[int] = 1
     _MAX_INPUTS: ClassVar[int] = 1  # tensors set_input may replace (the emulator's inputs)
+    _tf32: bool = False  # set on a plan's layers when the build allowed TF32 (conv, matmul)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -267,6 +269,15 @@ def axes_from_mask(mask: int, rank: int, what: str) -> tuple[int, ...]:
 def float_compute(x: np.ndarray) -> np.ndarray:
     """Float32 working copy of a float16/float32 array (the emulator computes in fp32)."""
     return x.astype(np.float32, copy=False)
+
+
+def gemm_operand(x: np.ndarray, tf32: bool) -> np.ndarray:
+    """A convolution or matrix-multiply operand as the emulator multiplies it: float32, and
+    rounded to TF32 when the plan allows TF32 and the operand is a float32 tensor (float16 and
+    bfloat16 operands multiply exactly in float32)."""
+    if tf32 and x.dtype == np.float32:
+        return round_to_tf32(x)
+    return float_compute(x)
 
 
 def as_dtype(x: np.ndarray, dtype: DataType) -> np.ndarray:

@@ -18,6 +18,7 @@ from trtdsl.emulator.layers.base import (
     dims_property,
     dyn,
     float_compute,
+    gemm_operand,
     require,
     require_float,
     value_property,
@@ -198,7 +199,7 @@ class IConvolutionLayer(ConvolutionBase):
         geometry = self._geometry(x.shape)
         r, s = p["kernel_size_nd"]
         groups, maps = p["num_groups"], p["num_output_maps"]
-        w = float_compute(xs[1] if len(xs) > 1 else weights_array(self._w["kernel"]))
+        w = gemm_operand(xs[1] if len(xs) > 1 else weights_array(self._w["kernel"]), self._tf32)
         w = w.reshape(maps, x.shape[1] // groups, r, s)
         bias = self._w["bias"]
         b = float_compute(weights_array(bias)) if bias.size else None
@@ -209,7 +210,7 @@ class IConvolutionLayer(ConvolutionBase):
             extra = max(0, (out - 1) * p["stride_nd"][i] + span - (x.shape[2 + i] + pre + post))
             pad_end.append(post + extra)
         y = conv2d(
-            float_compute(x),
+            gemm_operand(x, self._tf32),
             w,
             b,
             stride=tuple(p["stride_nd"]),

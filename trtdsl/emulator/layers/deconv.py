@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from trtdsl.emulator.enums import LayerType, PaddingMode
-from trtdsl.emulator.layers.base import dyn, float_compute
+from trtdsl.emulator.layers.base import dyn, float_compute, gemm_operand
 from trtdsl.emulator.layers.conv import ConvolutionBase
 from trtdsl.emulator.types import EmulatorUnsupportedError, weights_array
 from trtdsl.kernels import conv2d
@@ -49,7 +49,8 @@ class IDeconvolutionLayer(ConvolutionBase):
         n, c, h, w = x.shape
         groups, maps = p["num_groups"], p["num_output_maps"]
         (sh, sw), (dh, dw), (r, s) = p["stride_nd"], p["dilation_nd"], p["kernel_size_nd"]
-        kernel = float_compute(weights_array(self._w["kernel"])).reshape(c, maps // groups, r, s)
+        kernel = gemm_operand(weights_array(self._w["kernel"]), self._tf32)
+        kernel = kernel.reshape(c, maps // groups, r, s)
         # Equivalent convolution kernel: per group, swap C and K and flip the window.
         cg = c // groups
         conv_kernel = np.concatenate(
@@ -60,7 +61,7 @@ class IDeconvolutionLayer(ConvolutionBase):
         )
         assert conv_kernel.shape == (maps, cg, r, s)
         dilated = np.zeros((n, c, (h - 1) * sh + 1, (w - 1) * sw + 1), np.float32)
-        dilated[:, :, ::sh, ::sw] = float_compute(x)
+        dilated[:, :, ::sh, ::sw] = gemm_operand(x, self._tf32)
         begin, end = [], []
         for (_, pre, post), span in zip(
             self._geometry(x.shape), (1 + dh * (r - 1), 1 + dw * (s - 1)), strict=True

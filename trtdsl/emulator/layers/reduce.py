@@ -14,6 +14,7 @@ from trtdsl.emulator.layers.base import (
     axes_from_mask,
     dyn,
     float_compute,
+    gemm_operand,
     require,
     require_float,
     value_property,
@@ -136,7 +137,7 @@ class IMatrixMultiplyLayer(ILayer):
         return [(out, dtypes[0])]
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        a, b = (float_compute(x) for x in xs)
+        a, b = (gemm_operand(x, self._tf32) for x in xs)
         op0, op1 = self._p["op0"], self._p["op1"]
         a = a[..., None, :] if op0 == MatrixOperation.VECTOR else a
         b = b[..., :, None] if op1 == MatrixOperation.VECTOR else b
