@@ -43,6 +43,9 @@ model per path), as medians:
 Ratios are api / onnx (below 1: the API path has fewer layers, builds faster, or its engine is
 smaller).
 
+``--models`` defaults to every zoo model; one that a path cannot build (an op without an ONNX
+export, a parser failure) is listed as skipped and the run goes on.
+
 One ``trt.ILogger`` object serves the whole process (``shared_logger(trt)``): a second logger
 object can deadlock real TensorRT. Not run in tests.
 """
@@ -64,6 +67,10 @@ from types import ModuleType
 from typing import Any
 
 PRECISIONS = ("fp32", "tf32", "fp16")
+
+
+class Skipped(Exception):
+    """A model that one of the paths cannot build (reported, and the run goes on)."""
 
 
 @dataclass
@@ -207,7 +214,7 @@ class Bench:
         parser = trt.OnnxParser(network, self.logger.trt_logger)
         if not parser.parse_from_file(onnx_path):
             errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-            raise SystemExit(f"{graph.name}: TensorRT-RTX's ONNX parser failed: {errors}")
+            raise Skipped(f"TensorRT-RTX's ONNX parser failed: {errors}")
         define = time.perf_counter() - start
         emitted = EmittedNetwork(trt, graph, builder, network, self.logger)
         build = self.build(emitted, precision)
@@ -449,6 +456,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from trtdsl.backends.trt import import_trt
+    from trtdsl.errors import TrtdslError
     from trtdsl.frontend.load import zoo_models
 
     models = args.models.split(",") if args.models else zoo_models()
@@ -460,19 +468,26 @@ def main() -> int:
     env = environment(trt)
     load_before = os.getloadavg()
     rows: list[Row] = []
+    skipped: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(trt, tmp, args.optimization_level)
         bench.warm_up()
         for precision in precisions:
             for model in models:
-                row = bench.measure(model, precision, args.onnx_graph, args.repeat, args.dump)
+                try:
+                    row = bench.measure(model, precision, args.onnx_graph, args.repeat, args.dump)
+                except (Skipped, TrtdslError) as e:  # e.g. an op without an ONNX export
+                    skipped.append(f"{model} {precision}: {type(e).__name__}: {e}")
+                    print(f"skipped {skipped[-1]}", file=sys.stderr, flush=True)
+                    continue
                 rows.append(row)
                 if args.format == "table":
                     print(" ".join(_cells(row)), file=sys.stderr, flush=True)
     env["load_average"] = {"before": load_before, "after": os.getloadavg()}
     env["repeat"] = args.repeat
     if args.format == "json":
-        print(json.dumps({"environment": env, "rows": [r.to_dict() for r in rows]}, indent=2))
+        report = {"environment": env, "rows": [r.to_dict() for r in rows], "skipped": skipped}
+        print(json.dumps(report, indent=2))
     else:
         print(
             f"{env['tensorrt']}; {env['cpu']} ({env['cpus']} CPUs); {env['date']}; load "
@@ -486,6 +501,8 @@ def main() -> int:
         print(text_table(rows))
         print()
         print("\n".join(summary(rows)))
+        for line in skipped:
+            print(f"skipped {line}")
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(markdown_table(rows) + "\n")
