@@ -11,6 +11,7 @@ import pytest
 from trtdsl.cli.inputs import model_inputs
 from trtdsl.cli.main import main
 from trtdsl.frontend.load import load_model
+from trtdsl.vision import imagenet_classes
 
 SMALL = ["resnet18", "--weights", "random:1", "--shape", "x=2x3x32x32", "--backend", "reference"]
 
@@ -27,7 +28,8 @@ def test_summary_has_top5_and_npz_has_every_output(
         assert sorted(saved.files) == ["logits"]
         logits = saved["logits"]
     assert logits.shape == (2, 1000) and logits.dtype == np.float32
-    top = ", ".join(f"{i} ({logits[0, i]:.4g})" for i in np.argsort(-logits[0])[:5])
+    names = imagenet_classes()
+    top = ", ".join(f"{i} {names[i]} ({logits[0, i]:.4g})" for i in np.argsort(-logits[0])[:5])
     assert f"row 0 top-5: {top}" in text
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
 

@@ -126,14 +126,17 @@ def load_model_and_inputs(
 ) -> tuple[Graph, Mapping[str, np.ndarray], dict[str, np.ndarray]]:
     """(graph, weights, inputs) of a MODEL with ``--weights``, ``--shape`` and ``--input``
     (inputs empty when not ``inputs``: the caller makes them)."""
-    from trtdsl.cli.inputs import model_inputs
+    from trtdsl.cli.inputs import model_inputs, photo_inputs
 
     spec = spec or args.source
     if not args.weights:
         raise UsageError(f"{spec}: a MODEL needs --weights (a .safetensors file or random)")
     graph = load_graph(spec, args)
     weights = load_bound_weights(args, graph).arrays
-    return graph, weights, model_inputs(graph, args.input, args.seed) if inputs else {}
+    if not inputs:
+        return graph, weights, {}
+    photos, specs = photo_inputs(graph, args.input, spec)
+    return graph, weights, model_inputs(graph, specs, args.seed, given=photos)
 
 
 @contextmanager

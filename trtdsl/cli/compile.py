@@ -262,9 +262,10 @@ def _check_inputs(
     """The inputs the engine is checked on: ``--input``, else seeded inputs at the min, opt
     and max of every dynamic profile (one set when the model is static)."""
     if args.input:
-        from trtdsl.cli.inputs import model_inputs
+        from trtdsl.cli.inputs import model_inputs, photo_inputs
 
-        return [model_inputs(graph, args.input, args.seed)]
+        photos, specs = photo_inputs(graph, args.input, args.model)
+        return [model_inputs(graph, specs, args.seed, given=photos)]
     sets: list[dict[str, np.ndarray]] = []
     seen: set[tuple[tuple[int, ...], ...]] = set()
     for which in ("min", "opt", "max"):

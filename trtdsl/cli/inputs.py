@@ -159,6 +159,41 @@ def letterboxed_photo(graph: Graph, specs: Sequence[str]) -> tuple[str, str, Any
             f"--boxes draws on one photo: give one --input [NAME=]PHOTO.jpg (got {len(photos)})"
         )
     spec = photos[0]
+    name, path = _photo_target(graph, spec)
+    array, box, image = prepare_image(path, graph.types[name].shape)
+    return spec, name, array, (box, image)
+
+
+def photo_inputs(
+    graph: Graph, specs: Sequence[str], model_spec: str
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The photos among ``--input`` specs, preprocessed as the model's ``preprocess:``
+    declares (ImageNet's by default) into (N, C, H, W) arrays (one photo repeated over a static
+    batch); returns (input name -> array, the other specs)."""
+    photos = [s for s in specs if is_image(s)]
+    if not photos:
+        return {}, list(specs)
+    from trtdsl.calibration.data import Preprocess, read_model_preprocess
+    from trtdsl.frontend.load import resolve_model_path
+    from trtdsl.vision.photos import load_photo, resolve_preprocess
+
+    declared = read_model_preprocess(resolve_model_path(model_spec))
+    preprocess = Preprocess.from_mapping(declared, f"{model_spec}: preprocess")
+    given: dict[str, np.ndarray] = {}
+    for spec in photos:
+        name, path = _photo_target(graph, spec)
+        t = graph.types[name]
+        resolved = resolve_preprocess(preprocess, t, f"--input {spec}")
+        sample = load_photo(path, resolved, int(t.shape[1]), UsageError)
+        batch = t.shape[0] if isinstance(t.shape[0], int) else 1
+        given[name] = np.ascontiguousarray(
+            np.broadcast_to(sample, (batch, *sample.shape)), dtype=t.dtype.to_numpy()
+        )
+    return given, [s for s in specs if s not in photos]
+
+
+def _photo_target(graph: Graph, spec: str) -> tuple[str, str]:
+    """(input name, file) of a photo ``--input`` spec (a bare file for a one-input model)."""
     name, sep, path = spec.partition("=")
     if not sep:
         if len(graph.inputs) != 1:
@@ -168,5 +203,4 @@ def letterboxed_photo(graph: Graph, specs: Sequence[str]) -> tuple[str, str, Any
         raise UsageError(
             f"--input {spec!r}: the model has no input {name!r}{suggest(name, graph.inputs)}"
         )
-    array, box, image = prepare_image(path, graph.types[name].shape)
-    return spec, name, array, (box, image)
+    return name, path

@@ -93,6 +93,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "as an output in a debug build, which prevents fusion across them)",
     )
     parser.add_argument(
+        "--mask",
+        metavar="OUT.png",
+        help="segmenters: write image 0's per-pixel classes (argmax of (N, classes, H, W) "
+        "logits, or an argmax output) as a colour PNG with a legend of class names",
+    )
+    parser.add_argument(
         "--boxes",
         metavar="OUT.png",
         help="detectors: letterbox the --input photo as Ultralytics does, run with --nms "
@@ -107,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     if is_engine_path(args.model):
         return run_engine_file(args)
     photo = None
+    if args.mask:
+        check_output_directory(args.mask, "--mask")
     if args.boxes:
         check_output_directory(args.boxes, "--boxes")
         graph, weights, _ = load_model_and_inputs(args, args.model, inputs=False)
@@ -154,6 +162,15 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"input {name}: {_stats(array)}")
     for name, array in outputs.items():
         lines.extend(summarize_output(name, array))
+    if args.mask:
+        from trtdsl.vision import class_names, mask_labels, write_mask_png
+
+        first = next(iter(outputs.values()))
+        labels = mask_labels(first)
+        count = int(first.shape[1]) if first.ndim == 4 else int(labels.max(initial=0)) + 1
+        present = write_mask_png(args.mask, labels, class_names(count))
+        shown = ", ".join(f"{n} {f:.1%}" for _, n, f in present[:5])
+        lines.append(f"wrote {args.mask}: {len(present)} class(es) present ({shown})")
     if photo is not None:
         from trtdsl.vision import write_boxes_png
 
@@ -246,9 +263,15 @@ def summarize_output(name: str, array: np.ndarray) -> list[str]:
     """Lines describing one output: type and statistics; top-5 per row for class logits."""
     lines = [f"output {name}: {_stats(array)}"]
     if is_classifier_output(array):
+        from trtdsl.vision.classes import class_names
+
+        names = class_names(int(array.shape[-1])) or ()
         shown = array[:_ROWS_SHOWN]
         for row, top in enumerate(top_classes(shown)):
-            ranked = ", ".join(f"{int(i)} ({float(array[row, i]):.4g})" for i in top)
+            ranked = ", ".join(
+                f"{int(i)}{' ' + names[int(i)] if names else ''} ({float(array[row, i]):.4g})"
+                for i in top
+            )
             lines.append(f"  row {row} top-{len(top)}: {ranked}")
         if array.shape[0] > _ROWS_SHOWN:
             lines.append(f"  ... {array.shape[0] - _ROWS_SHOWN} more row(s) in the .npz")

@@ -1,0 +1,91 @@
+"""Photos as model inputs: decode with Pillow, resize the shorter side, center-crop, scale to
+[0, 1], normalize and lay out NCHW, as the model's ``preprocess:`` declares (torchvision's
+ImageNet evaluation by default). Calibration reads its image folders the same way."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from trtdsl.errors import TrtdslError, UsageError
+from trtdsl.ir.types import TensorType
+
+if TYPE_CHECKING:
+    from trtdsl.calibration.data import Preprocess
+
+
+def resolve_preprocess(preprocess: Preprocess, input_type: TensorType, where: str) -> Preprocess:
+    """``preprocess`` with its defaults filled for ``input_type`` (N, C, H, W): the crop is the
+    input's static H x W, the resize the crop's larger side x 256/224."""
+    from trtdsl.calibration.data import RESIZE_RATIO
+
+    shape = input_type.shape
+    if len(shape) != 4 or not all(isinstance(d, int) for d in shape[1:]):
+        raise UsageError(
+            f"{where}: a photo needs an (N, C, H, W) input with static C, H and W, got "
+            f"{input_type.format_shape()} (fix them with --shape)"
+        )
+    channels, height, width = (int(d) for d in shape[1:])
+    if channels not in (1, 3) or len(preprocess.mean) not in (1, channels):
+        raise UsageError(
+            f"{where}: the input has {channels} channels; photos give 1 or 3, normalized by "
+            f"{len(preprocess.mean)} mean value(s)"
+        )
+    crop = preprocess.crop or (height, width)
+    if crop != (height, width):
+        raise UsageError(
+            f"{where}: crop {crop[0]}x{crop[1]} differs from the input size {height}x{width}"
+        )
+    resize = preprocess.resize or round(max(crop) * RESIZE_RATIO)
+    return replace(preprocess, crop=crop, resize=resize)
+
+
+def load_photo(
+    path: str | os.PathLike[str],
+    preprocess: Preprocess,
+    channels: int,
+    error: type[TrtdslError] = UsageError,
+) -> np.ndarray:
+    """One photo as a (C, H, W) float32 sample (``preprocess`` resolved: resize and crop set).
+
+    Raises:
+        ``error`` naming the file: not an image Pillow reads, smaller than the crop after
+        resizing, or non-finite after normalizing.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    assert preprocess.crop is not None and preprocess.resize is not None
+    ch, cw = preprocess.crop
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB" if channels == 3 else "L")
+            w, h = image.size
+            short = min(w, h)
+            size = (
+                max(1, round(w * preprocess.resize / short)),
+                max(1, round(h * preprocess.resize / short)),
+            )
+            image = image.resize(size, Image.Resampling.BILINEAR)
+            pixels = np.asarray(image, dtype=np.float32)
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise error(f"{path}: not an image Pillow can read ({e})") from None
+    if pixels.shape[0] < ch or pixels.shape[1] < cw:
+        raise error(
+            f"{path}: resized to {pixels.shape[1]}x{pixels.shape[0]}, smaller than the "
+            f"{cw}x{ch} crop (raise resize)"
+        )
+    top, left = (pixels.shape[0] - ch) // 2, (pixels.shape[1] - cw) // 2
+    pixels = pixels[top : top + ch, left : left + cw] / np.float32(255.0)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if preprocess.channels == "bgr":
+        pixels = pixels[:, :, ::-1]
+    mean = np.asarray(preprocess.mean, dtype=np.float32)
+    std = np.asarray(preprocess.std, dtype=np.float32)
+    chw: np.ndarray = np.ascontiguousarray(((pixels - mean) / std).transpose(2, 0, 1))
+    if not np.isfinite(chw).all():
+        raise error(f"{path}: NaN or inf after normalizing (check mean/std)")
+    return chw
