@@ -197,7 +197,8 @@ def test_the_cli_prints_the_unused_layer_warning_on_stderr(write_model: WriteMod
         check=True,
     )
     assert result.stderr.splitlines() == [
-        "m.yaml:5: model m: layer a (relu) reaches no output: it is computed but never used"
+        "trtdsl: warning: m.yaml:5: model m: layer a (relu) reaches no output: it is computed "
+        "but never used"
     ]
 
 

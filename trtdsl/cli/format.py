@@ -83,6 +83,7 @@ def print_table(
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     cells = [[_cell(row.get(c.key)) for c in columns] for row in rows]
     table = Table(title=title, title_justify="left", header_style="bold")
@@ -97,7 +98,7 @@ def print_table(
             min_width=widest,
         )
     for cell_line in cells:
-        table.add_row(*cell_line)
+        table.add_row(*(Text(cell) for cell in cell_line))  # Text: "[1, 3]" is not markup
     console = Console(file=stream, highlight=False)
     # Never cut a name or a number: on a narrow terminal, let lines run long instead.
     natural = sum(widths) + 3 * len(columns) + 1

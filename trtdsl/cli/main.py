@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -64,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
+    _log_to_stderr()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -80,6 +83,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = " ".join(record.getMessage().split())
+        return f"trtdsl: {record.levelname.lower()}: {text}"
+
+
+def _log_to_stderr() -> None:
+    """Warnings of the ``trtdsl`` loggers (library code logs, only the CLI prints) as one line
+    each on stderr: ``trtdsl: warning: ...``; ``TRTDSL_LOG_LEVEL=INFO`` (or DEBUG) shows more."""
+    logger = logging.getLogger("trtdsl")
+    if any(getattr(h, "_trtdsl_cli", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    handler._trtdsl_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(os.environ.get("TRTDSL_LOG_LEVEL", "WARNING").upper())
 
 
 def _run_quietly(args: argparse.Namespace) -> int:
