@@ -82,3 +82,32 @@ def test_inspect_without_a_sidecar_exits_2(
     bare.write_bytes(engine.read_bytes())
     assert main(["inspect", str(bare)]) == 2
     assert "this machine cannot run it" in capsys.readouterr().err
+
+
+def test_int8_compile_with_calibration_writes_a_real_engine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """calibrate, then compile --precision int8 --calibration: a real TensorRT-RTX plan with
+    Q/DQ, its numerics checked (emulated where this machine cannot run it)."""
+    import numpy as np
+
+    model = tmp_path / "tiny.yaml"
+    model.write_text(TINY)
+    data = tmp_path / "data.npy"
+    np.save(data, np.random.default_rng(0).standard_normal((16, 3, 8, 8)).astype(np.float32))
+    scales = tmp_path / "s.json"
+    argv = [str(model), "--weights", "random"]
+    assert (
+        main(["calibrate", *argv, "--data", str(data), "-o", str(scales), "--method", "max"]) == 0
+    )
+    engine = tmp_path / "t.int8.engine"
+    compile_argv = ["compile", *argv, "--backend", "tensorrt-rtx", "--precision", "int8"]
+    assert main([*compile_argv, "--calibration", str(scales), "-o", str(engine)]) == 0
+    assert engine.read_bytes()[:4] == b"vtrt"
+    sidecar = json.loads((tmp_path / "t.int8.engine.json").read_text())
+    assert sidecar["precision"] == "int8" and sidecar["options"]["calibration"] == str(scales)
+    kinds = [line for line in sidecar["builder_layer_information"] if "conv1" in line]
+    assert kinds, sidecar["builder_layer_information"]
+    capsys.readouterr()
+    assert main([*compile_argv, "-o", str(engine)]) == 2  # no scales: one line, says how
+    assert "--precision int8 needs --calibration SCALES.json" in capsys.readouterr().err

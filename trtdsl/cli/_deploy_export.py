@@ -87,7 +87,7 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 
 def _run_triton(args: argparse.Namespace) -> int:
-    from trtdsl.backends.trt import build_network, emit_network, import_trt, prepare_graph
+    from trtdsl.backends.trt import build_network, emit_network, import_trt, prepare_for_build
     from trtdsl.backends.trt.build import profile_shapes
     from trtdsl.backends.trt.layers import network_io
     from trtdsl.backends.trt.module import describe_targets, describe_version, is_emulator, is_rtx
@@ -113,7 +113,7 @@ def _run_triton(args: argparse.Namespace) -> int:
     if is_emulator(trt):
         raise UsageError("--triton needs a real engine; --backend emulated builds none")
     bound = load_bound_weights(args, graph)
-    prepared, weights = prepare_graph(graph, bound.arrays, config.precision, config.keep_fp32)
+    prepared, weights = prepare_for_build(graph, bound.arrays, config)
     emitted = emit_network(trt, prepared, weights)
     print(f"model: {graph.name} ({args.model}); weights: {bound.source}")
     print(

@@ -94,7 +94,8 @@ def add_backend_option(
 PRECISION_HELP = (
     "compute precision: fp32 (default; exact float32 with TF32 disabled, so results match the "
     "reference), tf32 (float32 with TF32 tensor-core math allowed), fp16 or bf16 (half "
-    "precision inside, float32 inputs and outputs)"
+    "precision inside, float32 inputs and outputs), int8 or fp8 (quantize/dequantize on conv, "
+    "linear and matmul inputs with --calibration scales; the other layers in fp16)"
 )
 
 
@@ -114,6 +115,12 @@ def add_precision_options(parser: Parser) -> None:
         default=[],
         metavar="PATTERN",
         help="keep nodes whose name matches this glob in float32 (e.g. '*.softmax'); repeatable",
+    )
+    parser.add_argument(
+        "--calibration",
+        metavar="SCALES.json",
+        help="with --precision int8 or fp8: the activation scales `trtdsl calibrate` wrote for "
+        "this model and these weights",
     )
 
 
@@ -341,6 +348,7 @@ def build_config(args: argparse.Namespace) -> BuildConfig:
         optimization_level=getattr(args, "opt_level", None),
         timing_cache=getattr(args, "timing_cache", None),
         refittable=bool(getattr(args, "refittable", False)),
+        calibration=getattr(args, "calibration", None),
         compute_capabilities=parse_compute_capabilities(getattr(args, "compute_capability", None)),
     )
 

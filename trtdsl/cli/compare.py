@@ -85,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from trtdsl.backends.trt import prepare_graph
+    from trtdsl.backends.trt import prepare_for_build, prepare_graph
     from trtdsl.cli._engine_args import load_model_and_inputs
     from trtdsl.debug.compare import compare_layerwise, perturb_weights
 
@@ -102,9 +102,7 @@ def run(args: argparse.Namespace) -> int:
         notes.append(f"planted error: {key} perturbed by noise of relative size {scale:g}")
     config = build_config(args)
     reference_graph, reference_weights = prepare_graph(graph, weights)
-    built_graph, built_weights = prepare_graph(
-        graph, backend_weights, config.precision, config.keep_fp32
-    )
+    built_graph, built_weights = prepare_for_build(graph, backend_weights, config)
     folded = [n.name for n in graph.nodes if n.name not in {m.name for m in reference_graph.nodes}]
     if folded:
         notes.append(

@@ -24,7 +24,7 @@ from trtdsl.backends.trt import (
     emit_network,
     import_trt,
     network_layers,
-    prepare_graph,
+    prepare_for_build,
     profile_shapes,
 )
 from trtdsl.backends.trt.files import write_atomic
@@ -77,8 +77,12 @@ CHECK_TOLERANCE = {
     Precision.TF32: 2e-2,
     Precision.FP16: 2e-2,
     Precision.BF16: 1e-1,
+    Precision.INT8: 5e-1,
+    Precision.FP8: 5e-1,
 }
-"""Largest accepted error relative to max |reference|, per precision, before compile fails."""
+"""Largest accepted error relative to max |reference|, per precision, before compile fails
+(int8/fp8: a gross-error guard only; quantization accuracy is measured on real data, see
+``trtdsl calibrate`` and ``compare --precision int8``)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -134,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_directory(path, "-o")
     bound = load_bound_weights(args, graph)
     check_inputs = _check_inputs(args, graph, profiles)
-    prepared, weights = prepare_graph(graph, bound.arrays, config.precision, config.keep_fp32)
+    prepared, weights = prepare_for_build(graph, bound.arrays, config)
     emitted = emit_network(trt, prepared, weights)
     layers = network_layers(trt, emitted.network)
     out.line(
@@ -302,9 +306,7 @@ def _check(
             "emulator"
         )
         emulator = import_trt("emulated")
-        prepared, prepared_weights = prepare_graph(
-            graph, weights, config.precision, config.keep_fp32
-        )
+        prepared, prepared_weights = prepare_for_build(graph, weights, config)
         # The same network and profile; no ahead-of-time targets or cache for the emulator.
         emulator_config = dataclasses.replace(config, compute_capabilities=(), timing_cache=None)
         emulated_network = emit_network(emulator, prepared, prepared_weights)

@@ -195,13 +195,18 @@ def build_in_memory(
         EngineNotRunnableError: the engine built, but this machine cannot run it (the message
             says why and that ``--backend emulated`` runs the same network on the CPU).
     """
-    from trtdsl.backends.trt import BuildConfig, build_engine, emit_network, import_trt
-    from trtdsl.backends.trt import prepare_graph as prepare
+    from trtdsl.backends.trt import (
+        BuildConfig,
+        build_engine,
+        emit_network,
+        import_trt,
+        prepare_for_build,
+    )
 
     config = config or BuildConfig()
     trt = import_trt(backend)
     if not prepared:
-        graph, weights = prepare(graph, weights, config.precision, config.keep_fp32)
+        graph, weights = prepare_for_build(graph, weights, config)
     emitted = emit_network(trt, graph, weights)
     marked = mark_debug_outputs(emitted.network, debug_outputs)
     if debug_outputs:

@@ -21,6 +21,7 @@ from trtdsl.backends.trt.logger import CapturingLogger as CapturingLogger
 from trtdsl.backends.trt.module import TensorRTMissingError as TensorRTMissingError
 from trtdsl.backends.trt.module import import_trt as import_trt
 from trtdsl.backends.trt.module import is_emulator as is_emulator
+from trtdsl.backends.trt.prepare import prepare_for_build as prepare_for_build
 from trtdsl.backends.trt.prepare import prepare_graph as prepare_graph
 from trtdsl.ir.types import ShapeRange as ShapeRange
 from trtdsl.ir.types import parse_shapes as parse_shapes

@@ -62,6 +62,8 @@ class BuildConfig:
         refittable: build with BuilderFlag.REFIT (weights can be replaced by name later).
         compute_capabilities: TensorRT-RTX ahead-of-time targets (``86`` = sm_86); empty:
             the product's default (TensorRT-RTX: its portable set; TensorRT: this GPU).
+        calibration: for int8/fp8: the scales file ``trtdsl calibrate`` wrote (read by
+            ``prepare_graph``; its scales reach the network as weights).
     """
 
     precision: Precision = Precision.FP32
@@ -73,6 +75,7 @@ class BuildConfig:
     detailed_profiling: bool = True
     refittable: bool = False
     compute_capabilities: tuple[int, ...] = ()
+    calibration: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "precision", Precision.parse(self.precision))
@@ -98,6 +101,7 @@ class BuildConfig:
             "detailed_profiling": self.detailed_profiling,
             "refittable": self.refittable,
             "compute_capabilities": list(self.compute_capabilities),
+            "calibration": self.calibration,
         }
 
     def describe(self) -> str:

@@ -18,6 +18,7 @@ from trtdsl.passes.precision import apply_precision
 from trtdsl.passes.quantize import quantize_graph
 
 if TYPE_CHECKING:
+    from trtdsl.backends.trt.build import BuildConfig
     from trtdsl.calibration import Calibration
 
 
@@ -88,4 +89,13 @@ def prepare_graph(
     excluded = (*keep_fp32, *unquantized)
     return quantize_graph(
         typed, typed_weights, calibration.amax, precision, excluded, float_weights=folded_weights
+    )
+
+
+def prepare_for_build(
+    graph: Graph, weights: Mapping[str, np.ndarray], config: BuildConfig
+) -> tuple[Graph, dict[str, np.ndarray]]:
+    """``prepare_graph`` with the precision, keep-fp32 patterns and calibration of a build."""
+    return prepare_graph(
+        graph, weights, config.precision, config.keep_fp32, calibration=config.calibration
     )
