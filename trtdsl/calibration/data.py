@@ -308,37 +308,10 @@ class CalibrationData:
         return np.stack(samples).astype(t.dtype.to_numpy())
 
     def _load_image(self, path: Path, channels: int) -> np.ndarray:
-        from PIL import Image, UnidentifiedImageError
+        from trtdsl.vision.photos import load_photo
 
-        p = self.preprocess
-        assert p is not None and p.crop is not None and p.resize is not None
-        ch, cw = p.crop
-        try:
-            with Image.open(path) as image:
-                image = image.convert("RGB" if channels == 3 else "L")
-                w, h = image.size
-                short = min(w, h)
-                size = (max(1, round(w * p.resize / short)), max(1, round(h * p.resize / short)))
-                image = image.resize(size, Image.Resampling.BILINEAR)
-                pixels = np.asarray(image, dtype=np.float32)
-        except (UnidentifiedImageError, OSError, ValueError) as e:
-            raise CalibrationError(f"{path}: not an image Pillow can read ({e})") from None
-        if pixels.shape[0] < ch or pixels.shape[1] < cw:
-            raise CalibrationError(
-                f"{path}: resized to {pixels.shape[1]}x{pixels.shape[0]}, smaller than the "
-                f"{cw}x{ch} crop (raise resize)"
-            )
-        top, left = (pixels.shape[0] - ch) // 2, (pixels.shape[1] - cw) // 2
-        pixels = pixels[top : top + ch, left : left + cw] / np.float32(255.0)
-        if pixels.ndim == 2:
-            pixels = pixels[:, :, None]
-        if p.channels == "bgr":
-            pixels = pixels[:, :, ::-1]
-        mean = np.asarray(p.mean, dtype=np.float32)
-        std = np.asarray(p.std, dtype=np.float32)
-        chw: np.ndarray = np.ascontiguousarray(((pixels - mean) / std).transpose(2, 0, 1))
-        _check_finite(chw[None], str(path), 0)
-        return chw
+        assert self.preprocess is not None
+        return load_photo(path, self.preprocess, channels, CalibrationError)
 
 
 def _check_finite(array: np.ndarray, where: str, start: int) -> None:
