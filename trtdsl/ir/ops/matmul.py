@@ -67,7 +67,7 @@ class MatMul(Op):
         a, b = inputs
         compute = np.float32 if a.dtype == np.float16 else a.dtype
         y = np.matmul(a.astype(compute, copy=False), b.astype(compute, copy=False))
-        return np.ascontiguousarray(y, dtype=a.dtype)
+        return np.array(y, dtype=a.dtype, order="C")  # vector @ vector is rank 0
 
     def macs(
         self,

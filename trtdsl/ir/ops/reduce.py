@@ -59,4 +59,5 @@ class ArgMax(Op):
         x = inputs[0]
         axis = self.axis(x.ndim)
         # np.argmax returns the first maximum, and the first NaN where there is one (as torch).
-        return np.ascontiguousarray(np.argmax(x, axis=axis, keepdims=self.keepdim), np.int64)
+        # np.array, not ascontiguousarray: a rank-1 input gives a rank-0 result.
+        return np.array(np.argmax(x, axis=axis, keepdims=self.keepdim), dtype=np.int64)

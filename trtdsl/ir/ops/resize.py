@@ -11,6 +11,7 @@ import numpy as np
 from trtdsl.errors import OpArgumentError, ShapeError
 from trtdsl.ir.ops.base import (
     Op,
+    _is_finite,
     _is_int,
     check_choice,
     expect_float,
@@ -31,7 +32,9 @@ def _pair_of(op: Op, name: str, value: object, kind: type) -> None:
     numbers = [
         float(v)
         for v in items
-        if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        if isinstance(v, (int, float, np.integer, np.floating))
+        and not isinstance(v, bool)
+        and _is_finite(v)
     ]
     ok = len(items) == 2 and len(numbers) == 2
     if kind is int:

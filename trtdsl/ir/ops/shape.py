@@ -344,12 +344,15 @@ class Transpose(Op):
 
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
         x = inputs[0]
-        return x.with_shape(tuple(x.shape[a] for a in self.permutation(max(x.rank, 1))))
+        axes = self.permutation(max(x.rank, 1))  # torch treats a scalar as rank 1 here
+        return x if x.rank == 0 else x.with_shape(tuple(x.shape[a] for a in axes))
 
     def reference(
         self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
     ) -> np.ndarray:
         x = inputs[0]
+        if x.ndim == 0:
+            return np.array(x)
         return np.ascontiguousarray(np.transpose(x, self.permutation(x.ndim)))
 
 

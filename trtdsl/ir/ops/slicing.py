@@ -113,7 +113,8 @@ class Select(Op):
         self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
     ) -> np.ndarray:
         x = inputs[0]
-        return np.ascontiguousarray(np.take(x, self.index, axis=self.dim))
+        # np.array, not ascontiguousarray: selecting from a rank-1 input gives rank 0.
+        return np.array(np.take(x, self.index, axis=self.dim), order="C")
 
 
 @register_op
