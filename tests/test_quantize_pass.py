@@ -189,3 +189,17 @@ def test_unquantized_layers_stay_in_the_fallback_precision() -> None:
     assert kept.types["c2"].dtype is DType.FLOAT32
     with pytest.raises(UsageError, match=r"unquantized pattern\(s\) 'nope' match no node"):
         prepare_graph(graph, weights, "int8", calibration=calibration, unquantized=["nope"])
+
+
+def test_a_model_with_its_own_qdq_is_not_quantized_twice() -> None:
+    b = ModelBuilder("own_qdq")
+    x = b.input("x", (1, 3, 8, 8))
+    y = b.dequantize(b.quantize(x, name="q"), name="dq")
+    b.output(b.conv2d(y, out_channels=4, kernel_size=3, name="conv"), "y")
+    graph = b.build()
+    plan = plan_quantization(graph)
+    assert plan.values == () and plan.nodes == ("conv",)
+    weights = random_weights(graph)
+    prepared, _ = prepare_graph(graph, weights, "int8", calibration=_calibration(graph, weights))
+    kinds = Counter(type(n.op) for n in prepared.nodes)
+    assert kinds[Quantize] == kinds[Dequantize] == 1 and kinds[QuantizedConv2d] == 1

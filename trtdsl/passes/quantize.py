@@ -106,22 +106,30 @@ def plan_quantization(graph: Graph, keep_fp32: Sequence[str] = ()) -> Quantizati
             nodes.append(node.name)
             readers = node.inputs[:1] if isinstance(node.op, (Conv2d, Linear)) else node.inputs
             for v in readers:
-                if graph.types[v].dtype.is_float:
+                if graph.types[v].dtype.is_float and not _dequantized(graph, v):
                     values[_source(graph, v)] = None
             if isinstance(node.op, Conv2d):
                 quantized_outputs.update(node.outputs)
         elif isinstance(node.op, Add) and len(node.inputs) == 2 and node.precision is None:
             from_conv = [v in quantized_outputs for v in node.inputs]
-            if any(from_conv) and graph.types[node.inputs[0]].dtype.is_float:
-                index = 0 if not from_conv[0] else 1
-                residuals.append((node.name, index))
-                values[_source(graph, node.inputs[index])] = None
+            index = 0 if not from_conv[0] else 1
+            residual = node.inputs[index]
+            if any(from_conv) and graph.types[residual].dtype.is_float:
+                if not _dequantized(graph, residual):
+                    residuals.append((node.name, index))
+                    values[_source(graph, residual)] = None
     order = {name: i for i, name in enumerate(graph.inputs)}
     for i, node in enumerate(graph.nodes):
         for v in node.outputs:
             order[v] = len(graph.inputs) + i
     ordered = tuple(sorted(values, key=order.__getitem__))
     return QuantizationPlan(ordered, tuple(nodes), tuple(excluded), tuple(residuals))
+
+
+def _dequantized(graph: Graph, value: str) -> bool:
+    """Whether ``value`` already comes out of a dequantize (a model with its own Q/DQ)."""
+    producer = graph.producer(_source(graph, value))
+    return producer is not None and isinstance(producer.op, Dequantize)
 
 
 def _matches(name: str, patterns: Sequence[str]) -> bool:
@@ -236,7 +244,7 @@ class _Rewriter:
         op = node.op
         count = 1 if isinstance(op, (Conv2d, Linear)) else len(node.inputs)
         inputs = tuple(
-            self.dequantized(v) if i < count and self.graph.types[v].dtype.is_float else v
+            self.dequantized(v) if i < count and _source(self.graph, v) in self.scales else v
             for i, v in enumerate(node.inputs)
         )
         new_op: Op = op
