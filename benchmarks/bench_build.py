@@ -2,7 +2,7 @@
 
     python benchmarks/bench_build.py [--models resnet50,vgg16] [--repeat 3]
         [--precisions fp32,fp16] [--onnx-graph model|prepared] [--markdown PATH]
-        [--dump DIR] [--format table|json]
+        [--json PATH] [--dump DIR] [--format table|json]
 
 For each zoo model (``load_model(name)``, seeded random weights ``random_weights(graph, 0)``)
 and each precision, the same model is built two ways by TensorRT-RTX on this machine's CPU
@@ -451,6 +451,7 @@ def main() -> int:
     parser.add_argument("--onnx-graph", choices=("model", "prepared"), default="model")
     parser.add_argument("--optimization-level", type=int, default=None)
     parser.add_argument("--markdown", default=None, help="write the markdown table here")
+    parser.add_argument("--json", default=None, help="also write the JSON report here")
     parser.add_argument("--dump", default=None, help="write both networks' layer lists here")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     args = parser.parse_args()
@@ -485,8 +486,11 @@ def main() -> int:
                     print(" ".join(_cells(row)), file=sys.stderr, flush=True)
     env["load_average"] = {"before": load_before, "after": os.getloadavg()}
     env["repeat"] = args.repeat
+    report = {"environment": env, "rows": [r.to_dict() for r in rows], "skipped": skipped}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
     if args.format == "json":
-        report = {"environment": env, "rows": [r.to_dict() for r in rows], "skipped": skipped}
         print(json.dumps(report, indent=2))
     else:
         print(
