@@ -24,7 +24,8 @@ def run_plan(
     emulator's numerics and its shape rules cannot drift apart silently; a dimension inferred
     as -1 is data-dependent (INMSLayer's selected indices) and takes the computed size.
     ``on_layer_time`` gets each layer's name and the wall time of its NumPy computation in
-    milliseconds.
+    milliseconds. A tensor is dropped after its last reader, so memory follows the live
+    tensors rather than the whole network (large inputs of deep models stay in reach).
     """
     shapes = {name: tuple(array.shape) for name, array in inputs.items()}
     expected = infer_plan_shapes(plan, shapes)
@@ -32,7 +33,9 @@ def run_plan(
     for tensor in plan.io:
         if tensor.is_input:
             values[tensor.tensor_id] = inputs[tensor.name]
-    for layer, ins, outs in plan.layers:
+    outputs = {t.tensor_id for t in plan.io if not t.is_input}
+    last_use = {i: index for index, (_, ins, _) in enumerate(plan.layers) for i in ins}
+    for index, (layer, ins, outs) in enumerate(plan.layers):
         start = time.perf_counter()
         results = compute_with_values(layer, [values[i] for i in ins])
         if on_layer_time is not None:
@@ -47,6 +50,9 @@ def run_plan(
             if dtype == DataType.BF16:
                 result = round_to_bf16(result)
             values[tensor_id] = result
+        for tensor_id in set(ins):
+            if last_use[tensor_id] == index and tensor_id not in outputs:
+                del values[tensor_id]
     return {t.name: values[t.tensor_id] for t in plan.io if not t.is_input}
 
 
