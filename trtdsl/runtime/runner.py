@@ -24,6 +24,7 @@ from trtdsl.runtime.memory import Buffer, DeviceMemory, HostMemory, open_memory
 
 _LOG = logging.getLogger("trtdsl")
 
+
 @dataclass(frozen=True)
 class IOTensor:
     """One engine I/O tensor.
