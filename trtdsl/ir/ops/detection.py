@@ -305,4 +305,5 @@ class CountNonzero(Op):
     ) -> np.ndarray:
         x = inputs[0]
         counts = np.count_nonzero(x, axis=self.axis(x.ndim))
-        return np.ascontiguousarray(np.asarray(counts, dtype=np.int64))
+        # NOTE: not ascontiguousarray, which makes a rank-0 count (a 1-D input) 1-D.
+        return np.array(counts, dtype=np.int64)

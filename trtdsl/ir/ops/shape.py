@@ -132,9 +132,10 @@ class Reshape(Op):
         copied: dict[int, int] = {}
         for i, d in enumerate(self.shape):
             if isinstance(d, str):
-                if i < x.rank and isinstance(x.shape[i], int):
+                if i < x.rank and isinstance(x.shape[i], int) and d not in x.shape:
                     # The dimension was made static (``--shape x=1x3x640x640`` on a model
-                    # declared with N): the name copies it, as ONNX's 0.
+                    # declared with N, which then appears nowhere): the name copies it, as
+                    # ONNX's 0. A name the input still has elsewhere is a misplaced symbol.
                     copied[i] = x.shape[i]  # type: ignore[assignment]
                     kept.add(i)
                     continue
