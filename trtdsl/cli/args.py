@@ -117,6 +117,14 @@ def add_precision_options(parser: Parser) -> None:
         help="keep nodes whose name matches this glob in float32 (e.g. '*.softmax'); repeatable",
     )
     parser.add_argument(
+        "--keep-fp16",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="with --precision int8 or fp8: leave nodes matching this glob unquantized, in fp16 "
+        "(`compare --precision int8 --bisect` finds which); repeatable",
+    )
+    parser.add_argument(
         "--calibration",
         metavar="SCALES.json",
         help="with --precision int8 or fp8: the activation scales `trtdsl calibrate` wrote for "
@@ -349,6 +357,7 @@ def build_config(args: argparse.Namespace) -> BuildConfig:
         timing_cache=getattr(args, "timing_cache", None),
         refittable=bool(getattr(args, "refittable", False)),
         calibration=getattr(args, "calibration", None),
+        keep_fp16=tuple(getattr(args, "keep_fp16", ()) or ()),
         compute_capabilities=parse_compute_capabilities(getattr(args, "compute_capability", None)),
     )
 

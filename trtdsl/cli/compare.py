@@ -13,7 +13,9 @@ from trtdsl.backends.trt import BuildConfig
 from trtdsl.cli._engine_args import add_memory_argument, add_source_arguments
 from trtdsl.cli.args import build_config, plan_builder
 from trtdsl.cli.format import Column, add_format_option, print_json, print_table
+from trtdsl.debug.quantization import KeepSearch, LayerLoss
 from trtdsl.errors import UsageError
+from trtdsl.ir.graph import Graph
 
 if TYPE_CHECKING:
     from trtdsl.runtime.engines import PlanBuilder
@@ -115,19 +117,27 @@ def run(args: argparse.Namespace) -> int:
     run_marked = _RunMarked(
         built_graph, built_weights, inputs, args.backend, args.memory, config, plan_builder(args)
     )
+    quantized = config.precision.quantized is not None
     report = compare_layerwise(
         reference_graph,
         reference_weights,
         inputs,
         run_marked,
         tolerance=args.tolerance,
-        bisect=args.bisect,
+        bisect=args.bisect and not quantized,  # quantized: --bisect searches keep-fp16 layers
         probes=args.probes,
         notes=notes,
     )
     report = dataclasses.replace(
         report, notes=(*report.notes, f"backend: {run_marked.description}")
     )
+    losses = search = None
+    if quantized:
+        from trtdsl.debug.quantization import rank_quantization_loss
+
+        losses = rank_quantization_loss(report, reference_graph, config.keep_fp32)
+        if args.bisect:
+            search = _search_keep_fp16(args, graph, weights, inputs, config, losses)
     if args.format == "json":
         data = report.to_json()
         data.update(
@@ -136,10 +146,73 @@ def run(args: argparse.Namespace) -> int:
             ran_on=run_marked.description,
             emulated="emulated" in run_marked.description,
         )
+        if losses is not None:
+            data["quantization_loss"] = [dataclasses.asdict(loss) for loss in losses]
+        if search is not None:
+            data["keep_fp16"] = {
+                "layers": list(search.keep),
+                "output_error": search.error,
+                "all_quantized_error": search.quantized_error,
+                "met_tolerance": search.met,
+                "builds": search.builds,
+            }
         print_json(data)
     else:
         _print_report(report)
+        if losses:
+            ranked = ", ".join(f"{loss.node} {loss.added:+.3g}" for loss in losses[:10])
+            print(f"most accuracy lost to {config.precision.value} (added rel error): {ranked}")
+        if search is not None:
+            print(_describe_search(search, args.tolerance))
+    if search is not None:
+        return 0 if search.met else EXIT_MISMATCH
     return EXIT_MISMATCH if report.first_bad else 0
+
+
+def _describe_search(search: KeepSearch, tolerance: float) -> str:
+    if not search.keep:
+        return f"keep in fp16: nothing needed: output rel error {search.error:.3g}"
+    verdict = "meets" if search.met else "does NOT meet"
+    options = " ".join(f"--keep-fp16 '{name}'" for name in search.keep)
+    return (
+        f"keep in fp16: {', '.join(search.keep)}: output rel error {search.error:.3g} (all "
+        f"quantized: {search.quantized_error:.3g}), {verdict} --tolerance {tolerance:g}; "
+        f"{search.builds} engines built; build with {options}"
+    )
+
+
+def _search_keep_fp16(
+    args: argparse.Namespace,
+    graph: Graph,
+    weights: Mapping[str, np.ndarray],
+    inputs: Mapping[str, np.ndarray],
+    config: BuildConfig,
+    losses: Sequence[LayerLoss],
+) -> KeepSearch:
+    """The smallest set of quantized layers (greedy by added error, then pruned) to leave in
+    fp16 for the outputs to meet --tolerance; each trial builds and runs one engine."""
+    from trtdsl.backends.reference import run_reference
+    from trtdsl.backends.trt import prepare_graph
+    from trtdsl.debug.compare import compare_arrays
+    from trtdsl.debug.quantization import search_fp16_layers
+    from trtdsl.runtime.engines import EngineBackend
+
+    want = run_reference(graph, weights, inputs)
+    backend = EngineBackend(args.backend, memory=args.memory, config=config, prepared=True)
+
+    def output_error(keep: tuple[str, ...]) -> float:
+        prepared, prepared_weights = prepare_graph(
+            graph,
+            weights,
+            config.precision,
+            config.keep_fp32,
+            calibration=config.calibration,
+            unquantized=(*config.keep_fp16, *keep),
+        )
+        got = backend(prepared, prepared_weights, inputs)
+        return max(compare_arrays(want[k], got[k])[2] for k in want)
+
+    return search_fp16_layers(output_error, [loss.node for loss in losses], args.tolerance)
 
 
 def parse_perturb(text: str) -> tuple[str, float]:

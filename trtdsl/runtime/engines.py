@@ -283,6 +283,7 @@ class EngineBackend:
         config: BuildConfig | None = None,
         build: PlanBuilder | None = None,
         every_value: bool = False,
+        prepared: bool = False,
     ) -> None:
         if backend not in BUILD_BACKENDS:
             raise ValueError(f"backend must be one of {BUILD_BACKENDS}, got {backend!r}")
@@ -291,6 +292,7 @@ class EngineBackend:
         self.config = config
         self.build = build
         self.every_value = every_value
+        self.prepared = prepared  # graphs come already through prepare_graph
         self.last_description = ""
 
     def __call__(
@@ -310,6 +312,7 @@ class EngineBackend:
             weights,
             self.backend,
             debug_outputs=values,
+            prepared=self.prepared,
             config=self.config,
             emulate_if_not_runnable=True,
             build=self.build,

@@ -64,6 +64,8 @@ class BuildConfig:
             the product's default (TensorRT-RTX: its portable set; TensorRT: this GPU).
         calibration: for int8/fp8: the scales file ``trtdsl calibrate`` wrote (read by
             ``prepare_graph``; its scales reach the network as weights).
+        keep_fp16: for int8/fp8: glob patterns over node names left unquantized, in the
+            fallback precision (fp16).
     """
 
     precision: Precision = Precision.FP32
@@ -76,10 +78,12 @@ class BuildConfig:
     refittable: bool = False
     compute_capabilities: tuple[int, ...] = ()
     calibration: str | None = None
+    keep_fp16: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "precision", Precision.parse(self.precision))
         object.__setattr__(self, "keep_fp32", tuple(self.keep_fp32))
+        object.__setattr__(self, "keep_fp16", tuple(self.keep_fp16))
         object.__setattr__(self, "shapes", dict(self.shapes))
         object.__setattr__(self, "compute_capabilities", tuple(self.compute_capabilities))
         if self.workspace is not None and self.workspace <= 0:
@@ -102,6 +106,7 @@ class BuildConfig:
             "refittable": self.refittable,
             "compute_capabilities": list(self.compute_capabilities),
             "calibration": self.calibration,
+            "keep_fp16": list(self.keep_fp16),
         }
 
     def describe(self) -> str:

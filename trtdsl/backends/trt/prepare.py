@@ -95,7 +95,12 @@ def prepare_graph(
 def prepare_for_build(
     graph: Graph, weights: Mapping[str, np.ndarray], config: BuildConfig
 ) -> tuple[Graph, dict[str, np.ndarray]]:
-    """``prepare_graph`` with the precision, keep-fp32 patterns and calibration of a build."""
+    """``prepare_graph`` with the precision, keep patterns and calibration of a build."""
     return prepare_graph(
-        graph, weights, config.precision, config.keep_fp32, calibration=config.calibration
+        graph,
+        weights,
+        config.precision,
+        config.keep_fp32,
+        calibration=config.calibration,
+        unquantized=config.keep_fp16,
     )
