@@ -1128,7 +1128,6 @@ CASES: tuple[OpCase, ...] = (
         (2, 4, 8, 7),
         lambda F, torch, x, p: F.conv_transpose2d(x[0], p["weight"], None, groups=2, dilation=2),
     ),
-
     # -- detection ----------------------------------------------------------------------------
     _case(
         "anchor_points",

@@ -32,8 +32,8 @@ from trtdsl.backends.trt.module import downcast_layer
 from trtdsl.backends.trt.ops.activation import finite_max
 from trtdsl.errors import BackendError
 from trtdsl.ir.graph import Graph
-from trtdsl.ir.ops.detection import NMS
 from trtdsl.ir.ops.base import param_key
+from trtdsl.ir.ops.detection import NMS
 from trtdsl.ir.types import DType, Precision
 
 PRECISIONS = ("fp32", "fp16", "bf16")
