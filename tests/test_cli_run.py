@@ -120,7 +120,7 @@ outputs:
         (["--shape", "x=8x3x8x8"], r"--shape x=8x3x8x8: N=8 is outside the declared profile "),
         (["--input", "BIG"], r"--input x=8x3x8x8: N=8 is outside the declared profile Nx3x8x8"),
         (["--shape", "x=1x3x8x8:2x3x8x8:4x3x8x8"], r"this command runs one shape"),
-        (["--precision", "fp16"], r"--precision/--keep-fp32 need an engine backend"),
+        (["--precision", "fp16"], r"--precision fp16/bf16/tf32 and --keep-fp32 need an engine"),
     ],
     ids=["shape", "input", "range", "precision-on-reference"],
 )

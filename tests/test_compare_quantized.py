@@ -86,3 +86,18 @@ def test_int8_compare_ranks_layers_and_finds_the_ones_to_keep_in_fp16(
     rows = json.loads(capsys.readouterr().out)["rows"]
     (fc,) = [r for r in rows if r["node"] == "fc"]
     assert fc["rel_error"] == pytest.approx(found["output_error"], rel=1e-6)
+
+
+def test_run_on_the_reference_at_int8_runs_the_quantized_graph(
+    calibrated: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, scales = calibrated
+    argv = ["run", str(model), "--weights", "random", "--backend", "reference"]
+    assert main([*argv, "-o", str(tmp_path / "fp32.npz")]) == 0
+    quantized = ["--precision", "int8", "--calibration", str(scales)]
+    assert main([*argv, *quantized, "-o", str(tmp_path / "int8.npz")]) == 0
+    assert "on the int8 quantized graph" in capsys.readouterr().out
+    with np.load(tmp_path / "fp32.npz") as a, np.load(tmp_path / "int8.npz") as b:
+        fp32, int8 = a["y"], b["y"]
+    error = float(np.max(np.abs(int8 - fp32)) / np.max(np.abs(fp32)))
+    assert 0 < error < 0.05  # quantization noise: different, close

@@ -11,6 +11,7 @@ import numpy as np
 
 from trtdsl.backends.reference import capture_reference, run_reference
 from trtdsl.backends.summary import is_classifier_output, top_classes
+from trtdsl.backends.trt import BuildConfig
 from trtdsl.cli._engine_args import (
     add_input_options,
     load_model_and_inputs,
@@ -190,14 +191,51 @@ def backend_runner(args: argparse.Namespace) -> Backend:
     the emulator's)."""
     every_value = args.save_outputs == "all"
     if args.backend == "reference":
-        if args.precision != "fp32" or args.keep_fp32:
-            raise UsageError("--precision/--keep-fp32 need an engine backend, not reference")
         if args.cache:
             raise UsageError("--cache needs an engine backend, not reference")
+        config = build_config(args)
+        if config.precision.quantized is not None:
+            return _QuantizedReference(config, every_value)
+        if config.precision.value != "fp32" or config.keep_fp32:
+            raise UsageError(
+                "--precision fp16/bf16/tf32 and --keep-fp32 need an engine backend; the "
+                "reference runs float32 (and int8/fp8 quantized graphs, float32 elsewhere)"
+            )
         return _capture_all if every_value else run_reference
     return EngineBackend(
         args.backend, config=build_config(args), build=plan_builder(args), every_value=every_value
     )
+
+
+class _QuantizedReference:
+    """The reference on the int8/fp8 graph: Q/DQ with the calibration's scales where the build
+    puts them, float32 elsewhere (the NumPy reference runs float32 weights only)."""
+
+    def __init__(self, config: BuildConfig, every_value: bool) -> None:
+        self.config = config
+        self.every_value = every_value
+        self.last_description = (
+            f"the NumPy reference executor on the {config.precision.value} quantized graph "
+            "(quantize/dequantize as built; float32 elsewhere)"
+        )
+
+    def __call__(
+        self, graph: Graph, weights: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        from trtdsl.backends.trt import prepare_graph
+
+        c = self.config
+        prepared, prepared_weights = prepare_graph(
+            graph,
+            weights,
+            c.precision,
+            c.keep_fp32,
+            calibration=c.calibration,
+            fallback="fp32",
+            unquantized=c.keep_fp16,
+        )
+        run = _capture_all if self.every_value else run_reference
+        return run(prepared, prepared_weights, inputs)
 
 
 def _capture_all(
