@@ -305,3 +305,13 @@ def test_attention_builds_with_tensorrt_rtx(attention_form: str, precision: str)
     assert ("ATTENTION_INPUT" in types) == (attention_form == "fused")
     emitted = emit_network(trt, graph, weights)
     assert build_engine(emitted, BuildConfig(precision=precision))[:4] == b"vtrt"
+
+
+def test_a_class_token_model_takes_a_static_batch_from_shape() -> None:
+    """``--shape x=1x3x224x224`` makes N static: ``expand`` by the name N then takes the size
+    from its second input (as reshape copies it), instead of refusing the model."""
+    from trtdsl.frontend.load import load_model
+
+    graph = load_model("vit_b_16", {"x": (1, 3, 224, 224)})
+    (port,) = graph.outputs
+    assert graph.types[port.value].shape == (1, 1000)

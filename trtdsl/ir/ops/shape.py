@@ -407,7 +407,16 @@ class Expand(Op):
             current: Dim | None = x.shape[i - new] if i >= new else None
             if isinstance(size, str):
                 like = inputs[1] if len(inputs) == 2 else None
-                if like is None or like.rank != len(self.sizes) or like.shape[i] != size:
+                if (
+                    like is not None
+                    and like.rank == len(self.sizes)
+                    and isinstance(like.shape[i], int)
+                    and size not in like.shape
+                ):
+                    # The dimension was made static (``--shape x=1x3x224x224`` on a model
+                    # declared with N): the name takes the second input's size, as reshape does.
+                    size = like.shape[i]
+                elif like is None or like.rank != len(self.sizes) or like.shape[i] != size:
                     raise ShapeError(
                         f"expand: symbolic size {size!r} at axis {i} needs a second input of "
                         f"rank {len(self.sizes)} with {size!r} at axis {i}, got "
