@@ -57,14 +57,14 @@ def torchvision_models() -> Any:
     """``torchvision.models`` imported without running torchvision's ``__init__`` (which loads
     its compiled operators); skips without torch or torchvision."""
     pytest.importorskip("torch")
-    if "torchvision.models" not in sys.modules:
+    if "torchvision.models" not in sys.modules and "torchvision" not in sys.modules:
+        # (Another test may have registered a stand-in package already: reuse it.)
         spec = importlib.util.find_spec("torchvision")
         if spec is None or not spec.submodule_search_locations:
             pytest.skip("needs torchvision's model code (pip install torchvision --no-deps)")
-        if "torchvision" not in sys.modules:
-            package = types.ModuleType("torchvision")
-            package.__path__ = list(spec.submodule_search_locations)
-            sys.modules["torchvision"] = package
+        package = types.ModuleType("torchvision")
+        package.__path__ = list(spec.submodule_search_locations)
+        sys.modules["torchvision"] = package
     import torchvision.models as models
 
     return models

@@ -23,24 +23,24 @@ import pytest
 
 
 def _stub_torchvision() -> None:
-    if "torchvision" in sys.modules:
-        return
-    spec = importlib.util.find_spec("torchvision")
-    package = types.ModuleType("torchvision")
-    package.__path__ = list(spec.submodule_search_locations or []) if spec else []
-    package.__spec__ = importlib.machinery.ModuleSpec("torchvision", None, is_package=True)
-    package.__version__ = "0.0.0+trtdsl-stub"  # type: ignore[attr-defined]
-    ops = types.ModuleType("torchvision.ops")
+    """A bare ``torchvision`` package (its Python files, its ``__init__`` not run, so its C
+    extension is not loaded) unless one is registered already (tests/test_zoo_dense.py does
+    the same), and ``torchvision.ops.nms`` replaced by Ultralytics' pure-torch NMS."""
+    if "torchvision" not in sys.modules:
+        spec = importlib.util.find_spec("torchvision")
+        package = types.ModuleType("torchvision")
+        package.__path__ = list(spec.submodule_search_locations or []) if spec else []
+        package.__spec__ = importlib.machinery.ModuleSpec("torchvision", None, is_package=True)
+        package.__version__ = "0.0.0+trtdsl-stub"  # type: ignore[attr-defined]
+        sys.modules["torchvision"] = package
+    import torchvision.ops as ops
 
     def nms(boxes: Any, scores: Any, iou_threshold: float) -> Any:
         from ultralytics.utils.nms import TorchNMS
 
         return TorchNMS.nms(boxes, scores, iou_threshold)
 
-    ops.nms = nms  # type: ignore[attr-defined]
-    package.ops = ops  # type: ignore[attr-defined]
-    sys.modules["torchvision"] = package
-    sys.modules["torchvision.ops"] = ops
+    ops.nms = nms
 
 
 def import_ultralytics() -> types.ModuleType:
