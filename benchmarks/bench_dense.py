@@ -58,10 +58,13 @@ def torchvision_model(name: str) -> Any:
         model = models.vit_b_16()
     else:
         model = getattr(segmentation, name)(weights=None, weights_backbone=None, aux_loss=False)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.2, 0.2)
-            module.running_var.uniform_(0.5, 1.5)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 1.5)
+        if name == "vit_b_16":  # torchvision zero-initialises the head: logits would all be 0
+            model.heads.head.weight.normal_(0.0, 0.02)
     return model.eval()
 
 
