@@ -14,9 +14,10 @@ directory being on ``sys.path`` under pytest's default import mode):
   non-optional parameter of the op (batch-norm ``running_var`` positive; conv and linear
   weights scaled by 1/sqrt(fan_in)).
 - ``case_input_types(case)``: the input TensorTypes.
-- ``ErrorCase`` and ``ERROR_CASES`` (defined in ``error_cases.py``, re-exported here):
-  attributes or inputs an op must reject with ``error`` whose message matches ``match``
-  (``input_shapes is None``: ``make_op`` itself must raise); ``error_case_input_types``.
+- ``ErrorCase`` (defined in ``error_cases.py``): attributes or inputs an op must reject with
+  ``error`` whose message matches ``match`` (``input_shapes is None``: ``make_op`` itself must
+  raise). Each op's error cases are the ``errors`` field of its first row; ``ERROR_CASES``
+  collects them in table order. ``error_case_input_types``.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from error_cases import ERROR_CASES as ERROR_CASES
 from error_cases import ErrorCase as ErrorCase
+from error_cases import error_case as error_case
 from error_cases import error_case_input_types as error_case_input_types
 
 from trtdsl.ir.ops import Op, make_op
@@ -55,6 +56,7 @@ class OpCase:
         expected_dtypes: dtype names of the outputs (default float32 for each).
         input_dtypes: dtype names of the inputs (default float32 for each); int8 inputs are
             drawn uniformly from [-128, 127].
+        errors: the op's error cases (on the op's first row only).
     """
 
     id: str
@@ -68,6 +70,7 @@ class OpCase:
     atol: float = 1e-5
     expected_dtypes: tuple[str, ...] | None = None
     input_dtypes: tuple[str, ...] | None = None
+    errors: tuple[ErrorCase, ...] = ()
 
     def output_types(self) -> tuple[TensorType, ...]:
         """The expected output TensorTypes."""
@@ -217,6 +220,72 @@ CASES: tuple[OpCase, ...] = (
         ((2, 3, 8, 8),),
         (2, 8, 8, 8),
         _conv(padding=1),
+        errors=(
+            error_case(
+                "conv2d-missing",
+                "conv2d",
+                dict(out_channels=4),
+                None,
+                "missing required.*kernel_size",
+            ),
+            error_case(
+                "conv2d-unknown",
+                "conv2d",
+                dict(out_channels=4, kernel_size=3, pad=1),
+                None,
+                "'padding'",
+            ),
+            error_case(
+                "conv2d-kernel-zero",
+                "conv2d",
+                dict(out_channels=4, kernel_size=0),
+                None,
+                "kernel_size",
+            ),
+            error_case(
+                "conv2d-groups",
+                "conv2d",
+                dict(out_channels=5, kernel_size=3, groups=2),
+                None,
+                "not divisible by groups",
+            ),
+            error_case(
+                "conv2d-rank",
+                "conv2d",
+                dict(out_channels=4, kernel_size=3),
+                ((3, 8, 8),),
+                "expected a rank-4 NCHW input, got float32",
+            ),
+            error_case(
+                "conv2d-too-small",
+                "conv2d",
+                dict(out_channels=4, kernel_size=5),
+                ((1, 3, 3, 8),),
+                "does not fit",
+            ),
+            error_case(
+                "conv2d-groups-input",
+                "conv2d",
+                dict(out_channels=4, kernel_size=1, groups=2),
+                ((1, 3, 4, 4),),
+                "input channels 3 are not divisible by groups 2",
+            ),
+            error_case(
+                "conv2d-symbolic-channels",
+                "conv2d",
+                dict(out_channels=4, kernel_size=1),
+                ((1, "C", 4, 4),),
+                "channel dimension must be static",
+            ),
+            error_case(
+                "conv2d-int-input",
+                "conv2d",
+                dict(out_channels=4, kernel_size=1),
+                ((1, 3, 4, 4),),
+                "expected a floating-point input",
+                ("int32",),
+            ),
+        ),
     ),
     _case(
         "conv2d-strided-asymmetric",
@@ -267,7 +336,25 @@ CASES: tuple[OpCase, ...] = (
         _conv(stride=2),
     ),
     # -- batch_norm2d -------------------------------------------------------------------------
-    _case("batch_norm2d", "batch_norm2d", {}, ((2, 4, 5, 5),), (2, 4, 5, 5), _bn(1e-5)),
+    _case(
+        "batch_norm2d",
+        "batch_norm2d",
+        {},
+        ((2, 4, 5, 5),),
+        (2, 4, 5, 5),
+        _bn(1e-5),
+        errors=(
+            error_case(
+                "batch_norm2d-eps", "batch_norm2d", dict(eps=0.0), None, "eps must be a positive"
+            ),
+            error_case(
+                "batch_norm2d-eps-str", "batch_norm2d", dict(eps="small"), None, "eps must be"
+            ),
+            error_case(
+                "batch_norm2d-rank", "batch_norm2d", {}, ((2, 3),), "expected a rank-4 NCHW input"
+            ),
+        ),
+    ),
     _case(
         "batch_norm2d-eps",
         "batch_norm2d",
@@ -277,7 +364,20 @@ CASES: tuple[OpCase, ...] = (
         _bn(1e-3),
     ),
     # -- activations --------------------------------------------------------------------------
-    _case("relu", "relu", {}, ((2, 3, 4, 5),), (2, 3, 4, 5), _unary("relu")),
+    _case(
+        "relu",
+        "relu",
+        {},
+        ((2, 3, 4, 5),),
+        (2, 3, 4, 5),
+        _unary("relu"),
+        errors=(
+            error_case(
+                "relu-argument", "relu", dict(inplace=True), None, "unknown argument 'inplace'"
+            ),
+            error_case("relu-arity", "relu", {}, ((2,), (2,)), r"expected 1 input\(s\), got 2"),
+        ),
+    ),
     _case("relu6", "relu6", {}, ((2, 3, 4, 5),), (2, 3, 4, 5), _unary("relu6"), input_scale=4.0),
     _case(
         "clip",
@@ -286,6 +386,19 @@ CASES: tuple[OpCase, ...] = (
         ((2, 3, 4),),
         (2, 3, 4),
         lambda F, torch, x, p: torch.clamp(x[0], -0.5, 0.5),
+        errors=(
+            error_case("clip-none", "clip", {}, None, "give min, max or both"),
+            error_case(
+                "clip-order",
+                "clip",
+                dict(min=1.0, max=0.0),
+                None,
+                "min 1.0 is greater than max 0.0",
+            ),
+            error_case(
+                "clip-nan", "clip", dict(min=float("nan")), None, "min must be a finite number"
+            ),
+        ),
     ),
     _case(
         "clip-min-only",
@@ -303,7 +416,19 @@ CASES: tuple[OpCase, ...] = (
         (5, 7),
         lambda F, torch, x, p: torch.clamp(x[0], max=-0.1),
     ),
-    _case("leaky_relu", "leaky_relu", {}, ((2, 3, 4),), (2, 3, 4), _unary("leaky_relu")),
+    _case(
+        "leaky_relu",
+        "leaky_relu",
+        {},
+        ((2, 3, 4),),
+        (2, 3, 4),
+        _unary("leaky_relu"),
+        errors=(
+            error_case(
+                "leaky_relu-slope", "leaky_relu", dict(negative_slope="a"), None, "negative_slope"
+            ),
+        ),
+    ),
     _case(
         "leaky_relu-slope",
         "leaky_relu",
@@ -313,11 +438,32 @@ CASES: tuple[OpCase, ...] = (
         _unary("leaky_relu", negative_slope=0.2),
     ),
     _case(
-        "sigmoid", "sigmoid", {}, ((2, 3, 4, 5),), (2, 3, 4, 5), _unary("sigmoid"), input_scale=4.0
+        "sigmoid",
+        "sigmoid",
+        {},
+        ((2, 3, 4, 5),),
+        (2, 3, 4, 5),
+        _unary("sigmoid"),
+        input_scale=4.0,
+        errors=(error_case("sigmoid-int", "sigmoid", {}, ((2,),), "floating-point", ("int64",)),),
     ),
     _case("silu", "silu", {}, ((2, 3, 4, 5),), (2, 3, 4, 5), _unary("silu"), input_scale=4.0),
     _case("tanh", "tanh", {}, ((2, 3, 4, 5),), (2, 3, 4, 5), _unary("tanh"), input_scale=2.0),
-    _case("gelu", "gelu", {}, ((2, 3, 4, 5),), (2, 3, 4, 5), _unary("gelu"), input_scale=3.0),
+    _case(
+        "gelu",
+        "gelu",
+        {},
+        ((2, 3, 4, 5),),
+        (2, 3, 4, 5),
+        _unary("gelu"),
+        input_scale=3.0,
+        errors=(
+            error_case(
+                "gelu-approximate", "gelu", dict(approximate="erf"), None, "'none', 'tanh'.*'erf'"
+            ),
+            error_case("gelu-int", "gelu", {}, ((2,),), "floating-point", ("int8",)),
+        ),
+    ),
     _case(
         "gelu-tanh",
         "gelu",
@@ -353,6 +499,31 @@ CASES: tuple[OpCase, ...] = (
         ((2, 3, 9, 9),),
         (2, 3, 5, 5),
         _unary("max_pool2d", kernel_size=3, stride=2, padding=1),
+        errors=(
+            error_case(
+                "max_pool2d-missing", "max_pool2d", {}, None, "missing required.*kernel_size"
+            ),
+            error_case(
+                "max_pool2d-stride", "max_pool2d", dict(kernel_size=2, stride=0), None, "stride"
+            ),
+            error_case(
+                "max_pool2d-padding",
+                "max_pool2d",
+                dict(kernel_size=3, padding=2),
+                None,
+                r"at most half of kernel_size \(3, 3\)",
+            ),
+            error_case(
+                "max_pool2d-ceil", "max_pool2d", dict(kernel_size=2, ceil_mode=1), None, "ceil_mode"
+            ),
+            error_case(
+                "max_pool2d-too-small",
+                "max_pool2d",
+                dict(kernel_size=3),
+                ((1, 1, 2, 8),),
+                "does not fit",
+            ),
+        ),
     ),
     _case(
         "max_pool2d-stride-default",
@@ -395,6 +566,29 @@ CASES: tuple[OpCase, ...] = (
         ((2, 3, 8, 8),),
         (2, 3, 4, 4),
         _unary("avg_pool2d", kernel_size=3, stride=2, padding=1),
+        errors=(
+            error_case(
+                "avg_pool2d-padding",
+                "avg_pool2d",
+                dict(kernel_size=(2, 4), padding=(1, 3)),
+                None,
+                "padding <= kernel_size // 2",
+            ),
+            error_case(
+                "avg_pool2d-count",
+                "avg_pool2d",
+                dict(kernel_size=2, count_include_pad="yes"),
+                None,
+                "count_include_pad must be true or false",
+            ),
+            error_case(
+                "avg_pool2d-symbolic",
+                "avg_pool2d",
+                dict(kernel_size=2, ceil_mode=True),
+                (("N", 3, "H", 8),),
+                "ceil_mode needs static spatial dimensions",
+            ),
+        ),
     ),
     _case(
         "avg_pool2d-exclude-pad",
@@ -450,6 +644,29 @@ CASES: tuple[OpCase, ...] = (
         ((2, 8, 7, 7),),
         (2, 8, 1, 1),
         _unary("adaptive_avg_pool2d", output_size=1),
+        errors=(
+            error_case(
+                "adaptive_avg_pool2d-zero",
+                "adaptive_avg_pool2d",
+                dict(output_size=0),
+                None,
+                "output_size must be >= 1",
+            ),
+            error_case(
+                "adaptive_avg_pool2d-none",
+                "adaptive_avg_pool2d",
+                dict(output_size=(None, 0)),
+                None,
+                "ints >= 1 or None",
+            ),
+            error_case(
+                "adaptive_avg_pool2d-rank",
+                "adaptive_avg_pool2d",
+                dict(output_size=1),
+                ((2, 8),),
+                "expected a rank-4",
+            ),
+        ),
     ),
     _case(
         "adaptive_avg_pool2d-uneven",
@@ -483,6 +700,24 @@ CASES: tuple[OpCase, ...] = (
         ((3, 8),),
         (3, 5),
         lambda F, torch, x, p: F.linear(x[0], p["weight"], p["bias"]),
+        errors=(
+            error_case(
+                "linear-out",
+                "linear",
+                dict(out_features=0),
+                None,
+                "out_features must be an int >= 1",
+            ),
+            error_case("linear-bias", "linear", dict(out_features=2, bias="no"), None, "bias"),
+            error_case(
+                "linear-symbolic-features",
+                "linear",
+                dict(out_features=3),
+                (("N", "K"),),
+                "feature\\) dimension must be static",
+            ),
+            error_case("linear-scalar", "linear", dict(out_features=3), ((),), "rank >= 1"),
+        ),
     ),
     _case(
         "linear-nobias-3d",
@@ -500,6 +735,32 @@ CASES: tuple[OpCase, ...] = (
         ((2, 3, 4, 5),),
         (2, 60),
         lambda F, torch, x, p: torch.flatten(x[0], 1),
+        errors=(
+            error_case(
+                "flatten-start", "flatten", dict(start_dim=1.5), None, "start_dim must be an int"
+            ),
+            error_case(
+                "flatten-order",
+                "flatten",
+                dict(start_dim=2, end_dim=1),
+                ((2, 3, 4),),
+                "start_dim 2 comes after end_dim 1",
+            ),
+            error_case(
+                "flatten-range",
+                "flatten",
+                dict(start_dim=4),
+                ((2, 3, 4),),
+                "start_dim 4 out of range",
+            ),
+            error_case(
+                "flatten-symbolic",
+                "flatten",
+                dict(start_dim=0),
+                (("N", 3, 4),),
+                r"cannot merge symbolic dimension\(s\) \['N'\]",
+            ),
+        ),
     ),
     _case(
         "flatten-leading",
@@ -524,6 +785,43 @@ CASES: tuple[OpCase, ...] = (
         ((2, 3, 4),),
         (6, 4),
         lambda F, torch, x, p: torch.reshape(x[0], (6, -1)),
+        errors=(
+            error_case(
+                "reshape-two-minus-one", "reshape", dict(shape=[-1, -1]), None, "at most once"
+            ),
+            error_case(
+                "reshape-zero",
+                "reshape",
+                dict(shape=[0, 4]),
+                None,
+                "ints >= 1, -1 or dimension names",
+            ),
+            error_case("reshape-type", "reshape", dict(shape=3.5), None, "shape must be a list"),
+            error_case(
+                "reshape-count",
+                "reshape",
+                dict(shape=[5, 5]),
+                ((2, 12),),
+                r"\(24 elements\) into \[5, 5\] \(25 elements\)",
+            ),
+            error_case(
+                "reshape-divide", "reshape", dict(shape=[5, -1]), ((2, 12),), "do not divide by 5"
+            ),
+            error_case(
+                "reshape-absorb-symbol",
+                "reshape",
+                dict(shape=[-1]),
+                (("N", 12),),
+                r"-1 cannot absorb symbolic dimension\(s\) \['N'\]",
+            ),
+            error_case(
+                "reshape-symbol-position",
+                "reshape",
+                dict(shape=[2, "N", -1]),
+                (("N", 2, 6),),
+                "symbolic size 'N' at position 1 must be the input's dimension 1",
+            ),
+        ),
     ),
     _case(
         "reshape-split",
@@ -540,6 +838,25 @@ CASES: tuple[OpCase, ...] = (
         ((2, 3, 4, 5),),
         (2, 4, 5, 3),
         lambda F, torch, x, p: torch.permute(x[0], (0, 2, 3, 1)),
+        errors=(
+            error_case(
+                "permute-type", "permute", dict(dims="012"), None, "dims must be a list of ints"
+            ),
+            error_case(
+                "permute-length",
+                "permute",
+                dict(dims=[0, 1]),
+                ((2, 3, 4),),
+                "has 2 entries, expected one per axis of the rank-3 input",
+            ),
+            error_case(
+                "permute-duplicate",
+                "permute",
+                dict(dims=[0, 2, -1]),
+                ((2, 3, 4),),
+                "not a permutation of 0..2",
+            ),
+        ),
     ),
     _case(
         "permute-negative",
@@ -556,6 +873,33 @@ CASES: tuple[OpCase, ...] = (
         ((1, 2, 3, 3), (1, 3, 3, 3)),
         (1, 5, 3, 3),
         lambda F, torch, x, p: torch.cat(x, 1),
+        errors=(
+            error_case("concat-dim", "concat", dict(dim=None), None, "dim must be an int"),
+            error_case(
+                "concat-mismatch",
+                "concat",
+                dict(dim=1),
+                ((1, 2, 3), (1, 2, 4)),
+                r"differs from input 0 float32\[1,2,3\] at axis 2 \(4 vs 3\)",
+            ),
+            error_case("concat-rank", "concat", {}, ((1, 2, 3), (1, 2)), "input 1 has rank 2"),
+            error_case(
+                "concat-dtype",
+                "concat",
+                {},
+                ((1, 2), (1, 2)),
+                "input 1 has dtype float16, expected float32",
+                ("float32", "float16"),
+            ),
+            error_case(
+                "concat-symbolic-axis",
+                "concat",
+                dict(dim=0),
+                (("N", 2), ("N", 2)),
+                "cannot concatenate along symbolic dimension 'N'",
+            ),
+            error_case("concat-empty", "concat", {}, (), "expected at least 1 input, got 0"),
+        ),
     ),
     _case(
         "concat-axis3",
@@ -573,7 +917,15 @@ CASES: tuple[OpCase, ...] = (
         (2, 5),
         lambda F, torch, x, p: torch.cat(x, -1),
     ),
-    _case("identity", "identity", {}, ((2, 3, 4),), (2, 3, 4), lambda F, torch, x, p: x[0]),
+    _case(
+        "identity",
+        "identity",
+        {},
+        ((2, 3, 4),),
+        (2, 3, 4),
+        lambda F, torch, x, p: x[0],
+        errors=(error_case("identity-argument", "identity", dict(x=1), None, "accepted: none"),),
+    ),
     _case(
         "dropout",
         "dropout",
@@ -581,6 +933,9 @@ CASES: tuple[OpCase, ...] = (
         ((2, 3, 4),),
         (2, 3, 4),
         lambda F, torch, x, p: F.dropout(x[0], 0.2, training=False),
+        errors=(
+            error_case("dropout-p", "dropout", dict(p=1.5), None, "p must be between 0 and 1"),
+        ),
     ),
     # -- elementwise --------------------------------------------------------------------------
     _case(
@@ -590,6 +945,18 @@ CASES: tuple[OpCase, ...] = (
         ((2, 3, 4, 4), (2, 3, 4, 4)),
         (2, 3, 4, 4),
         lambda F, torch, x, p: torch.add(x[0], x[1]),
+        errors=(
+            error_case(
+                "add-broadcast",
+                "add",
+                {},
+                ((2, 3), (4,)),
+                r"shapes 2x3 and 4 do not broadcast \(3 vs 4\)",
+            ),
+            error_case(
+                "add-other", "add", dict(other=float("nan")), None, "other must be a finite number"
+            ),
+        ),
     ),
     _case(
         "add-broadcast-channel",
@@ -606,6 +973,17 @@ CASES: tuple[OpCase, ...] = (
         ((4, 1), (1, 5)),
         (4, 5),
         lambda F, torch, x, p: torch.sub(x[0], x[1]),
+        errors=(
+            error_case(
+                "sub-dtype",
+                "sub",
+                {},
+                ((2,), (2,)),
+                r"input dtypes differ \(float32 vs float16\)",
+                ("float32", "float16"),
+            ),
+            error_case("sub-other", "sub", dict(other="1"), None, "other must be a finite number"),
+        ),
     ),
     _case(
         "sub",
@@ -622,6 +1000,12 @@ CASES: tuple[OpCase, ...] = (
         ((2, 3, 4), (2, 3, 4)),
         (2, 3, 4),
         lambda F, torch, x, p: torch.mul(x[0], x[1]),
+        errors=(
+            error_case(
+                "mul-arity", "mul", {}, ((2,),), r"expected 2 inputs \(or 1 and 'other'\), got 1"
+            ),
+            error_case("mul-other", "mul", dict(other=True), None, "other must be a finite number"),
+        ),
     ),
     _case(
         "mul-broadcast-rank",
@@ -639,6 +1023,12 @@ CASES: tuple[OpCase, ...] = (
         (2, 3, 4),
         lambda F, torch, x, p: torch.div(x[0], x[1]),
         nonzero_inputs=(1,),
+        errors=(
+            error_case("div-int", "div", {}, ((2,), (2,)), "floating-point", ("int32", "int32")),
+            error_case(
+                "div-other", "div", dict(other=float("inf")), None, "other must be a finite number"
+            ),
+        ),
     ),
     _case(
         "div-broadcast",
@@ -661,6 +1051,11 @@ CASES: tuple[OpCase, ...] = (
         expected_dtypes=("float16",),
         rtol=0.0,
         atol=0.0,
+        errors=(
+            error_case(
+                "cast-dtype", "cast", dict(dtype="float8"), None, "cast: unknown dtype 'float8'"
+            ),
+        ),
     ),
     _case(
         "cast-bfloat16",
@@ -695,6 +1090,12 @@ CASES: tuple[OpCase, ...] = (
         (2, 3, 5),
         lambda F, torch, x, p: F.softmax(x[0], dim=-1),
         input_scale=3.0,
+        errors=(
+            error_case("softmax-dim", "softmax", dict(dim=[1]), None, "dim must be an int"),
+            error_case(
+                "softmax-axis", "softmax", dict(dim=3), ((2, 3),), "dim 3 out of range for rank 2"
+            ),
+        ),
     ),
     _case(
         "softmax-channels",
@@ -721,6 +1122,18 @@ CASES: tuple[OpCase, ...] = (
         ((2, 6, 3, 3),),
         (2, 3, 3, 3),
         lambda F, torch, x, p: torch.narrow(x[0], 1, 2, 3),
+        errors=(
+            error_case(
+                "narrow-length", "narrow", dict(dim=1, start=0, length=0), None, "length must be"
+            ),
+            error_case(
+                "narrow-bounds",
+                "narrow",
+                dict(dim=1, start=2, length=3),
+                ((1, 4, 2),),
+                "start 2 \\+ length 3 exceeds size 4 of axis 1",
+            ),
+        ),
     ),
     _case(
         "narrow-negative-dim",
@@ -738,6 +1151,18 @@ CASES: tuple[OpCase, ...] = (
         ((2, 6, 3, 2),),
         (2, 6, 3, 2),
         lambda F, torch, x, p: F.channel_shuffle(x[0], 2),
+        errors=(
+            error_case(
+                "channel_shuffle-groups", "channel_shuffle", dict(groups=0), None, "groups must be"
+            ),
+            error_case(
+                "channel_shuffle-divide",
+                "channel_shuffle",
+                dict(groups=4),
+                ((1, 6, 2, 2),),
+                "6 channels of .* do not divide into 4 groups",
+            ),
+        ),
     ),
     _case(
         "channel_shuffle-groups3-rank3",
@@ -759,6 +1184,18 @@ CASES: tuple[OpCase, ...] = (
         expected_dtypes=("int8",),
         rtol=0.0,
         atol=0.0,
+        errors=(
+            error_case(
+                "quantize-dtype", "quantize", dict(dtype="int32"), None, "dtype must be one of int8"
+            ),
+            error_case("quantize-axis", "quantize", dict(axis=1.5), None, "axis must be an int"),
+            error_case(
+                "quantize-int-input", "quantize", {}, ((2, 3),), "expected a float32", ("int8",)
+            ),
+            error_case(
+                "quantize-axis-range", "quantize", dict(axis=2), ((2, 3),), "axis 2 out of range"
+            ),
+        ),
     ),
     _case(
         "quantize-per-channel",
@@ -782,6 +1219,14 @@ CASES: tuple[OpCase, ...] = (
         (2, 3, 4, 5),
         lambda F, torch, x, p: _dequantize(torch, x[0], p["scale"]),
         input_dtypes=("int8",),
+        errors=(
+            error_case(
+                "dequantize-dtype", "dequantize", dict(dtype="int8"), None, "dtype must be one of"
+            ),
+            error_case(
+                "dequantize-float-input", "dequantize", {}, ((2, 3),), "expected an int8 or float8"
+            ),
+        ),
     ),
     _case(
         "dequantize-per-channel-fp16",
@@ -801,6 +1246,22 @@ CASES: tuple[OpCase, ...] = (
         (2, 4, 6, 6),
         lambda F, torch, x, p: F.conv2d(
             x[0], _fq_channel(torch, p["weight"], p["weight_scale"], 0), p["bias"], padding=1
+        ),
+        errors=(
+            error_case(
+                "quantized_conv2d-dtype",
+                "quantized_conv2d",
+                dict(out_channels=4, kernel_size=3, dtype="float16"),
+                None,
+                "dtype must be one of int8, float8_e4m3",
+            ),
+            error_case(
+                "quantized_conv2d-groups",
+                "quantized_conv2d",
+                dict(out_channels=5, kernel_size=3, groups=2),
+                None,
+                "not divisible by groups",
+            ),
         ),
     ),
     _case(
@@ -822,6 +1283,15 @@ CASES: tuple[OpCase, ...] = (
         lambda F, torch, x, p: F.linear(
             x[0], _fq_channel(torch, p["weight"], p["weight_scale"], 0), p["bias"]
         ),
+        errors=(
+            error_case(
+                "quantized_linear-features",
+                "quantized_linear",
+                dict(out_features=0),
+                None,
+                "out_features",
+            ),
+        ),
     ),
     _case(
         "quantized_linear-rank3-nobias",
@@ -841,6 +1311,39 @@ CASES: tuple[OpCase, ...] = (
         ((1, 2, 3, 4),),
         (1, 2, 5, 7),
         lambda F, torch, x, p: F.interpolate(x[0], size=(5, 7), mode="nearest"),
+        errors=(
+            error_case(
+                "interpolate-mode",
+                "interpolate",
+                dict(size=4, mode="bicubic"),
+                None,
+                "mode must be",
+            ),
+            error_case(
+                "interpolate-size-and-scale",
+                "interpolate",
+                dict(size=4, scale_factor=2),
+                None,
+                "size or scale_factor, not both",
+            ),
+            error_case(
+                "interpolate-nearest-align-corners",
+                "interpolate",
+                dict(size=4, align_corners=True),
+                None,
+                "align_corners applies to mode 'bilinear' only",
+            ),
+            error_case(
+                "interpolate-no-size", "interpolate", {}, ((1, 2, 3, 3),), "give size, scale_factor"
+            ),
+            error_case(
+                "interpolate-symbolic-fraction",
+                "interpolate",
+                dict(scale_factor=1.5),
+                ((1, 2, "H", 4),),
+                "only integer factors",
+            ),
+        ),
     ),
     _case(
         "interpolate-nearest-scale",
@@ -921,6 +1424,10 @@ CASES: tuple[OpCase, ...] = (
         expected_dtypes=("int64",),
         rtol=0.0,
         atol=0.0,
+        errors=(
+            error_case("argmax-dim", "argmax", dict(dim="1"), None, "dim must be an int"),
+            error_case("argmax-range", "argmax", dict(dim=3), ((2, 3),), "dim 3 out of range"),
+        ),
     ),
     _case(
         "argmax-keepdim-last",
@@ -942,6 +1449,18 @@ CASES: tuple[OpCase, ...] = (
         (2, 3, 8),
         lambda F, torch, x, p: F.layer_norm(x[0], (8,), p["weight"], p["bias"], 1e-5),
         input_scale=3.0,
+        errors=(
+            error_case(
+                "layer_norm-shape", "layer_norm", dict(normalized_shape=0), None, "normalized_shape"
+            ),
+            error_case(
+                "layer_norm-mismatch",
+                "layer_norm",
+                dict(normalized_shape=5),
+                ((2, 4),),
+                "must equal normalized_shape",
+            ),
+        ),
     ),
     _case(
         "layer_norm-2d-no-affine",
@@ -959,6 +1478,9 @@ CASES: tuple[OpCase, ...] = (
         ((2, 3, 4), (2, 4, 5)),
         (2, 3, 5),
         lambda F, torch, x, p: torch.matmul(x[0], x[1]),
+        errors=(
+            error_case("matmul-inner", "matmul", {}, ((2, 3), (4, 5)), "contracted sizes differ"),
+        ),
     ),
     _case(
         "matmul-broadcast",
@@ -995,6 +1517,22 @@ CASES: tuple[OpCase, ...] = (
         input_scale=0.5,  # keeps outputs small: the half-precision test's tolerance is absolute
         rtol=1e-4,
         atol=1e-5,
+        errors=(
+            error_case(
+                "multi_head_attention-heads",
+                "multi_head_attention",
+                dict(embed_dim=10, num_heads=3),
+                None,
+                "not divisible by num_heads",
+            ),
+            error_case(
+                "multi_head_attention-embed",
+                "multi_head_attention",
+                dict(embed_dim=8, num_heads=2),
+                ((2, 3, 6),),
+                "E = embed_dim = 8",
+            ),
+        ),
     ),
     _case(
         "multi_head_attention-cross-sequence-first",
@@ -1025,6 +1563,15 @@ CASES: tuple[OpCase, ...] = (
         (),
         (1, 2, 3),
         lambda F, torch, x, p: p[""],
+        errors=(
+            error_case(
+                "parameter-shape",
+                "parameter",
+                dict(shape=(1, 0)),
+                None,
+                "shape entries must be >= 1",
+            ),
+        ),
     ),
     # -- expand, transpose --------------------------------------------------------------------
     _case(
@@ -1034,6 +1581,16 @@ CASES: tuple[OpCase, ...] = (
         ((1, 1, 4),),
         (3, 1, 4),
         lambda F, torch, x, p: x[0].expand(3, -1, -1),
+        errors=(
+            error_case("expand-sizes", "expand", dict(sizes=(2, 0)), None, "sizes entries must be"),
+            error_case(
+                "expand-non-unit",
+                "expand",
+                dict(sizes=(4, 3)),
+                ((2, 3),),
+                "only size-1 axes expand",
+            ),
+        ),
     ),
     _case(
         "expand-new-axes",
@@ -1050,6 +1607,11 @@ CASES: tuple[OpCase, ...] = (
         ((2, 3, 4),),
         (4, 3, 2),
         lambda F, torch, x, p: torch.transpose(x[0], 0, -1),
+        errors=(
+            error_case(
+                "transpose-dim", "transpose", dict(dim0=0, dim1=1.5), None, "dim1 must be an int"
+            ),
+        ),
     ),
     # -- select, slice ------------------------------------------------------------------------
     _case(
@@ -1059,6 +1621,14 @@ CASES: tuple[OpCase, ...] = (
         ((2, 5, 3),),
         (2, 3),
         lambda F, torch, x, p: torch.select(x[0], 1, -2),
+        errors=(
+            error_case(
+                "select-index", "select", dict(dim=0, index="0"), None, "index must be an int"
+            ),
+            error_case(
+                "select-range", "select", dict(dim=1, index=3), ((2, 3),), "index 3 out of range"
+            ),
+        ),
     ),
     _case(
         "slice",
@@ -1067,6 +1637,12 @@ CASES: tuple[OpCase, ...] = (
         ((2, 7, 3),),
         (2, 3, 3),
         lambda F, torch, x, p: x[0][:, 1::2],
+        errors=(
+            error_case(
+                "slice-step", "slice", dict(dim=0, step=0), None, "step must be an int >= 1"
+            ),
+            error_case("slice-empty", "slice", dict(dim=0, start=3), ((2, 3),), "is empty"),
+        ),
     ),
     _case(
         "slice-negative",
@@ -1119,6 +1695,15 @@ CASES: tuple[OpCase, ...] = (
         lambda F, torch, x, p: F.conv_transpose2d(
             x[0], p["weight"], p["bias"], stride=2, padding=1, output_padding=1
         ),
+        errors=(
+            error_case(
+                "conv_transpose2d-output-padding",
+                "conv_transpose2d",
+                dict(out_channels=2, kernel_size=3, stride=2, output_padding=2),
+                None,
+                "output_padding",
+            ),
+        ),
     ),
     _case(
         "conv_transpose2d-grouped-dilated",
@@ -1136,6 +1721,18 @@ CASES: tuple[OpCase, ...] = (
         ((1, 4, 8, 12), (1, 4, 4, 6), (1, 4, 2, 3)),
         (1, 2, 96 + 24 + 6),
         _torch_anchors((8, 16, 32), 0.5, points=True),
+        errors=(
+            error_case(
+                "anchor_points-strides", "anchor_points", dict(strides=[]), None, "non-empty list"
+            ),
+            error_case(
+                "anchor_points-levels",
+                "anchor_points",
+                dict(strides=[8, 16]),
+                ((1, 2, 4, 4),),
+                "need 2 feature maps",
+            ),
+        ),
     ),
     _case(
         "anchor_strides",
@@ -1144,6 +1741,18 @@ CASES: tuple[OpCase, ...] = (
         ((2, 3, 6, 4), (2, 5, 3, 2)),
         (1, 1, 24 + 6),
         _torch_anchors((8, 16), 0.5, points=False),
+        errors=(
+            error_case(
+                "anchor_strides-symbolic",
+                "anchor_strides",
+                dict(strides=[8]),
+                ((1, 2, "H", 4),),
+                "symbolic height or width",
+            ),
+            error_case(
+                "anchor_strides-zero", "anchor_strides", dict(strides=[8, 0]), None, "ints >= 1"
+            ),
+        ),
     ),
     _case(
         "nms",
@@ -1153,6 +1762,20 @@ CASES: tuple[OpCase, ...] = (
         (2, 12, 6),
         _torch_nms(0.25, 0.3, 12, multi=False),
         input_scale=3.0,
+        errors=(
+            error_case(
+                "nms-iou",
+                "nms",
+                dict(iou_threshold=1.5),
+                None,
+                "iou_threshold must be between 0 and 1",
+            ),
+            error_case("nms-score", "nms", dict(score_threshold=-0.1), None, "between 0 and 1"),
+            error_case(
+                "nms-max-det", "nms", dict(max_det=4000), None, "max_det must be at most 3840"
+            ),
+            error_case("nms-boxes", "nms", dict(), ((1, 10, 5), (1, 10, 3)), "boxes must be"),
+        ),
     ),
     _case(
         "nms-multi-label",
@@ -1171,10 +1794,21 @@ CASES: tuple[OpCase, ...] = (
         (3, 2),
         lambda F, torch, x, p: torch.count_nonzero(x[0], dim=1),
         expected_dtypes=("int64",),
+        errors=(
+            error_case(
+                "count_nonzero-dim-type", "count_nonzero", dict(dim="1"), None, "dim must be an int"
+            ),
+            error_case(
+                "count_nonzero-dim", "count_nonzero", dict(dim=2), ((2, 3),), "out of range"
+            ),
+        ),
     ),
 )
 
 CASES_BY_ID: Mapping[str, OpCase] = {c.id: c for c in CASES}
+
+ERROR_CASES: tuple[ErrorCase, ...] = tuple(e for case in CASES for e in case.errors)
+"""Every op's error cases (the ``errors`` fields of the rows), in table order."""
 assert len(CASES_BY_ID) == len(CASES), "duplicate case ids"
 
 

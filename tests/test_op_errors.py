@@ -31,3 +31,16 @@ def test_attribute_messages_say_what_was_given() -> None:
         make_op("max_pool2d", dict(kernel_size=2, stride=(1, 0)))
     with pytest.raises(OpArgumentError, match=r"reshape: shape entries .* got -2 in \[2, -2\]"):
         make_op("reshape", dict(shape=[2, -2]))
+
+
+def test_error_cases_sit_on_a_row_of_their_own_op() -> None:
+    """The error cases are fields of the case rows: each on its op's first row, once."""
+    from cases import CASES
+
+    seen: set[str] = set()
+    for case in CASES:
+        if case.errors:
+            assert case.op.op_name not in seen, f"{case.op.op_name}: errors on two rows"
+            seen.add(case.op.op_name)
+        assert all(e.op_name == case.op.op_name for e in case.errors), case.id
+    assert len(ERROR_CASES) == sum(len(c.errors) for c in CASES) > 100
