@@ -206,7 +206,7 @@ def test_cli_run_and_compare_through_device_memory(tmp_path: Path, capsys) -> No
     model = tmp_path / "tiny.yaml"
     model.write_text(TINY_YAML)
     args = [str(model), "--weights", "random", "--input", "x=random:2"]
-    assert main(["run", *args, "-o", str(tmp_path / "ref.npz")]) == 0
+    assert main(["run", *args, "--backend", "reference", "-o", str(tmp_path / "ref.npz")]) == 0
     assert main(["run", *args, "--backend", "emulated", "-o", str(tmp_path / "emu.npz")]) == 0
     out = capsys.readouterr().out
     assert "device memory (cuda-python)" in out
