@@ -19,6 +19,7 @@ from trtdsl.ir.ops import cast, linear, normalization, pooling, shape, shuffle, 
 from trtdsl.ir.ops import elementwise as ew
 from trtdsl.ir.ops.base import Op, param_key
 from trtdsl.ir.ops.conv import Conv2d
+from trtdsl.ir.ops.quantize import QuantizedConv2d
 from trtdsl.ir.types import DType, TensorType
 
 __all__ = ["EXPORTERS", "MIN_OPSET", "ONNX_DTYPES", "OPSETS", "Context", "value_info"]
@@ -137,9 +138,14 @@ def value_info(ctx: Context, name: str, t: TensorType) -> Any:
 
 @_exporter(Conv2d)
 def _conv2d(ctx: Context, node: Node) -> None:
-    op = node.op
-    assert isinstance(op, Conv2d)
-    inputs = [node.inputs[0], ctx.weight(node, "weight")]
+    assert isinstance(node.op, Conv2d)
+    add_conv(ctx, node, node.op, ctx.weight(node, "weight"))
+
+
+def add_conv(ctx: Context, node: Node, op: Conv2d | QuantizedConv2d, weight: str) -> None:
+    """An ONNX Conv computing ``node`` (a conv2d or its quantized form ``op``) with the weight
+    value ``weight`` (the float weights, or their quantize-dequantize)."""
+    inputs = [node.inputs[0], weight]
     if op.bias:
         inputs.append(ctx.weight(node, "bias"))
     ph, pw = op.padding  # type: ignore[misc]

@@ -9,7 +9,7 @@ is cast to the op's output type afterwards.
 
 from __future__ import annotations
 
-from trtdsl.backends.onnx_ops import ONNX_DTYPES, Context, _exporter
+from trtdsl.backends.onnx_ops import ONNX_DTYPES, Context, _exporter, add_conv
 from trtdsl.ir.graph import Node
 from trtdsl.ir.ops.quantize import Dequantize, Quantize, QuantizedConv2d, QuantizedLinear
 from trtdsl.ir.types import DType
@@ -110,21 +110,7 @@ def _quantized_conv2d(ctx: Context, node: Node) -> None:
     op = node.op
     assert isinstance(op, QuantizedConv2d)
     weight = _fake_quantized_weight(ctx, node, op.dtype, ctx.in_type(node).dtype)  # type: ignore[arg-type]
-    inputs = [node.inputs[0], weight]
-    if op.bias:
-        inputs.append(ctx.weight(node, "bias"))
-    ph, pw = op.padding  # type: ignore[misc]
-    ctx.add(
-        "Conv",
-        inputs,
-        node.output,
-        node.name,
-        kernel_shape=list(op.kernel_size),  # type: ignore[arg-type]
-        strides=list(op.stride),  # type: ignore[arg-type]
-        pads=[ph, pw, ph, pw],
-        dilations=list(op.dilation),  # type: ignore[arg-type]
-        group=op.groups,
-    )
+    add_conv(ctx, node, op, weight)
 
 
 @_exporter(QuantizedLinear, opset=_QDQ_OPSET[0], needs=_QDQ_OPSET[1])

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trtdsl import kernels
 from trtdsl.errors import ModelError, OpArgumentError, ShapeError, WeightError
 from trtdsl.ir.ops.base import Op, ParamSpec, check_bool, check_int, normalize_axis, register_op
 from trtdsl.ir.ops.cast import cast_array
@@ -225,16 +224,7 @@ class QuantizedConv2d(Op):
     ) -> np.ndarray:
         x = inputs[0]
         w = _fake_quantized_weight(self, params["weight"], params["weight_scale"], self.dtype, x)  # type: ignore[arg-type]
-        return kernels.conv2d(
-            x,
-            w,
-            params.get("bias"),
-            stride=self.stride,  # type: ignore[arg-type]
-            pad_begin=self.padding,  # type: ignore[arg-type]
-            pad_end=self.padding,  # type: ignore[arg-type]
-            dilation=self.dilation,  # type: ignore[arg-type]
-            groups=self.groups,
-        )
+        return self.conv().reference(inputs, {**params, "weight": w})
 
     def macs(
         self,
