@@ -4,7 +4,6 @@ reference executor."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import os
@@ -308,7 +307,7 @@ def _check(
         emulator = import_trt("emulated")
         prepared, prepared_weights = prepare_for_build(graph, weights, config)
         # The same network and profile; no ahead-of-time targets or cache for the emulator.
-        emulator_config = dataclasses.replace(config, compute_capabilities=(), timing_cache=None)
+        emulator_config = config.for_emulator()
         emulated_network = emit_network(emulator, prepared, prepared_weights)
         emulated_plan = build_engine(emulated_network, emulator_config)
         runs = [check_engine(emulator, emulated_plan, graph, weights, feed) for feed in inputs]

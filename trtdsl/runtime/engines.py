@@ -6,7 +6,6 @@ this module never imports ``tensorrt`` itself.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from trtdsl.backends.trt.module import BACKENDS
 from trtdsl.errors import BackendError, EngineNotRunnableError, UsageError
 from trtdsl.ir.graph import Graph
 
@@ -32,7 +32,7 @@ _LOG = logging.getLogger("trtdsl")
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 """File name endings taken as serialized engines rather than models."""
 
-BUILD_BACKENDS = ("auto", "tensorrt", "tensorrt-rtx", "emulated")
+BUILD_BACKENDS = BACKENDS
 """``--backend`` values that build an engine (``trtdsl.backends.trt.module.BACKENDS``)."""
 
 
@@ -218,9 +218,7 @@ def build_in_memory(
         if emulate_if_not_runnable and backend == "auto":
             from trtdsl.backends.trt.module import describe_version
 
-            emulator_config = dataclasses.replace(
-                config, compute_capabilities=(), timing_cache=None
-            )
+            emulator_config = config.for_emulator()
             loaded = build_in_memory(
                 graph, weights, "emulated", debug_outputs, True, emulator_config, build=build
             )

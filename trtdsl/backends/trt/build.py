@@ -7,6 +7,7 @@ BackendError quoting the errors TensorRT logged.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -108,6 +109,11 @@ class BuildConfig:
             "calibration": self.calibration,
             "keep_fp16": list(self.keep_fp16),
         }
+
+    def for_emulator(self) -> BuildConfig:
+        """The same build for trtdsl's emulator: the network, precision and profiles, without
+        TensorRT-RTX's ahead-of-time targets or a timing cache."""
+        return dataclasses.replace(self, compute_capabilities=(), timing_cache=None)
 
     def describe(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.to_dict().items() if v not in (None, [], {}))
