@@ -448,3 +448,72 @@ def test_bool_constant(net: Net) -> None:
         _shape_fails(net, layer.get_output(0))
     else:
         assert net.build(layer.get_output(0)) is not None
+
+
+def _counted_loop(
+    n: Net, next_value: bool = True, trips: tuple[str, ...] = ("COUNT",), last: str = "recurrence"
+) -> Any:
+    """x (2,) -> a loop adding 1 to it; returns the tensor to mark as the output."""
+    loop = n.network.add_loop()
+    recurrence = loop.add_recurrence(n.input("x", (2,)))
+    one = n.network.add_constant((1,), np.ones(1, np.float32)).get_output(0)
+    plus_one = n.network.add_elementwise(
+        recurrence.get_output(0), one, n.trt.ElementWiseOperation.SUM
+    ).get_output(0)
+    if next_value:
+        recurrence.set_input(1, plus_one)
+    for kind in trips:
+        count = n.network.add_constant((), np.array(3, np.int32)).get_output(0)
+        loop.add_trip_limit(count, getattr(n.trt.TripLimit, kind))
+    if last == "body":
+        return plus_one
+    read = recurrence.get_output(0) if last == "recurrence" else plus_one
+    return loop.add_loop_output(read, n.trt.LoopOutput.LAST_VALUE).get_output(0)
+
+
+LOOP_BUILDS: dict[str, tuple[Callable[[Net], Any], bool]] = {
+    "counted": (lambda n: _counted_loop(n), True),
+    "no-trip-limit": (lambda n: _counted_loop(n, trips=()), False),
+    "two-count-limits": (lambda n: _counted_loop(n, trips=("COUNT", "COUNT")), False),
+    "next-value-not-set": (lambda n: _counted_loop(n, next_value=False), False),
+    "last-value-of-a-body-tensor": (lambda n: _counted_loop(n, last="plus_one"), False),
+    "network-output-inside-the-loop": (lambda n: _counted_loop(n, last="body"), False),
+}
+
+
+@pytest.mark.parametrize("case", list(LOOP_BUILDS))
+def test_loop_rules_checked_by_the_build(net: Net, case: str) -> None:
+    make, builds = LOOP_BUILDS[case]
+    output = make(net)
+    assert tuple(output.shape) == (2,)
+    assert (net.build(output) is not None) == builds, net.errors()
+    assert bool(net.errors()) != builds
+
+
+def test_recurrence_next_value_must_keep_the_shape(net: Net) -> None:
+    loop = net.network.add_loop()
+    recurrence = loop.add_recurrence(net.input("x", (2,)))
+    doubled = net.network.add_concatenation([recurrence.get_output(0)] * 2)
+    recurrence.set_input(1, doubled.get_output(0))
+    assert recurrence.num_inputs == 2 and recurrence.get_input(1) is doubled.get_output(0)
+    count = net.network.add_constant((), np.array(3, np.int32)).get_output(0)
+    limit = loop.add_trip_limit(count, net.trt.TripLimit.COUNT)
+    assert limit.num_outputs == 0 and limit.type == net.trt.LayerType.TRIP_LIMIT
+    out = loop.add_loop_output(recurrence.get_output(0), net.trt.LoopOutput.LAST_VALUE)
+    assert out.kind == net.trt.LoopOutput.LAST_VALUE and out.loop is not None
+    assert net.build(out.get_output(0)) is None
+    assert any("shape" in e for e in net.errors())
+
+
+@pytest.mark.parametrize(
+    ("indices", "builds"), [((2, 3, 4), True), ((2, 3, 1), True), ((2, 3, 6), False)]
+)
+def test_element_gather_takes_the_shape_of_its_indices(
+    net: Net, indices: tuple[int, ...], builds: bool
+) -> None:
+    """ELEMENT mode (GatherElements): indices of the data's rank, no larger than the data
+    outside the axis (checked by the build only)."""
+    layer = net.network.add_gather(net.input("x", (2, 5, 4)), net.input("i", indices, "int32"), 1)
+    layer.mode = net.trt.GatherMode.ELEMENT
+    assert tuple(layer.get_output(0).shape) == indices
+    assert (net.build(layer.get_output(0)) is not None) == builds, net.errors()

@@ -33,6 +33,7 @@ from trtdsl.emulator.enums import HardwareCompatibilityLevel as HardwareCompatib
 from trtdsl.emulator.enums import InterpolationMode as InterpolationMode
 from trtdsl.emulator.enums import LayerInformationFormat as LayerInformationFormat
 from trtdsl.emulator.enums import LayerType as LayerType
+from trtdsl.emulator.enums import LoopOutput as LoopOutput
 from trtdsl.emulator.enums import MatrixOperation as MatrixOperation
 from trtdsl.emulator.enums import MemoryPoolType as MemoryPoolType
 from trtdsl.emulator.enums import NetworkDefinitionCreationFlag as NetworkDefinitionCreationFlag
@@ -52,6 +53,7 @@ from trtdsl.emulator.enums import TensorFormat as TensorFormat
 from trtdsl.emulator.enums import TensorIOMode as TensorIOMode
 from trtdsl.emulator.enums import TensorLocation as TensorLocation
 from trtdsl.emulator.enums import TopKOperation as TopKOperation
+from trtdsl.emulator.enums import TripLimit as TripLimit
 from trtdsl.emulator.enums import UnaryOperation as UnaryOperation
 from trtdsl.emulator.enums import WeightsRole as WeightsRole
 from trtdsl.emulator.inspector import EngineInspector as EngineInspector
@@ -69,12 +71,15 @@ from trtdsl.emulator.layers import IElementWiseLayer as IElementWiseLayer
 from trtdsl.emulator.layers import IGatherLayer as IGatherLayer
 from trtdsl.emulator.layers import IIdentityLayer as IIdentityLayer
 from trtdsl.emulator.layers import ILayer as ILayer
+from trtdsl.emulator.layers import ILoop as ILoop
+from trtdsl.emulator.layers import ILoopOutputLayer as ILoopOutputLayer
 from trtdsl.emulator.layers import IMatrixMultiplyLayer as IMatrixMultiplyLayer
 from trtdsl.emulator.layers import INMSLayer as INMSLayer
 from trtdsl.emulator.layers import INormalizationLayer as INormalizationLayer
 from trtdsl.emulator.layers import IPaddingLayer as IPaddingLayer
 from trtdsl.emulator.layers import IPoolingLayer as IPoolingLayer
 from trtdsl.emulator.layers import IQuantizeLayer as IQuantizeLayer
+from trtdsl.emulator.layers import IRecurrenceLayer as IRecurrenceLayer
 from trtdsl.emulator.layers import IReduceLayer as IReduceLayer
 from trtdsl.emulator.layers import IResizeLayer as IResizeLayer
 from trtdsl.emulator.layers import IScaleLayer as IScaleLayer
@@ -84,6 +89,7 @@ from trtdsl.emulator.layers import IShuffleLayer as IShuffleLayer
 from trtdsl.emulator.layers import ISliceLayer as ISliceLayer
 from trtdsl.emulator.layers import ISoftMaxLayer as ISoftMaxLayer
 from trtdsl.emulator.layers import ITopKLayer as ITopKLayer
+from trtdsl.emulator.layers import ITripLimitLayer as ITripLimitLayer
 from trtdsl.emulator.layers import IUnaryLayer as IUnaryLayer
 from trtdsl.emulator.logger import ILogger as ILogger
 from trtdsl.emulator.logger import Logger as Logger

@@ -469,6 +469,21 @@ class BoundingBoxFormat(_TrtEnum):
     CENTER_SIZES = 1
 
 
+class TripLimit(_TrtEnum):
+    """TensorRT TripLimit (11.4 member names): how an ILoop ends."""
+
+    COUNT = 0
+    WHILE = 1
+
+
+class LoopOutput(_TrtEnum):
+    """TensorRT LoopOutput (11.4 member names): what an ILoopOutputLayer gives."""
+
+    LAST_VALUE = 0
+    CONCATENATE = 1
+    REVERSE = 2
+
+
 ENUMS: dict[str, type[_TrtEnum]] = {
     cls.__name__: cls
     for cls in (
@@ -508,6 +523,8 @@ ENUMS: dict[str, type[_TrtEnum]] = {
         GatherMode,
         ScatterMode,
         BoundingBoxFormat,
+        TripLimit,
+        LoopOutput,
         AttentionNormalizationOp,
         CausalMaskKind,
         AttentionIOForm,

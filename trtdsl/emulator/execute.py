@@ -8,6 +8,9 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from trtdsl.emulator.enums import DataType
+from trtdsl.emulator.layers.base import ILayer
+from trtdsl.emulator.layers.loop import IRecurrenceLayer
+from trtdsl.emulator.loops import find_loops, run_loop
 from trtdsl.emulator.plan import Plan, PlanError, infer_plan_shapes
 from trtdsl.emulator.shape_values import compute_with_values
 from trtdsl.emulator.types import compute_dtype, round_to_bf16
@@ -34,12 +37,28 @@ def run_plan(
         if tensor.is_input:
             values[tensor.tensor_id] = inputs[tensor.name]
     outputs = {t.tensor_id for t in plan.io if not t.is_input}
-    last_use = {i: index for index, (_, ins, _) in enumerate(plan.layers) for i in ins}
-    for index, (layer, ins, outs) in enumerate(plan.layers):
+    loops = find_loops(plan.layers)
+    at_position = {body.position: body for body in loops.loops.values()}
+    step = {
+        index: (body.position if (body := loops.owner(index)) else index)
+        for index in range(len(plan.layers))
+    }
+    last_use: dict[int, int] = {}
+    for index, (layer, ins, _) in enumerate(plan.layers):
+        for tensor_id in (*ins, *_next_value(layer)):
+            last_use[tensor_id] = max(last_use.get(tensor_id, -1), step[index])
+    released: dict[int, list[int]] = {}
+    for tensor_id, index in last_use.items():
+        if tensor_id not in outputs:
+            released.setdefault(index, []).append(tensor_id)
+
+    def compute(index: int, xs: list[np.ndarray]) -> list[np.ndarray]:
+        layer, _, outs = plan.layers[index]
         start = time.perf_counter()
-        results = compute_with_values(layer, [values[i] for i in ins])
+        results = compute_with_values(layer, xs)
         if on_layer_time is not None:
             on_layer_time(layer._name, (time.perf_counter() - start) * 1e3)
+        checked = []
         for tensor_id, result in zip(outs, results, strict=True):
             shape, dtype = expected[tensor_id]
             if not _fits(result.shape, shape) or result.dtype != compute_dtype(dtype):
@@ -47,13 +66,25 @@ def run_plan(
                     f"internal: {layer._name} computed {result.shape} {result.dtype}, "
                     f"inferred {shape} {dtype}"
                 )
-            if dtype == DataType.BF16:
-                result = round_to_bf16(result)
-            values[tensor_id] = result
-        for tensor_id in set(ins):
-            if last_use[tensor_id] == index and tensor_id not in outputs:
-                del values[tensor_id]
+            checked.append(round_to_bf16(result) if dtype == DataType.BF16 else result)
+        return checked
+
+    for index, (_, ins, outs) in enumerate(plan.layers):
+        if index in at_position:
+            values.update(run_loop(at_position[index], plan.layers, values, compute))
+        elif step[index] == index:
+            values.update(zip(outs, compute(index, [values[i] for i in ins]), strict=True))
+        else:
+            continue  # a loop member: it runs with its loop
+        for tensor_id in released.get(index, ()):
+            values.pop(tensor_id, None)
     return {t.name: values[t.tensor_id] for t in plan.io if not t.is_input}
+
+
+def _next_value(layer: ILayer) -> tuple[int, ...]:
+    """The tensor a recurrence reads as its next value (outside its ``ins``), if any."""
+    next_id = int(layer._p.get("next", -1)) if isinstance(layer, IRecurrenceLayer) else -1
+    return (next_id,) if next_id >= 0 else ()
 
 
 def _fits(computed: tuple[int, ...], inferred: tuple[int, ...]) -> bool:

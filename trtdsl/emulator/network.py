@@ -63,6 +63,7 @@ from trtdsl.emulator.layers import (
 )
 from trtdsl.emulator.layers.base import LayerSpecError, layer_view
 from trtdsl.emulator.layers.conv import ConvolutionBase
+from trtdsl.emulator.layers.loop import ILoop
 from trtdsl.emulator.layers.nms import INMSLayer, IScatterLayer
 from trtdsl.emulator.layers.quantize import IDequantizeLayer, IQuantizeLayer
 from trtdsl.emulator.shape_values import Values, infer_with_values
@@ -113,6 +114,7 @@ class INetworkDefinition:
         self._inputs: list[ITensor] = []
         self._outputs: list[ITensor] = []
         self._next_tensor_id = 0
+        self._num_loops = 0
         self._weights_names: dict[str, Weights] = {}
         self._results: dict[int, _Result] = {}
         self._values: dict[int, Values | None] = {}  # build-time values of shape tensors
@@ -604,6 +606,11 @@ class INetworkDefinition:
             indices_type=check_type(indices_type, DataType, "add_topk.indices_type"),
         )
         return self._add(layer)
+
+    def add_loop(self) -> ILoop:
+        """A new loop: its recurrences, trip limits and outputs are added through it."""
+        self._num_loops += 1
+        return ILoop(self, self._num_loops - 1)
 
     def add_nms(
         self,

@@ -17,6 +17,7 @@ import numpy as np
 
 from trtdsl.emulator.enums import ENUMS, BuilderFlag, DataType, ProfilingVerbosity, _TrtEnum
 from trtdsl.emulator.layers.base import LAYER_CLASSES, ILayer, LayerSpecError
+from trtdsl.emulator.loops import find_loops
 from trtdsl.emulator.shape_values import Values, infer_with_values, validate_with_values
 from trtdsl.emulator.types import Dims, Permutation, Weights, nptype
 
@@ -103,6 +104,18 @@ def _check_buildable(network: INetworkDefinition, config: IBuilderConfig) -> lis
             )
         except LayerSpecError as error:
             problems.append(f"layer {layer._name}: {error}")
+    records = [
+        (layer, [t._id for t in layer._inputs if t is not None], [t._id for t in layer._outputs])
+        for layer in network._layers
+    ]
+    types = {i: (None if s is None else tuple(s), d) for i, (s, d) in network._results.items()}
+    loops = find_loops(records, types)
+    problems.extend(f"layer {message}" for message in loops.problems)
+    problems.extend(
+        f"output {t.name!r} is computed inside a loop (read it through add_loop_output)"
+        for t in network._outputs
+        if t._id in loops.tensor_loop
+    )
     if not network._outputs:
         problems.append("the network has no outputs (mark_output)")
     names = [t.name for t in network._inputs + network._outputs]

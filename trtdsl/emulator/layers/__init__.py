@@ -9,6 +9,10 @@ from trtdsl.emulator.layers.conv import IPoolingLayer as IPoolingLayer
 from trtdsl.emulator.layers.deconv import IDeconvolutionLayer as IDeconvolutionLayer
 from trtdsl.emulator.layers.dynamic import IGatherLayer as IGatherLayer
 from trtdsl.emulator.layers.dynamic import IShapeLayer as IShapeLayer
+from trtdsl.emulator.layers.loop import ILoop as ILoop
+from trtdsl.emulator.layers.loop import ILoopOutputLayer as ILoopOutputLayer
+from trtdsl.emulator.layers.loop import IRecurrenceLayer as IRecurrenceLayer
+from trtdsl.emulator.layers.loop import ITripLimitLayer as ITripLimitLayer
 from trtdsl.emulator.layers.nms import INMSLayer as INMSLayer
 from trtdsl.emulator.layers.nms import IScatterLayer as IScatterLayer
 from trtdsl.emulator.layers.normalization import INormalizationLayer as INormalizationLayer
