@@ -1,5 +1,5 @@
 """Shape and gather layers: IShapeLayer (a tensor's dimensions as an int64 shape tensor) and
-IGatherLayer (DEFAULT mode: ``np.take`` along one axis)."""
+IGatherLayer (DEFAULT and ELEMENT modes: ``np.take`` and ``np.take_along_axis``)."""
 
 from __future__ import annotations
 
@@ -29,9 +29,15 @@ class IShapeLayer(ILayer):
 
 
 class IGatherLayer(ILayer):
-    """Gather along ``axis`` (DEFAULT mode, as ONNX Gather): output = data.shape[:axis] +
-    indices.shape + data.shape[axis+1:]; indices INT32 or INT64 (ELEMENT and ND modes are not
-    emulated)."""
+    """Gather along ``axis``; indices INT32 or INT64 (negative: from the end).
+
+    - DEFAULT (ONNX Gather): output = data.shape[:axis] + indices.shape + data.shape[axis+1:].
+    - ELEMENT (ONNX GatherElements): indices of the data's rank, at most the data's extent on
+      every other axis (a build-time check); output[..., i, ...] =
+      data[..., indices[..., i, ...], ...] along ``axis``, in the indices' shape.
+
+    ND mode and ``num_elementwise_dims`` are not emulated.
+    """
 
     _TYPE = LayerType.GATHER
     _TYPE_NAME = "Gather"
@@ -48,15 +54,41 @@ class IGatherLayer(ILayer):
         require(
             dtypes[1] in _INDEX_TYPES, f"gather indices must be INT32 or INT64, got {dtypes[1]}"
         )
-        require(p["mode"] == GatherMode.DEFAULT, "the emulator has only GatherMode.DEFAULT")
+        require(
+            p["mode"] in (GatherMode.DEFAULT, GatherMode.ELEMENT),
+            f"the emulator has GatherMode.DEFAULT and ELEMENT, not {p['mode']}",
+        )
         require(p["num_elementwise_dims"] == 0, "the emulator has no elementwise gather dims")
         axis = normalize_axis(p["axis"], len(data), "gather")
+        if p["mode"] == GatherMode.ELEMENT:
+            require(
+                len(indices) == len(data),
+                f"ELEMENT gather indices {indices} must have the rank of the data {data}",
+            )
+            return [(tuple(indices), dtypes[0])]
         return [(tuple(data[:axis]) + tuple(indices) + tuple(data[axis + 1 :]), dtypes[0])]
+
+    def _validate(self, shapes: list[Shape], dtypes: list[DataType]) -> None:
+        (data, indices), p = shapes, self._p
+        if p["mode"] != GatherMode.ELEMENT or len(indices) != len(data):
+            return
+        axis = normalize_axis(p["axis"], len(data), "gather")
+        for i, (d, n) in enumerate(zip(data, indices, strict=True)):
+            require(
+                i == axis or d < 0 or n < 0 or n <= d,
+                f"ELEMENT gather: the extent of dimension {i} of indices {indices} must be at "
+                f"most that of the data {data}",
+            )
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         data, indices = xs
-        if self._p["mode"] != GatherMode.DEFAULT:
-            raise EmulatorUnsupportedError("the emulator computes GatherMode.DEFAULT only")
+        if self._p["mode"] not in (GatherMode.DEFAULT, GatherMode.ELEMENT):
+            raise EmulatorUnsupportedError("the emulator computes GatherMode.DEFAULT and ELEMENT")
         axis = self._p["axis"] % max(data.ndim, 1)
-        index = np.where(indices < 0, indices + data.shape[axis], indices)
-        return [np.ascontiguousarray(np.take(data, index.astype(np.int64), axis=axis))]
+        index = np.where(indices < 0, indices + data.shape[axis], indices).astype(np.int64)
+        if self._p["mode"] == GatherMode.ELEMENT:
+            extent = tuple(
+                slice(None) if i == axis else slice(0, n) for i, n in enumerate(index.shape)
+            )
+            return [np.ascontiguousarray(np.take_along_axis(data[extent], index, axis=axis))]
+        return [np.ascontiguousarray(np.take(data, index, axis=axis))]
