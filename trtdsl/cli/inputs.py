@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from trtdsl.cli.args import check_input_shape
+from trtdsl.cli.args import check_input_shape, largest_stride
 from trtdsl.debug.inputs import seeded_array
 from trtdsl.errors import UsageError
 from trtdsl.ir.graph import Graph
@@ -150,7 +150,9 @@ def engine_inputs(
 
 def letterboxed_photo(graph: Graph, specs: Sequence[str]) -> tuple[str, str, Any, Any]:
     """The one photo among ``--input`` specs, letterboxed for a detector input as Ultralytics
-    does: (spec, input name, (1, 3, H, W) array, (Letterbox, original RGB image))."""
+    does: (spec, input name, (1, 3, H, W) array, (Letterbox, original RGB image)). The input
+    size must be a multiple of the detection head's largest stride (32 without anchor nodes),
+    as ``load_graph`` checks for a ``--shape``."""
     from trtdsl.vision import prepare_image
 
     photos = [s for s in specs if is_image(s)]
@@ -160,7 +162,8 @@ def letterboxed_photo(graph: Graph, specs: Sequence[str]) -> tuple[str, str, Any
         )
     spec = photos[0]
     name, path = _photo_target(graph, spec)
-    array, box, image = prepare_image(path, graph.types[name].shape)
+    head = largest_stride(graph)
+    array, box, image = prepare_image(path, graph.types[name].shape, head[1] if head else 32)
     return spec, name, array, (box, image)
 
 
