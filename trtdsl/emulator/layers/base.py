@@ -70,6 +70,9 @@ class ILayer:
         self._kind: LayerType = self._TYPE
         self._max_inputs: int = self._MAX_INPUTS
         self._inputs: list[ITensor | None] = list(inputs)
+        # Inputs read a loop iteration later (a recurrence's next value): listed after
+        # ``_inputs`` by num_inputs/get_input, left out of the layer's own inference.
+        self._back_edges: list[ITensor] = []
         self._p: dict[str, Any] = {}
         self._w: dict[str, Weights] = {}
         self._name = f"(Unnamed Layer* {self._index}) [{self._TYPE_NAME}]"
@@ -114,7 +117,7 @@ class ILayer:
     @property
     def num_inputs(self) -> int:
         """The number of inputs."""
-        return len(self._inputs)
+        return len(self._inputs) + len(self.__dict__.get("_back_edges", ()))
 
     @property
     def num_outputs(self) -> int:
@@ -129,7 +132,8 @@ class ILayer:
     def get_input(self, index: int) -> ITensor | None:
         """Input ``index``, or None when out of range (as TensorRT)."""
         check_type(index, int, "get_input.index")
-        return self._inputs[index] if 0 <= index < len(self._inputs) else None
+        inputs = [*self._inputs, *self.__dict__.get("_back_edges", ())]
+        return inputs[index] if 0 <= index < len(inputs) else None
 
     def get_output(self, index: int) -> ITensor | None:
         """Output ``index``, or None when out of range (logged, as TensorRT)."""

@@ -66,7 +66,6 @@ class ILoop:
         tensor = check_type(initial_value, ITensor, "add_recurrence.initial_value")
         layer = IRecurrenceLayer(self._network, [tensor])
         layer._p["next"] = -1
-        layer._next = None
         result: IRecurrenceLayer = self._boundary(layer)
         return result
 
@@ -107,30 +106,18 @@ class _LoopBoundary(ILayer):
 
 class IRecurrenceLayer(_LoopBoundary):
     """Output 0: the loop-carried value (input 0 in the first iteration, then input 1 of the
-    previous iteration). Input 1 is kept out of ``_inputs`` (it is computed after this layer,
+    previous iteration). Input 1 is a back edge (``_back_edges``: computed after this layer,
     in the body); its tensor id is ``_p["next"]``."""
 
     _TYPE = LayerType.RECURRENCE
     _TYPE_NAME = "Recurrence"
-    _next: ITensor | None = None
-
-    @property
-    def num_inputs(self) -> int:
-        """1, or 2 once the next value is set."""
-        return 1 if self._p.get("next", -1) < 0 else 2
-
-    def get_input(self, index: int) -> ITensor | None:
-        """Input 0 (the initial value) or 1 (the next value, once set)."""
-        if check_type(index, int, "get_input.index") == 1:
-            return self._next
-        return super().get_input(index)
 
     def set_input(self, index: int, tensor: ITensor) -> None:
         """Input 0: the initial value; input 1: the value of the next iteration."""
         if check_type(index, int, "set_input.index") != 1:
             super().set_input(index, tensor)
             return
-        self._next = check_type(tensor, ITensor, "set_input.tensor")
+        self._back_edges = [check_type(tensor, ITensor, "set_input.tensor")]
         self._p["next"] = tensor._id
         self._touch()
 
