@@ -26,14 +26,13 @@ from trtdsl.backends.trt import (
     prepare_graph,
 )
 from trtdsl.backends.trt import module as trt_module
-from trtdsl.backends.trt.module import TensorRTMissingError, is_rtx
+from trtdsl.backends.trt.module import TensorRTMissingError
 from trtdsl.debug.check import run_plan
 from trtdsl.errors import BackendError, UsageError
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops import OPS
 from trtdsl.ir.ops.activation import ReLU
 from trtdsl.ir.ops.base import Op, param_key
-from trtdsl.ir.ops.detection import NMS
 from trtdsl.ir.types import DType
 from trtdsl.passes.precision import _DATA_MOVEMENT, apply_precision
 from trtdsl.weights import random_weights
@@ -109,16 +108,8 @@ def test_every_op_has_an_emitter_and_a_case() -> None:
     assert without_case == [], f"ops without a test case: {without_case}"
 
 
-def skip_without_a_runner(trt: ModuleType, case: OpCase) -> None:
-    """Skip ``nms`` on TensorRT-RTX: its builder has no NMS implementation (the emitter
-    refuses it there, saying so; NVIDIA/TensorRT-RTX#5)."""
-    if isinstance(case.op, NMS) and is_rtx(trt):
-        pytest.skip("TensorRT-RTX has no NMS layer implementation (NVIDIA/TensorRT-RTX#5)")
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_case_matches_reference_fp32(trt: ModuleType, case: OpCase) -> None:
-    skip_without_a_runner(trt, case)
     graph, weights, inputs = _case_data(case)
     want = run_reference(graph, weights, inputs)["y"]
     got = compile_and_run(trt, graph, weights, inputs)["y"]

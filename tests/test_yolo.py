@@ -21,7 +21,7 @@ from trtdsl import ModelBuilder
 from trtdsl.backends.reference import run_reference
 from trtdsl.backends.trt import BuildConfig, build_engine, emit_network, import_trt, prepare_graph
 from trtdsl.debug.check import run_plan
-from trtdsl.errors import BackendError, ModelError, UsageError
+from trtdsl.errors import ModelError, UsageError
 from trtdsl.frontend.load import load_model
 from trtdsl.ir.graph import Graph
 from trtdsl.passes.nms import add_nms_stage
@@ -230,11 +230,3 @@ def test_yolo_builds_with_tensorrt_rtx(name: str, precision: str) -> None:
         emit_network(import_trt("tensorrt-rtx"), graph, weights), BuildConfig(precision=precision)
     )
     assert plan[:4] == b"vtrt"
-
-
-@pytest.mark.rtx
-def test_nms_stage_is_refused_by_tensorrt_rtx_saying_why() -> None:
-    graph = add_nms_stage(raw_graph(100, classes=3))
-    prepared, weights = prepare_graph(graph, {}, "fp32")
-    with pytest.raises(BackendError, match="TensorRT-RTX has no implementation of TensorRT's NMS"):
-        emit_network(import_trt("tensorrt-rtx"), prepared, weights)

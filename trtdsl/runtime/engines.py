@@ -175,6 +175,7 @@ def build_in_memory(
     config: BuildConfig | None = None,
     emulate_if_not_runnable: bool = False,
     build: PlanBuilder | None = None,
+    product: str | None = None,
 ) -> LoadedEngine:
     """Build ``graph`` into an engine without writing a file, and deserialize it.
 
@@ -189,6 +190,8 @@ def build_in_memory(
             machine cannot run it, run the same network in the emulator instead; the engine's
             description says so and why.
         build: builds the plan (default ``build_engine``), e.g. through an engine cache.
+        product: the backend whose network to emit (``emit_network``; default: the one built
+            with); the emulator standing in for TensorRT-RTX gets ``"tensorrt-rtx"``.
     Returns:
         the engine; ``graph`` is the graph actually emitted (after batch-norm folding).
     Raises:
@@ -207,7 +210,7 @@ def build_in_memory(
     trt = import_trt(backend)
     if not prepared:
         graph, weights = prepare_for_build(graph, weights, config)
-    emitted = emit_network(trt, graph, weights)
+    emitted = emit_network(trt, graph, weights, product=product)
     marked = mark_debug_outputs(emitted.network, debug_outputs)
     if debug_outputs:
         _LOG.info("debug build: marked %d of %d values as outputs", marked, len(debug_outputs))
@@ -216,11 +219,18 @@ def build_in_memory(
         loaded = deserialize(plan, trt, "the engine built in memory")
     except EngineNotRunnableError as e:
         if emulate_if_not_runnable and backend == "auto":
-            from trtdsl.backends.trt.module import describe_version
+            from trtdsl.backends.trt.module import backend_of, describe_version
 
             emulator_config = config.for_emulator()
             loaded = build_in_memory(
-                graph, weights, "emulated", debug_outputs, True, emulator_config, build=build
+                graph,
+                weights,
+                "emulated",
+                debug_outputs,
+                True,
+                emulator_config,
+                build=build,
+                product=backend_of(trt),
             )
             loaded.description += (
                 f" (--backend auto chose {describe_version(trt)}; its engine built, but "

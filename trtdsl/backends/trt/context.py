@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from trtdsl.backends.trt.module import backend_of
 from trtdsl.errors import BackendError
 from trtdsl.ir.graph import Graph, Node
 from trtdsl.ir.ops.base import Op
@@ -88,6 +89,8 @@ class EmitContext:
         keep: every buffer handed to TensorRT as weights; alive until the build returns.
         named_weights: state_dict key -> the weights object given to TensorRT under that name
             (``set_weights_name``), exactly as the layer holds it (for refit).
+        product: the backend whose network is emitted (``module.BACKENDS``): ``trt``'s own,
+            or the product the emulator stands in for (the network TensorRT-RTX would get).
     """
 
     def __init__(
@@ -97,8 +100,10 @@ class EmitContext:
         graph: Graph,
         weights: Mapping[str, np.ndarray],
         logged_errors: Callable[[], str] = lambda: "",
+        product: str | None = None,
     ) -> None:
         self.trt = trt
+        self.product = product or backend_of(trt)
         self._logged_errors = logged_errors
         self.network = network
         self.graph = graph

@@ -63,6 +63,7 @@ def emit_network(
     graph: Graph,
     weights: Mapping[str, np.ndarray],
     logger: CapturingLogger | None = None,
+    product: str | None = None,
 ) -> EmittedNetwork:
     """Emit ``graph`` into a new strongly typed TensorRT network.
 
@@ -73,6 +74,9 @@ def emit_network(
         weights: state_dict key -> array, in each node's compute dtype.
         logger: the ILogger given to the builder (default and recommended: the process's
             ``shared_logger(trt)``).
+        product: the backend whose network to emit (default: ``trt``'s own). The emulator
+            given ``"tensorrt-rtx"`` builds the network TensorRT-RTX gets (its ``nms``
+            lowering), so an emulated check of a TensorRT-RTX engine runs the same layers.
     Returns:
         the network, with one layer named after each node (auxiliary layers ``node/part``).
     Raises:
@@ -82,7 +86,7 @@ def emit_network(
     since = logger.mark()
     builder = trt.Builder(logger.trt_logger)
     network = create_network(trt, builder)
-    ctx = EmitContext(trt, network, graph, weights, lambda: logger.errors_text(since))
+    ctx = EmitContext(trt, network, graph, weights, lambda: logger.errors_text(since), product)
     for name in graph.inputs:
         t = graph.types[name]
         tensor = network.add_input(name, trt_dtype(trt, t.dtype), trt_dims(t))

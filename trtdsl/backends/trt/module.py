@@ -270,6 +270,13 @@ def add_normalization(
     return add(input, scale, bias, axes)
 
 
+def has_nms_layer(product: str) -> bool:
+    """Whether ``product`` (a backend name) runs INMSLayer: TensorRT and the emulator do;
+    TensorRT-RTX 1.7 builds none ("has no runners that implement it", NVIDIA/TensorRT-RTX#5),
+    so ``nms`` is emitted from other layers for it (``ops/nms_layers.py``)."""
+    return product != "tensorrt-rtx"
+
+
 def fused_attention_available(trt: ModuleType) -> bool:
     """Whether ``trt`` has ``INetworkDefinition.add_attention_v2`` (TensorRT >= 10.15 and 11.x,
     TensorRT-RTX >= 1.2); without it attention is emitted as matmul, softmax, matmul."""

@@ -31,6 +31,10 @@ NMS_MAX_DET = 3840
 NMS_MAX_CANDIDATES = 5000
 """The largest ``max_candidates``: TensorRT's INMSLayer ``topk_box_limit`` is at most 5000."""
 
+NMS_DEFAULT_CANDIDATES = 3840
+"""The default ``max_candidates``: the most TensorRT's TopK keeps, so that the TensorRT-RTX
+lowering (built on TopK) and INMSLayer select the same candidates."""
+
 
 @dataclass(frozen=True)
 class _AnchorGrid(Op):
@@ -194,7 +198,8 @@ class NMS(Op):
     image, the candidates are the (box, class) pairs whose score exceeds ``score_threshold``:
     each box's best class only (the first on a tie), or every class with ``multi_label``. The
     ``max_candidates`` highest-scoring candidates (Ultralytics' ``max_nms``; TensorRT's NMS
-    ``topk_box_limit``, at most 5000) go through ``batched_nms`` with ``iou_threshold``
+    ``topk_box_limit``, at most 5000; default 3840, the most TensorRT-RTX's lowering keeps)
+    go through ``batched_nms`` with ``iou_threshold``
     (a candidate is dropped when its IoU with a kept box of the same class exceeds it). The
     ``max_det`` best kept detections, by decreasing score, fill the output.
 
@@ -211,7 +216,7 @@ class NMS(Op):
     iou_threshold: float = 0.7
     max_det: int = 300
     multi_label: bool = False
-    max_candidates: int = NMS_MAX_CANDIDATES
+    max_candidates: int = NMS_DEFAULT_CANDIDATES
 
     def __post_init__(self) -> None:
         _check_unit(self, "score_threshold")
@@ -242,9 +247,11 @@ class NMS(Op):
             )
         return boxes.with_shape((boxes.shape[0], self.max_det, 6))
 
-    def candidates(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def candidates(
+        self, scores: np.ndarray, limit: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(anchor indices, class indices) of one image's (A, C) candidates, best first,
-        at most ``max_candidates``."""
+        at most ``limit`` (default ``max_candidates``; 0: all)."""
         if self.multi_label:
             anchor, cls = np.nonzero(scores > self.score_threshold)
         else:
@@ -252,7 +259,8 @@ class NMS(Op):
             anchor = np.nonzero(scores[np.arange(len(best)), best] > self.score_threshold)[0]
             cls = best[anchor]
         order = np.argsort(-scores[anchor, cls].astype(np.float64), kind="stable")
-        order = order[: self.max_candidates]
+        limit = self.max_candidates if limit is None else limit
+        order = order[:limit] if limit else order
         return anchor[order], cls[order]
 
     def reference(

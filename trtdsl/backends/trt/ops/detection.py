@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from trtdsl.backends.trt.context import EmitContext, emitter, trt_dtype
-from trtdsl.backends.trt.module import is_rtx
-from trtdsl.errors import BackendError
+from trtdsl.backends.trt.module import has_nms_layer
+from trtdsl.backends.trt.ops.nms_layers import emit_nms_from_layers
 from trtdsl.ir.graph import Node
 from trtdsl.ir.ops.detection import NMS, AnchorPoints, AnchorStrides, CountNonzero
 from trtdsl.ir.types import DType
@@ -84,19 +84,14 @@ def emit_nms(ctx: EmitContext, node: Node) -> Any:
     6. Rows (x1, y1, x2, y2, score, class) with padding rows (0, 0, 0, 0, 0, -1) where the
        score is 0 (kept scores exceed the threshold, which is >= 0).
 
-    NOTE: INMSLayer outputs have data-dependent shapes; TensorRT-RTX 1.7 has no
-    implementation of it ("has no runners that implement it", NVIDIA/TensorRT-RTX#5), so an
-    engine with ``nms`` builds with TensorRT (and runs in the emulator), not TensorRT-RTX.
+    NOTE: INMSLayer outputs have data-dependent shapes. TensorRT-RTX 1.7 has no
+    implementation of it ("has no runners that implement it", NVIDIA/TensorRT-RTX#5): for it
+    (``ctx.product``) ``nms`` is built from other layers instead (``nms_layers.py``).
     """
     op: NMS = node.op  # type: ignore[assignment]
     trt, net = ctx.trt, ctx.network
-    if is_rtx(trt):
-        raise BackendError(
-            f"{node.where()}: TensorRT-RTX has no implementation of TensorRT's NMS layer "
-            "(its builder fails with 'has no runners that implement it', "
-            "NVIDIA/TensorRT-RTX#5); build the model without the NMS stage (raw head "
-            "output) and run NMS after the engine, or build with TensorRT"
-        )
+    if not has_nms_layer(ctx.product):
+        return emit_nms_from_layers(ctx, node)
     E = trt.ElementWiseOperation
     boxes, scores = ctx.input(node, 0), ctx.input(node, 1)
     dtype = ctx.input_type(node, 1).dtype
