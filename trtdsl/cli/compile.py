@@ -295,8 +295,9 @@ def _check(
     ``emulated-fallback`` with ``why``).
     """
     level, why = ("emulated", None) if is_emulator(trt) else ("engine", None)
+    tolerance = CHECK_TOLERANCE[config.precision]
     try:
-        runs = [check_engine(trt, plan, graph, weights, feed) for feed in inputs]
+        runs = [check_engine(trt, plan, graph, weights, feed, tolerance) for feed in inputs]
     except EngineNotRunnableError as e:
         level, why = "emulated-fallback", str(e)
         out.line(
@@ -308,11 +309,15 @@ def _check(
         prepared, prepared_weights = prepare_for_build(graph, weights, config)
         # The same network and profile; no ahead-of-time targets or cache for the emulator.
         emulator_config = config.for_emulator()
-        emulated_network = emit_network(emulator, prepared, prepared_weights)
+        emulated_network = emit_network(
+            emulator, prepared, prepared_weights, product=backend_of(trt)
+        )
         emulated_plan = build_engine(emulated_network, emulator_config)
-        runs = [check_engine(emulator, emulated_plan, graph, weights, feed) for feed in inputs]
+        runs = [
+            check_engine(emulator, emulated_plan, graph, weights, feed, tolerance)
+            for feed in inputs
+        ]
     label = "" if level == "engine" else " (emulated)"
-    tolerance = CHECK_TOLERANCE[config.precision]
     for result in runs:
         for name, err in result["outputs"].items():
             out.line(
@@ -326,6 +331,14 @@ def _check(
                 f"check{label}: {name} top-5 classes (row 0): reference {top['reference']}, "
                 f"engine {top['engine']} ({agree})"
             )
+        if "detections" in result:
+            _report_detections(result["detections"], result["inputs"], label, out)
+    problems = [p for r in runs for p in r.get("detections", {}).get("problems", ())]
+    if problems:
+        raise BackendError(
+            f"the engine's detections are not an NMS of the reference's candidates: "
+            f"{problems[0]}; nothing written (--no-check skips this)"
+        )
     worst = max((e["max_rel"] for r in runs for e in r["outputs"].values()), default=0.0)
     if not worst <= tolerance:
         raise BackendError(
@@ -333,6 +346,18 @@ def _check(
             f"{tolerance:g} for {config.precision.value}; nothing written (--no-check skips this)"
         )
     return {"level": level, "why": why, "tolerance": tolerance, "runs": runs}
+
+
+def _report_detections(found: dict[str, Any], inputs: str, label: str, out: _Output) -> None:
+    """The NMS stage's check lines (``debug.detections.check_detections``)."""
+    out.line(
+        f"check{label}: detections: {list(found['rows'])} per image (reference "
+        f"{list(found['reference_rows'])}), each a reference candidate within "
+        f"{found['box_error']:.3g} px (boxes up to {found['box_scale']:.3g}) and "
+        f"{found['score_error']:.3g} in score, together an NMS of the candidates"
+        f"{'' if not found['problems'] else ' EXCEPT: ' + found['problems'][0]} on input "
+        f"{inputs}"
+    )
 
 
 def _sha256_file(path: str) -> str | None:

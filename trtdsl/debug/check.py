@@ -4,6 +4,7 @@ one of its targets (otherwise EngineNotRunnableError says why)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
@@ -14,7 +15,10 @@ from trtdsl.backends.reference import run_reference
 from trtdsl.backends.summary import is_classifier_output, top_classes
 from trtdsl.backends.trt.module import is_emulator
 from trtdsl.debug.compare import compare_arrays
+from trtdsl.debug.detections import CANDIDATES, check_detections, nms_node, with_candidates
 from trtdsl.errors import BackendError
+from trtdsl.ir.ops.detection import NMS
+from trtdsl.passes.nms import NMS_OUTPUTS
 
 
 def run_plan(trt: ModuleType, plan: bytes, inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -57,27 +61,39 @@ def check_engine(
     graph: Any,
     weights: Mapping[str, np.ndarray],
     inputs: Mapping[str, np.ndarray],
+    tolerance: float = 1e-4,
 ) -> dict[str, Any]:
     """Run ``plan`` and the reference executor (original graph, float32 weights) on
     ``inputs`` (e.g. ``seeded_inputs(graph, seed, shapes)``).
 
+    The outputs of an NMS stage (``add_nms_stage``) are not compared position by position:
+    ``detections`` says whether they are a correct NMS of the reference's candidates within
+    ``tolerance`` (relative; see ``debug/detections.py``).
+
     Returns:
         ``{"inputs": "x=1x3x224x224", "outputs": {name: output_errors entry},
         "top5": {name: {"reference": [...], "engine": [...]}}}``, top5 (row 0) only for
-        classifier logits.
+        classifier logits; plus ``"detections"`` (a DetectionCheck as a dict) for a graph
+        with an NMS stage.
     Raises:
         EngineNotRunnableError: a real engine this machine cannot run.
     """
     got = run_plan(trt, plan, inputs)
-    want = run_reference(graph, weights, inputs)
+    node = nms_node(graph)
+    want = run_reference(graph if node is None else with_candidates(graph, node), weights, inputs)
     described = ", ".join(f"{n}={'x'.join(map(str, a.shape))}" for n, a in inputs.items())
-    errors = output_errors(got, want)
+    skipped = () if node is None else (*NMS_OUTPUTS, *CANDIDATES)
+    errors = output_errors(got, {k: v for k, v in want.items() if k not in skipped})
     top5 = {
         name: {
             "reference": top_classes(ref[:1])[0].tolist(),
             "engine": top_classes(np.asarray(got[name], dtype=np.float32)[:1])[0].tolist(),
         }
         for name, ref in want.items()
-        if is_classifier_output(ref)
+        if name not in skipped and is_classifier_output(ref)
     }
-    return {"inputs": described, "outputs": errors, "top5": top5}
+    result: dict[str, Any] = {"inputs": described, "outputs": errors, "top5": top5}
+    if node is not None:
+        op: NMS = node.op  # type: ignore[assignment]
+        result["detections"] = dataclasses.asdict(check_detections(op, got, want, tolerance))
+    return result
