@@ -52,8 +52,14 @@ def import_ultralytics() -> types.ModuleType:
     os.environ.setdefault("YOLO_CONFIG_DIR", config)
     os.environ.setdefault("YOLO_OFFLINE", "1")
     _stub_torchvision()
+    from PIL import Image
+
+    open_image = Image.open
     from ultralytics.nn import tasks
 
+    # Ultralytics replaces PIL's Image.open (HEIF support through pi_heif, absent here), which
+    # makes a non-image raise ModuleNotFoundError in every later test of this process.
+    Image.open = open_image
     return tasks
 
 
