@@ -63,6 +63,22 @@ def test_a_photo_is_preprocessed_as_imagenet_and_top5_has_names(
     np.testing.assert_allclose(x, want, atol=1e-6)
 
 
+def test_a_yolo_photo_is_letterboxed_as_with_boxes(photo: Path, tmp_path: Path) -> None:
+    """The YOLO zoo models declare ``preprocess: {letterbox: true, mean 0, std 1}``: a photo
+    input is the same array ``--boxes`` draws from (Ultralytics' letterbox in [0, 1])."""
+    from trtdsl.vision.detect import prepare_image
+
+    out = tmp_path / "out.npz"
+    argv = ["run", "yolov8n", "--weights", "random", "--backend", "reference"]
+    shape = ["--shape", "x=1x3x64x64", "--input", f"x={photo}"]
+    assert main([*argv, *shape, "--save-outputs", "all", "-o", str(out)]) == 0
+    with np.load(out) as saved:
+        x = saved["x"]
+    want, box, _ = prepare_image(photo, (1, 3, 64, 64))
+    assert box.pad == (0, 8)  # 400x300 -> 64x48, padded 8 rows above and below
+    np.testing.assert_array_equal(x, want)
+
+
 def test_mask_writes_a_colour_png_with_a_legend(
     photo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -29,7 +29,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 RESIZE_RATIO = 256 / 224
 """torchvision's ImageNet evaluation: resize the shorter side to 256, center-crop 224."""
 
-PREPROCESS_KEYS = ("resize", "crop", "mean", "std", "channels")
+PREPROCESS_KEYS = ("resize", "crop", "mean", "std", "channels", "letterbox")
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,9 @@ class Preprocess:
         mean, std: per channel, applied after scaling pixels to [0, 1] (ImageNet's by default;
             mean 0 and std 1 for none).
         channels: ``"rgb"`` or ``"bgr"`` (channel order of the NCHW sample).
+        letterbox: resize to fit inside the input keeping the aspect ratio and pad with gray
+            (114), as Ultralytics' detectors expect (``resize`` is then unused); otherwise
+            resize the shorter side and center-crop.
     """
 
     resize: int | None = None
@@ -50,6 +53,7 @@ class Preprocess:
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
     channels: str = "rgb"
+    letterbox: bool = False
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], where: str) -> Preprocess:
@@ -76,6 +80,12 @@ class Preprocess:
                     f"{where}: channels must be rgb or bgr, got {values['channels']!r}"
                 )
             kwargs["channels"] = channels
+        if values.get("letterbox") is not None:
+            if not isinstance(values["letterbox"], bool):
+                raise UsageError(
+                    f"{where}: letterbox must be true or false, got {values['letterbox']!r}"
+                )
+            kwargs["letterbox"] = values["letterbox"]
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:

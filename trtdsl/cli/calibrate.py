@@ -25,9 +25,11 @@ EXAMPLES = """examples:
 
 DATA is an .npy file (single-input models; axis 0 holds the samples), an .npz file (one array
 per input name) or a folder of images. Images are resized (shorter side), center-cropped to the
-input's size, scaled to [0, 1] and normalized by mean/std, as declared under preprocess: in the
-model YAML (keys resize, crop, mean, std, channels) or by the options below; the default is
-torchvision's ImageNet preprocessing (resize 256 for a 224 crop, ImageNet mean and std, RGB).
+input's size (or letterboxed, for detectors), scaled to [0, 1] and normalized by mean/std, as
+declared under preprocess: in the model YAML (keys resize, crop, mean, std, channels,
+letterbox) or by the options below; the default is torchvision's ImageNet preprocessing
+(resize 256 for a 224 crop, ImageNet mean and std, RGB). The YOLO zoo models declare
+letterbox with mean 0 and std 1, as Ultralytics.
 """
 
 
@@ -71,6 +73,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group.add_argument("--mean", metavar="M,M,M", help="per-channel mean on the [0, 1] scale")
     group.add_argument("--std", metavar="S,S,S", help="per-channel std on the [0, 1] scale")
     group.add_argument("--channels", choices=["rgb", "bgr"], help="channel order (default rgb)")
+    group.add_argument(
+        "--letterbox",
+        action="store_true",
+        default=None,
+        help="fit the photo inside the input and pad with gray (Ultralytics' detectors)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -87,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     declared = read_model_preprocess(resolve_model_path(args.model))
     options = {
         key: getattr(args, key)
-        for key in ("resize", "crop", "mean", "std", "channels")
+        for key in ("resize", "crop", "mean", "std", "channels", "letterbox")
         if getattr(args, key) is not None
     }
     where = f"{args.model}: preprocess" + (" (with the options given)" if options else "")

@@ -1,6 +1,7 @@
-"""Photos as model inputs: decode with Pillow, resize the shorter side, center-crop, scale to
-[0, 1], normalize and lay out NCHW, as the model's ``preprocess:`` declares (torchvision's
-ImageNet evaluation by default). Calibration reads its image folders the same way."""
+"""Photos as model inputs: decode with Pillow, resize the shorter side and center-crop (or
+letterbox, for detectors), scale to [0, 1], normalize and lay out NCHW, as the model's
+``preprocess:`` declares (torchvision's ImageNet evaluation by default). Calibration reads its
+image folders the same way."""
 
 from __future__ import annotations
 
@@ -59,6 +60,8 @@ def load_photo(
 
     assert preprocess.crop is not None and preprocess.resize is not None
     ch, cw = preprocess.crop
+    if preprocess.letterbox:
+        return _normalized(_letterboxed(path, (ch, cw), channels, error), preprocess, path, error)
     try:
         with Image.open(path) as image:
             image = image.convert("RGB" if channels == 3 else "L")
@@ -81,6 +84,37 @@ def load_photo(
     pixels = pixels[top : top + ch, left : left + cw] / np.float32(255.0)
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
+    return _normalized(pixels, preprocess, path, error)
+
+
+def _letterboxed(
+    path: str | os.PathLike[str],
+    size: tuple[int, int],
+    channels: int,
+    error: type[TrtdslError],
+) -> np.ndarray:
+    """(H, W, C) float32 in [0, 1]: the photo letterboxed into ``size`` as Ultralytics does
+    (``vision.detect.letterbox``; one channel: the mean of R, G and B)."""
+    from trtdsl.vision.detect import letterbox, load_image
+
+    try:
+        image = load_image(path)
+    except TrtdslError as e:
+        raise error(str(e)) from None
+    tensor, _ = letterbox(image, size, stride=1)
+    pixels: np.ndarray = tensor[0].transpose(1, 2, 0)
+    if channels == 3:
+        return pixels
+    return np.asarray(pixels.mean(axis=2, keepdims=True), dtype=np.float32)
+
+
+def _normalized(
+    pixels: np.ndarray,
+    preprocess: Preprocess,
+    path: str | os.PathLike[str],
+    error: type[TrtdslError],
+) -> np.ndarray:
+    """(C, H, W) from (H, W, C) pixels in [0, 1]: channel order, then (x - mean) / std."""
     if preprocess.channels == "bgr":
         pixels = pixels[:, :, ::-1]
     mean = np.asarray(preprocess.mean, dtype=np.float32)
