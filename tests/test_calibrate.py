@@ -224,6 +224,31 @@ def test_calibrate_records_every_planned_tensor(tmp_path: Path) -> None:
     assert set(document) >= {"model", "weights", "data", "tensors", "histogram_bins"}
 
 
+def test_scales_fit_the_model_with_a_stage_appended_but_not_a_changed_one(
+    tmp_path: Path,
+) -> None:
+    """Scales of a model also fit it with nodes appended after calibration (``--nms``): the
+    file records a digest of the calibrated nodes; a changed node is still refused."""
+    graph = _model()
+    weights = random_weights(graph)
+    np.save(tmp_path / "x.npy", _samples(4))
+    result = calibrate(graph, weights, CalibrationData(tmp_path / "x.npy", graph), "max")
+
+    def variant(out_features: int, appended: bool) -> Graph:
+        b = ModelBuilder("tiny")
+        x = b.input("x", ("N", 3, 8, 8), dims={"N": (1, 4, 16)})
+        y = b.relu(b.conv2d(x, out_channels=4, kernel_size=3, padding=1, name="conv"), name="relu")
+        y = b.flatten(b.adaptive_avg_pool2d(y, output_size=1, name="pool"), name="flat")
+        y = b.linear(y, out_features=out_features, name="fc")
+        b.output(b.softmax(y, dim=1, name="probabilities") if appended else y, "logits")
+        return b.build()
+
+    assert variant(3, appended=False) == graph
+    result.check(variant(3, appended=True), weights)
+    with pytest.raises(CalibrationError, match="scales made for model 'tiny'"):
+        result.check(variant(5, appended=True))
+
+
 def test_scales_file_refusals(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(CalibrationError, match=r"bad\.json: not a JSON scales file"):

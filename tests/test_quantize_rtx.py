@@ -122,3 +122,22 @@ def test_calibrate_photos_then_int8_resnet50_engine_is_smaller_than_fp16(
         assert plan[:4] == b"vtrt"
         sizes[precision] = len(plan)
     assert sizes["int8"] < 0.8 * sizes["fp16"], sizes
+
+
+@pytest.mark.parametrize("model", ["yolov8n", "yolov8s", "yolo11n"])
+def test_yolo_with_nms_builds_at_int8(model: str) -> None:
+    """Every YOLO model with its NMS stage (TensorRT-RTX's lowering, in float32) at int8."""
+    from trtdsl.passes.nms import add_nms_stage
+
+    trt = import_trt("tensorrt-rtx")
+    graph = add_nms_stage(load_model(model))
+    weights = random_weights(graph, 0)
+    prepared, prepared_weights = prepare_graph(
+        graph, weights, "int8", calibration=_synthetic(graph, weights)
+    )
+    convs = sum(n.op.op_name == "conv2d" for n in graph.nodes)
+    assert sum(isinstance(n.op, QuantizedConv2d) for n in prepared.nodes) == convs
+    result = build_network(emit_network(trt, prepared, prepared_weights), BuildConfig())
+    assert result.plan[:4] == b"vtrt"
+    quantized = [line for line in result.layer_information if "Datatype: Int8" in line]
+    assert len(quantized) >= convs // 2, "the builder runs few layers in the quantized type"

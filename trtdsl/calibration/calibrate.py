@@ -42,16 +42,27 @@ Progress = Callable[[int, int], None]
 def graph_digest(graph: Graph) -> str:
     """sha256 of a model's structure: inputs (name, dtype, rank), nodes (name, op, attributes,
     wiring, precision) and outputs. Shapes are left out, so a ``--shape`` override still matches."""
+    lines = _structure(graph, len(graph.nodes))
+    lines += [f"out {p.name} {p.value}" for p in graph.outputs]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def nodes_digest(graph: Graph, count: int) -> str:
+    """sha256 of the inputs and the first ``count`` nodes (as ``graph_digest``, no outputs):
+    scales calibrated on a model also fit it with stages appended (``--nms``)."""
+    return hashlib.sha256("\n".join(_structure(graph, count)).encode()).hexdigest()
+
+
+def _structure(graph: Graph, count: int) -> list[str]:
     lines = [graph.name]
     lines += [f"in {n} {graph.types[n].dtype.value} {graph.types[n].rank}" for n in graph.inputs]
-    for node in graph.nodes:
+    for node in graph.nodes[:count]:
         attributes = ", ".join(f"{k}={v!r}" for k, v in node.op.attributes().items())
         precision = node.precision.value if node.precision else "-"
         lines.append(
             f"{node.name} {node.op.op_name}({attributes}) {node.inputs} {node.outputs} {precision}"
         )
-    lines += [f"out {p.name} {p.value}" for p in graph.outputs]
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return lines
 
 
 def weights_digest(weights: Mapping[str, np.ndarray]) -> str:
@@ -160,10 +171,17 @@ class Calibration:
         return result
 
     def check(self, graph: Graph, weights: Mapping[str, np.ndarray] | None = None) -> None:
-        """CalibrationError unless this file was made for ``graph`` (and ``weights``)."""
+        """CalibrationError unless this file was made for ``graph`` (and ``weights``), or for
+        its first nodes (a model with a stage appended after calibration, e.g. ``--nms``)."""
         where = self.path or "the calibration"
         digest = graph_digest(graph)
-        if self.model.get("graph_sha256") != digest:
+        count = self.model.get("nodes")
+        extended = (
+            isinstance(count, int)
+            and 0 < count <= len(graph.nodes)
+            and self.model.get("nodes_sha256") == nodes_digest(graph, count)
+        )
+        if self.model.get("graph_sha256") != digest and not extended:
             raise CalibrationError(
                 f"{where}: scales made for model {self.model.get('name')!r} (graph "
                 f"{str(self.model.get('graph_sha256'))[:12]}), not for {graph.name!r} (graph "
@@ -218,7 +236,12 @@ def calibrate(
         method=method,
         amax=amax,
         stats=stats,
-        model={"name": graph.name, "graph_sha256": graph_digest(graph)},
+        model={
+            "name": graph.name,
+            "graph_sha256": graph_digest(graph),
+            "nodes": len(graph.nodes),
+            "nodes_sha256": nodes_digest(graph, len(graph.nodes)),
+        },
         weights={"sha256": weights_digest(weights)},
         data={
             "path": str(data.path),
