@@ -721,7 +721,7 @@ class OpMethods:
         iou_threshold: float = 0.7,
         max_det: int = 300,
         multi_label: bool = False,
-        max_candidates: int = 5000,
+        max_candidates: int = 3840,
         name: str | None = None,
         precision: DType | str | None = None,
     ) -> Tensor:
@@ -732,7 +732,8 @@ class OpMethods:
         image, the candidates are the (box, class) pairs whose score exceeds ``score_threshold``:
         each box's best class only (the first on a tie), or every class with ``multi_label``. The
         ``max_candidates`` highest-scoring candidates (Ultralytics' ``max_nms``; TensorRT's NMS
-        ``topk_box_limit``, at most 5000) go through ``batched_nms`` with ``iou_threshold``
+        ``topk_box_limit``, at most 5000; default 3840, the most TensorRT-RTX's lowering keeps)
+        go through ``batched_nms`` with ``iou_threshold``
         (a candidate is dropped when its IoU with a kept box of the same class exceeds it). The
         ``max_det`` best kept detections, by decreasing score, fill the output.
 
