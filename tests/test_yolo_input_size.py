@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from trtdsl.cli.args import check_stride_multiples, largest_stride
 from trtdsl.errors import UsageError
 from trtdsl.frontend.load import load_model
+from trtdsl.frontend.strides import check_stride_multiples, largest_stride
 
 YOLO_600 = (
     "trtdsl: error: --shape x=1x3x600x600: height and width 600x600 must be multiples of 32, "

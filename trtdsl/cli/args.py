@@ -9,11 +9,10 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from trtdsl.errors import UsageError
-from trtdsl.ir.graph import Graph, Node
+from trtdsl.ir.graph import Graph
 from trtdsl.ir.types import ShapeRange
 from trtdsl.weights import BoundWeights
 
@@ -170,7 +169,7 @@ def load_graph(spec: str, args: argparse.Namespace) -> Graph:
     """The model ``spec``; fixed ``--shape`` items in ``args`` replace the declared input
     shapes (every type re-inferred). A symbolic dimension must stay inside its declared
     range; a static one may change (e.g. a classifier run at 32x32), but a detector's height
-    and width stay multiples of its largest stride (``check_stride_multiples``). A
+    and width stay multiples of its largest stride (``frontend.strides``). A
     ``MIN:OPT:MAX`` item leaves the model as declared (it is a profile, for the build)."""
     from trtdsl.frontend.load import load_model
 
@@ -179,7 +178,6 @@ def load_graph(spec: str, args: argparse.Namespace) -> Graph:
     if shapes:
         for name, shape in shapes.items():
             check_input_shape(graph, name, shape, "--shape", static_may_change=True)
-        check_stride_multiples(graph, shapes)
         graph = load_model(spec, shapes)
     return with_detection_stage(graph, args)
 
@@ -265,82 +263,6 @@ def check_input_shape(
                 f"{what} {name}={text}: {dim}={size} is outside the declared profile "
                 f"{declared.format_shape()} with {dim} in {r.min}..{r.max}"
             )
-
-
-def largest_stride(graph: Graph) -> tuple[Node, int] | None:
-    """The detection head's anchor node (``anchor_points`` or ``anchor_strides``) with the
-    largest stride, and that stride; None for a graph without one. The first such node in
-    graph order wins a tie."""
-    best: tuple[Node, int] | None = None
-    for node in graph.nodes:
-        strides = _anchor_strides(node)
-        if strides and (best is None or max(strides) > best[1]):
-            best = (node, max(strides))
-    return best
-
-
-def _anchor_strides(node: Node) -> tuple[int, ...]:
-    """The ``strides`` of an anchor node; () for any other node."""
-    from trtdsl.ir.ops.detection import AnchorPoints, AnchorStrides
-
-    return node.op.strides if isinstance(node.op, (AnchorPoints, AnchorStrides)) else ()
-
-
-def check_stride_multiples(graph: Graph, shapes: Mapping[str, tuple[int, ...]]) -> None:
-    """UsageError unless each (N, C, H, W) input in ``shapes`` that feeds a detection head
-    has H and W multiples of the head's largest stride.
-
-    A head's anchor grid (``anchor_points``/``anchor_strides``) reads feature maps the input
-    is downsampled to by each stride; another H or W makes the levels disagree deep inside the
-    network (e.g. at a concat). The one-line message names the input, the stride, the head's
-    node and the nearest valid sizes below and above. Graphs without anchor nodes, and inputs
-    that do not reach one or are not of rank 4, are not checked.
-    """
-    head = largest_stride(graph)
-    if head is None:
-        return
-    node, stride = head
-    feeding = _inputs_reaching(graph, node)
-    for name, shape in shapes.items():
-        if name not in feeding or len(shape) != 4:
-            continue
-        height, width = shape[2], shape[3]
-        if height % stride == 0 and width % stride == 0:
-            continue
-        options = [(-(-height // stride) * stride, -(-width // stride) * stride)]
-        below = (height // stride * stride, width // stride * stride)
-        if min(below) > 0:
-            options.insert(0, below)
-        valid = " or ".join(f"{name}={_dims((*shape[:2], h, w))}" for h, w in options)
-        where = f" at {node.source}" if node.source else ""
-        raise UsageError(
-            f"--shape {name}={_dims(shape)}: height and width {height}x{width} must be "
-            f"multiples of {stride}, the largest stride of the detection head {node.name} "
-            f"({node.op.op_name}, strides {list(_anchor_strides(node))}{where}); nearest valid: "
-            f"{valid}"
-        )
-
-
-def _dims(shape: tuple[int, ...]) -> str:
-    return "x".join(map(str, shape))
-
-
-def _inputs_reaching(graph: Graph, node: Node) -> set[str]:
-    """The graph inputs that ``node`` depends on."""
-    producers = {value: n for n in graph.nodes for value in n.outputs}
-    found: set[str] = set()
-    seen: set[str] = set()
-    pending = list(node.inputs)
-    while pending:
-        value = pending.pop()
-        if value in seen:
-            continue
-        seen.add(value)
-        if value in graph.inputs:
-            found.add(value)
-        elif value in producers:
-            pending.extend(producers[value].inputs)
-    return found
 
 
 def load_bound_weights(args: argparse.Namespace, graph: Graph) -> BoundWeights:

@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from trtdsl.cli.args import check_input_shape, largest_stride
+from trtdsl.cli.args import check_input_shape
 from trtdsl.debug.inputs import seeded_array
 from trtdsl.errors import UsageError
+from trtdsl.frontend.strides import largest_stride
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops.base import suggest
 from trtdsl.runtime.runner import IOTensor

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from trtdsl.errors import ModelError, TrtdslError, UsageError
 from trtdsl.frontend.builder import ModelBuilder, Tensor
+from trtdsl.frontend.strides import check_stride_multiples
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops.base import suggest
 from trtdsl.ir.types import TensorType
@@ -183,8 +184,9 @@ def with_input_shapes(graph: Graph, shapes: Mapping[str, tuple[int, ...]]) -> Gr
     Symbolic dimensions no longer used by any input are dropped.
 
     Raises:
-        UsageError if a name is not an input; ModelError (naming the node) if an op rejects
-        the new shapes.
+        UsageError if a name is not an input, or a detector's height or width is not a
+        multiple of its largest stride (``strides.check_stride_multiples``); ModelError
+        (naming the node) if an op rejects the new shapes.
     """
     for name, shape in shapes.items():
         if name not in graph.inputs:
@@ -194,6 +196,7 @@ def with_input_shapes(graph: Graph, shapes: Mapping[str, tuple[int, ...]]) -> Gr
             )
         if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
             raise UsageError(f"--shape {name}: expected non-negative ints, got {list(shape)}")
+    check_stride_multiples(graph, shapes)
     new_types = {
         name: TensorType(graph.types[name].dtype, tuple(shapes[name]))
         if name in shapes
