@@ -43,6 +43,7 @@ def test_run_boxes_draws_the_detections_on_the_photo(
         (["--conf", "1.5"], "--nms"),
         (["--iou", "-0.1"], "--nms"),
         (["--max-det", "0"], "--nms"),
+        (["--max-candidates", "6000"], "--nms: nms: max_candidates must be at most 5000"),
     ],
 )
 def test_bad_nms_options_exit_2_in_one_line(
@@ -60,3 +61,15 @@ def test_boxes_needs_one_photo(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert "--boxes draws on one photo" in capsys.readouterr().err
     assert main([*argv, "--boxes", str(tmp_path / "missing" / "b.png")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.rtx
+def test_max_candidates_above_topk_is_refused_for_tensorrt_rtx_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    argv = ["compile", "yolov8n", "--weights", "random", "--backend", "tensorrt-rtx", "--nms"]
+    engine = tmp_path / "y.engine"
+    assert main([*argv, "--max-candidates", "4000", "-o", str(engine)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "TensorRT-RTX keeps at most 3840 candidates" in err
+    assert not engine.exists()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from trtdsl.errors import UsageError
 from trtdsl.ir.graph import Graph
+from trtdsl.ir.ops.detection import NMS_DEFAULT_CANDIDATES
 from trtdsl.ir.types import ShapeRange
 from trtdsl.weights import BoundWeights
 
@@ -183,7 +184,8 @@ def load_graph(spec: str, args: argparse.Namespace) -> Graph:
 
 
 def add_detection_options(parser: Parser) -> None:
-    """``--nms`` with ``--conf``, ``--iou`` and ``--max-det``: a detector's NMS in the engine."""
+    """``--nms`` with ``--conf``, ``--iou``, ``--max-det`` and ``--max-candidates``: a
+    detector's NMS in the engine."""
     parser.add_argument(
         "--nms",
         action="store_true",
@@ -211,6 +213,15 @@ def add_detection_options(parser: Parser) -> None:
         metavar="K",
         help="with --nms: detections kept per image (default 300)",
     )
+    parser.add_argument(
+        "--max-candidates",
+        type=int,
+        default=NMS_DEFAULT_CANDIDATES,
+        metavar="K",
+        help="with --nms: the best-scoring candidates per image that NMS considers (default "
+        f"{NMS_DEFAULT_CANDIDATES}, TensorRT-RTX's most; fewer save the (K, K) IoU memory "
+        "of TensorRT-RTX's NMS)",
+    )
 
 
 def with_detection_stage(graph: Graph, args: argparse.Namespace) -> Graph:
@@ -223,7 +234,11 @@ def with_detection_stage(graph: Graph, args: argparse.Namespace) -> Graph:
     if set(NMS_OUTPUTS) <= {p.name for p in graph.outputs}:
         return graph
     return add_nms_stage(
-        graph, score_threshold=args.conf, iou_threshold=args.iou, max_det=args.max_det
+        graph,
+        score_threshold=args.conf,
+        iou_threshold=args.iou,
+        max_det=args.max_det,
+        max_candidates=args.max_candidates,
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from trtdsl.errors import TrtdslError, UsageError
 from trtdsl.ir.graph import Graph, Node, Port
 from trtdsl.ir.ops.base import Op, make_op
+from trtdsl.ir.ops.detection import NMS_DEFAULT_CANDIDATES
 from trtdsl.ir.types import TensorType
 
 __all__ = ["NMS_OUTPUTS", "add_nms_stage"]
@@ -29,6 +30,7 @@ def add_nms_stage(
     iou_threshold: float = 0.7,
     max_det: int = 300,
     multi_label: bool = False,
+    max_candidates: int = NMS_DEFAULT_CANDIDATES,
     output: str | None = None,
     keep_raw: bool = False,
 ) -> Graph:
@@ -43,6 +45,8 @@ def add_nms_stage(
         max_det: detections kept per image (1..3840).
         multi_label: every class above the threshold is a candidate (default: each box's best
             class only, as Ultralytics' predictor).
+        max_candidates: the best-scoring candidates per image that go through NMS (1..5000;
+            TensorRT-RTX's NMS keeps at most 3840).
         keep_raw: keep the raw output beside the four new ones.
     Returns:
         a new verified graph with outputs ``boxes``, ``scores``, ``classes``, ``count``.
@@ -60,6 +64,7 @@ def add_nms_stage(
                 iou_threshold=iou_threshold,
                 max_det=max_det,
                 multi_label=multi_label,
+                max_candidates=max_candidates,
             ),
         )
     except TrtdslError as e:

@@ -14,10 +14,10 @@ D = max_det): everything is computed in float32 and cast to the input dtype at t
    pairwise IoU (N, K, K) as ``box_iou`` (corners in any order); ``suppress[i, j]`` = i comes
    before j, same class, IoU > iou_threshold.
 3. Greedy suppression as a fixed point: keep_j = valid_j AND NOT any_i(keep_i AND
-   suppress[i, j]), i.e. a (N, 1, K) x (N, K, K) matrix multiply of 0/1 values, iterated in
-   a WHILE loop until keep stops changing. Entry j depends only on entries i < j, so the
-   iteration fixes one more entry per step at worst and its only fixed point is the greedy
-   result (exact; typically a few iterations).
+   suppress[i, j]), i.e. a (N, 1, K) x (N, K, K) matrix multiply of 0/1 float16 values
+   (``MASK``), iterated in a WHILE loop until keep stops changing. Entry j depends only on
+   entries i < j, so the iteration fixes one more entry per step at worst and its only fixed
+   point is the greedy result (exact; typically a few iterations).
 4. Rows: TopK(MAX, min(D, K)) of score * keep: the kept candidates by decreasing score, their
    (x1, y1, x2, y2, score, class) rows, padding rows (0, 0, 0, 0, 0, -1) after the kept ones
    and up to D.
@@ -39,6 +39,10 @@ from trtdsl.ir.types import DType
 
 TOPK_LIMIT = 3840
 """The largest k of TensorRT's TopK: the most candidates this lowering can keep."""
+
+MASK = DType.FLOAT16
+"""The type of the 0/1 suppression matrix and keep masks: exact, half the memory of float32,
+and tensor cores for the matrix multiply (a count of hits only needs to stay > 0)."""
 
 
 @dataclass(frozen=True)
@@ -172,11 +176,11 @@ def emit_nms_from_layers(ctx: EmitContext, node: Node) -> Any:
         "earlier",
     )
     suppress = at.ew(at.ew(overlaps, same, "AND", "overlaps_same"), earlier, "AND", "suppress")
-    suppress_f = at.cast(suppress, DType.FLOAT32, "suppress_f32")
-    valid_row = at.reshape(at.cast(valid, DType.FLOAT32, "valid_f32"), (0, 1, k), "valid_row")
+    suppress_mask = at.cast(suppress, MASK, "suppress_mask")
+    valid_row = at.reshape(at.cast(valid, MASK, "valid_mask"), (0, 1, k), "valid_row")
 
     # 3. Greedy suppression: iterate to the fixed point.
-    kept = _suppression_loop(at, valid_row, suppress_f)
+    kept = at.cast(_suppression_loop(at, valid_row, suppress_mask), DType.FLOAT32, "kept_mask_f32")
     kept_score = at.ew(score, at.reshape(kept, (0, k), "kept_flat"), "PROD", "kept_score")
 
     # 4. The kept rows, best first, then padding rows.
@@ -235,14 +239,12 @@ def _suppression_loop(at: _Layers, valid: Any, suppress: Any) -> Any:
         ),
         "hits",
     )
-    hit = at.ew(hits, at.const("zero_hits", np.zeros((1, 1, 1)), DType.FLOAT32), "GREATER", "hit")
-    free = at.cast(at.unary(hit, "NOT", "free"), DType.FLOAT32, "free_f32")
+    hit = at.ew(hits, at.const("zero_hits", np.zeros((1, 1, 1)), MASK), "GREATER", "hit")
+    free = at.cast(at.unary(hit, "NOT", "free"), MASK, "free_mask")
     following = at.ew(free, valid, "PROD", "following")
     change = at.unary(at.ew(following, current, "SUB", "change"), "ABS", "change_abs")
-    total = at.add(net.add_reduce(change, trt.ReduceOperation.SUM, 0b111, False), "change_sum")
-    moved = at.ew(
-        total, at.const("zero_change", np.float32(0.0), DType.FLOAT32), "GREATER", "moved"
-    )
+    total = at.add(net.add_reduce(change, trt.ReduceOperation.MAX, 0b111, False), "change_max")
+    moved = at.ew(total, at.const("zero_change", np.float16(0.0), MASK), "GREATER", "moved")
     keep.set_input(1, following)
     changed.set_input(1, moved)
     return at.add(loop.add_loop_output(current, trt.LoopOutput.LAST_VALUE), "kept")
