@@ -4,6 +4,7 @@
 #   2. trtdsl run zoo/resnet50.yaml --weights random --backend emulated (device memory),
 #      checked against --backend reference
 #   3. trtdsl compare with a planted bad layer (all values marked, then --bisect)
+#   4. YOLOv8n with TensorRT-RTX's NMS lowering (a WHILE loop) through device memory
 # $OUT (default /tmp/trtdsl-gpu-out) gets three files: env.log, suite.log (every step's output)
 # and summary.log (one verdict per step). Exit status: the number of failed steps.
 # Level: "GPU without TensorRT (emulated engine through device memory)".
@@ -66,5 +67,6 @@ grep -q "first node above tolerance 0.001: layer3.2.conv2 " "$LOGS/compare_bisec
   || { echo "bisect did not name layer3.2.conv2" | tee -a "$OUT/summary.log"; failed=$((failed + 1)); }
 step bench_emulated 0 $PY -m trtdsl.cli.main bench zoo/resnet50.yaml --weights random \
   --shape x=1x3x224x224 --backend emulated --iterations 3 --warmup 1 --profile
+step nms_device 0 $PY tests/gpu/nms_device.py --memory device
 echo "failed steps: $failed" | tee -a "$OUT/summary.log"
 exit "$failed"
