@@ -15,7 +15,13 @@ from test_yolo import raw_graph, raw_head
 
 from trtdsl.backends.reference import run_reference
 from trtdsl.cli.main import main
-from trtdsl.debug.detections import DetectionCheck, check_detections, nms_node, with_candidates
+from trtdsl.debug.detections import (
+    DetectionCheck,
+    check_detections,
+    nms_node,
+    stage_nodes,
+    with_candidates,
+)
 from trtdsl.ir.ops.detection import NMS
 from trtdsl.passes.nms import add_nms_stage
 
@@ -155,3 +161,47 @@ def test_compile_with_nms_for_tensorrt_rtx_writes_an_engine(
     assert [o["name"] for o in sidecar["io"]["outputs"]] == ["boxes", "scores", "classes", "count"]
     assert sidecar["check"]["level"] == "emulated-fallback"
     assert all(not r["detections"]["problems"] for r in sidecar["check"]["runs"])
+
+
+# -- trtdsl compare: the NMS stage on the engine's own inputs --------------------------------
+
+
+def _stage_backend(graph: Any, inputs: dict[str, np.ndarray], swap: tuple[int, int] | None) -> Any:
+    """A backend whose values are the reference's, with rows ``swap`` of the NMS output of
+    image 0 exchanged (and the rest of the stage computed from them)."""
+    from trtdsl.backends.reference import capture_reference
+
+    values = capture_reference(graph, {}, inputs)
+    node = nms_node(graph)
+    assert node is not None
+    table = values[node.output].copy()
+    if swap is not None:
+        table[0, list(swap)] = table[0, list(reversed(swap))]
+    values[node.output] = table
+    after = stage_nodes(graph) - {node.name}
+    for later in graph.nodes:  # the rest of the stage follows the permuted rows
+        if later.name in after:
+            out = later.op.reference([values[i] for i in later.inputs], {})
+            values[later.output] = np.asarray(out)
+
+    def run_marked(wanted: Any) -> dict[str, np.ndarray]:
+        return {v: values[v] for v in wanted}
+
+    return run_marked
+
+
+@pytest.mark.parametrize("bisect", [False, True])
+def test_compare_judges_the_nms_stage_on_its_own_inputs(bisect: bool) -> None:
+    from trtdsl.debug.compare import compare_layerwise
+
+    graph = add_nms_stage(raw_graph(600, classes=20), 0.3, 0.5, 100)
+    inputs = {"raw": raw_head(2, 600, classes=20, seed=3)}
+    good = compare_layerwise(graph, {}, inputs, _stage_backend(graph, inputs, None), bisect=bisect)
+    assert good.first_bad is None
+    wrong = _stage_backend(graph, inputs, (0, 7))  # a lower score before a higher one
+    report = compare_layerwise(graph, {}, inputs, wrong, bisect=bisect)
+    assert report.first_bad == "nms"
+    (row,) = [r for r in report.rows if r.node == "nms"]
+    assert row.status == "bad" and "scores above the detection before it" in row.detail
+    if not bisect:  # the values after it follow the engine's own NMS output: not blamed
+        assert all(r.status == "ok" for r in report.rows if r.node.startswith("nms."))

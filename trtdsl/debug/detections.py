@@ -235,3 +235,39 @@ class _Image:
                 "detection"
             ]
         return []
+
+
+def stage_nodes(graph: Graph) -> frozenset[str]:
+    """The names of every ``nms`` node and every node downstream of one: values there are
+    compared on the engine's own inputs (``trtdsl compare``), not position by position."""
+    found: set[str] = set()
+    tainted: set[str] = set()
+    for node in graph.nodes:
+        if isinstance(node.op, NMS) or any(v in tainted for v in node.inputs):
+            found.add(node.name)
+            tainted.update(node.outputs)
+    return frozenset(found)
+
+
+def check_nms_value(
+    op: NMS, got: np.ndarray, boxes: np.ndarray, scores: np.ndarray, tolerance: float
+) -> DetectionCheck:
+    """``check_detections`` for one ``nms`` output (N, max_det, 6) against its own inputs
+    (boxes (N, A, 4), scores (N, A, C)): is it an NMS of those candidates?"""
+    rows = np.asarray(got, dtype=np.float64)
+
+    def stage(table: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            "boxes": table[..., :4],
+            "scores": table[..., 4],
+            "classes": table[..., 5].astype(np.int64),
+            "count": np.count_nonzero(table[..., 4], axis=1),
+        }
+
+    reference = op.reference([boxes, scores], {})
+    candidates = {
+        CANDIDATES[0]: boxes,
+        CANDIDATES[1]: scores,
+        "count": stage(np.asarray(reference, dtype=np.float64))["count"],
+    }
+    return check_detections(op, stage(rows), candidates, tolerance)
