@@ -25,13 +25,16 @@ from trtdsl.ir.ops.base import (
 )
 from trtdsl.ir.types import DType, TensorType
 
-NMS_MAX_DET = 3840
-"""The largest ``max_det``: TensorRT's TopK keeps at most 3840 elements."""
+TOPK_MAX_K = 3840
+"""The most elements TensorRT's TopK keeps (its k limit)."""
+
+NMS_MAX_DET = TOPK_MAX_K
+"""The largest ``max_det``: the rows are chosen by a TopK."""
 
 NMS_MAX_CANDIDATES = 5000
 """The largest ``max_candidates``: TensorRT's INMSLayer ``topk_box_limit`` is at most 5000."""
 
-NMS_DEFAULT_CANDIDATES = 3840
+NMS_DEFAULT_CANDIDATES = TOPK_MAX_K
 """The default ``max_candidates``: the most TensorRT's TopK keeps, so that the TensorRT-RTX
 lowering (built on TopK) and INMSLayer select the same candidates."""
 
