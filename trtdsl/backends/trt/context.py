@@ -8,6 +8,7 @@ alive until the build returns, and checks that TensorRT's output types equal the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -244,3 +245,49 @@ def dtype_name(dtype: Any) -> str:
     """The IR name (``float32``, ...) of a ``trt.DataType``; TensorRT's own name otherwise."""
     key = trt_dtype_key(dtype)
     return TRT_DTYPES[key][0].value if key in TRT_DTYPES else key.lower()
+
+
+@dataclass(frozen=True)
+class NodeLayers:
+    """Adds the auxiliary layers ``node/part`` of one node (``EmitContext.add``) and returns
+    their outputs: for emitters that build an op from many layers (``nms``)."""
+
+    ctx: EmitContext
+    node: Node
+
+    def add(self, layer: Any, part: str, index: int = 0) -> Any:
+        return self.ctx.add(self.node, layer, part).get_output(index)
+
+    def const(self, part: str, value: Any, dtype: DType) -> Any:
+        return self.ctx.constant(self.node, part, np.asarray(value), dtype)
+
+    def ew(self, a: Any, b: Any, operation: str, part: str) -> Any:
+        op = getattr(self.ctx.trt.ElementWiseOperation, operation)
+        return self.add(self.ctx.network.add_elementwise(a, b, op), part)
+
+    def unary(self, x: Any, operation: str, part: str) -> Any:
+        op = getattr(self.ctx.trt.UnaryOperation, operation)
+        return self.add(self.ctx.network.add_unary(x, op), part)
+
+    def cast(self, x: Any, dtype: DType, part: str) -> Any:
+        return self.add(self.ctx.network.add_cast(x, trt_dtype(self.ctx.trt, dtype)), part)
+
+    def reshape(self, x: Any, dims: tuple[int, ...], part: str) -> Any:
+        """``x`` reshaped to ``dims`` (0 keeps that dimension: the batch)."""
+        layer = self.ctx.network.add_shuffle(x)
+        if layer is not None:
+            layer.reshape_dims = dims
+        return self.add(layer, part)
+
+    def gather(self, data: Any, indices: Any, axis: int, part: str, element: bool) -> Any:
+        """DEFAULT (``np.take``) or ELEMENT (``np.take_along_axis``) gather."""
+        layer = self.ctx.network.add_gather(data, indices, axis)
+        if layer is not None and element:
+            layer.mode = self.ctx.trt.GatherMode.ELEMENT
+        return self.add(layer, part)
+
+    def topk(self, x: Any, k: int, part: str) -> tuple[Any, Any]:
+        """The k largest along axis 1: values and int32 indices."""
+        layer = self.ctx.network.add_topk(x, self.ctx.trt.TopKOperation.MAX, k, 1 << 1)
+        self.ctx.add(self.node, layer, part)
+        return layer.get_output(0), layer.get_output(1)

@@ -25,76 +25,27 @@ D = max_det): everything is computed in float32 and cast to the input dtype at t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from trtdsl.backends.trt.context import EmitContext, trt_dtype
+from trtdsl.backends.trt.context import EmitContext, NodeLayers, trt_dtype
 from trtdsl.backends.trt.module import PRODUCTS
 from trtdsl.errors import BackendError
 from trtdsl.ir.graph import Node
-from trtdsl.ir.ops.detection import NMS
+from trtdsl.ir.ops.detection import NMS, TOPK_MAX_K
 from trtdsl.ir.types import DType
-
-TOPK_LIMIT = 3840
-"""The largest k of TensorRT's TopK: the most candidates this lowering can keep."""
 
 MASK = DType.FLOAT16
 """The type of the 0/1 suppression matrix and keep masks: exact, half the memory of float32,
 and tensor cores for the matrix multiply (a count of hits only needs to stay > 0)."""
 
 
-@dataclass(frozen=True)
-class _Layers:
-    """Adds the auxiliary layers ``node/part`` of one ``nms`` node; returns their outputs."""
-
-    ctx: EmitContext
-    node: Node
-
-    def add(self, layer: Any, part: str, index: int = 0) -> Any:
-        return self.ctx.add(self.node, layer, part).get_output(index)
-
-    def const(self, part: str, value: Any, dtype: DType) -> Any:
-        return self.ctx.constant(self.node, part, np.asarray(value), dtype)
-
-    def ew(self, a: Any, b: Any, operation: str, part: str) -> Any:
-        op = getattr(self.ctx.trt.ElementWiseOperation, operation)
-        return self.add(self.ctx.network.add_elementwise(a, b, op), part)
-
-    def unary(self, x: Any, operation: str, part: str) -> Any:
-        op = getattr(self.ctx.trt.UnaryOperation, operation)
-        return self.add(self.ctx.network.add_unary(x, op), part)
-
-    def cast(self, x: Any, dtype: DType, part: str) -> Any:
-        return self.add(self.ctx.network.add_cast(x, trt_dtype(self.ctx.trt, dtype)), part)
-
-    def reshape(self, x: Any, dims: tuple[int, ...], part: str) -> Any:
-        """``x`` reshaped to ``dims`` (0 keeps that dimension: the batch)."""
-        layer = self.ctx.network.add_shuffle(x)
-        if layer is not None:
-            layer.reshape_dims = dims
-        return self.add(layer, part)
-
-    def gather(self, data: Any, indices: Any, axis: int, part: str, element: bool) -> Any:
-        """DEFAULT (``np.take``) or ELEMENT (``np.take_along_axis``) gather."""
-        layer = self.ctx.network.add_gather(data, indices, axis)
-        if layer is not None and element:
-            layer.mode = self.ctx.trt.GatherMode.ELEMENT
-        return self.add(layer, part)
-
-    def topk(self, x: Any, k: int, part: str) -> tuple[Any, Any]:
-        """The k largest along axis 1: values and int32 indices."""
-        layer = self.ctx.network.add_topk(x, self.ctx.trt.TopKOperation.MAX, k, 1 << 1)
-        self.ctx.add(self.node, layer, part)
-        return layer.get_output(0), layer.get_output(1)
-
-
 def emit_nms_from_layers(ctx: EmitContext, node: Node) -> Any:
     """The (N, max_det, 6) rows of ``nms`` (see the module docstring); returns the last layer."""
     op: NMS = node.op  # type: ignore[assignment]
     trt, net = ctx.trt, ctx.network
-    at = _Layers(ctx, node)
+    at = NodeLayers(ctx, node)
     dtype = ctx.input_type(node, 1).dtype
     anchors, classes = (int(d) for d in ctx.input_type(node, 1).shape[1:])  # static (infer)
     boxes, scores = ctx.input(node, 0), ctx.input(node, 1)
@@ -113,12 +64,12 @@ def emit_nms_from_layers(ctx: EmitContext, node: Node) -> Any:
         flat = at.reshape(best.get_output(0), (0, anchors), "best_scores")
         best_class = at.reshape(best.get_output(1), (0, anchors), "best_classes")
     k = min(op.max_candidates, total)
-    if k > TOPK_LIMIT:
+    if k > TOPK_MAX_K:
         raise BackendError(
             f"{node.where()}: the NMS of {PRODUCTS.get(ctx.product, ctx.product)} keeps at most "
-            f"{TOPK_LIMIT} candidates "
+            f"{TOPK_MAX_K} candidates "
             f"per image (TensorRT's TopK limit), but max_candidates is {op.max_candidates} "
-            f"for {total} candidates; set max_candidates <= {TOPK_LIMIT}"
+            f"for {total} candidates; set max_candidates <= {TOPK_MAX_K}"
         )
     score, index = at.topk(flat, k, "candidates")  # (N, K)
     if op.multi_label:
@@ -217,7 +168,7 @@ def emit_nms_from_layers(ctx: EmitContext, node: Node) -> Any:
     return net.add_cast(table, trt_dtype(trt, dtype))
 
 
-def _suppression_loop(at: _Layers, valid: Any, suppress: Any) -> Any:
+def _suppression_loop(at: NodeLayers, valid: Any, suppress: Any) -> Any:
     """(N, 1, K) 0/1 keep mask: keep = valid * NOT(keep @ suppress > 0) until unchanged."""
     trt, net = at.ctx.trt, at.ctx.network
     loop = net.add_loop()
@@ -250,7 +201,7 @@ def _suppression_loop(at: _Layers, valid: Any, suppress: Any) -> Any:
     return at.add(loop.add_loop_output(current, trt.LoopOutput.LAST_VALUE), "kept")
 
 
-def _pad_rows(at: _Layers, table: Any, index: Any, count: int) -> Any:
+def _pad_rows(at: NodeLayers, table: Any, index: Any, count: int) -> Any:
     """``table`` (N, R, 6) followed by ``count`` padding rows (0, 0, 0, 0, 0, -1)."""
     some = at.gather(
         index, at.const("pad_index", np.zeros(count, np.int32), DType.INT32), 1, "pad_pick", False
