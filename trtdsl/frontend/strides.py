@@ -73,7 +73,6 @@ def _dims(shape: tuple[int, ...]) -> str:
 
 def _inputs_reaching(graph: Graph, node: Node) -> set[str]:
     """The graph inputs that ``node`` depends on."""
-    producers = {value: n for n in graph.nodes for value in n.outputs}
     found: set[str] = set()
     seen: set[str] = set()
     pending = list(node.inputs)
@@ -82,8 +81,9 @@ def _inputs_reaching(graph: Graph, node: Node) -> set[str]:
         if value in seen:
             continue
         seen.add(value)
+        producer = graph.producer(value)
         if value in graph.inputs:
             found.add(value)
-        elif value in producers:
-            pending.extend(producers[value].inputs)
+        elif producer is not None:
+            pending.extend(producer.inputs)
     return found
