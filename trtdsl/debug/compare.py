@@ -12,7 +12,7 @@ is not the production engine: tactics, fusions and rounding may differ from it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -177,14 +177,19 @@ def compare_values(
         assert node is not None, v
         own = [got.get(i) for i in node.inputs]
         if node.name in local and v in got and all(x is not None for x in own):
-            results[v] = _compare_on_own_inputs(node, v, got[v], own, tolerance)  # type: ignore[arg-type]
+            results[v] = _compare_on_own_inputs(graph, node, v, got[v], own, tolerance)  # type: ignore[arg-type]
         else:
             results[v] = compare_value(graph, v, reference[v], got.get(v), tolerance)
     return results
 
 
 def _compare_on_own_inputs(
-    node: Node, value: str, got: np.ndarray, inputs: list[np.ndarray], tolerance: float
+    graph: Graph,
+    node: Node,
+    value: str,
+    got: np.ndarray,
+    inputs: list[np.ndarray],
+    tolerance: float,
 ) -> ValueComparison:
     got = np.asarray(got)
     shape = tuple(int(d) for d in got.shape)
@@ -210,19 +215,9 @@ def _compare_on_own_inputs(
         )
     outputs = node.op.reference(inputs, {})
     own = outputs[node.outputs.index(value)] if isinstance(outputs, tuple) else outputs
-    max_ref, max_abs, rel, cosine = compare_arrays(np.asarray(own), got)
-    bad = not np.isfinite(max_abs) or rel > tolerance
-    return ValueComparison(
-        node.name,
-        node.op.op_name,
-        value,
-        shape,
-        "bad" if bad else "ok",
-        max_ref,
-        max_abs,
-        rel,
-        cosine,
-        "after NMS: compared with its op on the engine's own inputs",
+    row = compare_value(graph, value, np.asarray(own), got, tolerance)
+    return replace(
+        row, detail=row.detail or "after NMS: compared with its op on the engine's own inputs"
     )
 
 
