@@ -53,13 +53,12 @@ class LoopStructure:
     loops: Mapping[int, LoopBody]
     tensor_loop: Mapping[int, int]
     problems: tuple[str, ...]
+    owners: Mapping[int, LoopBody]
+    """Layer index -> the loop it is a member of (layers outside loops are absent)."""
 
     def owner(self, index: int) -> LoopBody | None:
         """The loop whose member layer ``index`` is, if any."""
-        for body in self.loops.values():
-            if index in body.members:
-                return body
-        return None
+        return self.owners.get(index)
 
 
 def find_loops(layers: Sequence[LayerRecord], types: TensorTypes | None = None) -> LoopStructure:
@@ -112,7 +111,8 @@ def find_loops(layers: Sequence[LayerRecord], types: TensorTypes | None = None) 
     }
     for body in bodies.values():
         problems.extend(_check_loop(body, layers, tensor_loop, types))
-    return LoopStructure(bodies, tensor_loop, tuple(problems))
+    owners = {index: body for body in bodies.values() for index in body.members}
+    return LoopStructure(bodies, tensor_loop, tuple(problems), owners)
 
 
 def _check_loop(
