@@ -25,6 +25,16 @@ from trtdsl.ir.types import Dim, TensorType
 from trtdsl.kernels.conv_transpose import conv_transpose2d
 
 
+def _grouped_in_channels(op: Op, x: TensorType, groups: int) -> int:
+    """The static channel count C of an NCHW float input, which ``groups`` must divide."""
+    expect_rank(op, x, 4, "NCHW input")
+    expect_float(op, x)
+    c = static_dim(op, x, 1, "the channel dimension")
+    if c % groups:
+        raise ShapeError(f"{op.op_name}: input channels {c} are not divisible by groups {groups}")
+    return c
+
+
 @register_op
 @dataclass(frozen=True)
 class Conv2d(Op):
@@ -59,18 +69,8 @@ class Conv2d(Op):
                 f"conv2d: out_channels {self.out_channels} is not divisible by groups {groups}"
             )
 
-    def _in_channels(self, x: TensorType) -> int:
-        expect_rank(self, x, 4, "NCHW input")
-        expect_float(self, x)
-        c = static_dim(self, x, 1, "the channel dimension")
-        if c % self.groups:
-            raise ShapeError(
-                f"conv2d: input channels {c} are not divisible by groups {self.groups}"
-            )
-        return c
-
     def params(self, inputs: Sequence[TensorType]) -> dict[str, ParamSpec]:
-        c = self._in_channels(inputs[0])
+        c = _grouped_in_channels(self, inputs[0], self.groups)
         kh, kw = self.kernel_size  # type: ignore[misc]
         specs = {"weight": ParamSpec((self.out_channels, c // self.groups, kh, kw))}
         if self.bias:
@@ -79,7 +79,7 @@ class Conv2d(Op):
 
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
         x = inputs[0]
-        self._in_channels(x)
+        _grouped_in_channels(self, x, self.groups)
         out: list[Dim] = [x.shape[0], self.out_channels]
         for axis in (0, 1):
             size = x.shape[2 + axis]
@@ -163,18 +163,8 @@ class ConvTranspose2d(Op):
                     f"{stride} or dilation {dilation}"
                 )
 
-    def _in_channels(self, x: TensorType) -> int:
-        expect_rank(self, x, 4, "NCHW input")
-        expect_float(self, x)
-        c = static_dim(self, x, 1, "the channel dimension")
-        if c % self.groups:
-            raise ShapeError(
-                f"conv_transpose2d: input channels {c} are not divisible by groups {self.groups}"
-            )
-        return c
-
     def params(self, inputs: Sequence[TensorType]) -> dict[str, ParamSpec]:
-        c = self._in_channels(inputs[0])
+        c = _grouped_in_channels(self, inputs[0], self.groups)
         kh, kw = self.kernel_size  # type: ignore[misc]
         specs = {"weight": ParamSpec((c, self.out_channels // self.groups, kh, kw))}
         if self.bias:
@@ -183,7 +173,7 @@ class ConvTranspose2d(Op):
 
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
         x = inputs[0]
-        self._in_channels(x)
+        _grouped_in_channels(self, x, self.groups)
         out: list[Dim] = [x.shape[0], self.out_channels]
         for axis in (0, 1):
             k, s = self.kernel_size[axis], self.stride[axis]  # type: ignore[index]
