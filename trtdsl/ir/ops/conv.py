@@ -69,8 +69,11 @@ class Conv2d(Op):
                 f"conv2d: out_channels {self.out_channels} is not divisible by groups {groups}"
             )
 
+    def _in_channels(self, x: TensorType) -> int:
+        return _grouped_in_channels(self, x, self.groups)
+
     def params(self, inputs: Sequence[TensorType]) -> dict[str, ParamSpec]:
-        c = _grouped_in_channels(self, inputs[0], self.groups)
+        c = self._in_channels(inputs[0])
         kh, kw = self.kernel_size  # type: ignore[misc]
         specs = {"weight": ParamSpec((self.out_channels, c // self.groups, kh, kw))}
         if self.bias:
@@ -79,7 +82,7 @@ class Conv2d(Op):
 
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
         x = inputs[0]
-        _grouped_in_channels(self, x, self.groups)
+        self._in_channels(x)
         out: list[Dim] = [x.shape[0], self.out_channels]
         for axis in (0, 1):
             size = x.shape[2 + axis]
@@ -163,8 +166,11 @@ class ConvTranspose2d(Op):
                     f"{stride} or dilation {dilation}"
                 )
 
+    def _in_channels(self, x: TensorType) -> int:
+        return _grouped_in_channels(self, x, self.groups)
+
     def params(self, inputs: Sequence[TensorType]) -> dict[str, ParamSpec]:
-        c = _grouped_in_channels(self, inputs[0], self.groups)
+        c = self._in_channels(inputs[0])
         kh, kw = self.kernel_size  # type: ignore[misc]
         specs = {"weight": ParamSpec((c, self.out_channels // self.groups, kh, kw))}
         if self.bias:
@@ -173,7 +179,7 @@ class ConvTranspose2d(Op):
 
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
         x = inputs[0]
-        _grouped_in_channels(self, x, self.groups)
+        self._in_channels(x)
         out: list[Dim] = [x.shape[0], self.out_channels]
         for axis in (0, 1):
             k, s = self.kernel_size[axis], self.stride[axis]  # type: ignore[index]
