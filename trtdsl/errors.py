@@ -40,3 +40,19 @@ class CalibrationError(TrtdslError):
     """Calibration data or a scales file is unusable: wrong shape or dtype, an empty folder, a
     file that is not an image, NaN or inf values, or scales made for another model or weights.
     The message names the file."""
+
+
+class FileError(TrtdslError):
+    """A file or directory named by the user cannot be used as given: missing, not a regular
+    file (a directory, device, FIFO), unreadable, too large for its kind, or an output that
+    would overwrite one of the command's inputs. The message names the path."""
+
+
+class FileFormatError(FileError):
+    """A file is not what it should be: another kind of file, damaged, or forged (a field
+    missing, of the wrong type or out of range). The message names the file and the field."""
+
+
+class ResourceLimitError(TrtdslError):
+    """The work would need more memory than this machine has available; the message says how
+    much it would need, for what, and how much there is."""
