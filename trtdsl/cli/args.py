@@ -9,9 +9,10 @@ import argparse
 import os
 import re
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from trtdsl.errors import UsageError
+from trtdsl.errors import TrtdslError, UsageError
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops.detection import NMS_DEFAULT_CANDIDATES
 from trtdsl.ir.types import ShapeRange
@@ -405,13 +406,61 @@ def parse_size(text: str | None) -> int | None:
     return int(match.group(1)) << shift
 
 
+INPUT_FILE_OPTIONS = ("weights", "data", "calibration", "against", "name_map")
+"""``args`` attributes that name input files (besides MODEL/ENGINE and ``--input``)."""
+
+
+def command_inputs(args: argparse.Namespace) -> list[str]:
+    """Every input file ``args`` names: the model or engine (a zoo name resolved to its
+    file), ``--weights`` (unless random), ``--input`` files, ``--data``, ``--calibration``,
+    ``--against`` and ``--name-map``. Outputs are checked against these before any work
+    (``check_command_outputs``); ``--timing-cache`` is read to be updated, so it is an output
+    that must differ from these, not an input."""
+    found: list[str] = []
+    for attribute in ("model", "source", "engine"):
+        spec = getattr(args, attribute, None)
+        if isinstance(spec, str) and spec:
+            found.append(_model_file(spec))
+    for attribute in INPUT_FILE_OPTIONS:
+        value = getattr(args, attribute, None)
+        if isinstance(value, str) and value and not _is_random(value):
+            found.append(value)
+    for spec in getattr(args, "input", None) or ():
+        source = spec.partition("=")[2] if "=" in spec and not os.path.exists(spec) else spec
+        if not _is_random(source):
+            found.append(source)
+    return found
+
+
+def _is_random(value: str) -> bool:
+    return value == "random" or value.startswith("random:")
+
+
+def _model_file(spec: str) -> str:
+    """The file of a MODEL spec (a zoo name resolved), or the spec itself."""
+    from trtdsl.frontend.load import resolve_model_path
+
+    try:
+        return str(resolve_model_path(spec))
+    except TrtdslError:
+        return spec
+
+
+def check_command_outputs(
+    args: argparse.Namespace, outputs: Sequence[tuple[str, str | None]]
+) -> None:
+    """FileError unless every ``(option, path)`` output (None: not asked for) can be written:
+    its directory exists and is writable, it is no directory or device, it is none of the
+    command's inputs (``command_inputs``; hard and symbolic links included) and no other
+    output. Called before any long work, so nothing is built only to fail at the end."""
+    from trtdsl.files import check_outputs
+
+    wanted = [(option, path) for option, path in outputs if path is not None]
+    check_outputs(wanted, command_inputs(args))
+
+
 def check_output_directory(path: str, option: str) -> None:
-    """UsageError unless ``path``'s directory exists and is writable (checked before any
-    long work, so nothing is built only to fail at the end)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise UsageError(f"{option} {path}: directory {directory} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise UsageError(f"{option} {path}: directory {directory} is not writable")
-    if os.path.isdir(path):
-        raise UsageError(f"{option} {path}: is a directory")
+    """FileError unless ``path`` can be an output file (``trtdsl.files.check_output``)."""
+    from trtdsl.files import check_output
+
+    check_output(path, option)

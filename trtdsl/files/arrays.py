@@ -187,11 +187,16 @@ class NpzArchive:
     a small archive that inflates to gigabytes costs nothing unless asked for.
     """
 
-    def __init__(self, path: str, label: str | None = None) -> None:
-        self.where = label or path
+    def __init__(self, source: str | IO[bytes], label: str | None = None) -> None:
+        """Open ``source``: a path (read as a regular file) or a seekable binary stream
+        (``label`` then names it in messages)."""
+        self.where = label or (source if isinstance(source, str) else "the archive")
         self._stack = ExitStack()
         try:
-            stream = self._stack.enter_context(open_input(path, label))
+            if isinstance(source, str):
+                stream = self._stack.enter_context(open_input(source, label))
+            else:
+                stream = source
             try:
                 self._zip = zipfile.ZipFile(stream)
             except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:

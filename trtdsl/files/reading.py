@@ -51,7 +51,10 @@ def _label(path: str | os.PathLike[str], label: str | None) -> str:
 
 @contextmanager
 def open_input(
-    path: str | os.PathLike[str], label: str | None = None, limit: int | None = None
+    path: str | os.PathLike[str],
+    label: str | None = None,
+    limit: int | None = None,
+    updated: bool = False,
 ) -> Iterator[IO[bytes]]:
     """Open a regular file for reading (binary), as a context manager.
 
@@ -60,6 +63,8 @@ def open_input(
         label: how messages name it (default: the path), e.g. ``"--against acts.npz"``.
         limit: the largest size accepted, in bytes (None: no bound of its kind; callers that
             read it whole use ``read_bytes``, which checks the memory budget).
+        updated: the file is read to be rewritten by this command (a timing cache), so it
+            is not recorded as an input that writes must not touch.
     Raises:
         FileError: missing, not a regular file, unreadable, or larger than ``limit``.
     """
@@ -86,7 +91,8 @@ def open_input(
             )
         # Regular files ignore O_NONBLOCK; clear it anyway so reads behave as usual.
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
-        note_input(status, os.fspath(path))
+        if not updated:
+            note_input(status, os.fspath(path))
         stream = os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -102,7 +108,10 @@ def input_size(path: str | os.PathLike[str], label: str | None = None) -> int:
 
 
 def read_bytes(
-    path: str | os.PathLike[str], label: str | None = None, limit: int | None = None
+    path: str | os.PathLike[str],
+    label: str | None = None,
+    limit: int | None = None,
+    updated: bool = False,
 ) -> bytes:
     """The whole content of a regular file.
 
@@ -113,7 +122,7 @@ def read_bytes(
         FileError as ``open_input``; ResourceLimitError when it does not fit in memory.
     """
     name = _label(path, label)
-    with open_input(path, label, limit) as f:
+    with open_input(path, label, limit, updated) as f:
         size = os.fstat(f.fileno()).st_size
         require_memory(size, f"reading {name}")
         try:
