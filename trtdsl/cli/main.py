@@ -75,14 +75,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run_quietly(args)
     except TrtdslError as e:
-        message = " ".join(str(e).split("\n")) if "\n" not in str(e) else str(e)
-        print(f"trtdsl: error: {message}", file=sys.stderr)
+        print(f"trtdsl: error: {one_line(str(e))}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        # Sizes taken from input are checked against the memory budget before allocating;
+        # this is what is left (memory taken by another process meanwhile, say).
+        print(
+            f"trtdsl: error: {args.command}: ran out of memory (the machine has "
+            f"{_available()} available now)",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("trtdsl: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+
+
+def one_line(message: str) -> str:
+    """A message on one line: a summary line and the lines under it (a binding report lists
+    one key per line) as ``summary: line; line``, inner whitespace runs collapsed."""
+    lines = [" ".join(line.split()) for line in message.splitlines()]
+    first, *rest = [line for line in lines if line] or [""]
+    if not rest:
+        return first
+    return first + (" " if first.endswith(":") else ": ") + "; ".join(rest)
+
+
+def _available() -> str:
+    from trtdsl.files import available_memory, format_bytes
+
+    return format_bytes(available_memory())
 
 
 class _OneLine(logging.Formatter):
@@ -105,14 +129,17 @@ def _log_to_stderr() -> None:
 
 
 def _run_quietly(args: argparse.Namespace) -> int:
-    """Run the subcommand with NumPy's floating-point warnings silenced: an overflow to inf in
-    a float16 run is a finding the commands report (``compare`` names the layer), not a
-    RuntimeWarning with a source line for the user to decode."""
+    """Run the subcommand with NumPy's floating-point warnings silenced (an overflow to inf in
+    a float16 run is a finding the commands report: ``compare`` names the layer, not a
+    RuntimeWarning with a source line for the user to decode), in a scope that records every
+    file it reads, so that none of its outputs can land on one (``trtdsl.files.scope``)."""
     import warnings
 
     import numpy as np
 
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
+    from trtdsl.files import command_scope
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"), command_scope():
         warnings.simplefilter("ignore", RuntimeWarning)
         return int(args.func(args) or 0)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from trtdsl.errors import ModelError, TrtdslError, UsageError
+from trtdsl.files import TEXT_LIMIT, read_text
 from trtdsl.frontend.builder import ModelBuilder, Tensor
 from trtdsl.frontend.strides import check_stride_multiples
 from trtdsl.ir.graph import Graph
@@ -83,6 +85,11 @@ def _zoo_libraries() -> list[str]:
     return libraries
 
 
+def is_zoo_name(spec: str) -> bool:
+    """Whether ``spec`` is the bare name of a zoo model (no directory, no suffix)."""
+    return "/" not in spec and os.sep not in spec and spec in zoo_models()
+
+
 def resolve_model_path(spec: str | os.PathLike[str]) -> Path:
     """The file a model spec names: an existing path, or a zoo model name."""
     text = os.fspath(spec)
@@ -119,29 +126,42 @@ def load_python(path: str | os.PathLike[str]) -> Graph:
     """Import a Python model file and call its ``build() -> Graph``.
 
     A mistake in the model (a Python error raised in the model's own code, a wrong call of a
-    trtdsl function, a ModelError) becomes one ModelError ``FILE:LINE: ...`` at the model's line;
-    an error raised inside trtdsl itself is a trtdsl bug and propagates with its traceback.
+    trtdsl function, a ModelError, ``sys.exit()`` or an interrupt while it runs) becomes one
+    ModelError ``FILE:LINE: ...`` at the model's line; an error raised inside trtdsl itself is
+    a trtdsl bug and propagates with its traceback. What the model prints goes to stderr, so
+    a command's stdout (``info --format json``) stays its own.
     """
     path = Path(path)
+    source = read_text(path, limit=TEXT_LIMIT)  # a regular file, recorded as an input
     stem = re.sub(r"\W", "_", path.stem)
     module_name = f"_trtdsl_model_{stem}_{abs(hash(path.resolve()))}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
+    spec = importlib.util.spec_from_loader(module_name, loader=None, origin=str(path))
+    if spec is None:
         raise ModelError(f"{path}: cannot import as a Python module")
     module = importlib.util.module_from_spec(spec)
+    module.__file__ = str(path)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
-        build = getattr(module, "build", None)
-        if not callable(build):
-            raise ModelError(f"{path}: expected a function build() -> Graph, found none")
-        graph = build()
+        with contextlib.redirect_stdout(sys.stderr):
+            code = compile(source, str(path), "exec")
+            exec(code, module.__dict__)  # the user's own model file, named on the command line
+            build = getattr(module, "build", None)
+            if not callable(build):
+                raise ModelError(f"{path}: expected a function build() -> Graph, found none")
+            graph = build()
     except SyntaxError as e:
         if e.filename and Path(e.filename).resolve() != path.resolve():
             raise _model_mistake(e, path) from None
         raise ModelError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
     except TrtdslError:
         raise
+    except SystemExit as e:
+        raise ModelError(
+            f"{_model_line(e, path)}: the model called sys.exit({e.code!r}) while it was "
+            "loaded; a model file defines build() -> Graph and must not exit"
+        ) from None
+    except KeyboardInterrupt as e:
+        raise ModelError(f"{_model_line(e, path)}: interrupted while loading the model") from None
     except Exception as e:
         raise _model_mistake(e, path) from None
     finally:
@@ -155,6 +175,14 @@ def load_python(path: str | os.PathLike[str]) -> Graph:
     return graph
 
 
+def _model_line(error: BaseException, path: Path) -> str:
+    """``FILE:LINE`` of the model's last frame in ``error``'s traceback (or ``FILE``)."""
+    model = path.resolve()
+    frames = list(traceback.walk_tb(error.__traceback__))
+    lines = [line for frame, line in frames if Path(frame.f_code.co_filename).resolve() == model]
+    return f"{path}:{lines[-1]}" if lines else str(path)
+
+
 def _model_mistake(error: Exception, path: Path) -> Exception:
     """A ModelError at the model's line for ``error``, or ``error`` itself if trtdsl raised it.
 
@@ -165,10 +193,7 @@ def _model_mistake(error: Exception, path: Path) -> Exception:
     frames = list(traceback.walk_tb(error.__traceback__))
     if frames and _inside_trtdsl(frames[-1][0].f_code.co_filename):
         return error
-    model = path.resolve()
-    lines = [line for frame, line in frames if Path(frame.f_code.co_filename).resolve() == model]
-    where = f"{path}:{lines[-1]}" if lines else str(path)
-    return ModelError(f"{where}: {type(error).__name__}: {error}")
+    return ModelError(f"{_model_line(error, path)}: {type(error).__name__}: {error}")
 
 
 def _inside_trtdsl(filename: str) -> bool:

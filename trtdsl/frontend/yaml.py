@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from trtdsl.errors import ModelError, TrtdslError
+from trtdsl.files import read_text
 from trtdsl.frontend.builder import ModelBuilder, Tensor, unknown_op_hint
 from trtdsl.frontend.yaml_loader import LineDict, parse_yaml, where
 from trtdsl.frontend.yaml_sections import SectionReader
@@ -86,11 +87,7 @@ def load_yaml(path: str | os.PathLike[str]) -> Graph:
         ModelError ``FILE:LINE: LAYER PATH: what was expected, what was found``.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
-        raise ModelError(f"{path}: cannot read model file: {reason}") from None
+    text = read_text(path)  # FileError naming it: missing, not a regular file, not UTF-8
     return load_yaml_text(text, str(path), base_dir=path.parent)
 
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from trtdsl.errors import ModelError, TrtdslError
+from trtdsl.files import read_text
 from trtdsl.frontend.builder import ModelBuilder
 from trtdsl.frontend.yaml_loader import LineDict, LineList, parse_yaml, where
 from trtdsl.frontend.yaml_values import (
@@ -46,11 +47,9 @@ class SectionReader:
                     f"{loc}: include: {relative!r} is already being included (an include cycle)"
                 )
             try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as e:
-                raise ModelError(
-                    f"{loc}: include: cannot read {relative!r}: {getattr(e, 'strerror', e)}"
-                ) from None
+                text = read_text(path)
+            except TrtdslError as e:
+                raise ModelError(f"{loc}: include: cannot read {relative!r}: {e}") from None
             library = expect_mapping(
                 parse_yaml(text, str(path)), f"{path}:1", "include", "a mapping with 'blocks'"
             )
