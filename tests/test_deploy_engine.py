@@ -22,7 +22,7 @@ from trtdsl import (
     run_reference,
 )
 from trtdsl.backends.trt import build_network
-from trtdsl.errors import EngineNotRunnableError, UsageError
+from trtdsl.errors import FileError, EngineNotRunnableError, UsageError
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_errors_are_the_clis(emulated_engine: Path, tmp_path: Path) -> None:
     engine.close()
     with pytest.raises(UsageError, match="is closed"):
         engine(x=np.zeros((1, 3, 8, 8), np.float32))
-    with pytest.raises(UsageError, match=r"cannot read the engine"):
+    with pytest.raises(FileError, match=r"missing.engine: no such file"):
         Engine.load(tmp_path / "missing.engine")
 
 

@@ -17,8 +17,16 @@ from safetensors.numpy import save_file
 
 from trtdsl import BuildConfig, emit_network, import_trt, load_model, prepare_graph, random_weights
 from trtdsl.backends.trt import build_network
+from trtdsl.backends.trt.sidecar import (
+    EngineSidecar,
+    IORecord,
+    ModelRecord,
+    OptionsRecord,
+    WeightsRecord,
+)
 from trtdsl.deploy.refit import check_refittable_by_name, refit_plan
 from trtdsl.errors import BackendError, UsageError
+from trtdsl.files import parse_record
 from trtdsl.runtime.engines import deserialize
 from trtdsl.runtime.runner import EngineRunner
 
@@ -42,17 +50,24 @@ def _emulated_engine(directory: Path, model: Path, seed: int = 0, refittable: bo
     graph = load_model(str(model))
     config = BuildConfig(refittable=refittable)
     path = directory / "model.engine"
-    path.write_bytes(_plan(graph, random_weights(graph, seed=seed), refittable=refittable))
-    sidecar = {
-        "precision": "fp32",
-        "options": config.to_dict(),
-        "model": {
-            "spec": str(model),
-            "graph_sha256": hashlib.sha256(graph.format().encode()).hexdigest(),
-        },
-        "weights": {"source": f"random:{seed}"},
-    }
-    Path(f"{path}.json").write_text(json.dumps(sidecar))
+    plan = _plan(graph, random_weights(graph, seed=seed), refittable=refittable)
+    path.write_bytes(plan)
+    digest = hashlib.sha256(plan).hexdigest()
+    sidecar = EngineSidecar(
+        trtdsl="0.1.0",
+        product="trtdsl emulator",
+        version="11.4.0-emulated",
+        backend="emulated",
+        targets="the CPU emulator",
+        precision="fp32",
+        model=ModelRecord("tiny", str(model), hashlib.sha256(graph.format().encode()).hexdigest()),
+        weights=WeightsRecord(f"random:{seed}", digest),
+        options=parse_record(OptionsRecord, config.to_dict(), "options"),
+        io=IORecord((), ()),
+        engine_bytes=len(plan),
+        engine_sha256=digest,
+    )
+    Path(f"{path}.json").write_bytes(sidecar.to_json())
     return path
 
 
@@ -128,7 +143,14 @@ def test_cli_refit_writes_an_engine_equal_to_a_fresh_build(
     save_file(dict(new), str(tmp_path / "new.safetensors"))
     out = tmp_path / "new.engine"
     result = cli(
-        "refit", str(engine), "--weights", str(tmp_path / "new.safetensors"), "-o", str(out)
+        "refit",
+        str(engine),
+        "--model",
+        str(tiny_model),
+        "--weights",
+        str(tmp_path / "new.safetensors"),
+        "-o",
+        str(out),
     )
     assert result.code == 0, result.err  # type: ignore[attr-defined]
     assert "refit: 4 named weights set" in result.out  # type: ignore[attr-defined]
@@ -175,7 +197,9 @@ def test_cli_refit_refuses_a_checkpoint_that_does_not_bind(
     engine = _emulated_engine(tmp_path, tiny_model)
     weights = _checkpoint(tmp_path / "bad.safetensors", tiny_model, change)
     out = tmp_path / "out.engine"
-    result = cli("refit", str(engine), "--weights", weights, "-o", str(out))
+    result = cli(
+        "refit", str(engine), "--model", str(tiny_model), "--weights", weights, "-o", str(out)
+    )
     assert result.code == 2  # type: ignore[attr-defined]
     (line,) = result.err.splitlines()  # type: ignore[attr-defined]
     assert line.startswith("trtdsl: error: weights ")
@@ -195,12 +219,13 @@ def test_cli_refit_usage_errors(tmp_path: Path, tiny_model: Path, cli, write_mod
 
     engine = str(_emulated_engine(tmp_path, tiny_model, refittable=False))
     refused("was built without --refittable", engine)
-    refused("cannot read the engine", str(tmp_path / "none.engine"))
+    refused("none.engine: no such file", str(tmp_path / "none.engine"))
     engine = str(_emulated_engine(tmp_path, tiny_model))
+    refused("records the model", engine)  # a model file is never taken from the sidecar
     other = write_model("other.yaml", tiny_model.read_text().replace("features: 5", "features: 6"))
     refused("not the model", engine, "--model", str(other))
     Path(f"{engine}.json").unlink()
-    refused("missing or unreadable; refit needs the sidecar", engine)
+    refused("this command needs the sidecar", engine)
 
 
 # -- real TensorRT ----------------------------------------------------------------------------
@@ -243,7 +268,7 @@ def test_refit_on_real_tensorrt(
     )  # type: ignore[attr-defined]
     assert cli("compile", str(tiny_model), "--weights", new, "-o", str(fresh)).code == 0  # type: ignore[attr-defined]
     out = tmp_path / "refitted.engine"
-    result = cli("refit", str(engine), "--weights", new, "-o", str(out))
+    result = cli("refit", str(engine), "--model", str(tiny_model), "--weights", new, "-o", str(out))
     assert result.code == 0, result.err  # type: ignore[attr-defined]
     from trtdsl import Engine
 

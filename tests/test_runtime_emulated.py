@@ -237,7 +237,7 @@ def test_cli_bench_and_inspect_engine_file(engine_path: Path, capsys) -> None:
     # without the model, node names come from the layer metadata alone
     assert {tuple(layer["nodes"]) for layer in data["layers"]} >= {("conv1",), ("fc",)}
     assert main(["inspect", str(engine_path.with_name("missing.engine"))]) == 2
-    assert "cannot read the engine" in capsys.readouterr().err
+    assert "missing.engine: no such file" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(

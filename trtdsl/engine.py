@@ -48,8 +48,9 @@ class Engine:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], memory: str = "auto") -> Engine:
-        """Read and deserialize an engine file (its sidecar, if any, names its targets in
-        the message when this machine cannot run it)."""
+        """Read and deserialize an engine file. Its sidecar, if any, must belong to it (the
+        engine's sha256 is compared with the one it records) and names its targets in the
+        message when this machine cannot run it."""
         from trtdsl.runtime.engines import open_engine
 
         return cls(open_engine(path), memory)
@@ -60,7 +61,7 @@ class Engine:
         from trtdsl.backends.trt import import_trt
         from trtdsl.runtime.engines import deserialize, plan_backend
 
-        return cls(deserialize(plan, import_trt(plan_backend(plan)), source), memory)
+        return cls(deserialize(plan, import_trt(plan_backend(plan, source)), source), memory)
 
     # -- description --------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from trtdsl.cli.args import (
 )
 from trtdsl.errors import UsageError
 from trtdsl.ir.graph import Graph
-from trtdsl.runtime.engines import LoadedEngine, is_engine_path
+from trtdsl.runtime.engines import EngineFile, LoadedEngine, is_engine_path
 
 MEMORY_CHOICES = ("auto", "device", "host")
 
@@ -99,12 +99,14 @@ def load_source(args: argparse.Namespace, engine_ok: bool = True) -> Source:
 
 
 def open_engine_with_inputs(
-    args: argparse.Namespace, path: str
+    args: argparse.Namespace, engine: str | EngineFile
 ) -> tuple[LoadedEngine, dict[str, np.ndarray]]:
-    """An engine file and its inputs from ``--input``/``--shape``/``--seed``; the options that
-    only apply to a MODEL are refused."""
+    """An engine file (a path, or the file already read) and its inputs from
+    ``--input``/``--shape``/``--seed``; the options that only apply to a MODEL are refused
+    (before the engine is read)."""
+    from trtdsl.backends.trt import import_trt
     from trtdsl.cli.inputs import engine_inputs
-    from trtdsl.runtime.engines import open_engine
+    from trtdsl.runtime.engines import deserialize, read_engine_file
     from trtdsl.runtime.runner import engine_io
 
     if args.weights:
@@ -115,7 +117,9 @@ def open_engine_with_inputs(
         raise UsageError("--cache applies to a MODEL built in memory; an engine is already built")
     if getattr(args, "precision", "fp32") != "fp32" or getattr(args, "keep_fp32", None):
         raise UsageError("--precision/--keep-fp32 apply to a MODEL; an engine is already built")
-    loaded = open_engine(path)
+    file = read_engine_file(engine) if isinstance(engine, str) else engine
+    targets = file.sidecar.targets if file.sidecar is not None else None
+    loaded = deserialize(file.plan, import_trt(file.backend), file.path, targets)
     inputs = [t for t in engine_io(loaded.engine) if t.is_input]
     shapes = {name: r.opt for name, r in shape_args(args).items()}
     return loaded, engine_inputs(inputs, args.input, shapes, args.seed)

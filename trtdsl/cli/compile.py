@@ -4,9 +4,9 @@ reference executor."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -26,7 +26,6 @@ from trtdsl.backends.trt import (
     prepare_for_build,
     profile_shapes,
 )
-from trtdsl.backends.trt.files import write_atomic
 from trtdsl.backends.trt.layers import network_io
 from trtdsl.backends.trt.module import (
     backend_of,
@@ -34,6 +33,17 @@ from trtdsl.backends.trt.module import (
     describe_version,
     is_emulator,
     product_name,
+)
+from trtdsl.backends.trt.sidecar import (
+    CacheRecord,
+    EngineSidecar,
+    IORecord,
+    IOTensorRecord,
+    ModelRecord,
+    OptionsRecord,
+    ProfileRecord,
+    WeightsRecord,
+    sidecar_path,
 )
 from trtdsl.cli._engine_args import add_input_options
 from trtdsl.cli.args import (
@@ -44,7 +54,7 @@ from trtdsl.cli.args import (
     add_precision_options,
     add_weights_options,
     build_config,
-    check_output_directory,
+    check_command_outputs,
     load_bound_weights,
     load_graph,
     open_cache,
@@ -53,6 +63,7 @@ from trtdsl.cli.format import Column, print_table
 from trtdsl.debug.check import check_engine
 from trtdsl.debug.inputs import seeded_inputs
 from trtdsl.errors import BackendError, EngineNotRunnableError, TrtdslError
+from trtdsl.files import write_files
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.types import Precision, ShapeRange
 from trtdsl.runtime.engines import not_runnable_reason
@@ -133,8 +144,14 @@ def run(args: argparse.Namespace) -> int:
     cache = open_cache(args)
     profiles = profile_shapes(graph, config)
     path = None if emulated else (args.output or f"{graph.name}.engine")
-    if path is not None:
-        check_output_directory(path, "-o")
+    check_command_outputs(
+        args,
+        [
+            ("-o", path),
+            ("-o", sidecar_path(path) if path else None),
+            ("--timing-cache", config.timing_cache),
+        ],
+    )
     bound = load_bound_weights(args, graph)
     check_inputs = _check_inputs(args, graph, profiles)
     prepared, weights = prepare_for_build(graph, bound.arrays, config)
@@ -149,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     out.line(f"options: {config.describe()}")
     if args.print_layers:
         _print_layers(layers)
-    cached: dict[str, Any] | None = None
+    cached: CacheRecord | None = None
     if cache is None:
         with _progress_bar(sys.stderr) as progress:
             result = build_network(emitted, config, progress=progress)
@@ -160,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     label = (
         " (emulated)" if emulated else f" ({describe_targets(trt, config.compute_capabilities)})"
     )
-    if cached is not None and cached["hit"]:
+    if cached is not None and cached.hit:
         out.line(
             f"build{label}: skipped (cached; built in {result.seconds:.2f} s), "
             f"{len(result.plan):,} bytes"
@@ -175,15 +192,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     sidecar = _sidecar(args, graph, bound.arrays, trt, config, emitted, result, profiles, check)
     if cached is not None:
-        sidecar["cache"] = cached
-    _write_outputs(path, result.plan, sidecar)
+        sidecar = dataclasses.replace(sidecar, cache=cached)
+    # The engine and its sidecar together or neither; a previous pair stays intact on failure.
+    write_files([(path, result.plan), (sidecar_path(path), sidecar.to_json())])
     out.line(f"engine: {path} ({len(result.plan):,} bytes) and {path}.json")
     return 0
 
 
 def _build_through_cache(
     cache: Any, emitted: Any, config: BuildConfig, out: _Output
-) -> tuple[BuildResult, dict[str, Any]]:
+) -> tuple[BuildResult, CacheRecord]:
     """Read the engine from ``--cache`` or build it and store it there; says which."""
     from trtdsl.deploy.cache import cache_key
 
@@ -197,7 +215,7 @@ def _build_through_cache(
         out.line(f"cache: hit {key.digest[:12]}: build skipped, engine read from {where}")
     else:
         out.line(f"cache: miss {key.digest[:12]}: built and stored as {where}")
-    return result, {"dir": str(cache.directory), "key": key.digest, "hit": hit}
+    return result, CacheRecord(str(cache.directory), key.digest, hit)
 
 
 class _Output:
@@ -360,17 +378,6 @@ def _report_detections(found: dict[str, Any], inputs: str, label: str, out: _Out
     )
 
 
-def _sha256_file(path: str) -> str | None:
-    try:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
-    except OSError:
-        return None
-
-
 def _sha256_arrays(arrays: Mapping[str, np.ndarray]) -> str:
     h = hashlib.sha256()
     for key in sorted(arrays):
@@ -390,66 +397,59 @@ def _sidecar(
     result: BuildResult,
     profiles: Mapping[str, ShapeRange],
     check: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """The engine's JSON sidecar: what built it, for which GPUs, from what, how it checked."""
+) -> EngineSidecar:
+    """The engine's sidecar: what built it, for which GPUs, from what, how it checked."""
     from trtdsl import __version__
+    from trtdsl.files import parse_record, sha256_file
     from trtdsl.frontend.load import resolve_model_path
     from trtdsl.runtime.cuda import gpu_compute_capability
 
     try:
-        model_path = str(resolve_model_path(args.model))
+        model_sha256: str | None = sha256_file(resolve_model_path(args.model))
     except TrtdslError:
-        model_path = None
+        model_sha256 = None
     inputs, outputs = network_io(emitted.network)
     cc, gpu = gpu_compute_capability()
-    return {
-        "trtdsl": __version__,
-        "product": product_name(trt),
-        "version": str(trt.__version__),
-        "backend": backend_of(trt),
-        "compute_capabilities": list(config.compute_capabilities) or None,
-        "targets": describe_targets(trt, config.compute_capabilities),
-        "build_machine_gpu": gpu if cc is not None else None,
-        "precision": config.precision.value,
-        "model": {
-            "name": graph.name,
-            "spec": args.model,
-            "file_sha256": _sha256_file(model_path) if model_path else None,
-            "graph_sha256": hashlib.sha256(graph.format().encode()).hexdigest(),
-        },
-        "weights": {"source": args.weights, "sha256": _sha256_arrays(weights)},
-        "options": config.to_dict(),
-        "io": {
-            "inputs": [_io(t, profiles.get(t.name)) for t in inputs],
-            "outputs": [_io(t, None) for t in outputs],
-        },
-        "layers": [la.name for la in network_layers(trt, emitted.network)],
-        "builder_layer_information": list(result.layer_information),
-        "build_seconds": round(result.seconds, 3),
-        "engine_bytes": len(result.plan),
-        "engine_sha256": hashlib.sha256(result.plan).hexdigest(),
-        "notes": list(result.notes),
-        "check": check,
-    }
+    return EngineSidecar(
+        trtdsl=__version__,
+        product=product_name(trt),
+        version=str(trt.__version__),
+        backend=backend_of(trt),
+        compute_capabilities=tuple(config.compute_capabilities) or None,
+        targets=describe_targets(trt, config.compute_capabilities),
+        build_machine_gpu=gpu if cc is not None else None,
+        precision=config.precision.value,
+        model=ModelRecord(
+            name=graph.name,
+            spec=args.model,
+            graph_sha256=hashlib.sha256(graph.format().encode()).hexdigest(),
+            file_sha256=model_sha256,
+        ),
+        weights=WeightsRecord(args.weights, _sha256_arrays(weights)),
+        options=parse_record(OptionsRecord, config.to_dict(), "the build options"),
+        io=IORecord(
+            tuple(_io(t, profiles.get(t.name)) for t in inputs),
+            tuple(_io(t, None) for t in outputs),
+        ),
+        layers=tuple(la.name for la in network_layers(trt, emitted.network)),
+        builder_layer_information=tuple(result.layer_information),
+        build_seconds=round(result.seconds, 3),
+        engine_bytes=len(result.plan),
+        engine_sha256=hashlib.sha256(result.plan).hexdigest(),
+        notes=tuple(result.notes),
+        check=_json_ready(check),
+    )
 
 
-def _io(t: Any, profile: ShapeRange | None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": t.name, "dtype": t.dtype, "shape": list(t.shape)}
+def _json_ready(value: Any) -> Any:
+    """``value`` as plain JSON values (the check record holds tuples and NumPy scalars)."""
+    return json.loads(
+        json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v))
+    )
+
+
+def _io(t: Any, profile: ShapeRange | None) -> IOTensorRecord:
+    record = None
     if profile is not None:
-        entry["profile"] = {
-            "min": list(profile.min),
-            "opt": list(profile.opt),
-            "max": list(profile.max),
-        }
-    return entry
-
-
-def _write_outputs(path: str, plan: bytes, sidecar: Mapping[str, Any]) -> None:
-    """The engine, then its sidecar, each atomically; no engine stays without its sidecar."""
-    check_output_directory(path, "-o")
-    write_atomic(path, plan)
-    try:
-        write_atomic(path + ".json", (json.dumps(sidecar, indent=2) + "\n").encode())
-    except BaseException:
-        os.unlink(path)
-        raise
+        record = ProfileRecord(tuple(profile.min), tuple(profile.opt), tuple(profile.max))
+    return IOTensorRecord(t.name, t.dtype, tuple(t.shape), record)

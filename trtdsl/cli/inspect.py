@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trtdsl.cli._engine_args import add_source_arguments, load_source
 from trtdsl.cli.format import Column, add_format_option, print_json, print_table
 from trtdsl.errors import EngineNotRunnableError
+
+if TYPE_CHECKING:
+    from trtdsl.backends.trt.sidecar import EngineSidecar
 
 EXAMPLES = """examples:
   trtdsl inspect resnet50.engine
@@ -42,22 +45,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from trtdsl.runtime.engines import is_engine_path, read_sidecar
+    from trtdsl.cli._engine_args import open_engine_with_inputs
+    from trtdsl.runtime.engines import is_engine_path, read_engine_file
     from trtdsl.runtime.layers import inspect_engine
     from trtdsl.runtime.runner import engine_io
 
-    try:
+    if is_engine_path(args.source):
+        # The engine and its sidecar are read and checked to belong together first: a
+        # sidecar is never shown for an engine it does not describe.
+        engine = read_engine_file(args.source)
+        try:
+            loaded, feed = open_engine_with_inputs(args, engine)
+        except EngineNotRunnableError as e:
+            if engine.sidecar is None:
+                raise
+            return _print_sidecar(args, engine.sidecar, str(e))
+    else:
         source = load_source(args)
-    except EngineNotRunnableError as e:
-        sidecar = read_sidecar(args.source) if is_engine_path(args.source) else None
-        if sidecar is None:
-            raise
-        return _print_sidecar(args, sidecar, str(e))
-    loaded = source.loaded
+        loaded, feed = source.loaded, source.feed
     context = loaded.engine.create_execution_context()
     for t in engine_io(loaded.engine):
         if t.is_input and any(d < 0 for d in t.shape):
-            context.set_input_shape(t.name, source.feed[t.name].shape)
+            context.set_input_shape(t.name, feed[t.name].shape)
     info = inspect_engine(
         loaded.engine, loaded.trt, loaded.description, context, loaded.node_names()
     )
@@ -152,43 +161,46 @@ def builder_layers(lines: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def _print_sidecar(args: argparse.Namespace, sidecar: dict[str, Any], why: str) -> int:
+def _print_sidecar(args: argparse.Namespace, sidecar: EngineSidecar, why: str) -> int:
     """What can be read without running the engine: its sidecar and the builder's layers."""
-    layers = builder_layers(list(sidecar.get("builder_layer_information") or []))
-    io = sidecar.get("io") or {}
+    from trtdsl.files import record_to_json
+
+    layers = builder_layers(list(sidecar.builder_layer_information))
+    io = sidecar.io
     if args.format == "json":
         print_json(
             {
                 "source": args.source,
                 "runnable_here": False,
                 "why": why,
-                "product": sidecar.get("product"),
-                "version": sidecar.get("version"),
-                "targets": sidecar.get("targets"),
-                "precision": sidecar.get("precision"),
-                "io": io,
+                "product": sidecar.product,
+                "version": sidecar.version,
+                "targets": sidecar.targets,
+                "precision": sidecar.precision,
+                "io": record_to_json(io),
                 "builder_layers": layers,
             }
         )
         return 0
     print(
-        f"engine: {sidecar.get('product')} {sidecar.get('version')} ({args.source}), built for "
-        f"{sidecar.get('targets')}, precision {sidecar.get('precision')}; {len(layers)} engine "
-        "layers"
+        f"engine: {sidecar.product} {sidecar.version} ({args.source}), built for "
+        f"{sidecar.targets}, precision {sidecar.precision}; {len(layers)} engine layers"
     )
     print(f"!! not run: {why}; shown from {args.source}.json (the builder's layer information)")
     io_rows = [
         {
-            "name": t.get("name", ""),
+            "name": t.name,
             "mode": mode,
-            "dtype": t.get("dtype", ""),
-            "dims": _dims(t.get("shape", "")),
-            "profile": " .. ".join(_dims(t["profile"][k]) for k in ("min", "opt", "max"))
-            if t.get("profile")
+            "dtype": t.dtype,
+            "dims": _dims(list(t.shape)),
+            "profile": " .. ".join(
+                _dims(list(shape)) for shape in (t.profile.min, t.profile.opt, t.profile.max)
+            )
+            if t.profile is not None
             else "",
         }
-        for mode in ("inputs", "outputs")
-        for t in io.get(mode, [])
+        for mode, tensors in (("inputs", io.inputs), ("outputs", io.outputs))
+        for t in tensors
     ]
     print_table(
         [

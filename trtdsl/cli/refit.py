@@ -4,22 +4,25 @@ state_dict name, prepared exactly as at build time, checked against the referenc
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
-import json
 import os
 from typing import Any
 
-from trtdsl.cli.args import add_rename_option, check_output_directory
-from trtdsl.errors import UsageError, WeightError
+from trtdsl.cli.args import add_rename_option, check_command_outputs
+from trtdsl.errors import UsageError
 
 EXAMPLES = """examples:
   trtdsl compile resnet50 --weights old.safetensors --refittable -o r50.engine
   trtdsl refit r50.engine --weights new.safetensors -o r50-new.engine
 
-The engine's sidecar (ENGINE.json, written by trtdsl compile) says which model, precision and
-keep-fp32 patterns built it; the new checkpoint must bind to that model exactly (every key, no
-others, the same shapes). TensorRT-RTX 1.7 cannot build refittable engines without a GPU, and
-refitting needs a GPU that runs the engine; the emulator refits emulated plans on a CPU.
+The engine's sidecar (ENGINE.json, written by trtdsl compile) says which precision and keep-fp32
+patterns built it, and the sha256 of the engine and of the model's graph: both are checked
+before any weights are read. The model comes from --model (a zoo model recorded in the sidecar
+is the default; a model file is never loaded because a sidecar names it), and the new
+checkpoint must bind to it exactly (every key, no others, the same shapes).
+TensorRT-RTX 1.7 cannot build refittable engines without a GPU, and refitting needs a GPU
+that runs the engine; the emulator refits emulated plans on a CPU.
 """
 
 
@@ -48,8 +51,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--model",
         metavar="MODEL",
-        help="the model file, when the path in ENGINE.json no longer resolves (it must be the "
-        "same model)",
+        help="the model the engine was built from (default: the zoo model ENGINE.json "
+        "records; a model file is never taken from the sidecar, so give it here)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the check's inputs (0)")
     parser.add_argument(
@@ -60,61 +63,52 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from trtdsl.backends.trt import BuildConfig, import_trt, prepare_graph
-    from trtdsl.backends.trt.files import write_atomic
     from trtdsl.backends.trt.module import describe_version
+    from trtdsl.backends.trt.sidecar import RefitRecord, WeightsRecord, sidecar_path
+    from trtdsl.cli.compile import _sha256_arrays
     from trtdsl.deploy.refit import refit_plan
+    from trtdsl.files import write_files
     from trtdsl.frontend.load import load_model
-    from trtdsl.ir.types import Precision, parse_shapes
-    from trtdsl.runtime.engines import plan_backend, read_sidecar
+    from trtdsl.ir.types import Precision
+    from trtdsl.runtime.engines import read_engine_file
     from trtdsl.weights import load_weights
 
     engine_path = args.engine
-    try:
-        with open(engine_path, "rb") as f:
-            plan = f.read()
-    except OSError as e:
-        raise UsageError(f"{engine_path}: cannot read the engine: {e.strerror or e}") from None
-    sidecar = read_sidecar(engine_path)
-    if sidecar is None:
-        raise UsageError(
-            f"{engine_path}.json: missing or unreadable; refit needs the sidecar trtdsl compile "
-            "wrote beside the engine (it records the model, precision and options)"
-        )
-    options = sidecar.get("options") or {}
-    if not options.get("refittable"):
+    check_command_outputs(
+        args, [("-o", args.output), ("-o", sidecar_path(args.output))], [sidecar_path(engine_path)]
+    )
+    # The engine and its sidecar are read and checked to belong together (sha256) before
+    # anything in the sidecar is believed.
+    engine = read_engine_file(engine_path, sidecar_required=True)
+    sidecar = engine.sidecar
+    assert sidecar is not None
+    options = sidecar.options
+    if not options.refittable:
         raise UsageError(
             f"{engine_path} was built without --refittable; build it with trtdsl compile "
             "... --refittable to refit it"
         )
-    precision = Precision.parse(sidecar.get("precision", "fp32"))
+    precision = Precision.parse(sidecar.precision)
     if precision.quantized is not None:
         raise UsageError(
             f"{engine_path} is {precision.value}: its quantization scales were calibrated for "
             "the old weights; calibrate the new weights and compile again"
         )
-    check_output_directory(args.output, "-o")
-    model = sidecar.get("model") or {}
-    spec = args.model or model.get("spec")
-    if not spec:
-        raise UsageError(f"{engine_path}.json names no model; pass --model MODEL")
-    shapes = parse_shapes([f"{n}={r}" for n, r in (options.get("shapes") or {}).items()])
+    spec = args.model or _recorded_model(engine_path, sidecar.model.spec)
+    shapes = options.profile_shapes()
     fixed = {name: r.opt for name, r in shapes.items() if r.is_fixed}
     graph = load_model(spec, fixed) if fixed else load_model(spec)
-    recorded = model.get("graph_sha256")
-    if recorded and hashlib.sha256(graph.format().encode()).hexdigest() != recorded:
+    if hashlib.sha256(graph.format().encode()).hexdigest() != sidecar.model.graph_sha256:
         raise UsageError(
             f"model {spec}: not the model {engine_path} was built from (its graph differs from "
             "the one recorded in the sidecar); pass --model with that model"
         )
     renames = [(pattern, replacement) for pattern, replacement in args.rename or ()]
-    try:
-        bound = load_weights(args.weights, graph, rename=renames or None)
-    except WeightError as e:
-        raise WeightError(_one_line(str(e))) from None
-    keep_fp32 = tuple(options.get("keep_fp32") or ())
+    bound = load_weights(args.weights, graph, rename=renames or None)
+    keep_fp32 = tuple(options.keep_fp32)
     prepared, weights = prepare_graph(graph, bound.arrays, precision, keep_fp32)
-    trt = import_trt(plan_backend(plan))
-    result = refit_plan(plan, trt, prepared, weights, engine_path)
+    trt = import_trt(engine.backend)
+    result = refit_plan(engine.plan, trt, prepared, weights, engine_path)
     print(f"engine: {engine_path} ({describe_version(trt)})")
     print(f"weights: {bound.source}")
     print(
@@ -125,29 +119,42 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_check:
         config = BuildConfig(precision=precision, keep_fp32=keep_fp32, shapes=shapes)
         check = _check(trt, result.plan, graph, bound.arrays, config, args.seed)
-    from trtdsl.cli.compile import _sha256_arrays
-
-    new_sidecar: dict[str, Any] = dict(sidecar)
-    new_sidecar.update(
-        weights={"source": args.weights, "sha256": _sha256_arrays(bound.arrays)},
+    new_sidecar = dataclasses.replace(
+        sidecar,
+        weights=WeightsRecord(args.weights, _sha256_arrays(bound.arrays)),
         engine_bytes=len(result.plan),
         engine_sha256=hashlib.sha256(result.plan).hexdigest(),
-        refit={
-            "from": os.path.abspath(engine_path),
-            "from_engine_sha256": hashlib.sha256(plan).hexdigest(),
-            "weights": list(result.names),
-        },
-        check=check,
+        refit=RefitRecord(
+            os.path.abspath(engine_path),
+            hashlib.sha256(engine.plan).hexdigest(),
+            tuple(result.names),
+        ),
+        check=_json_ready(check),
+        cache=None,
     )
-    new_sidecar.pop("cache", None)
-    write_atomic(args.output, result.plan)
-    try:
-        write_atomic(args.output + ".json", (json.dumps(new_sidecar, indent=2) + "\n").encode())
-    except BaseException:
-        os.unlink(args.output)
-        raise
+    write_files([(args.output, result.plan), (sidecar_path(args.output), new_sidecar.to_json())])
     print(f"engine: {args.output} ({len(result.plan):,} bytes) and {args.output}.json")
     return 0
+
+
+def _recorded_model(engine_path: str, spec: str) -> str:
+    """The model a sidecar records, when it is a zoo name (package data trtdsl ships); a
+    path is never loaded from a sidecar: a downloaded engine must not run a file of its
+    choosing. UsageError asking for ``--model`` otherwise."""
+    from trtdsl.frontend.load import is_zoo_name
+
+    if is_zoo_name(spec):
+        return spec
+    raise UsageError(
+        f"{engine_path}.json records the model {spec!r}, a file; refit loads a model only "
+        "from the command line: pass --model MODEL (the model the engine was built from)"
+    )
+
+
+def _json_ready(value: Any) -> Any:
+    from trtdsl.cli.compile import _json_ready as json_ready
+
+    return json_ready(value)
 
 
 def _check(
@@ -177,9 +184,3 @@ def _check(
             f"{tolerance:g}; nothing written"
         )
     return {"level": "engine" if not label else "emulated", "tolerance": tolerance, **result}
-
-
-def _one_line(message: str) -> str:
-    """A binding report (a summary line and one line per key) on one line."""
-    first, *rest = [line.strip() for line in message.splitlines() if line.strip()]
-    return first + (": " + "; ".join(" ".join(r.split()) for r in rest) if rest else "")

@@ -6,7 +6,7 @@ this module never imports ``tensorrt`` itself.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trtdsl.backends.trt.module import BACKENDS
-from trtdsl.errors import BackendError, EngineNotRunnableError, UsageError
+from trtdsl.errors import BackendError, EngineNotRunnableError, FileError, FileFormatError
+from trtdsl.files import read_bytes
 from trtdsl.ir.graph import Graph
 
 if TYPE_CHECKING:
     from trtdsl.backends.trt import BuildConfig, EmittedNetwork
+    from trtdsl.backends.trt.sidecar import EngineSidecar
 
 PlanBuilder = Callable[["EmittedNetwork", "BuildConfig"], bytes]
 """``(emitted, config) -> plan``: how ``build_in_memory`` builds (default ``build_engine``;
@@ -127,43 +129,102 @@ def deserialize(
     return LoadedEngine(engine, trt, describe_version(trt), source, None, [runtime])
 
 
-def open_engine(path: str | os.PathLike[str]) -> LoadedEngine:
-    """Read and deserialize an engine file; emulator plans are recognised by their header.
+@dataclass(frozen=True)
+class EngineFile:
+    """An engine file as read: its bytes, the product that wrote them (told by the plan's
+    first bytes), and its sidecar when one lies beside it (checked to belong to it).
+
+    Attributes:
+        path: the engine file; plan: its bytes.
+        backend: ``emulated``, ``tensorrt-rtx`` or ``tensorrt`` (``plan_backend``).
+        sidecar: ``ENGINE.json`` (None when there is none).
+    """
+
+    path: str
+    plan: bytes
+    backend: str
+    sidecar: EngineSidecar | None
+
+
+def read_engine_file(path: str | os.PathLike[str], sidecar_required: bool = False) -> EngineFile:
+    """Read an engine file and its sidecar, and check that they belong together.
 
     Raises:
-        UsageError if the file cannot be read; TensorRTMissingError for a real plan without
-        TensorRT; BackendError if deserialization fails.
+        FileError: the engine is missing, not a regular file, or does not fit in memory.
+        FileFormatError: the bytes are no engine trtdsl knows; the sidecar is damaged or
+            forged (naming the field); or the engine's sha256 is not the one its sidecar
+            records (naming both files): a truncated engine, or another engine's sidecar.
+    """
+    from trtdsl.backends.trt.sidecar import read_sidecar, sidecar_path
+
+    text = os.fspath(path)
+    plan = read_bytes(text)
+    backend = plan_backend(plan, text)
+    sidecar = read_sidecar(text)
+    if sidecar is None and sidecar_required:
+        raise FileError(
+            f"{sidecar_path(text)}: no such file; this command needs the sidecar trtdsl "
+            "compile wrote beside the engine"
+        )
+    if sidecar is not None:
+        digest = hashlib.sha256(plan).hexdigest()
+        if digest != sidecar.engine_sha256:
+            raise FileFormatError(
+                f"{text} and {sidecar_path(text)} do not belong together: the engine's sha256 "
+                f"is {digest[:12]}..., its sidecar records {sidecar.engine_sha256[:12]}... "
+                f"({len(plan):,} bytes here, {sidecar.engine_bytes:,} recorded): a truncated "
+                "or replaced engine, or another engine's sidecar"
+            )
+    return EngineFile(text, plan, backend, sidecar)
+
+
+def open_engine(path: str | os.PathLike[str]) -> LoadedEngine:
+    """Read and deserialize an engine file (``read_engine_file``'s checks first).
+
+    Raises:
+        FileError/FileFormatError as ``read_engine_file``; TensorRTMissingError for a real
+        plan without its product; EngineNotRunnableError; BackendError if TensorRT (or the
+        emulator) refuses the plan.
     """
     from trtdsl.backends.trt import import_trt
 
-    text = os.fspath(path)
-    try:
-        with open(text, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise UsageError(f"{text}: cannot read the engine: {e.strerror or e}") from None
-    sidecar = read_sidecar(text)
-    targets = sidecar.get("targets") if sidecar else None
-    return deserialize(data, import_trt(plan_backend(data)), text, targets)
+    engine = read_engine_file(path)
+    targets = engine.sidecar.targets if engine.sidecar is not None else None
+    return deserialize(engine.plan, import_trt(engine.backend), engine.path, targets)
 
 
-def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The JSON sidecar ``ENGINE.json`` that ``trtdsl compile`` wrote beside an engine, or None
-    when there is none (or it is not a JSON object)."""
-    try:
-        with open(f"{os.fspath(path)}.json", encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+_ULTRALYTICS_PREFIX = 4
+"""Ultralytics writes ``.engine`` files as a 4-byte little-endian length, JSON metadata of
+that length, then the TensorRT plan."""
 
 
-def plan_backend(data: bytes) -> str:
-    """The backend that wrote plan bytes: ``emulated`` (the emulator's header),
-    ``tensorrt-rtx`` (TensorRT-RTX plans start with ``vtrt``) or ``tensorrt``."""
+def plan_backend(data: bytes, source: str = "the plan") -> str:
+    """The product that wrote plan bytes, from their first bytes: ``emulated`` (the
+    emulator's header), ``tensorrt-rtx`` (``vtrt``) or ``tensorrt`` (``ftrt``).
+
+    Raises:
+        FileFormatError naming ``source`` for bytes that are none of these.
+    """
     if is_emulated_plan(data):
         return "emulated"
-    return "tensorrt-rtx" if data[:4] == b"vtrt" else "tensorrt"
+    head = bytes(data[:4])
+    if head == b"vtrt":
+        return "tensorrt-rtx"
+    if head == b"ftrt":
+        return "tensorrt"
+    length = int.from_bytes(head, "little") if len(head) == 4 else -1
+    start = _ULTRALYTICS_PREFIX + length
+    if 0 < length < len(data) and data[start : start + 4] in (b"ftrt", b"vtrt"):
+        raise FileFormatError(
+            f"{source}: an Ultralytics engine ({length} bytes of JSON metadata before the "
+            f"TensorRT plan); trtdsl runs plain plans: drop its first {start} bytes"
+        )
+    shown = bytes(data[:8])
+    raise FileFormatError(
+        f"{source}: not an engine trtdsl knows ({len(data):,} bytes starting with {shown!r}; "
+        "a TensorRT plan starts with b'ftrt', a TensorRT-RTX plan with b'vtrt', an emulated "
+        "plan with b'TRTDSL-EMULATED-PLAN')"
+    )
 
 
 def build_in_memory(
