@@ -94,7 +94,7 @@ def test_hit_returns_the_very_bytes_the_build_wrote(tmp_path: Path, tiny_model: 
     assert hit and again.plan == built.plan
     assert again.layer_information == built.layer_information
     (entry,) = cache.entries()
-    assert entry.digest == key.digest and entry.record["model"] == "tiny"
+    assert entry.digest == key.digest and entry.record.model == "tiny"
 
 
 def _fail() -> BuildResult:

@@ -128,7 +128,7 @@ def test_repository_mistakes_exit_2(
     (tmp_path / "repo" / "tiny").mkdir(parents=True)
     base = ("export", str(tiny_model), "--weights", "random")
     for argv, message in (
-        ((*base, "--triton", str(a_file)), "is a file, not a model repository directory"),
+        ((*base, "--triton", str(a_file)), "is a file, not a directory"),
         ((*base, "--triton", str(tmp_path / "repo")), "tiny already exists"),
         ((*base, "--triton", str(tmp_path / "no" / "repo")), "does not exist"),
         ((*base, "--triton", str(tmp_path / "r2"), "--emulate"), "needs a real engine"),
@@ -146,8 +146,8 @@ def test_repository_mistakes_exit_2(
 
 
 def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        write_triton_model(tmp_path, "m", "config", b"plan", {"missing/dir.json": b"{}"})
+    with pytest.raises(ValueError, match="not a path inside the directory"):
+        write_triton_model(tmp_path, "m", "config", b"plan", {"../escape.json": b"{}"})
     assert list(tmp_path.iterdir()) == []
     directory = write_triton_model(tmp_path, "m", "config", b"plan", {"model.plan.json": b"{}"})
     assert sorted(str(p.relative_to(tmp_path)) for p in directory.rglob("*")) == [

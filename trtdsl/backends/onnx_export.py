@@ -9,7 +9,6 @@ The ``onnx`` package is optional (``pip install 'trtdsl[onnx]'``) and imported o
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +27,7 @@ from trtdsl.backends.onnx_ops import (
 )
 from trtdsl.backends.reference import check_weights
 from trtdsl.errors import BackendError
+from trtdsl.files import write_file
 from trtdsl.ir.graph import Graph
 
 __all__ = ["EXPORTERS", "export_onnx", "to_onnx_model"]
@@ -38,7 +38,7 @@ _PROTOBUF_LIMIT = 2**31 - 2**20
 
 def export_onnx(
     graph: Graph, weights: Mapping[str, np.ndarray], path: str | os.PathLike[str], opset: int = 17
-) -> None:
+) -> int:
     """Write ``graph`` with ``weights`` as an ONNX model file (atomically).
 
     Args:
@@ -47,6 +47,8 @@ def export_onnx(
         path: destination ``.onnx`` file; replaced only once the whole model is written.
         opset: ONNX default-domain opset: at least ``MIN_OPSET`` (11) and whatever the
             graph's ops need (``OPSETS``: softmax 13, hardswish 14, ...).
+    Returns:
+        the file's size in bytes.
     Raises:
         BackendError if ``onnx`` is missing, an op has no ONNX form, the opset is too old for
         an op (naming the op, its node and the opset it needs), or the checker rejects the
@@ -55,16 +57,8 @@ def export_onnx(
     model = _build_model(graph, weights, opset)
     data = model.SerializeToString()
     _check(graph, data)  # the checker takes the bytes: the 100 MB model is serialized once
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".onnx", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_file(path, data, "--onnx")
+    return len(data)
 
 
 def to_onnx_model(graph: Graph, weights: Mapping[str, np.ndarray], opset: int = 17) -> Any:

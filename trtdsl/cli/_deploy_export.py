@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
@@ -14,7 +13,8 @@ from trtdsl.cli.args import (
     add_build_options,
     add_precision_options,
     build_config,
-    check_output_directory,
+    check_command_outputs,
+    command_inputs,
     load_bound_weights,
     load_graph,
     open_cache,
@@ -108,7 +108,8 @@ def _run_triton(args: argparse.Namespace) -> int:
     cache = open_cache(args)
     profiles = profile_shapes(graph, config)
     batch = batching(graph, profiles, args.max_batch_size)
-    check_repository(args.triton, name)
+    check_repository(args.triton, name, inputs=command_inputs(args))
+    check_command_outputs(args, [("--timing-cache", config.timing_cache)])
     trt = import_trt(args.backend)
     if is_emulator(trt):
         raise UsageError("--triton needs a real engine; --backend emulated builds none")
@@ -132,9 +133,8 @@ def _run_triton(args: argparse.Namespace) -> int:
     inputs, outputs = network_io(emitted.network)
     text = triton_config(name, inputs, outputs, batch, args.instances)
     sidecar = _sidecar(args, graph, bound.arrays, trt, config, emitted, result, profiles, None)
-    sidecar_bytes = (json.dumps(sidecar, indent=2) + "\n").encode()
     directory = write_triton_model(
-        args.triton, name, text, result.plan, {"model.plan.json": sidecar_bytes}
+        args.triton, name, text, result.plan, {"model.plan.json": sidecar.to_json()}
     )
     batching_text = (
         f"max_batch_size {batch.max_batch_size}, preferred batch sizes "
@@ -158,9 +158,9 @@ def _run_triton(args: argparse.Namespace) -> int:
 
 def _run_polygraphy(args: argparse.Namespace) -> int:
     from trtdsl.backends.trt.build import profile_shapes
-    from trtdsl.backends.trt.files import write_atomic
     from trtdsl.cli.args import shape_args
     from trtdsl.deploy.polygraphy import polygraphy_script
+    from trtdsl.files import write_file
     from trtdsl.frontend.load import resolve_model_path
 
     engine_only = [o for o in _BUILD_OPTIONS if getattr(args, o, None)]
@@ -170,9 +170,9 @@ def _run_polygraphy(args: argparse.Namespace) -> int:
             "choose the backend and the build (--backend, build and Triton options refused)"
         )
     path = args.polygraphy
-    check_output_directory(path, "--polygraphy")
     if not path.endswith(".py"):
         raise UsageError(f"--polygraphy {path}: Polygraphy takes network scripts ending in .py")
+    check_command_outputs(args, [("--polygraphy", path)])
     graph = load_graph(args.model, args)
     load_bound_weights(args, graph)  # a checkpoint that does not bind fails here, not later
     config = build_config(args)
@@ -191,6 +191,6 @@ def _run_polygraphy(args: argparse.Namespace) -> int:
         profile_shapes(graph, config),
         os.path.basename(path),
     )
-    write_atomic(path, text.encode())
+    write_file(path, text.encode(), "--polygraphy")
     print(f"polygraphy: {path}: load_network() for {graph.name} ({args.model}, {args.weights})")
     return 0

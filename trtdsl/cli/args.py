@@ -447,16 +447,19 @@ def _model_file(spec: str) -> str:
 
 
 def check_command_outputs(
-    args: argparse.Namespace, outputs: Sequence[tuple[str, str | None]]
+    args: argparse.Namespace,
+    outputs: Sequence[tuple[str, str | None]],
+    inputs: Sequence[str] = (),
 ) -> None:
     """FileError unless every ``(option, path)`` output (None: not asked for) can be written:
     its directory exists and is writable, it is no directory or device, it is none of the
     command's inputs (``command_inputs``; hard and symbolic links included) and no other
-    output. Called before any long work, so nothing is built only to fail at the end."""
+    output. ``inputs``: more input files than the command line names (an engine's sidecar).
+    Called before any long work, so nothing is built only to fail at the end."""
     from trtdsl.files import check_outputs
 
     wanted = [(option, path) for option, path in outputs if path is not None]
-    check_outputs(wanted, command_inputs(args))
+    check_outputs(wanted, [*command_inputs(args), *inputs])
 
 
 def check_output_directory(path: str, option: str) -> None:

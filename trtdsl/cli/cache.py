@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from trtdsl.cli.format import Column, add_format_option, print_json, print_table
 
@@ -51,28 +52,25 @@ def run_ls(args: argparse.Namespace) -> int:
     from trtdsl.deploy.cache import EngineCache
 
     cache = EngineCache(args.directory, option="", create=False, writable=False)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for entry in cache.entries():
-        key = entry.record.get("key", {})
-        targets = key.get("targets")
+        key = entry.record.key
         rows.append(
             {
                 "key": entry.digest[:12],
                 "digest": entry.digest,
-                "model": entry.record.get("model"),
-                "product": f"{key.get('product')} {key.get('version')}",
+                "model": entry.record.model,
+                "product": f"{key.product} {key.version}",
                 "targets": (
-                    ",".join(f"sm_{t}" for t in targets)
-                    if targets
-                    else key.get("gpu")
-                    or ("portable" if key.get("backend") == "tensorrt-rtx" else "-")
+                    ",".join(f"sm_{t}" for t in key.targets)
+                    if key.targets
+                    else key.gpu or ("portable" if key.backend == "tensorrt-rtx" else "-")
                 ),
-                "precision": key.get("precision"),
-                "profiles": " ".join(f"{n}={r}" for n, r in (key.get("profiles") or {}).items())
-                or "static",
+                "precision": key.precision,
+                "profiles": " ".join(f"{n}={r}" for n, r in key.profiles.items()) or "static",
                 "size": f"{entry.size / 2**20:.1f}",
                 "bytes": entry.size,
-                "created": entry.record.get("created"),
+                "created": entry.record.created,
                 "path": str(entry.engine_path),
             }
         )

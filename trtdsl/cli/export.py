@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from trtdsl.cli import _deploy_export as deploy
 from trtdsl.cli.args import (
     add_model_argument,
     add_shape_option,
     add_weights_options,
+    check_command_outputs,
     load_bound_weights,
     load_graph,
 )
-from trtdsl.errors import UsageError
 
 EXAMPLES = """examples:
   trtdsl export resnet50 --weights random --onnx resnet50.onnx
@@ -61,8 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.onnx:
         return deploy.run_deploy(args)
     deploy.refuse_deploy_options(args)
-    if not os.path.isdir(os.path.dirname(os.path.abspath(args.onnx))):
-        raise UsageError(f"--onnx {args.onnx}: the directory does not exist")
+    check_command_outputs(args, [("--onnx", args.onnx)])
     graph = load_graph(args.model, args)
     weights = dict(load_bound_weights(args, graph).arrays)
     note = ""
@@ -71,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
         note = f", {len(foldable_batchnorms(graph))} batch-norm(s) folded"
         graph, weights = fold_batchnorm(graph, weights)
-    export_onnx(graph, weights, args.onnx, opset=args.opset)
-    size = os.path.getsize(args.onnx)
+    size = export_onnx(graph, weights, args.onnx, opset=args.opset)
     print(
         f"wrote {args.onnx}: model {graph.name}, {len(graph.nodes)} nodes{note}, "
         f"{len(weights)} weights, opset {args.opset}, {size / 2**20:.1f} MiB"

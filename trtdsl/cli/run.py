@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -24,7 +22,7 @@ from trtdsl.cli.args import (
     add_precision_options,
     add_weights_options,
     build_config,
-    check_output_directory,
+    check_command_outputs,
     plan_builder,
 )
 from trtdsl.cli.format import print_json
@@ -111,13 +109,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    check_command_outputs(
+        args, [("-o", args.output), ("--mask", args.mask), ("--boxes", args.boxes)]
+    )
+    if args.save_outputs == "all" and not args.output:
+        raise UsageError("--save-outputs all writes to the .npz named by -o OUT.npz")
     if is_engine_path(args.model):
         return run_engine_file(args)
     photo = None
-    if args.mask:
-        check_output_directory(args.mask, "--mask")
     if args.boxes:
-        check_output_directory(args.boxes, "--boxes")
         graph, weights, _ = load_model_and_inputs(args, args.model, inputs=False)
         spec, name, array, photo = letterboxed_photo(graph, args.input)
         rest = [s for s in args.input if s != spec]
@@ -137,8 +137,6 @@ def run(args: argparse.Namespace) -> int:
             f"(seeded random input, reference backend)"
         )
     backend = backend_runner(args)
-    if args.save_outputs == "all" and not args.output:
-        raise UsageError("--save-outputs all writes to the .npz named by -o OUT.npz")
     values = backend(graph, weights, inputs)
     description = getattr(backend, "last_description", "") or "the NumPy reference executor"
     outputs = {p.name: values[p.name] for p in graph.outputs}
@@ -285,16 +283,9 @@ def run_engine_file(args: argparse.Namespace) -> int:
 
 def save_npz(path: str, arrays: Mapping[str, np.ndarray]) -> None:
     """Write ``arrays`` to ``path`` as an uncompressed .npz, atomically."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from trtdsl.files import write_file
+
+    write_file(path, lambda f: np.savez(f, **arrays), "-o")  # type: ignore[arg-type]
 
 
 def summarize_output(name: str, array: np.ndarray) -> list[str]:

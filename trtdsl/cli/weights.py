@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from trtdsl.cli.args import add_weights_options, load_bound_weights
+from trtdsl.cli.args import add_weights_options, check_command_outputs, load_bound_weights
 from trtdsl.cli.format import Column, add_format_option, format_count, print_json, print_table
-from trtdsl.errors import UsageError, WeightError
+from trtdsl.errors import UsageError
+from trtdsl.files import write_file
 from trtdsl.ir.graph import Graph
 
 EXAMPLES = """examples:
@@ -98,6 +96,7 @@ def run_init(args: argparse.Namespace) -> int:
 
     if args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
+    check_command_outputs(args, [("-o", args.output)])
     graph = load_model(args.model)
     arrays = random_weights(graph, args.seed)
     metadata = {
@@ -133,25 +132,11 @@ def _nbytes(arrays: Mapping[str, np.ndarray]) -> int:
 
 
 def write_safetensors(path: str, arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
-    """Write ``arrays`` atomically: a temporary file in the same directory, then os.replace."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import save_file
+    """Write ``arrays`` as a safetensors file, atomically (``trtdsl.files.write_file``)."""
+    from safetensors.numpy import save
 
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise WeightError(f"{path}: cannot write: directory {directory} does not exist")
-    if os.path.isdir(path):
-        raise WeightError(f"{path}: cannot write: is a directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, tmp, metadata)
-        os.replace(tmp, path)
-    except (OSError, SafetensorError) as e:
-        raise WeightError(f"{path}: cannot write: {e}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    contiguous = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    write_file(path, save(contiguous, metadata), "-o")
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -20,17 +20,17 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
 from trtdsl.backends.trt import BuildConfig, BuildResult, EmittedNetwork, profile_shapes
-from trtdsl.backends.trt.files import write_atomic
 from trtdsl.backends.trt.layers import network_io, network_layers
 from trtdsl.backends.trt.module import backend_of, is_emulator, is_rtx, product_name
-from trtdsl.errors import UsageError
+from trtdsl.errors import TrtdslError, UsageError
+from trtdsl.files import Bounds, parse_record, read_bytes, read_json, record_to_json, write_files
 
 _log = logging.getLogger("trtdsl")
 
@@ -66,16 +66,50 @@ class CacheKey:
 
 
 @dataclass(frozen=True)
+class KeyRecord:
+    """A key's fields as an entry's record holds them (see ``cache_key``)."""
+
+    format: int
+    trtdsl: str
+    product: str
+    version: str
+    backend: str
+    graph_sha256: str
+    network_sha256: str
+    weights_sha256: str
+    precision: str
+    targets: tuple[Annotated[int, Bounds(10, 999)], ...] | None = None
+    gpu: str | None = None
+    calibration: str | None = None
+    profiles: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EntryRecord:
+    """An entry's ``.json`` record: its key, what built it and the plan's digest."""
+
+    key: KeyRecord
+    model: str
+    created: str
+    engine_bytes: Annotated[int, Bounds(0, 2**62)]
+    engine_sha256: str
+    build_seconds: Annotated[float, Bounds(0, 1e9)] = 0.0
+    layer_information: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CacheEntry:
     """One cached engine: its key digest, the ``.json`` record and where the plan lives."""
 
     digest: str
-    record: Mapping[str, Any]
+    record: EntryRecord
     engine_path: Path
 
     @property
     def size(self) -> int:
-        return int(self.record.get("engine_bytes", 0))
+        return self.record.engine_bytes
 
 
 def cache_key(
@@ -192,7 +226,7 @@ class EngineCache:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def get(self, key: CacheKey) -> tuple[bytes, dict[str, Any]] | None:
+    def get(self, key: CacheKey) -> tuple[bytes, EntryRecord] | None:
         """The plan and record of ``key``, or None (missing, or damaged: then logged)."""
         digest = key.digest
         record = self._read_record(digest)
@@ -200,11 +234,11 @@ class EngineCache:
             return None
         path = self.directory / f"{digest}.engine"
         try:
-            plan = path.read_bytes()
-        except OSError as e:
-            _log.warning("engine cache: %s: %s; rebuilding", path, e)
+            plan = read_bytes(path, limit=record.engine_bytes)
+        except TrtdslError as e:
+            _log.warning("engine cache: %s; rebuilding", e)
             return None
-        if hashlib.sha256(plan).hexdigest() != record.get("engine_sha256"):
+        if hashlib.sha256(plan).hexdigest() != record.engine_sha256:
             _log.warning("engine cache: %s does not match its record; rebuilding", path)
             return None
         return plan, record
@@ -219,18 +253,23 @@ class EngineCache:
             engine = self.directory / f"{path.stem}.engine"
             if record is not None and engine.is_file():
                 result.append(CacheEntry(path.stem, record, engine))
-        return sorted(result, key=lambda e: str(e.record.get("created", "")))
+        return sorted(result, key=lambda e: e.record.created)
 
-    def _read_record(self, digest: str) -> dict[str, Any] | None:
+    def _read_record(self, digest: str) -> EntryRecord | None:
+        """The record of ``digest`` (None: missing; or damaged, forged or another key's:
+        then logged, and the entry counts as missing and is rebuilt)."""
         path = self.directory / f"{digest}.json"
+        if not path.exists():
+            return None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+            record = parse_record(EntryRecord, read_json(path), str(path))
+        except TrtdslError as e:
+            _log.warning("engine cache: %s; ignoring the entry", e)
             return None
-        except (OSError, ValueError) as e:
-            _log.warning("engine cache: %s is unreadable (%s); ignoring it", path, e)
+        if CacheKey(record_to_json(record.key)).digest != digest:
+            _log.warning("engine cache: %s holds another key's record; ignoring the entry", path)
             return None
-        return data if isinstance(data, dict) else None
+        return record
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -260,9 +299,14 @@ class EngineCache:
             "layer_information": list(result.layer_information),
             "notes": list(result.notes),
         }
-        write_atomic(path, result.plan)
-        write_atomic(
-            self.directory / f"{digest}.json", (json.dumps(record, indent=2) + "\n").encode()
+        parse_record(EntryRecord, record, "the new cache record")  # what readers will accept
+        # The plan, then its record (an entry exists once its record does), as one group.
+        write_files(
+            [
+                (path, result.plan),
+                (self.directory / f"{digest}.json", (json.dumps(record, indent=2) + "\n").encode()),
+            ],
+            self.option or "--cache",
         )
         return path
 
@@ -280,10 +324,7 @@ class EngineCache:
                 self.last_hit = True
                 _log.info("engine cache hit %s (%s)", key.digest[:12], self.directory)
                 result = BuildResult(
-                    plan,
-                    float(record.get("build_seconds", 0.0)),
-                    tuple(record.get("layer_information", ())),
-                    tuple(record.get("notes", ())),
+                    plan, record.build_seconds, record.layer_information, record.notes
                 )
                 return result, True
             result = build()

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from trtdsl.backends.trt.layers import TensorInfo
-from trtdsl.errors import UsageError
+from trtdsl.errors import FileError, UsageError
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.types import ShapeRange
 
@@ -165,27 +163,23 @@ def _triton_dtype(t: TensorInfo) -> str:
         ) from None
 
 
-def check_repository(repository: str | os.PathLike[str], name: str, create: bool = False) -> Path:
-    """The repository directory; UsageError if it is a file, is missing and its parent too,
-    cannot be created (with ``create``), or already holds ``name``. Without ``create`` it
-    only checks (before any build), so a failed export leaves no directory behind."""
-    repo = Path(repository)
-    where = f"--triton {os.fspath(repository)}"
-    if repo.exists() and not repo.is_dir():
-        raise UsageError(f"{where}: is a file, not a model repository directory")
-    if not repo.exists():
-        if not repo.absolute().parent.is_dir():
-            raise UsageError(f"{where}: directory {repo.absolute().parent} does not exist")
-        if create:
-            try:
-                repo.mkdir()
-            except FileExistsError:
-                pass
-            except OSError as e:
-                raise UsageError(f"{where}: cannot create it: {e.strerror or e}") from None
-    if (repo / name).exists():
-        raise UsageError(
-            f"{where}: {repo / name} already exists; remove it or choose another --name"
+def check_repository(
+    repository: str | os.PathLike[str],
+    name: str,
+    create: bool = False,
+    inputs: Sequence[str | os.PathLike[str]] = (),
+) -> Path:
+    """The repository directory; FileError if it is a file or one of ``inputs``, is missing
+    and its parent too, cannot be created (with ``create``) or written, or already holds
+    ``name``. Without ``create`` it only checks (before any build), so a failed export
+    leaves no directory behind."""
+    from trtdsl.files import check_output_directory
+
+    repo = check_output_directory(repository, "--triton", create=create, inputs=inputs)
+    if os.path.lexists(repo / name):
+        raise FileError(
+            f"--triton {os.fspath(repository)}: {repo / name} already exists; remove it or "
+            "choose another --name"
         )
     return repo
 
@@ -198,39 +192,17 @@ def write_triton_model(
     files: Mapping[str, bytes] | None = None,
 ) -> Path:
     """Write ``REPO/NAME/config.pbtxt``, ``REPO/NAME/1/model.plan`` and ``files`` (more files
-    of version 1, e.g. the engine's sidecar) atomically: everything is written into a
-    temporary directory inside REPO, which is then renamed to NAME in one step.
+    of version 1, e.g. the engine's sidecar) all at once or nothing: the model directory
+    is written beside its place and renamed into it in one step (``files.write_directory``).
 
     Returns:
-        the model directory. Raises UsageError as ``check_repository`` does.
+        the model directory. Raises FileError as ``check_repository`` does.
     """
+    from trtdsl.files import write_directory
+
     repo = check_repository(repository, check_model_name(name), create=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=repo))
-    try:
-        (staging / "config.pbtxt").write_text(config, encoding="utf-8")
-        version = staging / "1"
-        version.mkdir()
-        (version / "model.plan").write_bytes(plan)
-        for file_name, data in (files or {}).items():
-            (version / file_name).write_bytes(data)
-        for path in (staging, version, *version.iterdir(), staging / "config.pbtxt"):
-            _fsync(path)
-        staging.chmod(0o755)  # mkdtemp makes it 0700; a repository is served by another user
-        try:
-            staging.rename(repo / name)
-        except OSError as e:
-            raise UsageError(
-                f"--triton {os.fspath(repository)}: cannot create {repo / name}: {e.strerror or e}"
-            ) from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return repo / name
+    contents: dict[str, bytes] = {"config.pbtxt": config.encode(), "1/model.plan": plan}
+    contents.update((f"1/{file_name}", data) for file_name, data in (files or {}).items())
+    return write_directory(repo / name, contents, "--triton")
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trtdsl.backends.trt.emit import EmittedNetwork
-from trtdsl.backends.trt.files import write_atomic
 from trtdsl.backends.trt.module import (
     describe_version,
     has_timing_cache,
@@ -24,6 +23,7 @@ from trtdsl.backends.trt.module import (
     set_compute_capabilities,
 )
 from trtdsl.errors import BackendError, UsageError
+from trtdsl.files import read_bytes, write_file
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.types import Precision, ShapeRange
 
@@ -248,7 +248,8 @@ def build_network(
     data = bytes(plan)
     _log.info("built %s in %.2f s (%d bytes)", emitted.graph.name, seconds, len(data))
     if cache is not None and config.timing_cache:
-        write_atomic(config.timing_cache, bytes(trt_config.get_timing_cache().serialize()))
+        data = bytes(trt_config.get_timing_cache().serialize())
+        write_file(config.timing_cache, data, "--timing-cache")
     information = _layer_lines(reports[-1] if reports else "")
     return BuildResult(data, seconds, information, tuple(notes))
 
@@ -285,9 +286,9 @@ def _load_timing_cache(
         )
         return None
     blob = b""
-    if os.path.exists(path):
-        with open(path, "rb") as f:
-            blob = f.read()
+    if os.path.lexists(path):
+        # Read to be rewritten after the build (so not an input that writes must avoid).
+        blob = read_bytes(path, "--timing-cache " + path, updated=True)
     since = logger.mark()
     cache = trt_config.create_timing_cache(blob)
     accepted = cache is not None and trt_config.set_timing_cache(cache, ignore_mismatch=False)
