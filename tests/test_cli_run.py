@@ -79,7 +79,7 @@ def test_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
         (["--input", "y=random"], "--input 'y=random': the model has no input 'y'"),
         (["--input", "x=random", "--input", "x=random:2"], "input 'x' given twice"),
         (["--input", "x=random:abc"], r"expected random or random:SEED"),
-        (["--input", "BAD_NPY"], r"cannot read '.*bad\.npy' as \.npy"),
+        (["--input", "BAD_NPY"], r"--input x=.*bad\.npy: not a NumPy \.npy array"),
         (["--input", "WRONG_SHAPE"], r"--input x=1x3x8x8: does not fit the declared shape"),
         (["--shape", "q=1x3"], "the model has no input 'q'"),
     ],

@@ -274,37 +274,55 @@ class _RunMarked:
 
 
 def _run_against(args: argparse.Namespace) -> int:
-    """``compare MODEL --against ACTS.npz``: the model's reference against saved activations."""
-    from trtdsl.cli.args import load_bound_weights, load_graph
+    """``compare MODEL --against ACTS.npz``: the model's reference against saved activations.
+
+    The archive is read lazily: every array's header is checked (the inputs against the
+    model's declared shapes and ranges, all of them together against the memory budget)
+    before any data is decompressed, and only the arrays the model names are read."""
+    from trtdsl.cli.args import check_input_shape, load_bound_weights, load_graph
     from trtdsl.cli.inputs import model_inputs
     from trtdsl.debug.compare import compare_layerwise
+    from trtdsl.debug.inputs import require_graph_memory
+    from trtdsl.files import NpzArchive, format_bytes, require_memory
 
     graph = load_graph(args.source, args)
     if not args.weights:
         raise UsageError(f"{args.source}: a MODEL needs --weights (a .safetensors file or random)")
     weights = load_bound_weights(args, graph).arrays
-    saved = _load_activations(args.against)
     name_map = _load_name_map(args.name_map) if args.name_map else {}
-    if args.input:
-        inputs = model_inputs(graph, args.input, args.seed)
-    else:
-        missing = [n for n in graph.inputs if name_map.get(n, n) not in saved]
-        if missing:
-            raise UsageError(
-                f"--against {args.against}: no array for input(s) {', '.join(missing)}; "
-                "give --input NAME=FILE.npy (the input the activations were saved for)"
+    label = f"--against {args.against}"
+    with NpzArchive(args.against, label) as saved:
+        if args.input:
+            inputs = model_inputs(graph, args.input, args.seed)
+        else:
+            missing = [n for n in graph.inputs if name_map.get(n, n) not in saved]
+            if missing:
+                raise UsageError(
+                    f"{label}: no array for input(s) {', '.join(missing)}; "
+                    "give --input NAME=FILE.npy (the input the activations were saved for)"
+                )
+            for n in graph.inputs:
+                shape = saved.header(name_map.get(n, n)).shape
+                check_input_shape(graph, n, shape, f"{label}[{name_map.get(n, n)}]")
+            require_graph_memory(
+                graph, {n: saved.header(name_map.get(n, n)).shape for n in graph.inputs}
             )
-        inputs = {n: saved[name_map.get(n, n)] for n in graph.inputs}
+            inputs = {n: saved.read(name_map.get(n, n)) for n in graph.inputs}
 
-    def key(value: str) -> str:
-        node = graph.producer(value)
-        name = node.name if node is not None and node.outputs == (value,) else value
-        return name_map.get(value, name_map.get(name, name))
+        def key(value: str) -> str:
+            node = graph.producer(value)
+            name = node.name if node is not None and node.outputs == (value,) else value
+            return name_map.get(value, name_map.get(name, name))
+
+        wanted = {key(v) for n in graph.nodes for v in n.outputs if key(v) in saved}
+        total = sum(saved.header(k).nbytes for k in wanted)
+        require_memory(total, f"{label}: its {len(wanted)} activations ({format_bytes(total)})")
+        arrays = {k: saved.read(k) for k in sorted(wanted)}
 
     def from_file(values: Sequence[str]) -> dict[str, np.ndarray]:
-        return {v: saved[key(v)] for v in values if key(v) in saved}
+        return {v: arrays[key(v)] for v in values if key(v) in arrays}
 
-    found = sum(1 for n in graph.nodes for v in n.outputs if key(v) in saved)
+    found = sum(1 for n in graph.nodes for v in n.outputs if key(v) in arrays)
     total = sum(len(n.outputs) for n in graph.nodes)
     notes = [
         f"reference (NumPy, the model as written) against {args.against}: {found} of {total} "
@@ -322,25 +340,10 @@ def _run_against(args: argparse.Namespace) -> int:
     return EXIT_MISMATCH if report.first_bad else 0
 
 
-def _load_activations(path: str) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise UsageError(f"--against {path}: expected an .npz archive of arrays")
-            return {name: data[name] for name in data.files}
-    except (OSError, ValueError, EOFError) as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise UsageError(f"--against {path}: cannot read it as .npz: {reason}") from None
-
-
 def _load_name_map(path: str) -> dict[str, str]:
-    import json
+    from trtdsl.files import read_json
 
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError) as e:
-        raise UsageError(f"--name-map {path}: cannot read it as JSON: {e}") from None
+    data = read_json(path, f"--name-map {path}", limit=64 << 20)
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):

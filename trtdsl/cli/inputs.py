@@ -4,14 +4,15 @@ for a one-input model or engine; without ``--input`` every input is seeded rando
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from trtdsl.cli.args import check_input_shape
-from trtdsl.debug.inputs import seeded_array
+from trtdsl.debug.inputs import require_graph_memory, seeded_array
 from trtdsl.errors import UsageError
+from trtdsl.files import ArrayHeader, load_npy
 from trtdsl.frontend.strides import largest_stride
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops.base import suggest
@@ -61,6 +62,10 @@ def input_sources(
     return sources
 
 
+ShapeCheck = Callable[[tuple[int, ...]], None]
+"""Raises UsageError when an input shape does not fit the model or engine."""
+
+
 def read_source(
     name: str,
     source: str,
@@ -68,24 +73,30 @@ def read_source(
     dtype: np.dtype | type,
     seed: int,
     position: int,
+    check: ShapeCheck | None = None,
 ) -> np.ndarray:
     """The array of one ``--input`` source: ``random[:SEED]`` (``shape``, ``dtype``) or a
-    ``.npy`` file (read as it is)."""
+    ``.npy`` file (read as it is). ``check`` sees the shape first: the random one, or the
+    one the file's header declares, before any data is allocated or read."""
     if source == "random" or source.startswith("random:"):
         text = source.partition(":")[2]
         if source != "random" and not text.isdigit():
             raise UsageError(f"--input {name}={source}: expected random or random:SEED")
+        if check is not None:
+            check(shape)
         return seeded_array(shape, dtype, int(text) if text else seed, position)
-    try:
-        array = np.load(source, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise UsageError(
-            f"--input {name}={source}: cannot read {source!r} as .npy: {reason}"
-        ) from None
-    if not isinstance(array, np.ndarray):
+    if source.lower().endswith(".npz"):
         raise UsageError(f"--input {name}={source}: an .npz archive, expected one .npy")
-    return array
+
+    def check_header(header: ArrayHeader) -> None:
+        if check is not None:
+            check(header.shape)
+
+    return load_npy(source, f"--input {name}={source}", check=check_header)
+
+
+def _is_random(source: str) -> bool:
+    return source == "random" or source.startswith("random:")
 
 
 def model_inputs(
@@ -101,18 +112,31 @@ def model_inputs(
     given = dict(given or {})
     sources = input_sources(specs, graph.inputs, "model", tuple(given))
     sizes = graph.sizes("opt")
+    planned = {
+        name: tuple(given[name].shape)
+        if name in given
+        else tuple((shapes or {}).get(name, graph.types[name].concrete(sizes)))
+        for name in graph.inputs
+    }
+    if all(_is_random(sources.get(n, "random")) for n in graph.inputs if n not in given):
+        require_graph_memory(graph, planned)  # files: their headers are checked as read
     result = {}
     for position, name in enumerate(graph.inputs):
         t = graph.types[name]
         shape = tuple((shapes or {}).get(name, t.concrete(sizes)))
+
+        def check(shape: tuple[int, ...], name: str = name) -> None:
+            check_input_shape(graph, name, shape, "--input")
+
         if name in given:
             array = given[name]
+            check(tuple(array.shape))
         else:
             array = read_source(
-                name, sources.get(name, "random"), shape, t.dtype.to_numpy(), seed, position
+                name, sources.get(name, "random"), shape, t.dtype.to_numpy(), seed, position, check
             )
-        check_input_shape(graph, name, tuple(array.shape), "--input")
         result[name] = array
+    require_graph_memory(graph, {n: tuple(a.shape) for n, a in result.items()})
     return result
 
 
@@ -143,10 +167,36 @@ def engine_inputs(
     result = {}
     for position, t in enumerate(inputs):
         shape = (shapes or {}).get(t.name) or default_shape(t)
+        what = "--shape" if t.name in (shapes or {}) else "--input"
+
+        def check(shape: tuple[int, ...], t: IOTensor = t, what: str = what) -> None:
+            check_engine_input_shape(t, shape, what)
+
         result[t.name] = read_source(
-            t.name, sources.get(t.name, "random"), shape, t.dtype, seed, position
+            t.name, sources.get(t.name, "random"), shape, t.dtype, seed, position, check
         )
     return result
+
+
+def check_engine_input_shape(t: IOTensor, shape: tuple[int, ...], what: str) -> None:
+    """UsageError unless ``shape`` fits engine input ``t``: its rank, its static dimensions
+    and its optimization profile (checked before anything of that shape is allocated)."""
+    text = "x".join(map(str, shape)) or "scalar"
+    declared = "x".join("?" if d < 0 else str(d) for d in t.shape) or "scalar"
+    if len(shape) != len(t.shape):
+        raise UsageError(
+            f"{what} {t.name}={text}: the engine's input has {len(t.shape)} dimensions ({declared})"
+        )
+    if any(d >= 0 and d != s for d, s in zip(t.shape, shape, strict=True)):
+        raise UsageError(f"{what} {t.name}={text}: does not fit the engine's input {declared}")
+    if t.profile is not None:
+        low, _, high = t.profile
+        if not all(lo <= s <= hi for lo, s, hi in zip(low, shape, high, strict=True)):
+            lo_text, hi_text = ("x".join(map(str, p)) for p in (low, high))
+            raise UsageError(
+                f"{what} {t.name}={text}: outside the engine's optimization profile "
+                f"{lo_text} .. {hi_text}"
+            )
 
 
 def letterboxed_photo(graph: Graph, specs: Sequence[str]) -> tuple[str, str, Any, Any]:

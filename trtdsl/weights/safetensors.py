@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import mmap
 import os
-import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from trtdsl.errors import WeightError
+from trtdsl.errors import FileError, WeightError
+from trtdsl.files import open_input
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 """Largest JSON header accepted (the safetensors reference implementation uses the same cap)."""
@@ -152,13 +152,8 @@ def open_safetensors(path: str | os.PathLike[str]) -> SafetensorsFile:
     """
     name = os.fspath(path)
     try:
-        mode = os.stat(name).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(name)
-        if not stat.S_ISREG(mode):
-            # NOTE: opening a FIFO would block until a writer appears; refuse anything irregular.
-            raise WeightError(f"{name}: not a regular file, expected a .safetensors file")
-        with open(name, "rb") as f:
+        # A regular file only (a FIFO is refused, never waited on), recorded as an input.
+        with open_input(name) as f:
             size = os.fstat(f.fileno()).st_size
             if size < 8:
                 raise WeightError(
@@ -190,12 +185,8 @@ def open_safetensors(path: str | os.PathLike[str]) -> SafetensorsFile:
             buffer = None
             if size > data_start and any(i.nbytes for i in infos.values()):
                 buffer = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    except FileNotFoundError:
-        raise WeightError(f"{name}: no such weights file") from None
-    except IsADirectoryError:
-        raise WeightError(f"{name}: is a directory, expected a .safetensors file") from None
-    except PermissionError:
-        raise WeightError(f"{name}: permission denied") from None
+    except FileError as e:
+        raise WeightError(str(e)) from None
     except (OSError, ValueError) as e:
         raise WeightError(f"{name}: cannot read: {e}") from None
     return SafetensorsFile(name, infos, metadata, buffer, data_start)
@@ -243,9 +234,9 @@ def _zip_names(path: str) -> list[str] | None:
     import zipfile
 
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_input(path) as f, zipfile.ZipFile(f) as archive:
             return archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, FileError):
         return None
 
 
