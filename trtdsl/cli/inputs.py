@@ -125,16 +125,17 @@ def model_inputs(
         t = graph.types[name]
         shape = tuple((shapes or {}).get(name, t.concrete(sizes)))
 
-        def check(shape: tuple[int, ...], name: str = name) -> None:
-            check_input_shape(graph, name, shape, "--input")
+        source = sources.get(name, "random")
+        what = "--input" if _is_random(source) else f"--input {name}={source}: shape"
+
+        def check(shape: tuple[int, ...], name: str = name, what: str = what) -> None:
+            check_input_shape(graph, name, shape, what)
 
         if name in given:
             array = given[name]
             check(tuple(array.shape))
         else:
-            array = read_source(
-                name, sources.get(name, "random"), shape, t.dtype.to_numpy(), seed, position, check
-            )
+            array = read_source(name, source, shape, t.dtype.to_numpy(), seed, position, check)
         result[name] = array
     require_graph_memory(graph, {n: tuple(a.shape) for n, a in result.items()})
     return result

@@ -162,6 +162,11 @@ class ModelBuilder(OpMethods):
         """The full dotted node name ``name`` gets in the current scope."""
         return ".".join([*self._scope, name])
 
+    @property
+    def num_nodes(self) -> int:
+        """How many nodes the model has so far."""
+        return len(self._nodes)
+
     def node(
         self,
         op: Op | str,

@@ -59,6 +59,7 @@ from trtdsl.frontend.yaml_values import (
     COMMON_LAYER_KEYS,
     GROUP_LAYER_KEYS,
     MAX_DEPTH,
+    MAX_NODES,
     MAX_REPEAT,
     MISSING_HINTS,
     MODEL_KEYS,
@@ -303,6 +304,11 @@ class _ModelReader(SectionReader):
             raise ModelError(f"{loc}: {path}: {e}") from None
         if op.arity == 0 and "inputs" not in body:
             inputs = []  # an op without inputs (a parameter) does not take the previous output
+        if self.builder.num_nodes >= MAX_NODES:
+            raise ModelError(
+                f"{loc}: {path}: the model expands to more than {MAX_NODES:,} layers (nested "
+                "repeats multiply); no network trtdsl builds is that large"
+            )
         return self.builder.node(op, *inputs, name=name, precision=precision, source=loc)
 
     def _block_layer(

@@ -35,6 +35,9 @@ REQUIRED = "required"
 """The default that marks a block parameter as required."""
 MAX_REPEAT = 4096
 MAX_DEPTH = 32
+MAX_NODES = 100_000
+"""The most layers a YAML model may expand to: nested ``repeat``s multiply, and a file of a
+few lines must not expand to 10**12 layers (the largest zoo model has a few thousand)."""
 
 Result = Tensor | tuple[Tensor, ...]
 
