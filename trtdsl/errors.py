@@ -42,7 +42,7 @@ class CalibrationError(TrtdslError):
     The message names the file."""
 
 
-class FileError(TrtdslError):
+class FileError(UsageError):
     """A file or directory named by the user cannot be used as given: missing, not a regular
     file (a directory, device, FIFO), unreadable, too large for its kind, or an output that
     would overwrite one of the command's inputs. The message names the path."""

@@ -11,13 +11,11 @@ build once and never leave a half-written entry.
 from __future__ import annotations
 
 import datetime
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,8 +27,10 @@ import numpy as np
 from trtdsl.backends.trt import BuildConfig, BuildResult, EmittedNetwork, profile_shapes
 from trtdsl.backends.trt.layers import network_io, network_layers
 from trtdsl.backends.trt.module import backend_of, is_emulator, is_rtx, product_name
-from trtdsl.errors import TrtdslError, UsageError
+from trtdsl.errors import FileError, TrtdslError, UsageError
 from trtdsl.files import Bounds, parse_record, read_bytes, read_json, record_to_json, write_files
+from trtdsl.files.locking import hold_lock
+from trtdsl.files.paths import writable_problem
 
 _log = logging.getLogger("trtdsl")
 
@@ -277,13 +277,16 @@ class EngineCache:
     def lock(self, digest: str) -> Iterator[None]:
         """Hold the lock of one key (blocks while another process holds it)."""
         locks = self.directory / "locks"
-        locks.mkdir(exist_ok=True)
-        with open(locks / f"{digest}.lock", "a+b") as f:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        try:
+            locks.mkdir(exist_ok=True)
+        except OSError as e:
+            raise FileError(
+                f"{locks}: cannot create the lock directory: {e.strerror or e}"
+            ) from None
+        if not locks.is_dir() or locks.is_symlink():
+            raise FileError(f"{locks}: expected the cache's directory of lock files")
+        with hold_lock(locks / f"{digest}.lock"):
+            yield
 
     def put(self, key: CacheKey, result: BuildResult, model: str) -> Path:
         """Store a built plan under ``key`` (call it holding ``lock(key.digest)``)."""
@@ -367,13 +370,7 @@ class EngineCache:
 
 
 def _check_writable(directory: Path, where: str) -> None:
-    """UsageError unless a file can be created in ``directory`` (tried, not guessed: a
-    permission check says nothing for root or on a read-only mount)."""
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".trtdsl-probe-", dir=directory)
-    except OSError as e:
-        raise UsageError(
-            f"{where}: is not writable (creating a file there failed: {e.strerror or e})"
-        ) from None
-    os.close(fd)
-    os.unlink(probe)
+    """FileError unless a file can be created in ``directory`` (tried, not guessed)."""
+    problem = writable_problem(directory)
+    if problem:
+        raise FileError(f"{where}: is not writable ({problem})")

@@ -8,6 +8,7 @@
 - ``memory``: the memory budget every size taken from input is checked against.
 - ``schema``: JSON parsed once into typed frozen records, every field checked.
 - ``scope``: the files one command read, so that none of them is overwritten.
+- ``locking``: lock files (regular files only, never followed, never written).
 
 This package sits at the bottom of the layering: it imports only ``trtdsl.errors``.
 """
@@ -16,6 +17,7 @@ from trtdsl.files.arrays import ArrayHeader as ArrayHeader
 from trtdsl.files.arrays import NpzArchive as NpzArchive
 from trtdsl.files.arrays import load_npy as load_npy
 from trtdsl.files.arrays import read_npy_header as read_npy_header
+from trtdsl.files.locking import hold_lock as hold_lock
 from trtdsl.files.memory import available_memory as available_memory
 from trtdsl.files.memory import format_bytes as format_bytes
 from trtdsl.files.memory import require_memory as require_memory
