@@ -4,7 +4,6 @@ and ResNet-50 end to end (emulated, and on real TensorRT where present)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from types import ModuleType
 
 import numpy as np
@@ -25,7 +24,6 @@ from trtdsl.backends.trt import (
     profile_shapes,
 )
 from trtdsl.backends.trt import build as build_module
-from trtdsl.backends.trt.files import write_atomic
 from trtdsl.backends.trt.module import has_timing_cache, shared_logger
 from trtdsl.debug.check import output_errors, run_plan
 from trtdsl.errors import BackendError, UsageError
@@ -75,8 +73,10 @@ def test_profile_shapes_default_to_declared_ranges_and_are_checked() -> None:
     assert profile_shapes(graph, BuildConfig()) == {
         "x": ShapeRange((1, 2, 5, 5), (2, 2, 5, 5), (4, 2, 5, 5))
     }
-    given = BuildConfig(shapes=parse_shapes(["x=1x2x5x5:8x2x5x5:16x2x5x5"]))
-    assert profile_shapes(graph, given)["x"].max == (16, 2, 5, 5)
+    given = BuildConfig(shapes=parse_shapes(["x=1x2x5x5:3x2x5x5:3x2x5x5"]))
+    assert profile_shapes(graph, given)["x"].max == (3, 2, 5, 5)
+    with pytest.raises(UsageError, match=r"max N=16 is outside the model's declared range N in"):
+        profile_shapes(graph, BuildConfig(shapes=parse_shapes(["x=1x2x5x5:2x2x5x5:16x2x5x5"])))
     with pytest.raises(UsageError, match=r"max shape 4x3x5x5 of input 'x' does not fit .*Nx2x5x5"):
         profile_shapes(graph, BuildConfig(shapes=parse_shapes(["x=1x2x5x5:2x2x5x5:4x3x5x5"])))
     with pytest.raises(UsageError, match=r"unknown input\(s\) 'y'"):
@@ -170,27 +170,6 @@ def test_an_unreadable_timing_cache_is_never_overwritten(
     assert "left the file untouched" in result.notes[0] and "header mismatch" in result.notes[0]
     with open(cache, "rb") as f:
         assert f.read() == b"a cache from another GPU"
-
-
-# -- atomic writes -------------------------------------------------------------------------------
-
-
-def test_write_atomic_leaves_nothing_when_writing_fails(tmp_path: os.PathLike) -> None:
-    path = os.path.join(tmp_path, "model.engine")
-
-    def chunks() -> Iterator[bytes]:
-        yield b"first half"
-        raise OSError("disk full")
-
-    with pytest.raises(OSError, match="disk full"):
-        write_atomic(path, chunks())
-    assert os.listdir(tmp_path) == []
-    write_atomic(path, b"old")
-    with pytest.raises(OSError, match="disk full"):
-        write_atomic(path, chunks())
-    assert os.listdir(tmp_path) == ["model.engine"]
-    with open(path, "rb") as f:
-        assert f.read() == b"old"
 
 
 # -- ResNet-50 -----------------------------------------------------------------------------------
