@@ -9,13 +9,14 @@ matmul, and the residual inputs of the adds after convolutions).
 
 The scales file (JSON) records the method, the data's digest, and digests of the model and
 of the weights; ``Calibration.check`` refuses a file made for another model or other weights.
+Its schema is ``scales.ScalesFile``, which both the writer and the reader go through, so every
+field of a file read is checked before anything uses it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -27,13 +28,12 @@ import numpy as np
 from trtdsl.backends.reference import check_weights, node_params
 from trtdsl.calibration.data import CalibrationData
 from trtdsl.calibration.histogram import NUM_BINS, Method, TensorHistogram
-from trtdsl.errors import BackendError, CalibrationError, TrtdslError
+from trtdsl.calibration.scales import FORMAT, MAX_AMAX, MIN_AMAX, VERSION, ScalesFile
+from trtdsl.errors import BackendError, CalibrationError, FileError, FileFormatError, TrtdslError
+from trtdsl.files import parse_record, read_json, record_to_json, write_file
 from trtdsl.ir.graph import Graph
 from trtdsl.passes.fold_bn import fold_batchnorm
 from trtdsl.passes.quantize import plan_quantization
-
-FORMAT = "trtdsl-calibration"
-VERSION = 1
 
 Progress = Callable[[int, int], None]
 """``progress(samples_done, samples_total)``, called after every batch."""
@@ -81,10 +81,12 @@ class Calibration:
 
     Attributes:
         method: how each amax was computed.
-        amax: calibrated value name -> absolute maximum mapped to the quantized range's top.
+        amax: calibrated value name -> absolute maximum mapped to the quantized range's top
+            (0 or MIN_AMAX..MAX_AMAX).
         stats: value name -> {"min", "max", "count"} of the values seen.
-        model: {"name", "graph_sha256"}; weights: {"sha256"}; data: {"path", "kind",
-            "sha256", "samples", "batch_size", "preprocess"}.
+        model: {"name", "graph_sha256", "nodes", "nodes_sha256"}; weights: {"sha256"}; data:
+            {"path", "kind", "sha256", "samples", "batch_size", "preprocess"} (the fields of
+            ModelRecord, WeightsRecord and DataRecord).
         seconds: calibration time; path: the file it was read from (None if not read).
     """
 
@@ -97,7 +99,13 @@ class Calibration:
     seconds: float = 0.0
     path: str | None = field(default=None, compare=False)
 
-    def to_json(self) -> str:
+    def to_record(self) -> ScalesFile:
+        """The scales file of this calibration, every field checked.
+
+        Raises:
+            CalibrationError: a value the scales file cannot hold (an amax out of range, a
+            digest that is not one).
+        """
         tensors = {
             name: {"amax": self.amax[name], **self.stats.get(name, {})} for name in self.amax
         }
@@ -113,62 +121,74 @@ class Calibration:
             "seconds": round(self.seconds, 3),
             "tensors": tensors,
         }
-        return json.dumps(document, indent=1) + "\n"
+        try:
+            return parse_record(ScalesFile, document, self.path or "the calibration")
+        except FileFormatError as e:
+            raise CalibrationError(str(e)) from None
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the file atomically (nothing is left behind on failure)."""
-        from trtdsl.backends.trt.files import write_atomic
+    def to_json(self) -> str:
+        """The scales file's text (JSON; ``to_record``'s checks)."""
+        return json.dumps(record_to_json(self.to_record()), indent=1, allow_nan=False) + "\n"
 
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise CalibrationError(f"{path}: directory {directory} does not exist")
-        write_atomic(os.fspath(path), self.to_json().encode())
+    def save(self, path: str | os.PathLike[str], option: str = "-o") -> None:
+        """Write the file atomically (nothing is left behind on failure, and never over a
+        file the current command read); ``option`` names the path in errors."""
+        text = self.to_json().encode()
+        try:
+            write_file(path, text, option)
+        except OSError as e:
+            raise FileError(
+                f"{option} {os.fspath(path)}: cannot write it: {e.strerror or e}"
+            ) from None
         self.path = os.fspath(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Calibration:
-        """Read a scales file; CalibrationError naming it when it is not one."""
+        """Read a scales file.
+
+        Raises:
+            CalibrationError naming the file (and the field): not a regular file, not JSON,
+            not a trtdsl scales file, or any field missing, of the wrong type or out of range.
+        """
         where = os.fspath(path)
         try:
-            with open(path, encoding="utf-8") as f:
-                document = json.load(f)
-        except OSError as e:
-            raise CalibrationError(f"{where}: cannot read the scales file: {e.strerror}") from None
-        except ValueError as e:
-            raise CalibrationError(f"{where}: not a JSON scales file ({e})") from None
+            document = read_json(path)
+        except FileError as e:
+            raise CalibrationError(str(e)) from None
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise CalibrationError(f"{where}: not a trtdsl scales file (no format {FORMAT!r})")
-        if document.get("version") != VERSION:
+        if document.get("version") != VERSION or isinstance(document.get("version"), bool):
             raise CalibrationError(
-                f"{where}: scales file version {document.get('version')!r}, expected {VERSION}"
+                f"{where}: field 'version': scales file version {document.get('version')!r}, "
+                f"this trtdsl reads {VERSION}"
             )
         try:
-            name, percentile = document["method"], document.get("percentile")
-            method = Method(name, None if percentile is None else float(percentile))
-            tensors = document["tensors"]
-            amax = {str(k): float(v["amax"]) for k, v in tensors.items()}
-            stats = {
-                str(k): {s: float(v[s]) for s in ("min", "max", "count") if s in v}
-                for k, v in tensors.items()
+            record = parse_record(ScalesFile, document, where)
+        except FileFormatError as e:
+            raise CalibrationError(str(e)) from None
+        return cls.from_record(record, where)
+
+    @classmethod
+    def from_record(cls, record: ScalesFile, path: str | None = None) -> Calibration:
+        """The calibration a parsed scales file holds."""
+        stats = {
+            name: {
+                key: float(value)
+                for key, value in (("min", t.min), ("max", t.max), ("count", t.count))
+                if value is not None
             }
-            result = cls(
-                method,
-                amax,
-                stats,
-                dict(document["model"]),
-                dict(document["weights"]),
-                dict(document["data"]),
-                float(document.get("seconds", 0.0)),
-                where,
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise CalibrationError(
-                f"{where}: malformed scales file ({type(e).__name__}: {e})"
-            ) from None
-        bad = [k for k, v in amax.items() if not (math.isfinite(v) and v >= 0)]
-        if bad:
-            raise CalibrationError(f"{where}: tensor {bad[0]!r} has amax {amax[bad[0]]!r}")
-        return result
+            for name, t in record.tensors.items()
+        }
+        return cls(
+            Method(record.method, record.percentile),
+            {name: t.amax for name, t in record.tensors.items()},
+            stats,
+            record_to_json(record.model),
+            record_to_json(record.weights),
+            record_to_json(record.data),
+            record.seconds,
+            path,
+        )
 
     def check(self, graph: Graph, weights: Mapping[str, np.ndarray] | None = None) -> None:
         """CalibrationError unless this file was made for ``graph`` (and ``weights``), or for
@@ -228,9 +248,10 @@ def calibrate(
         done += next(iter(inputs.values())).shape[0]
         if progress is not None:
             progress(done, data.samples)
-    amax = {v: float(h.compute_amax(method)) for v, h in histograms.items()}
-    stats = {
-        v: {"min": h.min, "max": h.max, "count": float(h.total)} for v, h in histograms.items()
+    amax = {v: _recorded_amax(h.compute_amax(method), v, data) for v, h in histograms.items()}
+    stats: dict[str, dict[str, float]] = {
+        v: {"min": h.min, "max": h.max, "count": h.total} if h.total else {"count": 0}
+        for v, h in histograms.items()
     }
     return Calibration(
         method=method,
@@ -253,6 +274,18 @@ def calibrate(
         },
         seconds=time.perf_counter() - start,
     )
+
+
+def _recorded_amax(amax: float, value: str, data: CalibrationData) -> float:
+    """``amax`` as the scales file records it: CalibrationError above MAX_AMAX, 0 below
+    MIN_AMAX (see both)."""
+    if amax > MAX_AMAX:
+        raise CalibrationError(
+            f"{data.path}: value {value!r} reaches amax {amax:.6g}, above {MAX_AMAX:g}, "
+            "float16's largest value, in which an int8/fp8 engine computes around its scales "
+            "(scale the data or the weights down)"
+        )
+    return float(amax) if amax >= MIN_AMAX else 0.0
 
 
 def _observe(
@@ -285,7 +318,13 @@ def _observe(
         for v, array in zip(node.outputs, results, strict=True):
             values[v] = array
             if v in histograms:
-                histograms[v].update(array)
+                try:
+                    histograms[v].update(array)
+                except CalibrationError as e:
+                    raise CalibrationError(
+                        f"{node.where()}: {e} in value {v!r} (calibrating on {where}; check "
+                        "the weights)"
+                    ) from None
         for v in list(values):
             if last_use.get(v, -1) <= i and v not in outputs:
                 del values[v]

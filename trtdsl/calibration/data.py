@@ -5,7 +5,8 @@ Axis 0 of every array is the sample axis; a sample has the model input's shape w
 batch dimension and exactly its dtype. Images are decoded with Pillow, resized (shorter side),
 center-cropped, scaled to [0, 1], normalized by mean/std and laid out NCHW in RGB (or BGR)
 order. Any problem (wrong shape or dtype, an empty folder, a file that is not an image, NaN or
-inf) is a CalibrationError naming the file.
+inf) is a CalibrationError naming the file; a damaged or forged file is a FileFormatError (from
+``trtdsl.files``), which reads every file here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -20,7 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from trtdsl.errors import CalibrationError, UsageError
+from trtdsl.calibration.npz import NpzRows
+from trtdsl.errors import CalibrationError, ModelError, UsageError
+from trtdsl.files import (
+    ArrayHeader,
+    NpzArchive,
+    input_size,
+    load_npy,
+    open_input,
+    read_text,
+    require_memory,
+)
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.types import TensorType
 
@@ -128,29 +140,53 @@ def _floats(value: Any, what: str, positive: bool = False) -> tuple[float, ...]:
 
 
 def read_model_preprocess(model_path: str | os.PathLike[str] | None) -> dict[str, Any]:
-    """The ``preprocess:`` mapping of a YAML model file ({} if it has none)."""
+    """The ``preprocess:`` mapping of a YAML model file ({} if it has none).
+
+    Raises:
+        FileError: the file cannot be read; ModelError: it is not YAML; UsageError: its
+        ``preprocess:`` is not a mapping.
+    """
     if model_path is None or Path(model_path).suffix not in (".yaml", ".yml"):
         return {}
     import yaml
 
-    with open(model_path, encoding="utf-8") as f:
-        document = yaml.safe_load(f)
+    where = os.fspath(model_path)
+    text = read_text(model_path)
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or type(e).__name__
+        raise ModelError(f"{where}: not valid YAML{line} ({problem})") from None
+    except RecursionError:
+        raise ModelError(f"{where}: not valid YAML (nested too deeply)") from None
     section = document.get("preprocess") if isinstance(document, dict) else None
     if section is None:
         return {}
     if not isinstance(section, dict):
-        raise UsageError(f"{model_path}: preprocess: expected a mapping of {PREPROCESS_KEYS}")
+        raise UsageError(f"{where}: preprocess: expected a mapping of {PREPROCESS_KEYS}")
     return section
 
 
 class CalibrationData:
     """Samples for every model input, read lazily in batches.
 
+    Nothing of a size taken from the data is allocated before it is checked: an ``.npy`` or
+    ``.npz`` header against the model input (dtype, rank, static dimensions, samples on axis
+    0), then each batch against the memory budget. An ``.npy`` is memory-mapped; an ``.npz``
+    member is decompressed batch by batch, only as far as the samples used (``limit``).
+
+    An image folder holds image files: dot files and subfolders are skipped; anything else
+    that is not a regular file (a FIFO, a device, a socket) is refused when the folder is
+    opened, as a file that is not an image is refused when read.
+
     Attributes:
         path: the data file or folder.
         kind: ``"npy"``, ``"npz"`` or ``"images"``.
         samples: how many samples will be read (after ``limit``).
         preprocess: the image preprocessing (None for arrays).
+        files: the image files read, in order (after ``limit``; empty for arrays).
     """
 
     def __init__(
@@ -163,16 +199,24 @@ class CalibrationData:
         self.path = Path(path)
         self.graph = graph
         self.preprocess: Preprocess | None = None
-        self._arrays: dict[str, np.ndarray] = {}
+        self._arrays: dict[str, np.ndarray] = {}  # .npy: the memory-mapped array
+        self._headers: dict[str, ArrayHeader] = {}  # .npz: each member's checked header
         self._files: list[Path] = []
         if limit is not None and limit < 1:
             raise UsageError(f"--limit must be >= 1, got {limit}")
-        if not self.path.exists():
-            raise CalibrationError(f"{self.path}: no such file or folder")
-        if self.path.is_dir():
+        try:
+            mode = os.stat(self.path).st_mode
+        except FileNotFoundError:
+            raise CalibrationError(f"{self.path}: no such file or folder") from None
+        except OSError as e:
+            raise CalibrationError(f"{self.path}: cannot use it: {e.strerror or e}") from None
+        if stat.S_ISDIR(mode):
             self.kind = "images"
             self._open_images(preprocess or Preprocess())
             total = len(self._files)
+        elif not stat.S_ISREG(mode):
+            input_size(self.path)  # FileError naming what it is (a FIFO is never waited on)
+            raise AssertionError("unreachable: not a regular file")
         elif self.path.suffix == ".npy":
             self.kind = "npy"
             total = self._open_npy()
@@ -186,29 +230,42 @@ class CalibrationData:
         self.samples = min(total, limit) if limit is not None else total
         self._files = self._files[: self.samples]
 
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The image files that will be read (empty for arrays)."""
+        return tuple(self._files)
+
     # -- opening -------------------------------------------------------------------------------
 
     def _input_type(self, name: str) -> TensorType:
         return self.graph.types[name]
 
-    def _check_array(self, name: str, array: np.ndarray, where: str) -> int:
+    def _check_header(self, name: str, header: ArrayHeader, where: str) -> int:
+        """The sample count of an array for input ``name``, from its header alone."""
         t = self._input_type(name)
-        if array.dtype != t.dtype.to_numpy():
+        want = t.dtype.to_numpy()
+        if header.dtype.newbyteorder("=") != want:
             raise CalibrationError(
-                f"{where}: dtype {array.dtype.name}, but model input {name!r} is {t.dtype}"
+                f"{where}: dtype {header.dtype.name}, but model input {name!r} is {t.dtype}"
             )
-        ok = array.ndim == t.rank and all(
-            not isinstance(d, int) or d == s or axis == 0
-            for axis, (d, s) in enumerate(zip(t.shape, array.shape, strict=True))
+        ok = len(header.shape) == t.rank and all(
+            axis == 0 or (s > 0 and (not isinstance(d, int) or d == s))
+            for axis, (d, s) in enumerate(zip(t.shape, header.shape, strict=True))
         )
         if not ok:
             raise CalibrationError(
-                f"{where}: shape {'x'.join(map(str, array.shape))} does not fit model input "
+                f"{where}: shape {header.format_shape()} does not fit model input "
                 f"{name!r} {t.format_shape()} (axis 0 holds the samples)"
             )
-        if array.shape[0] == 0:
+        if header.shape[0] == 0:
             raise CalibrationError(f"{where}: holds no samples")
-        return int(array.shape[0])
+        if header.fortran_order and self.path.suffix == ".npz":
+            # Its samples are not contiguous: reading the first ones would inflate them all.
+            raise CalibrationError(
+                f"{where}: stored in Fortran (column-major) order; save the samples in C order "
+                "(np.ascontiguousarray) to calibrate from an .npz"
+            )
+        return header.shape[0]
 
     def _open_npy(self) -> int:
         if len(self.graph.inputs) != 1:
@@ -216,33 +273,35 @@ class CalibrationData:
                 f"{self.path}: an .npy file feeds single-input models; model "
                 f"{self.graph.name!r} has inputs {', '.join(self.graph.inputs)} (use an .npz)"
             )
-        try:
-            array = np.load(self.path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise CalibrationError(f"{self.path}: not a readable .npy file ({e})") from None
         name = self.graph.inputs[0]
-        self._arrays[name] = array
-        return self._check_array(name, array, str(self.path))
+        where = str(self.path)
+        counts: list[int] = []
+
+        def check(header: ArrayHeader) -> None:
+            counts.append(self._check_header(name, header, where))
+
+        self._arrays[name] = load_npy(where, where, check=check, mmap=True)
+        return counts[0]
 
     def _open_npz(self) -> int:
-        try:
-            with np.load(self.path, allow_pickle=False) as npz:
-                arrays = {key: npz[key] for key in npz.files}
-        except (OSError, ValueError) as e:
-            raise CalibrationError(f"{self.path}: not a readable .npz file ({e})") from None
-        missing = [n for n in self.graph.inputs if n not in arrays]
-        unknown = [n for n in arrays if n not in self.graph.inputs]
-        if missing or unknown:
-            raise CalibrationError(
-                f"{self.path}: arrays {sorted(arrays)} do not match model inputs "
-                f"{list(self.graph.inputs)}"
-                + (f" (missing {missing})" if missing else "")
-                + (f" (unknown {unknown})" if unknown else "")
-            )
-        counts = {n: self._check_array(n, arrays[n], f"{self.path}[{n}]") for n in arrays}
+        where = str(self.path)
+        with NpzArchive(where, where) as npz:
+            names = npz.names
+            missing = [n for n in self.graph.inputs if n not in npz]
+            unknown = [n for n in names if n not in self.graph.inputs]
+            if missing or unknown:
+                raise CalibrationError(
+                    f"{self.path}: arrays {sorted(names)} do not match model inputs "
+                    f"{list(self.graph.inputs)}"
+                    + (f" (missing {missing})" if missing else "")
+                    + (f" (unknown {unknown})" if unknown else "")
+                )
+            self._headers = {n: npz.header(n) for n in self.graph.inputs}
+        counts = {
+            n: self._check_header(n, h, f"{self.path}[{n}]") for n, h in self._headers.items()
+        }
         if len(set(counts.values())) != 1:
             raise CalibrationError(f"{self.path}: inputs have different sample counts {counts}")
-        self._arrays = arrays
         return next(iter(counts.values()))
 
     def _open_images(self, preprocess: Preprocess) -> None:
@@ -271,9 +330,7 @@ class CalibrationData:
             )
         resize = preprocess.resize or round(max(crop) * RESIZE_RATIO)
         self.preprocess = replace(preprocess, crop=crop, resize=resize)
-        self._files = sorted(
-            p for p in self.path.iterdir() if p.is_file() and not p.name.startswith(".")
-        )
+        self._files = _list_images(self.path)
         if not self._files:
             raise CalibrationError(f"{self.path}: the folder has no files (expected images)")
 
@@ -289,7 +346,7 @@ class CalibrationData:
         files = self._files if self.kind == "images" else [self.path]
         for path in files:
             h.update(path.name.encode() + b"\0")
-            with open(path, "rb") as f:
+            with open_input(path) as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
                     h.update(chunk)
         return h.hexdigest()
@@ -299,15 +356,30 @@ class CalibrationData:
         checked for NaN and inf."""
         if batch_size < 1:
             raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
-        for start in range(0, self.samples, batch_size):
-            stop = min(start + batch_size, self.samples)
-            if self.kind == "images":
-                arrays = {self.graph.inputs[0]: self._load_images(self._files[start:stop])}
-            else:
-                arrays = {n: np.ascontiguousarray(a[start:stop]) for n, a in self._arrays.items()}
-                for name, array in arrays.items():
-                    _check_finite(array, self._where(name), start)
-            yield start, arrays
+        if self.kind == "images":
+            for start in range(0, self.samples, batch_size):
+                stop = min(start + batch_size, self.samples)
+                yield start, {self.graph.inputs[0]: self._load_images(self._files[start:stop])}
+        elif self.kind == "npy":
+            for start in range(0, self.samples, batch_size):
+                stop = min(start + batch_size, self.samples)
+                yield start, {n: self._rows(n, a, start, stop) for n, a in self._arrays.items()}
+        else:
+            with NpzRows(self.path, self._headers) as npz:
+                for start in range(0, self.samples, batch_size):
+                    stop = min(start + batch_size, self.samples)
+                    arrays = {n: npz.read(n, stop - start) for n in self._headers}
+                    for name, array in arrays.items():
+                        _check_finite(array, self._where(name), start)
+                    yield start, arrays
+
+    def _rows(self, name: str, array: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` of a memory-mapped array, copied (in native byte order)."""
+        rows = array[start:stop]
+        require_memory(rows.nbytes, f"reading samples {start}..{stop - 1} of {self._where(name)}")
+        batch = np.ascontiguousarray(rows, dtype=rows.dtype.newbyteorder("="))
+        _check_finite(batch, self._where(name), start)
+        return batch
 
     def _where(self, name: str) -> str:
         return str(self.path) if self.kind == "npy" else f"{self.path}[{name}]"
@@ -322,6 +394,43 @@ class CalibrationData:
 
         assert self.preprocess is not None
         return load_photo(path, self.preprocess, channels, CalibrationError)
+
+
+def _list_images(folder: Path) -> list[Path]:
+    """The files of an image folder, sorted: dot files and subfolders skipped, anything that
+    is not a regular file (followed through symbolic links) refused."""
+    found = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                path = folder / entry.name
+                try:
+                    mode = os.stat(path).st_mode
+                except OSError as e:
+                    raise CalibrationError(f"{path}: cannot use it: {e.strerror or e}") from None
+                if stat.S_ISDIR(mode):
+                    continue
+                if not stat.S_ISREG(mode):
+                    raise CalibrationError(
+                        f"{path}: is {_describe_kind(mode)}, not an image file (an image "
+                        "folder holds image files; subfolders are skipped)"
+                    )
+                found.append(path)
+    except OSError as e:
+        raise CalibrationError(f"{folder}: cannot list the folder: {e.strerror or e}") from None
+    return sorted(found)
+
+
+def _describe_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def _check_finite(array: np.ndarray, where: str, start: int) -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trtdsl.errors import UsageError
+from trtdsl.errors import CalibrationError, UsageError
 
 NUM_BINS = 2048
 """Histogram bins per tensor (TensorRT's legacy entropy calibrator uses 2048)."""
@@ -33,6 +33,7 @@ QUANTIZED_LEVELS = 128
 START_BIN = 128
 """The smallest threshold (in bins) the entropy and mse methods consider."""
 DEFAULT_PERCENTILE = 99.99
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 
 METHODS = ("entropy", "max", "percentile", "mse")
 
@@ -89,13 +90,21 @@ class TensorHistogram:
         self._zeros = 0  # values seen before the range was known (all zero)
 
     def update(self, x: np.ndarray) -> None:
-        """Add the values of ``x`` (any shape; float)."""
+        """Add the values of ``x`` (any shape; float).
+
+        Raises:
+            CalibrationError: ``x`` holds NaN or inf (the range could not double past them),
+            and nothing is added.
+        """
         values = np.asarray(x, dtype=np.float32).reshape(-1)
         if values.size == 0:
             return
+        low, high = float(values.min()), float(values.max())
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise CalibrationError("NaN or inf")
         self.total += values.size
-        self.min = min(self.min, float(values.min()))
-        self.max = max(self.max, float(values.max()))
+        self.min = min(self.min, low)
+        self.max = max(self.max, high)
         magnitude = np.abs(values)
         batch_amax = float(magnitude.max())
         self.amax = max(self.amax, batch_amax)
@@ -112,7 +121,11 @@ class TensorHistogram:
                 [self.counts.reshape(-1, 2).sum(axis=1), np.zeros(NUM_BINS // 2, np.int64)]
             )
             self.width *= 2
-        index = np.minimum((magnitude / np.float32(self.width)).astype(np.int64), NUM_BINS - 1)
+        if self.width >= _FLOAT32_TINY:
+            scaled = magnitude / np.float32(self.width)
+        else:  # a width float32 cannot hold (subnormal data): divide in float64
+            scaled = magnitude.astype(np.float64) / self.width
+        index = np.minimum(scaled.astype(np.int64), NUM_BINS - 1)
         self.counts += np.bincount(index, minlength=NUM_BINS)
 
     def compute_amax(self, method: Method) -> float:

@@ -85,11 +85,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     from trtdsl.calibration import CalibrationData, Method, Preprocess, calibrate
     from trtdsl.calibration.data import read_model_preprocess
-    from trtdsl.cli.args import check_output_directory
+    from trtdsl.cli.args import check_command_outputs
+    from trtdsl.files import check_output
     from trtdsl.frontend.load import resolve_model_path
 
     method = Method.parse(args.method)
-    check_output_directory(args.output, "-o")
+    # Before any work: -o is none of the inputs (MODEL, --weights, --data; links included).
+    check_command_outputs(args, [("-o", args.output)])
     graph = load_graph(args.model, args)
     bound = load_bound_weights(args, graph)
     declared = read_model_preprocess(resolve_model_path(args.model))
@@ -101,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     where = f"{args.model}: preprocess" + (" (with the options given)" if options else "")
     preprocess = Preprocess.from_mapping({**declared, **options}, where)
     data = CalibrationData(args.data, graph, preprocess, args.limit)
+    check_output(args.output, "-o", data.files)  # nor one of the photos of a --data folder
     out = sys.stdout
     out.write(
         f"model: {graph.name} ({args.model}); weights: {bound.source}\n"
@@ -110,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     out.flush()
     with _progress_bar(sys.stderr, data.samples) as progress:
         result = calibrate(graph, bound.arrays, data, method, args.batch_size, progress)
-    result.save(args.output)
+    result.save(args.output, "-o")
     rate = data.samples / result.seconds if result.seconds > 0 else float("inf")
     out.write(
         f"calibrated {len(result.amax)} tensors in {result.seconds:.2f} s "

@@ -9,6 +9,7 @@ the file and the member.
 
 from __future__ import annotations
 
+import lzma
 import math
 import mmap as mmap_module
 import os
@@ -95,7 +96,18 @@ def read_npy_header(stream: IO[bytes], where: str) -> ArrayHeader:
         offset = (stream.tell() if stream.seekable() else 0) - start
     except FileFormatError:
         raise
-    except (ValueError, EOFError, OSError, SyntaxError, TypeError, zlib.error) as e:
+    except (
+        ValueError,
+        EOFError,
+        OSError,
+        SyntaxError,
+        TypeError,
+        zlib.error,
+        lzma.LZMAError,
+        zipfile.BadZipFile,
+        RuntimeError,
+        NotImplementedError,
+    ) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise FileFormatError(f"{where}: malformed .npy header ({reason})") from None
     if not all(isinstance(d, int) and d >= 0 for d in shape):
@@ -127,7 +139,16 @@ def _read_data(stream: IO[bytes], header: ArrayHeader, rows: int | None, where: 
             if not got:
                 break
             done += got
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, RuntimeError) as e:
+    except (
+        OSError,
+        EOFError,
+        zlib.error,
+        lzma.LZMAError,
+        zipfile.BadZipFile,
+        RuntimeError,
+        NotImplementedError,
+        ValueError,
+    ) as e:
         raise FileFormatError(f"{where}: cannot read its data ({e})") from None
     if done != nbytes:
         raise FileFormatError(

@@ -166,10 +166,14 @@ def parse_json(text: str | bytes, where: str) -> Any:
 
 
 def read_json(
-    path: str | os.PathLike[str], label: str | None = None, limit: int = JSON_LIMIT
+    path: str | os.PathLike[str],
+    label: str | None = None,
+    limit: int = JSON_LIMIT,
+    updated: bool = False,
 ) -> Any:
-    """A JSON file as Python values (``parse_json``'s rules); FileError or FileFormatError."""
-    return parse_json(read_bytes(path, label, limit), _label(path, label))
+    """A JSON file as Python values (``parse_json``'s rules); FileError or FileFormatError.
+    ``updated``: as for ``open_input``."""
+    return parse_json(read_bytes(path, label, limit, updated), _label(path, label))
 
 
 class _JsonRefusal(ValueError):

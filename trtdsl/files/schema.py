@@ -41,7 +41,8 @@ def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, (int, float)):
-        return f"the number {value!r}"
+        text = repr(value)
+        return f"the number {text[:40]}" + ("..." if len(text) > 40 else "")
     if isinstance(value, str):
         return f"the string {value[:40]!r}" + ("..." if len(value) > 40 else "")
     if isinstance(value, list):
@@ -151,9 +152,13 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _Invalid(path, f"expected a number, got {_describe(value)}")
-        if not math.isfinite(value):
-            raise _Invalid(path, f"expected a finite number, got {value!r}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise _Invalid(path, f"expected a finite number, got {_describe(value)}")
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise _Invalid(path, f"expected a string, got {_describe(value)}")

@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from trtdsl.errors import UsageError
+from trtdsl.errors import TrtdslError, UsageError
+from trtdsl.files import require_memory
 from trtdsl.vision.coco import COCO_NAMES
+from trtdsl.vision.images import write_png
 
 PAD_VALUE = 114
 """Ultralytics' letterbox border grey."""
@@ -34,16 +36,22 @@ class Letterbox:
     original: tuple[int, int]
 
 
-def load_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """An image file as an (H, W, 3) uint8 RGB array (UsageError if it cannot be read)."""
-    from PIL import Image, UnidentifiedImageError
+def load_image(
+    path: str | os.PathLike[str],
+    error: type[TrtdslError] = UsageError,
+    label: str | None = None,
+) -> np.ndarray:
+    """An image file as an (H, W, 3) uint8 RGB array.
 
-    try:
-        with Image.open(path) as image:
-            array: np.ndarray = np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
-            return array
-    except (OSError, UnidentifiedImageError) as e:
-        raise UsageError(f"{path}: cannot read the image: {e}") from None
+    Raises:
+        ``error`` naming the file when it is not an image Pillow reads or has too many pixels
+        (``vision.images.decode_image``); FileError when it is not a regular file.
+    """
+    from trtdsl.vision.images import decode_image
+
+    with decode_image(path, "RGB", error, label) as image:
+        array: np.ndarray = np.asarray(image, dtype=np.uint8).copy()
+    return array
 
 
 def _resize_bilinear(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -59,9 +67,14 @@ def _resize_bilinear(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
     y0, y1, fy = axis(h, height)
     x0, x1, fx = axis(w, width)
-    src = image.astype(np.float64)
-    top = src[y0][:, x0] * (1 - fx)[None, :, None] + src[y0][:, x1] * fx[None, :, None]
-    bottom = src[y1][:, x0] * (1 - fx)[None, :, None] + src[y1][:, x1] * fx[None, :, None]
+
+    def corner(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        # Gather in uint8, then widen: float64 copies of the output's size, not the photo's.
+        gathered: np.ndarray = image[ys][:, xs].astype(np.float64)
+        return gathered
+
+    top = corner(y0, x0) * (1 - fx)[None, :, None] + corner(y0, x1) * fx[None, :, None]
+    bottom = corner(y1, x0) * (1 - fx)[None, :, None] + corner(y1, x1) * fx[None, :, None]
     out = top * (1 - fy)[:, None, None] + bottom * fy[:, None, None]
     result: np.ndarray = np.clip(np.rint(out), 0, 255).astype(np.uint8)
     return result
@@ -90,6 +103,8 @@ def letterbox(
     h, w = image.shape[:2]
     ratio = min(height / h, width / w)
     new_w, new_h = int(round(w * ratio)), int(round(h * ratio))
+    # the photo's rows gathered in uint8, then the four float64 corners of the resized image
+    require_memory(3 * new_h * w + 4 * 3 * 8 * new_h * new_w, f"letterboxing a {w}x{h} image")
     dw, dh = (width - new_w) / 2, (height - new_h) / 2
     resized = image if (new_h, new_w) == (h, w) else _resize_bilinear(image, new_h, new_w)
     top, left = int(round(dh - 0.1)), int(round(dw - 0.1))
@@ -168,10 +183,12 @@ def write_boxes_png(
     outputs: dict[str, np.ndarray],
     index: int = 0,
     names: Sequence[str] = COCO_NAMES,
+    option: str = "--boxes",
 ) -> int:
     """Draw image ``index``'s detections (``boxes``, ``scores``, ``classes``, ``count``
-    outputs of ``add_nms_stage``, in network-input pixels) on ``image`` and write a PNG;
-    returns the number of detections drawn."""
+    outputs of ``add_nms_stage``, in network-input pixels) on ``image`` and write a PNG
+    atomically (``option`` names the path in errors); returns the number of detections
+    drawn."""
     missing = [k for k in ("boxes", "scores", "classes", "count") if k not in outputs]
     if missing:
         raise UsageError(
@@ -183,8 +200,5 @@ def write_boxes_png(
     canvas = draw_detections(
         image, boxes, outputs["scores"][index, :count], outputs["classes"][index, :count], names
     )
-    try:
-        canvas.save(path, format="PNG")
-    except OSError as e:
-        raise UsageError(f"{path}: cannot write the image: {e}") from None
+    write_png(path, canvas, option)
     return count

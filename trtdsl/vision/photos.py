@@ -1,7 +1,8 @@
 """Photos as model inputs: decode with Pillow, resize the shorter side and center-crop (or
 letterbox, for detectors), scale to [0, 1], normalize and lay out NCHW, as the model's
 ``preprocess:`` declares (torchvision's ImageNet evaluation by default). Calibration reads its
-image folders the same way."""
+image folders the same way. Files are decoded by ``vision.images`` (regular files, sizes
+checked before decoding)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trtdsl.errors import TrtdslError, UsageError
+from trtdsl.files import require_memory
 from trtdsl.ir.types import TensorType
 
 if TYPE_CHECKING:
@@ -52,29 +54,41 @@ def load_photo(
 ) -> np.ndarray:
     """One photo as a (C, H, W) float32 sample (``preprocess`` resolved: resize and crop set).
 
+    The file is read through ``vision.images.decode_image`` (a regular file, its pixel count
+    checked before decoding), and the resized size against the memory budget before resizing.
+
     Raises:
-        ``error`` naming the file: not an image Pillow reads, smaller than the crop after
-        resizing, or non-finite after normalizing.
+        ``error`` naming the file: not an image Pillow reads, too many pixels, smaller than
+        the crop after resizing, or non-finite after normalizing; FileError: not a regular
+        file; ResourceLimitError: decoding or resizing would not fit in memory.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
+
+    from trtdsl.vision.images import decode_image
 
     assert preprocess.crop is not None and preprocess.resize is not None
     ch, cw = preprocess.crop
     if preprocess.letterbox:
         return _normalized(_letterboxed(path, (ch, cw), channels, error), preprocess, path, error)
-    try:
-        with Image.open(path) as image:
-            image = image.convert("RGB" if channels == 3 else "L")
-            w, h = image.size
-            short = min(w, h)
-            size = (
-                max(1, round(w * preprocess.resize / short)),
-                max(1, round(h * preprocess.resize / short)),
-            )
-            image = image.resize(size, Image.Resampling.BILINEAR)
-            pixels = np.asarray(image, dtype=np.float32)
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise error(f"{path}: not an image Pillow can read ({e})") from None
+    image = decode_image(path, "RGB" if channels == 3 else "L", error)
+    with image:
+        w, h = image.size
+        short = min(w, h)
+        size = (
+            max(1, round(w * preprocess.resize / short)),
+            max(1, round(h * preprocess.resize / short)),
+        )
+        # A long thin photo resized by its shorter side can be enormous: check first.
+        require_memory(
+            size[0] * size[1] * (4 + 4 * channels),
+            f"resizing {os.fspath(path)} ({w}x{h}) to {size[0]}x{size[1]}",
+        )
+        try:
+            resized = image.resize(size, Image.Resampling.BILINEAR)
+        except (OSError, ValueError) as e:
+            raise error(f"{os.fspath(path)}: cannot resize the image ({e})") from None
+        with resized:
+            pixels = np.asarray(resized, dtype=np.float32)
     if pixels.shape[0] < ch or pixels.shape[1] < cw:
         raise error(
             f"{path}: resized to {pixels.shape[1]}x{pixels.shape[0]}, smaller than the "
@@ -97,10 +111,7 @@ def _letterboxed(
     (``vision.detect.letterbox``; one channel: the mean of R, G and B)."""
     from trtdsl.vision.detect import letterbox, load_image
 
-    try:
-        image = load_image(path)
-    except TrtdslError as e:
-        raise error(str(e)) from None
+    image = load_image(path, error)
     tensor, _ = letterbox(image, size, stride=1)
     pixels: np.ndarray = tensor[0].transpose(1, 2, 0)
     if channels == 3:

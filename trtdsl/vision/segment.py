@@ -42,15 +42,36 @@ def mask_labels(output: np.ndarray) -> np.ndarray:
     )
 
 
+MAX_LABEL = (1 << 16) - 1
+"""The largest class label drawn (a palette entry per label up to it; segmenters have tens to
+a few hundred classes)."""
+
+
 def write_mask_png(
-    path: str | os.PathLike[str], labels: np.ndarray, names: Sequence[str] | None = None
+    path: str | os.PathLike[str],
+    labels: np.ndarray,
+    names: Sequence[str] | None = None,
+    option: str = "--mask",
 ) -> list[tuple[int, str, float]]:
-    """Write ``labels`` (H, W) as a colour PNG with a legend strip; returns the classes present
-    as (index, name, fraction of pixels), most pixels first."""
+    """Write ``labels`` (H, W) as a colour PNG with a legend strip, atomically (``option``
+    names the path in errors); returns the classes present as (index, name, fraction of
+    pixels), most pixels first.
+
+    Raises:
+        UsageError: a label outside 0..MAX_LABEL; FileError: the path cannot be written.
+    """
     from PIL import Image, ImageDraw
 
+    from trtdsl.vision.images import write_png
+
     labels = np.asarray(labels, dtype=np.int64)
-    palette = voc_palette(max(256, int(labels.max(initial=0)) + 1))
+    low, high = int(labels.min(initial=0)), int(labels.max(initial=0))
+    if low < 0 or high > MAX_LABEL:
+        raise UsageError(
+            f"{option} {os.fspath(path)}: the output holds class label "
+            f"{low if low < 0 else high}, outside 0..{MAX_LABEL}"
+        )
+    palette = voc_palette(max(256, high + 1))
     image = Image.fromarray(palette[labels])
     values, counts = np.unique(labels, return_counts=True)
     order = np.argsort(-counts)
@@ -73,5 +94,5 @@ def write_mask_png(
     canvas = Image.new("RGB", (width, image.height + legend.height), (255, 255, 255))
     canvas.paste(image, (0, 0))
     canvas.paste(legend, (0, image.height))
-    canvas.save(os.fspath(path), format="PNG")
+    write_png(path, canvas, option)
     return present
