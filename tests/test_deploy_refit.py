@@ -13,20 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_files import write_emulated_engine
 from safetensors.numpy import save_file
 
 from trtdsl import BuildConfig, emit_network, import_trt, load_model, prepare_graph, random_weights
 from trtdsl.backends.trt import build_network
-from trtdsl.backends.trt.sidecar import (
-    EngineSidecar,
-    IORecord,
-    ModelRecord,
-    OptionsRecord,
-    WeightsRecord,
-)
 from trtdsl.deploy.refit import check_refittable_by_name, refit_plan
 from trtdsl.errors import BackendError, UsageError
-from trtdsl.files import parse_record
 from trtdsl.runtime.engines import deserialize
 from trtdsl.runtime.runner import EngineRunner
 
@@ -47,28 +40,7 @@ def _run(plan: bytes, x: np.ndarray) -> np.ndarray:
 
 def _emulated_engine(directory: Path, model: Path, seed: int = 0, refittable: bool = True) -> Path:
     """An emulated engine with the sidecar trtdsl compile writes for a real one."""
-    graph = load_model(str(model))
-    config = BuildConfig(refittable=refittable)
-    path = directory / "model.engine"
-    plan = _plan(graph, random_weights(graph, seed=seed), refittable=refittable)
-    path.write_bytes(plan)
-    digest = hashlib.sha256(plan).hexdigest()
-    sidecar = EngineSidecar(
-        trtdsl="0.1.0",
-        product="trtdsl emulator",
-        version="11.4.0-emulated",
-        backend="emulated",
-        targets="the CPU emulator",
-        precision="fp32",
-        model=ModelRecord("tiny", str(model), hashlib.sha256(graph.format().encode()).hexdigest()),
-        weights=WeightsRecord(f"random:{seed}", digest),
-        options=parse_record(OptionsRecord, config.to_dict(), "options"),
-        io=IORecord((), ()),
-        engine_bytes=len(plan),
-        engine_sha256=digest,
-    )
-    Path(f"{path}.json").write_bytes(sidecar.to_json())
-    return path
+    return write_emulated_engine(directory / "model.engine", model, seed, refittable)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])

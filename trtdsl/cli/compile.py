@@ -144,11 +144,12 @@ def run(args: argparse.Namespace) -> int:
     cache = open_cache(args)
     profiles = profile_shapes(graph, config)
     path = None if emulated else (args.output or f"{graph.name}.engine")
+    target = path or args.output  # an emulated build writes none, but -o must still be sane
     check_command_outputs(
         args,
         [
-            ("-o", path),
-            ("-o", sidecar_path(path) if path else None),
+            ("-o", target),
+            ("-o", sidecar_path(target) if target else None),
             ("--timing-cache", config.timing_cache),
         ],
     )

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from trtdsl.errors import TrtdslError
 
@@ -115,14 +116,36 @@ class _OneLine(logging.Formatter):
         return f"trtdsl: {record.levelname.lower()}: {text}"
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (not the stream of the
+    first command: an embedding program or a test may replace it between commands)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def _quoted_elsewhere(record: logging.LogRecord) -> bool:
+    """False for an error TensorRT (or the emulator) logged: trtdsl quotes those in the one
+    error line it prints when they matter, so they are not printed twice (``TRTDSL_LOG_LEVEL``
+    at INFO or DEBUG shows them as they come)."""
+    quiet = logging.getLogger("trtdsl").level >= logging.WARNING
+    return not (quiet and record.name == "trtdsl.tensorrt" and record.levelno >= logging.ERROR)
+
+
 def _log_to_stderr() -> None:
     """Warnings of the ``trtdsl`` loggers (library code logs, only the CLI prints) as one line
     each on stderr: ``trtdsl: warning: ...``; ``TRTDSL_LOG_LEVEL=INFO`` (or DEBUG) shows more."""
     logger = logging.getLogger("trtdsl")
     if any(getattr(h, "_trtdsl_cli", False) for h in logger.handlers):
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(_OneLine())
+    handler.addFilter(_quoted_elsewhere)
     handler._trtdsl_cli = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.setLevel(os.environ.get("TRTDSL_LOG_LEVEL", "WARNING").upper())

@@ -234,7 +234,7 @@ class EngineCache:
             return None
         path = self.directory / f"{digest}.engine"
         try:
-            plan = read_bytes(path, limit=record.engine_bytes)
+            plan = read_bytes(path, limit=record.engine_bytes, updated=True)
         except TrtdslError as e:
             _log.warning("engine cache: %s; rebuilding", e)
             return None
@@ -257,12 +257,13 @@ class EngineCache:
 
     def _read_record(self, digest: str) -> EntryRecord | None:
         """The record of ``digest`` (None: missing; or damaged, forged or another key's:
-        then logged, and the entry counts as missing and is rebuilt)."""
+        then logged, and the entry counts as missing and is rebuilt). Entries are read as
+        files the cache may rewrite, not as inputs a command must not overwrite."""
         path = self.directory / f"{digest}.json"
         if not path.exists():
             return None
         try:
-            record = parse_record(EntryRecord, read_json(path), str(path))
+            record = parse_record(EntryRecord, read_json(path, updated=True), str(path))
         except TrtdslError as e:
             _log.warning("engine cache: %s; ignoring the entry", e)
             return None

@@ -95,6 +95,9 @@ def resolve_model_path(spec: str | os.PathLike[str]) -> Path:
     text = os.fspath(spec)
     path = Path(text)
     if path.suffix in (*_YAML_SUFFIXES, ".py") or os.sep in text or "/" in text:
+        if path.exists() and not path.is_file():
+            kind = "a directory" if path.is_dir() else "not a regular file (a FIFO or device?)"
+            raise ModelError(f"{text}: is {kind}, expected a model file")
         if not path.is_file():
             hint = ""
             if path.stem in zoo_models():
