@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from trtdsl.calibration.npz import NpzRows
 from trtdsl.errors import CalibrationError, ModelError, UsageError
 from trtdsl.files import (
     ArrayHeader,
@@ -365,10 +364,15 @@ class CalibrationData:
                 stop = min(start + batch_size, self.samples)
                 yield start, {n: self._rows(n, a, start, stop) for n, a in self._arrays.items()}
         else:
-            with NpzRows(self.path, self._headers) as npz:
+            where = str(self.path)
+            with NpzArchive(where, where) as npz:
+                readers = {n: npz.rows(n) for n in self._headers}
+                for name, reader in readers.items():
+                    if reader.header != self._headers[name]:
+                        raise CalibrationError(f"{reader.where}: changed while it was read")
                 for start in range(0, self.samples, batch_size):
                     stop = min(start + batch_size, self.samples)
-                    arrays = {n: npz.read(n, stop - start) for n in self._headers}
+                    arrays = {n: _native(r.read(stop - start)) for n, r in readers.items()}
                     for name, array in arrays.items():
                         _check_finite(array, self._where(name), start)
                     yield start, arrays
@@ -431,6 +435,11 @@ def _describe_kind(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "not a regular file"
+
+
+def _native(array: np.ndarray) -> np.ndarray:
+    """``array`` in native byte order (an .npz may hold big-endian data)."""
+    return array.astype(array.dtype.newbyteorder("="), copy=False)
 
 
 def _check_finite(array: np.ndarray, where: str, start: int) -> None:

@@ -15,6 +15,7 @@ This package sits at the bottom of the layering: it imports only ``trtdsl.errors
 
 from trtdsl.files.arrays import ArrayHeader as ArrayHeader
 from trtdsl.files.arrays import NpzArchive as NpzArchive
+from trtdsl.files.arrays import RowReader as RowReader
 from trtdsl.files.arrays import load_npy as load_npy
 from trtdsl.files.arrays import read_npy_header as read_npy_header
 from trtdsl.files.locking import hold_lock as hold_lock

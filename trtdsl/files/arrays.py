@@ -122,11 +122,27 @@ def read_npy_header(stream: IO[bytes], where: str) -> ArrayHeader:
     return ArrayHeader(tuple(shape), dtype, bool(fortran), offset)
 
 
-def _read_data(stream: IO[bytes], header: ArrayHeader, rows: int | None, where: str) -> np.ndarray:
-    """The array (or its first ``rows`` along axis 0) read from ``stream`` after its header."""
+_READ_ERRORS = (
+    OSError,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+    zipfile.BadZipFile,  # a bad CRC-32, at a member's end
+    RuntimeError,
+    NotImplementedError,
+    ValueError,
+)
+"""What reading a damaged stream or archive member raises."""
+
+
+def _read_data(
+    stream: IO[bytes], header: ArrayHeader, rows: int | None, where: str, first: int = 0
+) -> np.ndarray:
+    """The array (or ``rows`` rows along axis 0) read from ``stream`` at its position: just
+    after the header, or ``first`` rows further on for a forward reader."""
     shape = header.shape
     if rows is not None and shape and not header.fortran_order:
-        shape = (min(rows, shape[0]), *shape[1:])
+        shape = (max(0, min(rows, shape[0] - first)), *shape[1:])
     count = math.prod(shape)
     nbytes = count * header.dtype.itemsize
     require_memory(nbytes, f"reading {where} ({'x'.join(map(str, shape)) or 'scalar'})")
@@ -139,16 +155,7 @@ def _read_data(stream: IO[bytes], header: ArrayHeader, rows: int | None, where: 
             if not got:
                 break
             done += got
-    except (
-        OSError,
-        EOFError,
-        zlib.error,
-        lzma.LZMAError,
-        zipfile.BadZipFile,
-        RuntimeError,
-        NotImplementedError,
-        ValueError,
-    ) as e:
+    except _READ_ERRORS as e:
         raise FileFormatError(f"{where}: cannot read its data ({e})") from None
     if done != nbytes:
         raise FileFormatError(
@@ -157,6 +164,23 @@ def _read_data(stream: IO[bytes], header: ArrayHeader, rows: int | None, where: 
         )
     array = np.frombuffer(buffer, dtype=header.dtype, count=count)
     return array.reshape(shape, order="F" if header.fortran_order else "C")
+
+
+class RowReader:
+    """One ``.npz`` member read forward, some rows (along axis 0) at a time: only the bytes
+    of the rows asked for are decompressed. C-order arrays only (``NpzArchive.rows``)."""
+
+    def __init__(self, stream: IO[bytes], header: ArrayHeader, where: str) -> None:
+        self.header = header
+        self.where = where
+        self._stream = stream
+        self._done = 0
+
+    def read(self, rows: int) -> np.ndarray:
+        """The next ``rows`` rows (fewer at the end), checked against the memory budget."""
+        array = _read_data(self._stream, self.header, rows, self.where, self._done)
+        self._done += int(array.shape[0])
+        return array
 
 
 def load_npy(
@@ -270,6 +294,23 @@ class NpzArchive:
             if check is not None:
                 check(header)
             return _read_data(member, header, rows, where)
+
+    def rows(self, name: str) -> RowReader:
+        """Array ``name`` read forward (``RowReader``); open until the archive is closed.
+
+        Raises:
+            FileFormatError: a Fortran-order array (its first rows are not first in the
+                data) or a damaged member.
+        """
+        where = f"{self.where}[{name}]"
+        member = self._stack.enter_context(self._open(name))
+        header = read_npy_header(member, where)
+        if header.fortran_order and len(header.shape) > 1:
+            raise FileFormatError(
+                f"{where}: a Fortran-order array; save it in C order (np.ascontiguousarray) "
+                "to read it a batch at a time"
+            )
+        return RowReader(member, header, where)
 
     def close(self) -> None:
         self._stack.close()
