@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from trtdsl.errors import WeightError
+from trtdsl.files import require_memory
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops.base import ParamSpec
 
@@ -42,6 +43,10 @@ def random_weights(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
     for _key, node_name, role, spec in params:
         if role == "weight" and len(spec.shape) >= 2:
             fan_ins[node_name] = math.prod(spec.shape[1:])
+    total = sum(math.prod(spec.shape) for _k, _n, _r, spec in params if not spec.optional)
+    # float64 draws before the float32 cast: the largest tensor's 8 bytes per value on top
+    largest = max((math.prod(s.shape) for _k, _n, _r, s in params if not s.optional), default=0)
+    require_memory(4 * total + 8 * largest, f"random weights for model {graph.name!r}")
     result: dict[str, np.ndarray] = {}
     for key, node_name, role, spec in params:
         if spec.optional:
