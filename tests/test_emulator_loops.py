@@ -72,6 +72,32 @@ def test_while_loop_stops_when_its_condition_is_false(limit: int) -> None:
     assert float(out) == (12.0 if limit == 3 else 48.0)
 
 
+def test_a_while_loop_that_never_ends_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A WHILE condition that stays true (a forged plan, or a bug) is stopped after
+    MAX_ITERATIONS with an error naming the loop, not run forever."""
+    import trtdsl.emulator.loops as loops
+    from trtdsl.emulator.plan import PlanError
+
+    monkeypatch.setattr(loops, "MAX_ITERATIONS", 50)
+    builder, net = _network()
+    loop = net.add_loop()
+    r = loop.add_recurrence(net.add_input("x", trt.float32, ()))
+    r.name = "spin"
+    r.set_input(
+        1,
+        net.add_elementwise(
+            r.get_output(0), _constant(net, 1.0, np.float32), trt.ElementWiseOperation.SUM
+        ).get_output(0),
+    )
+    always = net.add_elementwise(
+        r.get_output(0), r.get_output(0), trt.ElementWiseOperation.EQUAL
+    )  # r == r: true for every finite r
+    loop.add_trip_limit(always.get_output(0), trt.TripLimit.WHILE)
+    net.mark_output(loop.add_loop_output(r.get_output(0), trt.LoopOutput.LAST_VALUE).get_output(0))
+    with pytest.raises(PlanError, match=r"loop 'spin': still running after 50 iterations"):
+        _run(builder, net, {"x": np.array(0.0, np.float32)})
+
+
 def _greedy(suppress: np.ndarray) -> np.ndarray:
     keep: list[bool] = []
     for j in range(suppress.shape[0]):

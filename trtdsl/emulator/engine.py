@@ -112,9 +112,7 @@ class ICudaEngine:
     @property
     def refittable(self) -> bool:
         """Whether the plan was built with BuilderFlag.REFIT (see ``Refitter``)."""
-        from trtdsl.emulator.refit import plan_refittable
-
-        return plan_refittable(self._blob)
+        return self._plan.refittable
 
     @property
     def profiling_verbosity(self) -> ProfilingVerbosity:

@@ -13,7 +13,12 @@ from trtdsl.emulator.layers.loop import IRecurrenceLayer
 from trtdsl.emulator.loops import find_loops, run_loop
 from trtdsl.emulator.plan import Plan, PlanError, infer_plan_shapes
 from trtdsl.emulator.shape_values import compute_with_values
-from trtdsl.emulator.types import compute_dtype, round_to_bf16
+from trtdsl.emulator.types import EmulatorUnsupportedError, compute_dtype, round_to_bf16
+from trtdsl.errors import ResourceLimitError
+from trtdsl.files import require_memory
+
+_CHECKED_BYTES = 1 << 26
+"""Tensors larger than this are checked against the memory budget before the run."""
 
 
 def run_plan(
@@ -32,6 +37,7 @@ def run_plan(
     """
     shapes = {name: tuple(array.shape) for name, array in inputs.items()}
     expected = infer_plan_shapes(plan, shapes)
+    _check_memory(plan, expected)
     values: dict[int, np.ndarray] = {}
     for tensor in plan.io:
         if tensor.is_input:
@@ -79,6 +85,26 @@ def run_plan(
         for tensor_id in released.get(index, ()):
             values.pop(tensor_id, None)
     return {t.name: values[t.tensor_id] for t in plan.io if not t.is_input}
+
+
+def _check_memory(plan: Plan, expected: Mapping[int, tuple[tuple[int, ...], DataType]]) -> None:
+    """PlanError (not a MemoryError halfway through) when a tensor cannot fit in memory."""
+    largest, name = 0, ""
+    for tensor_id, (shape, dtype) in expected.items():
+        count = 1
+        for d in shape:
+            count *= max(d, 0)  # -1: data-dependent, bounded by the tensors it comes from
+        try:
+            size = count * compute_dtype(dtype).itemsize
+        except EmulatorUnsupportedError:
+            size = count
+        if size > largest:
+            largest, name = size, plan.tensor_names.get(tensor_id, str(tensor_id))
+    if largest > _CHECKED_BYTES:
+        try:
+            require_memory(largest, f"the emulated tensor {name!r}")
+        except ResourceLimitError as error:
+            raise PlanError(str(error)) from None
 
 
 def _next_value(layer: ILayer) -> tuple[int, ...]:

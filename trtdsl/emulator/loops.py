@@ -16,6 +16,7 @@ import numpy as np
 from trtdsl.emulator.enums import DataType, TripLimit
 from trtdsl.emulator.layers.base import ILayer
 from trtdsl.emulator.layers.loop import ILoopOutputLayer, IRecurrenceLayer, ITripLimitLayer
+from trtdsl.emulator.plan_schema import PlanError
 
 LayerRecord = tuple[ILayer, Sequence[int], Sequence[int]]
 """A layer with the ids of its input and output tensors."""
@@ -82,6 +83,11 @@ def find_loops(layers: Sequence[LayerRecord], types: TensorTypes | None = None) 
             if loops - {loop}:
                 problems.append(f"{layer._name}: reads a tensor computed in another loop")
             if isinstance(layer, IRecurrenceLayer):
+                if loop in loops:
+                    problems.append(
+                        f"{layer._name}: the initial value of a recurrence must be computed "
+                        "before its loop"
+                    )
                 part(loop, "rec").append(index)
                 tensor_loop.update(dict.fromkeys(outs, loop))
             elif isinstance(layer, ITripLimitLayer):
@@ -109,8 +115,11 @@ def find_loops(layers: Sequence[LayerRecord], types: TensorTypes | None = None) 
         )
         for loop, entry in parts.items()
     }
+    producers = {
+        tensor_id: index for index, (_, _, outs) in enumerate(layers) for tensor_id in outs
+    }
     for body in bodies.values():
-        problems.extend(_check_loop(body, layers, tensor_loop, types))
+        problems.extend(_check_loop(body, layers, tensor_loop, producers, types))
     owners = {index: body for body in bodies.values() for index in body.members}
     return LoopStructure(bodies, tensor_loop, tuple(problems), owners)
 
@@ -119,6 +128,7 @@ def _check_loop(
     body: LoopBody,
     layers: Sequence[LayerRecord],
     tensor_loop: Mapping[int, int],
+    producers: Mapping[int, int],
     types: TensorTypes | None,
 ) -> list[str]:
     problems = []
@@ -136,6 +146,11 @@ def _check_loop(
             problems.append(f"{layer._name}: the next value is not set (set_input(1, ...))")
         elif next_id in tensor_loop and tensor_loop[next_id] != body.loop:
             problems.append(f"{layer._name}: the next value is computed in another loop")
+        elif next_id not in tensor_loop and (
+            producers.get(next_id, -1) > body.position or producers.get(next_id, -1) in body.members
+        ):
+            # Read in each iteration: it must be computed in the body or before the loop.
+            problems.append(f"{layer._name}: the next value is computed after the loop")
         elif types is not None and next_id in types and types[ins[0]] != types[next_id]:
             (shape, dtype), (next_shape, next_dtype) = types[ins[0]], types[next_id]
             problems.append(
@@ -163,6 +178,12 @@ Compute = Callable[[int, list[np.ndarray]], list[np.ndarray]]
 """Layer index, input arrays -> output arrays (one layer's checked computation)."""
 
 
+MAX_ITERATIONS = 1 << 20
+"""The most iterations the emulator runs one loop for: a WHILE condition that never turns
+false (a forged plan, or a bug) must not hang the process. trtdsl's own loops (the
+TensorRT-RTX NMS fixed point) stop after at most their candidate count (3840) plus one."""
+
+
 def run_loop(
     body: LoopBody,
     layers: Sequence[LayerRecord],
@@ -185,6 +206,12 @@ def run_loop(
     last = state
     iterations = 0
     while not counts or iterations < min(counts):
+        if iterations >= MAX_ITERATIONS:
+            raise PlanError(
+                f"loop {layers[body.recurrences[0]][0]._name if body.recurrences else ''!r}: "
+                f"still running after {MAX_ITERATIONS:,} iterations (a WHILE condition that "
+                "never turns false?); stopped"
+            )
         local: dict[int, np.ndarray] = dict(state)
         for index in body.body:
             _, ins, outs = layers[index]

@@ -2,35 +2,47 @@
 an ``.npz`` of weight copies. It can never be mistaken for (or loaded as) a TensorRT engine.
 
 Layout: ``MAGIC`` | u64 little-endian JSON length | JSON (utf-8) | npz bytes.
+
+A plan is a file users run, so ``load_plan`` trusts none of it: the description is parsed
+into typed records (``plan_schema.py``), each layer's class must be one of the emulator's
+layer classes and its properties must decode through that class's field table
+(``layers/fields.py``) into values its setters would store, weights must be plain arrays of
+the declared type and count, every tensor must be computed before it is read, and every
+optimization-profile corner must infer. Anything else is one PlanError saying what is wrong.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trtdsl.emulator.enums import ENUMS, BuilderFlag, DataType, ProfilingVerbosity, _TrtEnum
-from trtdsl.emulator.layers.base import LAYER_CLASSES, ILayer, LayerSpecError
+from trtdsl.emulator.enums import BuilderFlag, DataType, ProfilingVerbosity
+from trtdsl.emulator.layers.base import ILayer, LayerSpecError
+from trtdsl.emulator.layers.fields import FieldError, plan_fields
 from trtdsl.emulator.loops import find_loops
+from trtdsl.emulator.plan_read import (
+    LENGTH,
+    check_wiring,
+    make_layer,
+    read_description,
+    read_weights,
+)
+from trtdsl.emulator.plan_read import is_emulated_plan as is_emulated_plan
+from trtdsl.emulator.plan_schema import EMULATED_VERSION as EMULATED_VERSION
+from trtdsl.emulator.plan_schema import MAGIC as MAGIC
+from trtdsl.emulator.plan_schema import MAX_DIM, PlanDescription
+from trtdsl.emulator.plan_schema import PlanError as PlanError
 from trtdsl.emulator.shape_values import Values, infer_with_values, validate_with_values
-from trtdsl.emulator.types import Dims, Permutation, Weights, nptype
+from trtdsl.emulator.types import Dims, EmulatorError, nptype
 
 if TYPE_CHECKING:
     from trtdsl.emulator.builder import IBuilderConfig
     from trtdsl.emulator.network import INetworkDefinition
-
-MAGIC = b"TRTDSL-EMULATED-PLAN v1 (CPU emulator of TensorRT 11.4; NOT a TensorRT engine)\n"
-EMULATED_VERSION = "11.4.0-emulated"
-
-
-class PlanError(Exception):
-    """The network cannot be built, or bytes are not an emulated plan."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,11 @@ class IOTensor:
 
 @dataclass(frozen=True)
 class Plan:
-    """A deserialized plan: layers in execution order with tensor ids, and the I/O tensors."""
+    """A deserialized plan: layers in execution order with tensor ids, and the I/O tensors.
+
+    ``description`` is the validated JSON description (refit reads its weights records) and
+    ``archive_offset`` where the weights archive starts in the plan's bytes.
+    """
 
     name: str
     io: tuple[IOTensor, ...]
@@ -56,35 +72,10 @@ class Plan:
     build_types: dict[int, tuple[Dims, DataType]]  # every tensor's build-time shape and dtype
     num_profiles: int
     profiling_verbosity: ProfilingVerbosity
+    refittable: bool
+    description: PlanDescription
+    archive_offset: int
     tf32: bool = False
-
-
-def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, bool | str | float):
-        return value
-    if isinstance(value, _TrtEnum):
-        return {"enum": type(value).__name__, "name": value.name}
-    if isinstance(value, int):
-        return value
-    if isinstance(value, Permutation):
-        return {"perm": list(value)}
-    if isinstance(value, tuple) and any(isinstance(v, float) for v in value):
-        return {"floats": list(value)}
-    if isinstance(value, tuple):
-        return {"dims": list(value)}
-    raise TypeError(f"cannot serialize {value!r}")  # internal: layers only store the above
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        if "enum" in value:
-            return ENUMS[value["enum"]][value["name"]]
-        if "perm" in value:
-            return Permutation(value["perm"])
-        if "floats" in value:
-            return tuple(float(v) for v in value["floats"])
-        return Dims(value["dims"])
-    return value
 
 
 def _check_buildable(network: INetworkDefinition, config: IBuilderConfig) -> list[str]:
@@ -144,8 +135,36 @@ def _check_buildable(network: INetworkDefinition, config: IBuilderConfig) -> lis
     return problems
 
 
+def _encode_properties(layer: ILayer) -> dict[str, Any]:
+    """``layer._p`` as JSON, each value written by its field's kind."""
+    fields = plan_fields(type(layer))
+    if fields.keys() != layer._p.keys():
+        raise PlanError(  # an emulator bug: a layer sets a key its class does not declare
+            f"internal: layer {layer._name!r} has properties {sorted(layer._p)}, its class "
+            f"{type(layer).__name__} declares {sorted(fields)}"
+        )
+    encoded = {}
+    for key, value in layer._p.items():
+        try:
+            encoded[key] = fields[key].kind.encode(value)
+        except FieldError as error:
+            raise PlanError(f"layer {layer._name!r}: property {key!r}: {error}") from None
+    return encoded
+
+
+def write_archive(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """The weights archive of a plan (an uncompressed ``.npz``)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
 def serialize_network(network: INetworkDefinition, config: IBuilderConfig) -> bytes:
-    """Check ``network`` as a build would and serialize it with copies of all weights."""
+    """Check ``network`` as a build would and serialize it with copies of all weights.
+
+    The bytes are then loaded back (``load_plan``: every check a plan file gets, every
+    profile corner inferred included), so a plan that builds is a plan that loads.
+    """
     problems = _check_buildable(network, config)
     if problems:
         raise PlanError("; ".join(problems))
@@ -174,7 +193,7 @@ def serialize_network(network: INetworkDefinition, config: IBuilderConfig) -> by
                 "outputs": [t._id for t in layer._outputs],
                 "outputs_names": [t._name for t in layer._outputs],
                 "outputs_types": [[list(t.shape), t.dtype.name] for t in layer._outputs],
-                "p": {k: _encode(v) for k, v in layer._p.items()},
+                "p": _encode_properties(layer),
                 "w": weights,
             }
         )
@@ -209,104 +228,137 @@ def serialize_network(network: INetworkDefinition, config: IBuilderConfig) -> by
         # multiplies may run on TF32 tensor cores; the emulator then rounds their operands.
         "tf32": config.get_flag(BuilderFlag.TF32),
     }
-    header = json.dumps(description).encode("utf-8")
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # type: ignore[arg-type]
-    blob = MAGIC + struct.pack("<Q", len(header)) + header + buffer.getvalue()
-    plan = load_plan(blob)
-    for index in range(plan.num_profiles):  # every profile corner must infer
-        for corner in range(3):
-            shapes = {t.name: t.profiles[index][corner] for t in plan.io if t.is_input}
-            infer_plan_shapes(plan, shapes)
+    header = json.dumps(description, allow_nan=False).encode("utf-8")
+    blob = MAGIC + LENGTH.pack(len(header)) + header + write_archive(arrays)
+    load_plan(blob)
     return blob
 
 
-def is_emulated_plan(data: bytes) -> bool:
-    """Whether ``data`` starts with the emulated-plan header."""
-    return bytes(data[: len(MAGIC)]) == MAGIC
+# -- loading ------------------------------------------------------------------------------------
 
 
-def load_plan(data: bytes) -> Plan:
-    """Rebuild a Plan from bytes written by ``serialize_network``."""
-    data = bytes(data)
-    if not is_emulated_plan(data):
-        raise PlanError(
-            "not an emulated plan (the trtdsl emulator cannot run real TensorRT engines, "
-            "and TensorRT cannot run emulated plans)"
-        )
-    (length,) = struct.unpack_from("<Q", data, len(MAGIC))
-    start = len(MAGIC) + 8
-    description = json.loads(data[start : start + length].decode("utf-8"))
-    with np.load(io.BytesIO(data[start + length :]), allow_pickle=False) as npz:
-        arrays = {key: npz[key] for key in npz.files}
-    layers = []
-    names: dict[int, str] = {}
-    build_types: dict[int, tuple[Dims, DataType]] = {}
-    for record in description["layers"]:
-        layer = LAYER_CLASSES[record["class"]].__new__(LAYER_CLASSES[record["class"]])
-        layer._network = None
-        layer._name, layer._metadata = record["name"], record["metadata"]
-        layer._p = {k: _decode(v) for k, v in record["p"].items()}
-        layer._tf32 = bool(description.get("tf32", False))
-        layer._w = {}
-        for role, w in record["w"].items():
-            dtype, array = DataType[w["dtype"]], arrays[w["key"]]
-            weights = Weights(array) if array.size else Weights(dtype)
-            weights._dtype, weights._count = dtype, w["count"]
-            layer._w[role] = weights
-        names.update(zip(record["outputs"], record["outputs_names"], strict=True))
-        for tensor_id, (shape, dtype) in zip(
-            record["outputs"], record["outputs_types"], strict=True
-        ):
-            build_types[tensor_id] = (Dims(shape), DataType[dtype])
-        layers.append((layer, tuple(record["inputs"]), tuple(record["outputs"])))
+def load_plan(data: Any) -> Plan:
+    """Rebuild a Plan from bytes written by ``serialize_network``.
+
+    Raises:
+        PlanError: for anything that is not a valid emulated plan (the message names the
+            field, layer, weights or tensor that is wrong), and for nothing else.
+    """
+    try:
+        blob = data if type(data) is bytes else bytes(memoryview(data))
+    except TypeError:
+        raise PlanError(f"expected plan bytes, got {type(data).__name__}") from None
+    description, offset = read_description(blob)
+    arrays = read_weights(description, memoryview(blob)[offset:])
+    layers = tuple(
+        make_layer(index, record, arrays, description.tf32)
+        for index, record in enumerate(description.layers)
+    )
+    check_wiring(description, layers)
     io_tensors = tuple(
         IOTensor(
-            name=t["name"],
-            tensor_id=t["id"],
-            is_input=t["input"],
-            dtype=DataType[t["dtype"]],
-            shape=Dims(t["shape"]),
-            profiles=tuple(tuple(Dims(d) for d in r) for r in t["profiles"]),  # type: ignore[misc]
+            name=t.name,
+            tensor_id=t.id,
+            is_input=t.input,
+            dtype=DataType[t.dtype],
+            shape=Dims(t.shape),
+            profiles=tuple((Dims(lo), Dims(opt), Dims(hi)) for lo, opt, hi in t.profiles),
         )
-        for t in description["io"]
+        for t in description.io
     )
+    names: dict[int, str] = {}
+    build_types: dict[int, tuple[Dims, DataType]] = {}
+    for record in description.layers:
+        names.update(zip(record.outputs, record.outputs_names, strict=True))
+        for tensor_id, (shape, dtype) in zip(record.outputs, record.outputs_types, strict=True):
+            build_types[tensor_id] = (Dims(shape), DataType[dtype])
     for tensor in io_tensors:
         names[tensor.tensor_id] = tensor.name
         build_types[tensor.tensor_id] = (tensor.shape, tensor.dtype)
-    return Plan(
-        name=description["name"],
+    plan = Plan(
+        name=description.name,
         io=io_tensors,
-        layers=tuple(layers),
+        layers=layers,
         tensor_names=names,
         build_types=build_types,
-        num_profiles=description["num_profiles"],
-        profiling_verbosity=ProfilingVerbosity[description["profiling_verbosity"]],
-        tf32=bool(description.get("tf32", False)),
+        num_profiles=description.num_profiles,
+        profiling_verbosity=ProfilingVerbosity[description.profiling_verbosity],
+        refittable=description.refittable,
+        description=description,
+        archive_offset=offset,
+        tf32=description.tf32,
     )
+    _check_profiles_infer(plan)
+    return plan
 
 
-def infer_plan_shapes(
-    plan: Plan, input_shapes: Mapping[str, tuple[int, ...]]
-) -> dict[int, tuple[tuple[int, ...], DataType]]:
-    """Shapes and dtypes of every tensor for concrete input shapes; PlanError on a bad layer."""
-    results: dict[int, tuple[tuple[int, ...], DataType]] = {}
+_CORNERS = ("min", "opt", "max")
+
+
+def _check_profiles_infer(plan: Plan) -> None:
+    """Every profile corner infers, to dims within bounds and to the plan's build-time types."""
+    for profile in range(plan.num_profiles):
+        for corner, name in enumerate(_CORNERS):
+            shapes = {t.name: t.profiles[profile][corner] for t in plan.io if t.is_input}
+            where = f"profile {profile} at its {name} shapes"
+            results = _infer(plan, shapes, where)
+            for tensor_id, (shape, dtype) in results.items():
+                what = f"tensor {tensor_id} ({plan.tensor_names[tensor_id]!r}), {where}"
+                if any(not -1 <= d <= MAX_DIM for d in shape):
+                    raise PlanError(
+                        f"{what}: inferred {list(shape)}; dimensions are at most {MAX_DIM}"
+                    )
+                build_shape, build_dtype = plan.build_types[tensor_id]
+                fits = len(shape) == len(build_shape) and all(
+                    b in (-1, d) for d, b in zip(shape, build_shape, strict=True)
+                )
+                if dtype != build_dtype or not fits:
+                    raise PlanError(
+                        f"{what}: inferred {list(shape)} {dtype.name}, the plan declares "
+                        f"{list(build_shape)} {build_dtype.name}"
+                    )
+
+
+Inferred = dict[int, tuple[tuple[int, ...], DataType]]
+
+
+def _infer(plan: Plan, input_shapes: Mapping[str, tuple[int, ...]], where: str | None) -> Inferred:
+    """Shapes and dtypes of every tensor. ``where`` set (a plan being loaded): any failure of
+    a layer is a PlanError saying where; else only the emulator's own errors are."""
+    results: Inferred = {}
     values: dict[int, Values | None] = {}  # shape tensors' values (see shape_values.py)
     for tensor in plan.io:
         if tensor.is_input:
             results[tensor.tensor_id] = (tuple(input_shapes[tensor.name]), tensor.dtype)
-    for layer, ins, outs in plan.layers:
+    for index, (layer, ins, outs) in enumerate(plan.layers):
         inputs = [results[i] for i in ins]
         in_values = [values.get(i) for i in ins]
         try:
             shapes, dtypes = [s for s, _ in inputs], [d for _, d in inputs]
             inferred, out_values = infer_with_values(layer, shapes, dtypes, in_values)
             validate_with_values(layer, shapes, dtypes, in_values)
-        except LayerSpecError as error:
-            raise PlanError(f"{layer._name}: {error}") from None
+            if len(inferred) != len(outs):  # a layer's _infer gives one type per output
+                raise LayerSpecError(f"{len(inferred)} outputs inferred, {len(outs)} expected")
+        except (LayerSpecError, EmulatorError, ArithmeticError) as error:
+            if where is None:
+                raise PlanError(f"{layer._name}: {error}") from None
+            raise PlanError(f"layer {index} ({layer._name!r}), {where}: {error}") from None
+        except Exception as error:  # a plan being loaded is untrusted: no layer may crash it
+            if where is None:
+                raise
+            raise PlanError(
+                f"layer {index} ({layer._name!r}), {where}: {type(error).__name__}: {error}"
+            ) from None
         results.update(zip(outs, inferred, strict=True))
         values.update(zip(outs, out_values, strict=True))
     return results
+
+
+def infer_plan_shapes(
+    plan: Plan, input_shapes: Mapping[str, tuple[int, ...]]
+) -> dict[int, tuple[tuple[int, ...], DataType]]:
+    """Shapes and dtypes of every tensor for concrete input shapes; PlanError on a bad layer."""
+    return _infer(plan, input_shapes, None)
 
 
 def nptype_or_raise(dtype: DataType) -> type:

@@ -12,9 +12,6 @@ plan. ``IScaleLayer``'s ``power`` is not refittable, as in TensorRT.
 
 from __future__ import annotations
 
-import io
-import json
-import struct
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -61,20 +58,6 @@ def refit_mode(config: IBuilderConfig) -> bool:
     return config.get_flag(BuilderFlag.REFIT) or config.get_flag(BuilderFlag.REFIT_IDENTICAL)
 
 
-def _description(blob: bytes) -> tuple[dict[str, Any], int, int]:
-    """The plan's JSON description, and where its JSON starts and ends in ``blob``."""
-    from trtdsl.emulator.plan import MAGIC
-
-    (length,) = struct.unpack_from("<Q", blob, len(MAGIC))
-    start = len(MAGIC) + 8
-    return json.loads(blob[start : start + length].decode("utf-8")), start, start + length
-
-
-def plan_refittable(blob: bytes) -> bool:
-    """Whether emulated plan bytes were built refittable."""
-    return bool(_description(blob)[0].get("refittable", False))
-
-
 # -- the Refitter -------------------------------------------------------------------------------
 
 
@@ -92,13 +75,13 @@ class Refitter:
             raise EmulatorRuntimeError(message)
         self.weights_validation = True
         self.max_threads = 1
-        description, _, _ = _description(engine._blob)
-        # (layer index, slot) of every refittable weights buffer, with its name ("" unnamed)
+        # (layer index, slot) of every refittable weights buffer, with its name ("" unnamed),
+        # from the plan's description as the runtime validated it.
         self._slots: list[tuple[int, str, str]] = []
-        for index, record in enumerate(description["layers"]):
-            for slot, w in record["w"].items():
-                if slot in _ROLES and w["count"] > 0:
-                    self._slots.append((index, slot, w.get("name") or ""))
+        for index, record in enumerate(engine._plan.description.layers):
+            for slot, w in record.w.items():
+                if slot in _ROLES and w.count > 0:
+                    self._slots.append((index, slot, w.name or ""))
         self._pending: dict[tuple[int, str], Weights] = {}
 
     @property
@@ -223,19 +206,22 @@ class Refitter:
 
     def refit_cuda_engine(self) -> bool:
         """Copy every weights buffer set so far into the engine and its plan."""
+        from trtdsl.emulator.plan import write_archive
+
         engine = self._engine
-        description, _, end = _description(engine._blob)
-        with np.load(io.BytesIO(engine._blob[end:]), allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+        plan = engine._plan
         for (index, slot), weights in self._pending.items():
             copy = np.array(weights.numpy()[: _elements(weights)], copy=True)
             refitted = Weights(copy) if copy.size else Weights(weights.dtype)
             refitted._dtype, refitted._count = weights.dtype, weights.size
-            engine._plan.layers[index][0]._w[slot] = refitted
-            arrays[description["layers"][index]["w"][slot]["key"]] = copy
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        engine._blob = engine._blob[:end] + buffer.getvalue()
+            plan.layers[index][0]._w[slot] = refitted
+        # The archive again, from the engine's weights (each array as the plan stores it).
+        arrays = {
+            w.key: layer._w[slot].numpy()
+            for (layer, _, _), record in zip(plan.layers, plan.description.layers, strict=True)
+            for slot, w in record.w.items()
+        }
+        engine._blob = engine._blob[: plan.archive_offset] + write_archive(arrays)
         self._pending.clear()
         return True
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from trtdsl.emulator.enums import DataType
-from trtdsl.emulator.layers.base import ILayer, Shape
+from trtdsl.emulator.layers.base import ILayer, LayerSpecError, Shape
 from trtdsl.emulator.types import Dims, weights_array
 
 Values = tuple[int, ...]
@@ -33,6 +33,18 @@ SHAPE_INPUTS: dict[str, dict[int, str]] = {
 
 _INT_TYPES = (DataType.INT32, DataType.INT64)
 
+_VALUES_LIMIT = 1 << 12
+"""The longest int tensor whose values are followed: a shape input holds at most
+``Dims.MAX_DIMS``, and a forged plan must not make inference build huge tuples."""
+
+
+def _check_length(layer: ILayer, index: int, length: int) -> None:
+    if length > Dims.MAX_DIMS:
+        raise LayerSpecError(
+            f"{type(layer).__name__} input {index} is a shape tensor of {length} entries; "
+            f"at most {Dims.MAX_DIMS}"
+        )
+
 
 @contextmanager
 def _substituted(layer: ILayer, values: Sequence[Values | None]) -> Iterator[int]:
@@ -43,8 +55,10 @@ def _substituted(layer: ILayer, values: Sequence[Values | None]) -> Iterator[int
     saved = layer._p
     p = dict(saved)
     for index, key in slots.items():
-        if index < len(values) and values[index] is not None:
-            p[key] = Dims(values[index])  # type: ignore[arg-type]
+        value = values[index] if index < len(values) else None
+        if value is not None:
+            _check_length(layer, index, len(value))
+            p[key] = Dims(value)
             if key == "shape" and "scales" in p:
                 p["scales"] = None
     layer._p = p
@@ -93,7 +107,9 @@ def _with_unknowns(
     for index in SHAPE_INPUTS.get(type(layer).__name__, {}):
         if index < len(shapes) and padded[index] is None:
             shape = shapes[index]
-            padded[index] = (-1,) * (shape[0] if len(shape) == 1 and shape[0] >= 0 else 0)
+            length = shape[0] if len(shape) == 1 and shape[0] >= 0 else 0
+            _check_length(layer, index, length)
+            padded[index] = (-1,) * length
     return padded
 
 
@@ -114,6 +130,8 @@ def _constant_values(
     weights = layer._w["weights"]
     if weights.dtype not in _INT_TYPES or len(layer._p["shape"]) > 1:
         return [None]
+    if weights.size > _VALUES_LIMIT:
+        return [None]
     return [tuple(int(v) for v in np.ravel(weights_array(weights)))]
 
 
@@ -125,6 +143,8 @@ def _slice_values(
     if len(shapes[0]) != 1 or dtypes[0] not in _INT_TYPES:
         return [None]
     length = p["shape"][0]
+    if length > _VALUES_LIMIT:
+        return [None]
     if source is None or length < 0 or any(v < 0 for v in (*p["start"], *p["stride"])):
         return [(-1,) * length] if length >= 0 else [None]
     start, stride = p["start"][0], p["stride"][0]
@@ -138,6 +158,8 @@ def _concat_values(
     layer: Any, shapes: list[Shape], dtypes: list[DataType], values: list[Values | None]
 ) -> list[Values | None]:
     if any(len(s) != 1 or s[0] < 0 for s in shapes) or dtypes[0] not in _INT_TYPES:
+        return [None]
+    if sum(s[0] for s in shapes) > _VALUES_LIMIT:
         return [None]
     joined: list[int] = []
     for shape, value in zip(shapes, values, strict=True):

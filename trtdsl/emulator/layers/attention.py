@@ -20,7 +20,15 @@ from trtdsl.emulator.enums import (
     DataType,
     LayerType,
 )
-from trtdsl.emulator.layers.base import ILayer, Shape, dyn, float_compute, require, require_float
+from trtdsl.emulator.layers.base import (
+    ILayer,
+    Shape,
+    dyn,
+    float_compute,
+    require,
+    require_float,
+)
+from trtdsl.emulator.layers.fields import PlanField, enum_kind
 from trtdsl.emulator.tensor import ITensor
 from trtdsl.emulator.types import EmulatorUnsupportedError, check_type
 
@@ -35,6 +43,11 @@ class IAttentionInputLayer(ILayer):
     _TYPE = LayerType.ATTENTION_INPUT
     _TYPE_NAME = "AttentionInput"
     _MAX_INPUTS = 3
+    _MIN_INPUTS = 3
+    _FIELDS = (
+        PlanField("norm_op", enum_kind(AttentionNormalizationOp)),
+        PlanField("causal_kind", enum_kind(CausalMaskKind)),
+    )
 
     def _infer(self, shapes: list[Shape], dtypes: list[DataType]) -> list[tuple[Shape, DataType]]:
         q, k, v = shapes

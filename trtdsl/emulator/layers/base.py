@@ -7,6 +7,10 @@ dims at run time); ``_compute`` maps NumPy inputs to NumPy outputs. Both use onl
 so a plan can rebuild a layer from its serialized properties. ``_validate`` holds the checks
 that real TensorRT makes only when it builds (and that the emulator repeats for run-time shapes).
 
+The property helpers below record each key's field (kind and setter check, ``fields.py``);
+keys a layer sets elsewhere are declared in its ``_FIELDS``. A plan's layer must hold exactly
+those keys, each decoded into a value its setter would store.
+
 As in TensorRT-RTX, ``INetworkDefinition.get_layer`` returns a base ``ILayer`` view of a layer
 (``layer_view``): it shares the layer's state, and assigning its ``__class__`` to the concrete
 class (``view.__class__ = trt.IConvolutionLayer``) gives access to the concrete properties.
@@ -20,6 +24,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from trtdsl.emulator.enums import DataType, LayerType, Severity
+from trtdsl.emulator.layers.fields import (
+    DIMS,
+    PlanField,
+    field_property,
+    kind_of,
+    weights_slot_property,
+)
 from trtdsl.emulator.tensor import ITensor
 from trtdsl.emulator.types import (
     Dims,
@@ -57,6 +68,9 @@ class ILayer:
     _TYPE_NAME: ClassVar[str]  # as in TensorRT's default layer names, e.g. "Convolution"
     _NUM_OUTPUTS: ClassVar[int] = 1
     _MAX_INPUTS: ClassVar[int] = 1  # tensors set_input may replace (the emulator's inputs)
+    _MIN_INPUTS: ClassVar[int] = 1  # inputs the layer is created with
+    # _p keys set outside the property helpers (which record theirs): see fields.py.
+    _FIELDS: ClassVar[tuple[PlanField, ...]] = ()
     _tf32: bool = False  # set on a plan's layers when the build allowed TF32 (conv, matmul)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -182,6 +196,10 @@ class ILayer:
     def _validate(self, shapes: list[Shape], dtypes: list[DataType]) -> None:
         """Checks TensorRT makes at build time only (LayerSpecError); shapes may hold -1."""
 
+    @classmethod
+    def _check_properties(cls, p: dict[str, Any]) -> None:
+        """Checks across properties that the setters keep true (FieldError; for plans)."""
+
 
 def layer_view(layer: ILayer) -> ILayer:
     """A base ``ILayer`` object sharing ``layer``'s state (what TensorRT's get_layer returns)."""
@@ -192,7 +210,7 @@ def layer_view(layer: ILayer) -> ILayer:
 
 # --- property helpers ---------------------------------------------------------------------------
 def dims_property(key: str, doc: str) -> property:
-    """A Dims-valued property stored in ``_p[key]``."""
+    """A Dims-valued property stored in ``_p[key]`` (a recorded field: see fields.py)."""
 
     def fget(self: ILayer) -> Dims:
         return Dims(self._p[key])
@@ -201,7 +219,7 @@ def dims_property(key: str, doc: str) -> property:
         self._p[key] = to_dims(value, f"{type(self).__name__}.{key}")
         self._touch()
 
-    return property(fget, fset, doc=doc)
+    return field_property(PlanField(key, DIMS), fget, fset, doc)
 
 
 def value_property(
@@ -214,8 +232,10 @@ def value_property(
     """An int/float/bool/enum property stored in ``_p[key]``, type-checked like pybind11.
 
     A value for which ``check`` is false is refused as TensorRT's setters refuse one: ``refuse``
-    is logged as an error and the property keeps its value.
+    is logged as an error and the property keeps its value. The field (key, kind, check) is
+    recorded for plans.
     """
+    field = PlanField(key, kind_of(cls), check, refuse)
 
     def fget(self: ILayer) -> Any:
         return self._p[key]
@@ -229,7 +249,7 @@ def value_property(
         self._p[key] = value
         self._touch()
 
-    return property(fget, fset, doc=doc)
+    return field_property(field, fget, fset, doc)
 
 
 def weights_property(key: str, doc: str) -> property:
@@ -242,7 +262,7 @@ def weights_property(key: str, doc: str) -> property:
         self._w[key] = to_weights(value, f"{type(self).__name__}.{key}")
         self._touch()
 
-    return property(fget, fset, doc=doc)
+    return weights_slot_property(key, fget, fset, doc)
 
 
 # --- shared shape helpers -------------------------------------------------------------------------

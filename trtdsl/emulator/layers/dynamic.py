@@ -42,6 +42,7 @@ class IGatherLayer(ILayer):
     _TYPE = LayerType.GATHER
     _TYPE_NAME = "Gather"
     _MAX_INPUTS = 2
+    _MIN_INPUTS = 2
 
     axis = value_property("axis", int, "The axis of the data to gather on.")
     mode = value_property("mode", GatherMode, "GatherMode. Default: DEFAULT.")

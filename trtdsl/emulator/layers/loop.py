@@ -20,12 +20,13 @@ Semantics (TensorRT 11.4 / TensorRT-RTX 1.7 API):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from trtdsl.emulator.enums import DataType, LayerType, LoopOutput, TripLimit
 from trtdsl.emulator.layers.base import ILayer, Shape, require
+from trtdsl.emulator.layers.fields import INT, PlanField, enum_kind
 from trtdsl.emulator.tensor import ITensor
 from trtdsl.emulator.types import EmulatorUnsupportedError, check_type
 
@@ -97,6 +98,9 @@ class _LoopBoundary(ILayer):
     """A layer that belongs to a loop (``loop``): its id is ``_p["loop"]``."""
 
     _loop: ILoop | None = None
+    _FIELDS: ClassVar[tuple[PlanField, ...]] = (
+        PlanField("loop", INT, lambda v: v >= 0, "a loop id is at least 0"),
+    )
 
     @property
     def loop(self) -> ILoop | None:
@@ -111,6 +115,9 @@ class IRecurrenceLayer(_LoopBoundary):
 
     _TYPE = LayerType.RECURRENCE
     _TYPE_NAME = "Recurrence"
+    _FIELDS = (
+        PlanField("next", INT, lambda v: v >= 0, "the next value is not set (set_input(1, ...))"),
+    )
 
     def set_input(self, index: int, tensor: ITensor) -> None:
         """Input 0: the initial value; input 1: the value of the next iteration."""
@@ -134,6 +141,7 @@ class ITripLimitLayer(_LoopBoundary):
     _TYPE = LayerType.TRIP_LIMIT
     _TYPE_NAME = "TripLimit"
     _NUM_OUTPUTS = 0
+    _FIELDS = (PlanField("kind", enum_kind(TripLimit)),)
 
     @property
     def kind(self) -> TripLimit:
@@ -165,6 +173,15 @@ class ILoopOutputLayer(_LoopBoundary):
 
     _TYPE = LayerType.LOOP_OUTPUT
     _TYPE_NAME = "LoopOutput"
+    _FIELDS = (
+        PlanField(
+            "kind",
+            enum_kind(LoopOutput),
+            lambda v: v == LoopOutput.LAST_VALUE,
+            "the emulator has LoopOutput.LAST_VALUE only",
+        ),
+        PlanField("axis", INT),
+    )
 
     @property
     def kind(self) -> LoopOutput:

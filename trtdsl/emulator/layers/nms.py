@@ -56,6 +56,7 @@ class INMSLayer(ILayer):
     _TYPE_NAME = "NMS"
     _NUM_OUTPUTS = 2
     _MAX_INPUTS = 5
+    _MIN_INPUTS = 3
 
     bounding_box_format = value_property(
         "bounding_box_format", BoundingBoxFormat, "BoundingBoxFormat. Default: CORNER_PAIRS."
@@ -132,6 +133,7 @@ class IScatterLayer(ILayer):
     _TYPE = LayerType.SCATTER
     _TYPE_NAME = "Scatter"
     _MAX_INPUTS = 3
+    _MIN_INPUTS = 3
 
     mode = value_property("mode", ScatterMode, "ScatterMode.")
     axis = value_property("axis", int, "The axis of ELEMENT mode (ignored in ND mode).")

@@ -15,6 +15,7 @@ from trtdsl.emulator.layers.base import (
     require_float,
     value_property,
 )
+from trtdsl.emulator.layers.fields import BOOL, PlanField
 from trtdsl.emulator.types import EmulatorUnsupportedError
 
 
@@ -28,6 +29,8 @@ class INormalizationLayer(ILayer):
     _TYPE = LayerType.NORMALIZATION
     _TYPE_NAME = "Normalization"
     _MAX_INPUTS = 3
+    _MIN_INPUTS = 3
+    _FIELDS = (PlanField("is_v2", BOOL),)
 
     epsilon = value_property("epsilon", float, "Added to the variance. Default: 1e-5.")
     axes = value_property("axes", int, "Bitmask of the normalized dims.")

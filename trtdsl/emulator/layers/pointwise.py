@@ -31,6 +31,7 @@ from trtdsl.emulator.layers.base import (
     value_property,
     weights_property,
 )
+from trtdsl.emulator.layers.fields import FLOAT, INT, PlanField, field_property
 from trtdsl.emulator.types import EmulatorUnsupportedError, check_type, volume, weights_array
 
 _FLOATS = (DataType.FLOAT, DataType.HALF, DataType.BF16)
@@ -80,9 +81,18 @@ def _activation(kind: ActivationType, x: np.ndarray, alpha: Any, beta: Any) -> A
     raise EmulatorUnsupportedError(f"activation {kind}")
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _is_float32(value: float) -> bool:
+    """Whether ``value`` is a finite float32 value (what the setter below stores)."""
+    return abs(value) <= _FLOAT32_MAX and float(np.float32(value)) == value
+
+
 def _finite_float32_property(key: str, doc: str) -> property:
     """A float property stored as a float32 value; a non-finite value is refused with a logged
     error and the old value kept (TensorRT-RTX's ``setAlpha``/``setBeta``: "must be finite")."""
+    field = PlanField(key, FLOAT, _is_float32, f"{key} must be a finite float32 value")
 
     def fget(self: ILayer) -> float:
         return float(self._p[key])
@@ -103,7 +113,7 @@ def _finite_float32_property(key: str, doc: str) -> property:
         self._p[key] = value
         self._touch()
 
-    return property(fget, fset, doc=doc)
+    return field_property(field, fget, fset, doc)
 
 
 class IActivationLayer(ILayer):
@@ -164,6 +174,7 @@ class IElementWiseLayer(ILayer):
     _TYPE = LayerType.ELEMENTWISE
     _TYPE_NAME = "ElementWise"
     _MAX_INPUTS = 2
+    _MIN_INPUTS = 2
 
     op = value_property("op", ElementWiseOperation, "ElementWiseOperation.")
 
@@ -303,6 +314,8 @@ class IScaleLayer(ILayer):
 
     _TYPE = LayerType.SCALE
     _TYPE_NAME = "Scale"
+    # add_scale asks for rank >= 4, add_scale_nd for rank >= 3.
+    _FIELDS = (PlanField("min_rank", INT, lambda v: v in (3, 4), "min_rank is 3 or 4"),)
 
     mode = value_property("mode", ScaleMode, "ScaleMode.")
     shift = weights_property("shift", "Shift weights (or empty).")

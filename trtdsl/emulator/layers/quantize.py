@@ -58,6 +58,7 @@ class IQuantizeLayer(ILayer):
     _TYPE = LayerType.QUANTIZE
     _TYPE_NAME = "Quantize"
     _MAX_INPUTS = 2  # input 2 (a zero point, all zeros) is not emulated
+    _MIN_INPUTS = 2
 
     axis = value_property("axis", int, "The quantization axis of a 1-D scale. Default: -1.")
     to_type = value_property("to_type", DataType, "The output type (INT8 or FP8).")
@@ -92,6 +93,7 @@ class IDequantizeLayer(ILayer):
     _TYPE = LayerType.DEQUANTIZE
     _TYPE_NAME = "Dequantize"
     _MAX_INPUTS = 2  # input 2 (a zero point, all zeros) is not emulated
+    _MIN_INPUTS = 2
 
     axis = value_property("axis", int, "The quantization axis of a 1-D scale. Default: -1.")
     to_type = value_property("to_type", DataType, "The output type (FLOAT, HALF or BF16).")

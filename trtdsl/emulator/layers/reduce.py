@@ -104,6 +104,7 @@ class IMatrixMultiplyLayer(ILayer):
     _TYPE = LayerType.MATRIX_MULTIPLY
     _TYPE_NAME = "Matrix Multiply"
     _MAX_INPUTS = 2
+    _MIN_INPUTS = 2
 
     op0 = value_property("op0", MatrixOperation, "How to treat input 0.")
     op1 = value_property("op1", MatrixOperation, "How to treat input 1.")

@@ -24,6 +24,7 @@ from trtdsl.emulator.layers.base import (
     require,
     value_property,
 )
+from trtdsl.emulator.layers.fields import DIMS, FLOATS, FieldError, PlanField, optional
 from trtdsl.emulator.types import Dims, EmulatorUnsupportedError, check_type, to_dims
 
 _ROUND: dict[ResizeRoundMode, Callable[[np.ndarray], np.ndarray]] = {
@@ -46,6 +47,7 @@ class IResizeLayer(ILayer):
     _TYPE = LayerType.RESIZE
     _TYPE_NAME = "Resize"
     _MAX_INPUTS = 2  # input 1: the output shape as a shape tensor (see shape_values.py)
+    _FIELDS = (PlanField("shape", optional(DIMS)), PlanField("scales", optional(FLOATS)))
 
     resize_mode = value_property("resize_mode", InterpolationMode, "Default: NEAREST.")
     coordinate_transformation = value_property(
@@ -86,6 +88,11 @@ class IResizeLayer(ILayer):
         self._p["scales"] = tuple(check_type(v, float, "IResizeLayer.scales") for v in value)
         self._p["shape"] = None
         self._touch()
+
+    @classmethod
+    def _check_properties(cls, p: dict[str, Any]) -> None:
+        if p["shape"] is not None and p["scales"] is not None:
+            raise FieldError("'shape' and 'scales' are both set (setting one clears the other)")
 
     def _init_params(self) -> None:
         self._p.update(

@@ -16,6 +16,13 @@ from trtdsl.emulator.layers.base import (
     value_property,
     weights_property,
 )
+from trtdsl.emulator.layers.fields import (
+    DIMS,
+    PERMUTATION,
+    PlanField,
+    field_property,
+    optional,
+)
 from trtdsl.emulator.types import (
     Dims,
     Permutation,
@@ -58,21 +65,25 @@ class IShuffleLayer(ILayer):
             self._p[key] = Permutation(value)
             self._touch()
 
-        return property(fget, fset, doc=doc)
+        return field_property(PlanField(key, PERMUTATION), fget, fset, doc)
 
     first_transpose = _permutation("first_transpose", "Permutation applied before the reshape.")
     second_transpose = _permutation("second_transpose", "Permutation applied after the reshape.")
 
-    @property
-    def reshape_dims(self) -> Dims | None:
-        """The reshape target, or None when not set."""
+    def _get_reshape_dims(self) -> Dims | None:
         value = self._p["reshape_dims"]
         return None if value is None else Dims(value)
 
-    @reshape_dims.setter
-    def reshape_dims(self, value: Any) -> None:
+    def _set_reshape_dims(self, value: Any) -> None:
         self._p["reshape_dims"] = to_dims(value, "IShuffleLayer.reshape_dims")
         self._touch()
+
+    reshape_dims = field_property(
+        PlanField("reshape_dims", optional(DIMS)),
+        _get_reshape_dims,
+        _set_reshape_dims,
+        "The reshape target, or None when not set.",
+    )
 
     def _reshaped(self, dims: Shape) -> Shape:
         """Apply reshape_dims to ``dims``; -1 (dynamic) input dims that are copied by a 0
@@ -262,6 +273,7 @@ class IConstantLayer(ILayer):
     _TYPE = LayerType.CONSTANT
     _TYPE_NAME = "Constant"
     _MAX_INPUTS = 0
+    _MIN_INPUTS = 0
 
     shape = dims_property("shape", "Output shape.")
     weights = weights_property("weights", "The values, volume(shape) of them.")
