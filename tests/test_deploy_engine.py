@@ -22,7 +22,7 @@ from trtdsl import (
     run_reference,
 )
 from trtdsl.backends.trt import build_network
-from trtdsl.errors import FileError, EngineNotRunnableError, UsageError
+from trtdsl.errors import EngineNotRunnableError, FileError, UsageError
 
 
 @pytest.fixture

@@ -275,7 +275,7 @@ def test_records_name_the_field_that_is_wrong() -> None:
         ({"name": 1}, "field 'name': expected a string, got the number 1"),
         ({"name": "a", "profile": {"min": [1, "2"]}}, r"'profile.min\[1\]': expected an integer"),
         ({"name": "a", "profile": {"min": [0]}}, r"'profile.min\[0\]': 0 is outside 1..2"),
-        ({"name": "a", "profile": {"min": [True]}}, "expected an integer, got a boolean"),
+        ({"name": "a", "profile": {"min": [True]}}, "expected an integer, got the boolean true"),
         ({"name": "a", "extra": {"k": "x"}}, "'extra.k': expected a number"),
         ({"name": "a", "level": [1]}, "'level': expected an integer or a string, got a list"),
     ]:

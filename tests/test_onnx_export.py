@@ -133,4 +133,4 @@ def test_export_cli_folds_and_writes_a_checked_model(
 def test_export_cli_bad_directory_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["export", "resnet18", "--weights", "random", "--onnx", "/no/such/dir/r.onnx"])
     assert code == 2
-    assert "directory does not exist" in capsys.readouterr().err
+    assert "directory /no/such/dir does not exist" in capsys.readouterr().err

@@ -225,7 +225,7 @@ def test_cli_run_engine_file(engine_path: Path, tiny, tmp_path: Path, capsys) ->
     assert main(["run", str(engine_path), "--weights", "random"]) == 2
     assert "--weights applies to a MODEL" in capsys.readouterr().err
     assert main(["run", str(engine_path), "--shape", "x=9x3x8x8"]) == 2
-    assert "profile 0 allows (1, 3, 8, 8) to (4, 3, 8, 8)" in capsys.readouterr().err
+    assert "outside the engine's optimization profile 1x3x8x8 .. 4x3x8x8" in capsys.readouterr().err
 
 
 def test_cli_bench_and_inspect_engine_file(engine_path: Path, capsys) -> None:

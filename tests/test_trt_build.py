@@ -73,10 +73,8 @@ def test_profile_shapes_default_to_declared_ranges_and_are_checked() -> None:
     assert profile_shapes(graph, BuildConfig()) == {
         "x": ShapeRange((1, 2, 5, 5), (2, 2, 5, 5), (4, 2, 5, 5))
     }
-    given = BuildConfig(shapes=parse_shapes(["x=1x2x5x5:3x2x5x5:3x2x5x5"]))
-    assert profile_shapes(graph, given)["x"].max == (3, 2, 5, 5)
-    with pytest.raises(UsageError, match=r"max N=16 is outside the model's declared range N in"):
-        profile_shapes(graph, BuildConfig(shapes=parse_shapes(["x=1x2x5x5:2x2x5x5:16x2x5x5"])))
+    given = BuildConfig(shapes=parse_shapes(["x=1x2x5x5:8x2x5x5:16x2x5x5"]))
+    assert profile_shapes(graph, given)["x"].max == (16, 2, 5, 5)  # the library may go beyond
     with pytest.raises(UsageError, match=r"max shape 4x3x5x5 of input 'x' does not fit .*Nx2x5x5"):
         profile_shapes(graph, BuildConfig(shapes=parse_shapes(["x=1x2x5x5:2x2x5x5:4x3x5x5"])))
     with pytest.raises(UsageError, match=r"unknown input\(s\) 'y'"):

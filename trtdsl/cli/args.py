@@ -172,11 +172,17 @@ def load_graph(spec: str, args: argparse.Namespace) -> Graph:
     shapes (every type re-inferred). A symbolic dimension must stay inside its declared
     range; a static one may change (e.g. a classifier run at 32x32), but a detector's height
     and width stay multiples of its largest stride (``frontend.strides``). A
-    ``MIN:OPT:MAX`` item leaves the model as declared (it is a profile, for the build)."""
+    ``MIN:OPT:MAX`` item leaves the model as declared (it is a profile, for the build); each of
+    its corners must fit the declared shape and ranges."""
     from trtdsl.frontend.load import load_model
 
     graph = load_model(spec)
-    shapes = {name: r.opt for name, r in shape_args(args).items() if r.is_fixed}
+    given = shape_args(args)
+    for name, r in given.items():
+        if not r.is_fixed:  # a profile: each corner inside the declared ranges
+            for which in ("min", "opt", "max"):
+                check_input_shape(graph, name, getattr(r, which), f"--shape ({which})")
+    shapes = {name: r.opt for name, r in given.items() if r.is_fixed}
     if shapes:
         for name, shape in shapes.items():
             check_input_shape(graph, name, shape, "--shape", static_may_change=True)

@@ -204,5 +204,3 @@ def write_triton_model(
     contents: dict[str, bytes] = {"config.pbtxt": config.encode(), "1/model.plan": plan}
     contents.update((f"1/{file_name}", data) for file_name, data in (files or {}).items())
     return write_directory(repo / name, contents, "--triton")
-
-

@@ -36,6 +36,7 @@ from trtdsl.files.reading import read_json as read_json
 from trtdsl.files.reading import read_text as read_text
 from trtdsl.files.reading import sha256_file as sha256_file
 from trtdsl.files.schema import Bounds as Bounds
+from trtdsl.files.schema import describe_json as describe_json
 from trtdsl.files.schema import parse_record as parse_record
 from trtdsl.files.schema import record_to_json as record_to_json
 from trtdsl.files.scope import command_scope as command_scope

@@ -35,11 +35,13 @@ class Bounds:
     high: float
 
 
-def _describe(value: Any) -> str:
+def describe_json(value: Any) -> str:
+    """A short description of a JSON value for messages: ``the string 'x'``, ``a list of 3``,
+    ``the number 1e+308`` (long values cut at 40 characters)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "a boolean"
+        return f"the boolean {str(value).lower()}"
     if isinstance(value, (int, float)):
         text = repr(value)
         return f"the number {text[:40]}" + ("..." if len(text) > 40 else "")
@@ -48,7 +50,8 @@ def _describe(value: Any) -> str:
     if isinstance(value, list):
         return f"a list of {len(value)}"
     if isinstance(value, dict):
-        return "an object"
+        keys = ", ".join(repr(k) for k in list(value)[:4])
+        return f"an object with keys {keys}" if value else "an empty object"
     return type(value).__name__
 
 
@@ -98,7 +101,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         return result
     if tp is type(None):
         if value is not None:
-            raise _Invalid(path, f"expected null, got {_describe(value)}")
+            raise _Invalid(path, f"expected null, got {describe_json(value)}")
         return None
     if origin in (Union, types.UnionType):
         options = typing.get_args(tp)
@@ -114,27 +117,27 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         deeper = [e for e in failures if e.path != path]
         if len(candidates) == 1 or len(deeper) == 1:
             raise (deeper or failures)[0]  # the value had the right kind: say what is inside
-        raise _Invalid(path, f"expected {_name(tp)}, got {_describe(value)}")
+        raise _Invalid(path, f"expected {_name(tp)}, got {describe_json(value)}")
     if origin is Literal:
         if value not in typing.get_args(tp) or isinstance(value, bool) != any(
             isinstance(a, bool) for a in typing.get_args(tp)
         ):
-            raise _Invalid(path, f"expected {_name(tp)}, got {_describe(value)}")
+            raise _Invalid(path, f"expected {_name(tp)}, got {describe_json(value)}")
         return value
     if origin is tuple:
         if not isinstance(value, list):
-            raise _Invalid(path, f"expected a list, got {_describe(value)}")
+            raise _Invalid(path, f"expected a list, got {describe_json(value)}")
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_convert(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
         if len(value) != len(args):
-            raise _Invalid(path, f"expected a list of {len(args)}, got {_describe(value)}")
+            raise _Invalid(path, f"expected a list of {len(args)}, got {describe_json(value)}")
         return tuple(
             _convert(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True))
         )
     if origin in (dict, Mapping):
         if not isinstance(value, dict):
-            raise _Invalid(path, f"expected an object, got {_describe(value)}")
+            raise _Invalid(path, f"expected an object, got {describe_json(value)}")
         key_type, value_type = typing.get_args(tp)
         if key_type is not str:
             raise TypeError(f"record keys must be str, not {key_type}")  # a schema bug
@@ -143,32 +146,32 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         return _record(tp, value, path)
     if tp is bool:
         if not isinstance(value, bool):
-            raise _Invalid(path, f"expected a boolean, got {_describe(value)}")
+            raise _Invalid(path, f"expected a boolean, got {describe_json(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _Invalid(path, f"expected an integer, got {_describe(value)}")
+            raise _Invalid(path, f"expected an integer, got {describe_json(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _Invalid(path, f"expected a number, got {_describe(value)}")
+            raise _Invalid(path, f"expected a number, got {describe_json(value)}")
         try:
             number = float(value)
         except OverflowError:
             number = math.inf
         if not math.isfinite(number):
-            raise _Invalid(path, f"expected a finite number, got {_describe(value)}")
+            raise _Invalid(path, f"expected a finite number, got {describe_json(value)}")
         return number
     if tp is str:
         if not isinstance(value, str):
-            raise _Invalid(path, f"expected a string, got {_describe(value)}")
+            raise _Invalid(path, f"expected a string, got {describe_json(value)}")
         return value
     raise TypeError(f"unsupported record field type {tp!r}")  # a schema bug, not bad input
 
 
 def _record(cls: type[T], value: Any, path: str) -> T:
     if not isinstance(value, dict):
-        raise _Invalid(path, f"expected an object, got {_describe(value)}")
+        raise _Invalid(path, f"expected an object, got {describe_json(value)}")
     hints = _hints(typing.cast(Any, cls))
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
