@@ -289,6 +289,9 @@ _WRITERS = {
     ("os", "replace"),
     ("os", "rename"),
     ("os", "link"),
+    ("os", "unlink"),
+    ("os", "remove"),
+    ("shutil", "rmtree"),
     ("tempfile", "mkstemp"),
     ("tempfile", "mkdtemp"),
     ("tempfile", "NamedTemporaryFile"),
@@ -300,7 +303,7 @@ _WRITERS = {
     ("np", "savez_compressed"),
     ("np", "load"),
 }
-_METHODS = {"write_bytes", "write_text", "mkdir_p"}
+_METHODS = {"write_bytes", "write_text", "unlink", "rmdir"}
 
 
 def _offences(path: Path) -> list[str]:
@@ -337,8 +340,9 @@ def _offences(path: Path) -> list[str]:
 
 
 def test_no_code_outside_trtdsl_files_reads_or_writes_a_users_file_itself() -> None:
-    """Writes (os.replace, mkstemp, open for writing, Path.write_*, np.save*) and raw reads
-    (open, np.load, Image.open on a path) of user files live in trtdsl/files only."""
+    """Writes (os.replace, mkstemp, open for writing, Path.write_*, np.save*), removals
+    (unlink, rmtree) and raw reads (open, np.load, Image.open on a path) of user files live
+    in trtdsl/files only."""
     offences = [
         offence
         for path in sorted(PACKAGE.rglob("*.py"))

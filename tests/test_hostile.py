@@ -484,6 +484,22 @@ def test_a_damaged_cache_entry_is_a_miss(workdir: Path, trtdsl: Callable[..., Ru
     refused(trtdsl(*argv), "the lock file is a FIFO")
 
 
+def test_cache_clear_removes_only_entry_files(workdir: Path, trtdsl: Callable[..., Run]) -> None:
+    """A directory, a FIFO or a link with an entry's name: links are removed (never what they
+    point to), the rest left and named in a warning; never a traceback."""
+    cache = workdir / "c"
+    cache.mkdir()
+    (cache / f"{'a' * 64}.json").mkdir()
+    os.mkfifo(cache / f"{'b' * 64}.engine")
+    (cache / f"{'c' * 64}.engine").symlink_to(workdir / "m.yaml")
+    result = trtdsl("cache", "clear", "c")
+    assert result.code == 0, result.err
+    assert result.err.count("is not a file; left as it is") == 2
+    assert (workdir / "m.yaml").read_text() == DYNAMIC
+    assert not os.path.lexists(cache / f"{'c' * 64}.engine")
+    assert trtdsl("cache", "ls", "c").code == 0
+
+
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [

@@ -31,6 +31,7 @@ from trtdsl.errors import FileError, TrtdslError, UsageError
 from trtdsl.files import Bounds, parse_record, read_bytes, read_json, record_to_json, write_files
 from trtdsl.files.locking import hold_lock
 from trtdsl.files.paths import writable_problem
+from trtdsl.files.writing import remove_file
 
 _log = logging.getLogger("trtdsl")
 
@@ -352,7 +353,8 @@ class EngineCache:
         return build
 
     def clear(self) -> tuple[int, int]:
-        """Remove every entry (each under its lock); returns (entries, bytes) removed."""
+        """Remove every entry (each under its lock); returns (entries, bytes) removed. Only
+        files (or links) with entry names go; anything else there is logged and left."""
         count = size = 0
         digests = {p.name.split(".")[0] for p in self.directory.iterdir() if _ENTRY.match(p.name)}
         for digest in sorted(digests):
@@ -360,12 +362,12 @@ class EngineCache:
                 removed = False
                 for suffix in (".json", ".engine"):  # the record first: no entry without plan
                     path = self.directory / f"{digest}{suffix}"
-                    try:
-                        size += path.stat().st_size
-                        path.unlink()
+                    freed = remove_file(path)
+                    if freed is None and os.path.lexists(path):
+                        _log.warning("engine cache: %s is not a file; left as it is", path)
+                    elif freed is not None:
+                        size += freed
                         removed = True
-                    except FileNotFoundError:
-                        pass
                 count += removed
         return count, size
 

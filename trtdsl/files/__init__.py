@@ -41,6 +41,7 @@ from trtdsl.files.schema import parse_record as parse_record
 from trtdsl.files.schema import record_to_json as record_to_json
 from trtdsl.files.scope import command_scope as command_scope
 from trtdsl.files.writing import Content as Content
+from trtdsl.files.writing import remove_file as remove_file
 from trtdsl.files.writing import write_directory as write_directory
 from trtdsl.files.writing import write_file as write_file
 from trtdsl.files.writing import write_files as write_files

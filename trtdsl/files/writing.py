@@ -16,6 +16,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -187,3 +188,20 @@ def write_directory(
         raise
     _fsync_directory(str(parent))
     return target
+
+
+def remove_file(path: str | os.PathLike[str]) -> int | None:
+    """Remove ``path`` if it is a regular file or a symbolic link (the link, never what it
+    points to); returns the bytes freed, or None when there was nothing such to remove (a
+    directory, a FIFO or a device is left as it is)."""
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not (stat.S_ISREG(status.st_mode) or stat.S_ISLNK(status.st_mode)):
+        return None
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else 0
