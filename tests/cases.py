@@ -55,7 +55,9 @@ class OpCase:
         rtol, atol: tolerances of the torch comparison.
         expected_dtypes: dtype names of the outputs (default float32 for each).
         input_dtypes: dtype names of the inputs (default float32 for each); int8 inputs are
-            drawn uniformly from [-128, 127].
+            drawn uniformly from [-128, 127], bool inputs true or false with probability 1/2.
+        int_range: int32 and int64 inputs are drawn uniformly from ``[low, high)`` (indices
+            valid for the axis they index).
         errors: the op's error cases (on the op's first row only).
     """
 
@@ -70,6 +72,7 @@ class OpCase:
     atol: float = 1e-5
     expected_dtypes: tuple[str, ...] | None = None
     input_dtypes: tuple[str, ...] | None = None
+    int_range: tuple[int, int] = (0, 10)
     errors: tuple[ErrorCase, ...] = ()
 
     def output_types(self) -> tuple[TensorType, ...]:
@@ -148,6 +151,38 @@ def _attention(num_heads: int, batch_first: bool) -> TorchFn:
         return out.transpose(0, 1) if batch_first else out
 
     return attention
+
+
+def _self_attention(qkv: str | None, out: str | None, conv1d: bool, causal: bool) -> TorchFn:
+    """A ``self_attention`` case's oracle: the projections as ``F.linear`` (or ``x @ W + b``
+    for Hugging Face's Conv1D layout), ``F.scaled_dot_product_attention`` on 2 heads with a
+    2-D key padding mask as ``mask[:, None, None, :]``, and a mask and ``causal`` together as
+    ``mask & tril``."""
+
+    def project(torch: Any, x: Any, p: dict[str, Any], name: str) -> Any:
+        w, b = p[f"{name}.weight"], p.get(f"{name}.bias")
+        y = x @ w if conv1d else x @ w.T
+        return y if b is None else y + b
+
+    def fn(F: Any, torch: Any, x: list[Any], p: dict[str, Any]) -> Any:
+        n, length, e = x[0].shape
+        if qkv is not None:
+            q, k, v = project(torch, x[0], p, qkv).split(e, dim=-1)
+        else:
+            q, k, v = (project(torch, x[0], p, name) for name in ("query", "key", "value"))
+        q, k, v = (t.reshape(n, length, 2, e // 2).transpose(1, 2) for t in (q, k, v))
+        mask = x[1] if len(x) == 2 else None
+        if mask is not None and mask.dim() == 2:
+            mask = mask[:, None, None, :]
+        if mask is not None and causal:
+            mask = mask & torch.ones(length, length, dtype=torch.bool).tril()
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=causal and mask is None
+        )
+        y = y.transpose(1, 2).reshape(n, length, e)
+        return y if out is None else project(torch, y, p, out)
+
+    return fn
 
 
 def _torch_nms(score_threshold: float, iou_threshold: float, max_det: int, multi: bool) -> TorchFn:
@@ -1803,6 +1838,453 @@ CASES: tuple[OpCase, ...] = (
             ),
         ),
     ),
+    # -- embedding, index_select, gather (integer indices) ------------------------------------
+    _case(
+        "embedding",
+        "embedding",
+        dict(num_embeddings=7, embedding_dim=4),
+        ((2, 5),),
+        (2, 5, 4),
+        lambda F, torch, x, p: F.embedding(x[0], p["weight"]),
+        input_dtypes=("int64",),
+        int_range=(0, 7),
+        errors=(
+            error_case(
+                "embedding-num",
+                "embedding",
+                dict(num_embeddings=0, embedding_dim=4),
+                None,
+                "num_embeddings must be an int >= 1",
+            ),
+            error_case(
+                "embedding-padding",
+                "embedding",
+                dict(num_embeddings=4, embedding_dim=2, padding_idx=4),
+                None,
+                "padding_idx 4 is out of range for num_embeddings 4",
+            ),
+            error_case(
+                "embedding-float-ids",
+                "embedding",
+                dict(num_embeddings=4, embedding_dim=2),
+                ((2, 3),),
+                r"ids must be int32 or int64, got float32\[2,3\]",
+            ),
+        ),
+    ),
+    _case(
+        "embedding-int32-padding-idx",
+        "embedding",
+        dict(num_embeddings=5, embedding_dim=3, padding_idx=0),
+        ((4,),),
+        (4, 3),
+        lambda F, torch, x, p: F.embedding(x[0], p["weight"], padding_idx=0),
+        input_dtypes=("int32",),
+        int_range=(0, 5),
+    ),
+    _case(
+        "index_select",
+        "index_select",
+        dict(dim=1),
+        ((3, 5, 4), (3,)),
+        (3, 3, 4),
+        lambda F, torch, x, p: torch.index_select(x[0], 1, x[1]),
+        input_dtypes=("float32", "int64"),
+        int_range=(0, 5),
+        errors=(
+            error_case("index_select-dim", "index_select", dict(dim=1.5), None, "dim must be"),
+            error_case(
+                "index_select-2d",
+                "index_select",
+                dict(dim=0),
+                ((4, 2), (2, 2)),
+                "index must be 1-D",
+                ("float32", "int64"),
+            ),
+        ),
+    ),
+    _case(
+        "gather",
+        "gather",
+        dict(dim=1),
+        ((3, 5), (3, 2)),
+        (3, 2),
+        lambda F, torch, x, p: torch.gather(x[0], 1, x[1]),
+        input_dtypes=("float32", "int64"),
+        int_range=(0, 5),
+        errors=(
+            error_case("gather-dim", "gather", dict(dim="1"), None, "dim must be an int"),
+            error_case(
+                "gather-larger",
+                "gather",
+                dict(dim=1),
+                ((3, 5), (4, 2)),
+                "larger than the input",
+                ("float32", "int32"),
+            ),
+            error_case(
+                "gather-rank",
+                "gather",
+                dict(dim=0),
+                ((3, 5), (3,)),
+                "must have the rank of the input",
+                ("float32", "int64"),
+            ),
+        ),
+    ),
+    # -- arange, full (values made at build time) ----------------------------------------------
+    _case(
+        "arange",
+        "arange",
+        dict(start=1, end=8, step=2, dtype="float32"),
+        (),
+        (4,),
+        lambda F, torch, x, p: torch.arange(1, 8, 2, dtype=torch.float32),
+        errors=(
+            error_case("arange-step", "arange", dict(end=4, step=0), None, "step must not be 0"),
+            error_case("arange-empty", "arange", dict(start=3, end=1), None, "give no values"),
+            error_case(
+                "arange-inexact",
+                "arange",
+                dict(end=3000, dtype="float16"),
+                None,
+                "not all exact in float16",
+            ),
+        ),
+    ),
+    _case(
+        "arange_like",
+        "arange_like",
+        dict(dim=-1, start=2),
+        ((2, 6),),
+        (6,),
+        lambda F, torch, x, p: torch.arange(2, 2 + x[0].shape[-1]),
+        expected_dtypes=("int64",),
+        errors=(
+            error_case(
+                "arange_like-dtype",
+                "arange_like",
+                dict(dim=0, dtype="float32"),
+                None,
+                "dtype must be one of int64, int32",
+            ),
+            error_case("arange_like-dim", "arange_like", dict(dim=2), ((2, 6),), "out of range"),
+        ),
+    ),
+    _case(
+        "full",
+        "full",
+        dict(size=[2, 3], fill_value=-1.5),
+        (),
+        (2, 3),
+        lambda F, torch, x, p: torch.full((2, 3), -1.5),
+        errors=(
+            error_case("full-size", "full", dict(size=[2, 0], fill_value=1), None, "must be >= 1"),
+            error_case(
+                "full-nan", "full", dict(size=[2], fill_value=float("nan")), None, "not be NaN"
+            ),
+            error_case(
+                "full-int",
+                "full",
+                dict(size=[2], fill_value=0.5, dtype="int32"),
+                None,
+                "not an integer",
+            ),
+        ),
+    ),
+    _case(
+        "full_like",
+        "full_like",
+        dict(fill_value=2.0),
+        ((2, 3),),
+        (2, 3),
+        lambda F, torch, x, p: torch.full_like(x[0], 2.0),
+        errors=(
+            error_case(
+                "full_like-bool",
+                "full_like",
+                dict(fill_value=2, dtype="bool"),
+                None,
+                "a bool fill_value is 0 or 1",
+            ),
+            error_case(
+                "full_like-fp8",
+                "full_like",
+                dict(fill_value=1),
+                ((2,),),
+                "cannot fill float8_e4m3",
+                ("float8_e4m3",),
+            ),
+        ),
+    ),
+    # -- comparisons, where, abs --------------------------------------------------------------
+    _case(
+        "eq",
+        "eq",
+        {},
+        ((2, 3, 4), (3, 1)),
+        (2, 3, 4),
+        lambda F, torch, x, p: torch.eq(x[0], x[1]),
+        input_dtypes=("int64", "int64"),
+        int_range=(0, 3),
+        expected_dtypes=("bool",),
+        errors=(
+            error_case("eq-other", "eq", dict(other="1"), None, "other must be a finite"),
+            error_case(
+                "eq-bool", "eq", {}, ((2,), (2,)), "expected a numeric input", ("bool", "bool")
+            ),
+            error_case("eq-dtypes", "eq", {}, ((2,), (2,)), "dtypes differ", ("int64", "int32")),
+            error_case(
+                "eq-fraction", "eq", dict(other=0.5), ((2,),), "is not an integer", ("int64",)
+            ),
+        ),
+    ),
+    _case(
+        "ne",
+        "ne",
+        {},
+        ((2, 4), (2, 4)),
+        (2, 4),
+        lambda F, torch, x, p: torch.ne(x[0], x[1]),
+        input_dtypes=("int32", "int32"),
+        int_range=(0, 2),
+        expected_dtypes=("bool",),
+        errors=(error_case("ne-other", "ne", dict(other=[1]), None, "other must be"),),
+    ),
+    _case(
+        "lt",
+        "lt",
+        {},
+        ((2, 3, 4), (4,)),
+        (2, 3, 4),
+        lambda F, torch, x, p: torch.lt(x[0], x[1]),
+        expected_dtypes=("bool",),
+        errors=(error_case("lt-other", "lt", dict(other=[1]), None, "other must be"),),
+    ),
+    _case(
+        "le",
+        "le",
+        dict(other=1),
+        ((3, 4),),
+        (3, 4),
+        lambda F, torch, x, p: torch.le(x[0], 1),
+        input_dtypes=("int64",),
+        int_range=(0, 3),
+        expected_dtypes=("bool",),
+        errors=(error_case("le-other", "le", dict(other=[1]), None, "other must be"),),
+    ),
+    _case(
+        "gt",
+        "gt",
+        dict(other=0.25),
+        ((2, 5),),
+        (2, 5),
+        lambda F, torch, x, p: torch.gt(x[0], 0.25),
+        expected_dtypes=("bool",),
+        errors=(error_case("gt-other", "gt", dict(other=[1]), None, "other must be"),),
+    ),
+    _case(
+        "ge",
+        "ge",
+        {},
+        ((2, 3), (1, 3)),
+        (2, 3),
+        lambda F, torch, x, p: torch.ge(x[0], x[1]),
+        input_dtypes=("int64", "int64"),
+        int_range=(0, 3),
+        expected_dtypes=("bool",),
+        errors=(error_case("ge-other", "ge", dict(other=[1]), None, "other must be"),),
+    ),
+    _case(
+        "where",
+        "where",
+        {},
+        ((2, 1, 4), (2, 3, 4), (3, 1)),
+        (2, 3, 4),
+        lambda F, torch, x, p: torch.where(x[0], x[1], x[2]),
+        input_dtypes=("bool", "float32", "float32"),
+        errors=(
+            error_case(
+                "where-condition",
+                "where",
+                {},
+                ((2,), (2,), (2,)),
+                "condition must be bool",
+                ("float32", "float32", "float32"),
+            ),
+            error_case(
+                "where-dtypes",
+                "where",
+                {},
+                ((2,), (2,), (2,)),
+                "different dtypes",
+                ("bool", "float32", "float16"),
+            ),
+        ),
+    ),
+    _case(
+        "abs",
+        "abs",
+        {},
+        ((2, 3, 4),),
+        (2, 3, 4),
+        lambda F, torch, x, p: torch.abs(x[0]),
+        errors=(
+            error_case("abs-arity", "abs", {}, ((2,), (2,)), r"expected 1 input\(s\), got 2"),
+            error_case("abs-bool", "abs", {}, ((2,),), "numeric input", ("bool",)),
+        ),
+    ),
+    _case(
+        "abs-int32",
+        "abs",
+        {},
+        ((3, 4),),
+        (3, 4),
+        lambda F, torch, x, p: torch.abs(x[0]),
+        input_dtypes=("int32",),
+        int_range=(-5, 5),
+        expected_dtypes=("int32",),
+    ),
+    # -- cumsum -------------------------------------------------------------------------------
+    _case(
+        "cumsum",
+        "cumsum",
+        dict(dim=1),
+        ((2, 5, 3),),
+        (2, 5, 3),
+        lambda F, torch, x, p: torch.cumsum(x[0], 1),
+        errors=(
+            error_case("cumsum-dim", "cumsum", dict(dim=None), None, "dim must be an int"),
+            error_case("cumsum-scalar", "cumsum", dict(dim=0), ((),), "rank >= 1"),
+            error_case("cumsum-bool", "cumsum", dict(dim=0), ((2,),), "int32", ("bool",)),
+        ),
+    ),
+    _case(
+        "cumsum-int32",
+        "cumsum",
+        dict(dim=-1),
+        ((2, 6),),
+        (2, 6),
+        lambda F, torch, x, p: torch.cumsum(x[0], -1),
+        input_dtypes=("int32",),
+        int_range=(-3, 4),
+        expected_dtypes=("int64",),
+    ),
+    # -- Hugging Face layers: hf_conv1d, self_attention ---------------------------------------
+    _case(
+        "hf_conv1d",
+        "hf_conv1d",
+        dict(out_features=5),
+        ((2, 3, 6),),
+        (2, 3, 5),
+        lambda F, torch, x, p: x[0] @ p["weight"] + p["bias"],
+        errors=(
+            error_case(
+                "hf_conv1d-features", "hf_conv1d", dict(out_features=0), None, "out_features"
+            ),
+            error_case(
+                "hf_conv1d-symbolic",
+                "hf_conv1d",
+                dict(out_features=2),
+                ((2, "C"),),
+                "last \\(feature\\) dimension must be static",
+            ),
+        ),
+    ),
+    _case(
+        "self_attention",
+        "self_attention",
+        dict(embed_dim=8, num_heads=2, q_proj="query", k_proj="key", v_proj="value"),
+        ((2, 5, 8), (2, 1, 1, 5)),
+        (2, 5, 8),
+        _self_attention(None, None, conv1d=False, causal=False),
+        rtol=1e-4,
+        errors=(
+            error_case(
+                "self_attention-names",
+                "self_attention",
+                dict(embed_dim=8, num_heads=2, q_proj="query", qkv_proj="c_attn"),
+                None,
+                "give q_proj, k_proj and v_proj",
+            ),
+            error_case(
+                "self_attention-heads",
+                "self_attention",
+                dict(embed_dim=8, num_heads=3, qkv_proj="c_attn"),
+                None,
+                "not divisible by num_heads 3",
+            ),
+            error_case(
+                "self_attention-layout",
+                "self_attention",
+                dict(embed_dim=8, num_heads=2, qkv_proj="c_attn", weight_layout="Conv1D"),
+                None,
+                "weight_layout must be one of 'linear', 'conv1d'",
+            ),
+            error_case(
+                "self_attention-name",
+                "self_attention",
+                dict(embed_dim=8, num_heads=2, qkv_proj="c attn"),
+                None,
+                "qkv_proj must be a state_dict name",
+            ),
+            error_case(
+                "self_attention-mask",
+                "self_attention",
+                dict(embed_dim=8, num_heads=2, qkv_proj="c_attn"),
+                ((2, 5, 8), (2, 3, 5, 5)),
+                "does not broadcast to",
+            ),
+            error_case(
+                "self_attention-mask-dtype",
+                "self_attention",
+                dict(embed_dim=8, num_heads=2, qkv_proj="c_attn"),
+                ((2, 5, 8), (2, 5)),
+                "mask must be bool or of the input's dtype",
+                ("float32", "int64"),
+            ),
+            error_case(
+                "self_attention-embed",
+                "self_attention",
+                dict(embed_dim=8, num_heads=2, qkv_proj="c_attn"),
+                ((2, 5, 6),),
+                "E = embed_dim = 8",
+            ),
+        ),
+    ),
+    _case(
+        "self_attention-gpt2",
+        "self_attention",
+        dict(
+            embed_dim=8,
+            num_heads=2,
+            qkv_proj="c_attn",
+            out_proj="c_proj",
+            weight_layout="conv1d",
+            causal=True,
+        ),
+        ((2, 5, 8),),
+        (2, 5, 8),
+        _self_attention("c_attn", "c_proj", conv1d=True, causal=True),
+        rtol=1e-4,
+    ),
+    _case(
+        "self_attention-padding-causal",
+        "self_attention",
+        dict(
+            embed_dim=8,
+            num_heads=2,
+            qkv_proj="in_proj",
+            out_proj="out_proj",
+            bias=False,
+            causal=True,
+        ),
+        ((2, 5, 8), (2, 5)),
+        (2, 5, 8),
+        _self_attention("in_proj", "out_proj", conv1d=False, causal=True),
+        input_dtypes=("float32", "bool"),
+        rtol=1e-4,
+    ),
 )
 
 CASES_BY_ID: Mapping[str, OpCase] = {c.id: c for c in CASES}
@@ -1834,6 +2316,12 @@ def case_arrays(case: OpCase, seed: int = 0) -> tuple[list[np.ndarray], dict[str
         if t.dtype is DType.INT8:
             inputs.append(rng.integers(-128, 128, shape).astype(np.int8))
             continue
+        if t.dtype in (DType.INT32, DType.INT64):
+            inputs.append(rng.integers(*case.int_range, shape).astype(t.dtype.to_numpy()))
+            continue
+        if t.dtype is DType.BOOL:
+            inputs.append(rng.random(shape) < 0.5)
+            continue
         if i in case.nonzero_inputs:
             magnitude = rng.uniform(0.5, 2.0, shape)
             x = np.where(rng.random(shape) < 0.5, -magnitude, magnitude)
@@ -1846,7 +2334,7 @@ def case_arrays(case: OpCase, seed: int = 0) -> tuple[list[np.ndarray], dict[str
             continue
         if role == "running_var":
             value = rng.uniform(0.5, 1.5, spec.shape)
-        elif role == "weight" and len(spec.shape) >= 2:
+        elif (role == "weight" or role.endswith(".weight")) and len(spec.shape) >= 2:
             value = rng.standard_normal(spec.shape) / math.sqrt(math.prod(spec.shape[1:]))
         elif role.endswith("scale"):
             value = rng.uniform(0.01, 0.05, spec.shape)

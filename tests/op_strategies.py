@@ -427,3 +427,131 @@ def _nms(draw: st.DrawFn) -> Case:
         "max_candidates": draw(st.integers(1, 50)),
     }
     return kwargs, [f32(n, anchors, 4), f32(n, anchors, classes)]
+
+
+# -- issue 22: indexing, creation, comparisons, scans, attention -----------------------------------
+
+
+def ints(*shape: int, dtype: DType = DType.INT64) -> TensorType:
+    return TensorType(dtype, tuple(shape))
+
+
+@valid("embedding")
+def _embedding(draw: st.DrawFn) -> Case:
+    kwargs = {
+        "num_embeddings": draw(st.integers(2, 6)),
+        "embedding_dim": draw(st.integers(1, 4)),
+        "padding_idx": draw(st.sampled_from([None, 0, 1])),
+    }
+    dtype = draw(st.sampled_from([DType.INT32, DType.INT64]))
+    return kwargs, [ints(*draw_shape(draw, max_rank=3), dtype=dtype)]
+
+
+@valid("index_select")
+def _index_select(draw: st.DrawFn) -> Case:
+    shape = [max(d, 2) for d in draw_shape(draw, min_rank=1)]
+    dim = draw_axis(draw, len(shape))
+    return {"dim": dim}, [f32(*shape), ints(draw(st.integers(1, 4)))]
+
+
+@valid("gather")
+def _gather(draw: st.DrawFn) -> Case:
+    shape = [max(d, 2) for d in draw_shape(draw, min_rank=1)]
+    dim = draw_axis(draw, len(shape))
+    index = [draw(st.integers(1, d)) for d in shape]
+    index[dim] = draw(st.integers(1, 4))
+    return {"dim": dim}, [f32(*shape), ints(*index)]
+
+
+@valid("arange")
+def _arange(draw: st.DrawFn) -> Case:
+    start, count = draw(st.integers(-5, 5)), draw(st.integers(1, 6))
+    step = draw(st.sampled_from([-3, -1, 1, 2]))
+    kwargs = {"start": start, "end": start + step * count, "step": step}
+    return {**kwargs, "dtype": draw(st.sampled_from(["int64", "int32", "float32"]))}, []
+
+
+@valid("arange_like")
+def _arange_like(draw: st.DrawFn) -> Case:
+    shape = draw_shape(draw, min_rank=1)
+    kwargs = {
+        "dim": draw_axis(draw, len(shape)),
+        "start": draw(st.integers(-3, 3)),
+        "step": draw(st.sampled_from([-1, 1, 2])),
+        "dtype": draw(st.sampled_from(["int64", "int32"])),
+    }
+    return kwargs, [f32(*shape)]
+
+
+@valid("full")
+def _full(draw: st.DrawFn) -> Case:
+    dtype = draw(st.sampled_from(["float32", "float16", "int32", "int64", "bool"]))
+    value = draw(st.sampled_from([0, 1]))
+    return {"size": draw_shape(draw), "fill_value": value, "dtype": dtype}, []
+
+
+@valid("full_like")
+def _full_like(draw: st.DrawFn) -> Case:
+    dtype = draw(st.sampled_from([None, "float32", "int64", "bool"]))
+    return {"fill_value": draw(st.sampled_from([0, 1])), "dtype": dtype}, [f32(*draw_shape(draw))]
+
+
+@valid("eq", "ne", "lt", "le", "gt", "ge")
+def _compare(draw: st.DrawFn) -> Case:
+    shape = draw_shape(draw)
+    dtype = draw(st.sampled_from([DType.FLOAT32, DType.INT64]))
+    if draw(st.booleans()):
+        return {"other": draw(st.integers(-2, 2))}, [TensorType(dtype, tuple(shape))]
+    other = _broadcast_partner(draw, shape)
+    return {}, [TensorType(dtype, tuple(shape)), TensorType(dtype, tuple(other))]
+
+
+@valid("where")
+def _where(draw: st.DrawFn) -> Case:
+    shape = draw_shape(draw)
+    condition = TensorType(DType.BOOL, tuple(_broadcast_partner(draw, shape)))
+    return {}, [condition, f32(*shape), f32(*_broadcast_partner(draw, shape))]
+
+
+@valid("abs")
+def _abs(draw: st.DrawFn) -> Case:
+    dtype = draw(st.sampled_from([DType.FLOAT32, DType.INT32, DType.INT64]))
+    return {}, [TensorType(dtype, tuple(draw_shape(draw)))]
+
+
+@valid("cumsum")
+def _cumsum(draw: st.DrawFn) -> Case:
+    shape = draw_shape(draw, min_rank=1)
+    dtype = draw(st.sampled_from([DType.FLOAT32, DType.INT32, DType.INT64]))
+    return {"dim": draw_axis(draw, len(shape))}, [TensorType(dtype, tuple(shape))]
+
+
+@valid("hf_conv1d")
+def _hf_conv1d(draw: st.DrawFn) -> Case:
+    shape = draw_shape(draw, min_rank=1)
+    return {"out_features": draw(st.integers(1, 5)), "bias": draw(st.booleans())}, [f32(*shape)]
+
+
+@valid("self_attention")
+def _self_attention(draw: st.DrawFn) -> Case:
+    heads, head_dim = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    n, length, e = draw(st.integers(1, 2)), draw(st.integers(1, 4)), heads * head_dim
+    if draw(st.booleans()):
+        names: dict[str, object] = {"qkv_proj": "c_attn"}
+    else:
+        names = {"q_proj": "query", "k_proj": "key", "v_proj": "value"}
+    kwargs = {
+        "embed_dim": e,
+        "num_heads": heads,
+        **names,
+        "out_proj": draw(st.sampled_from([None, "dense"])),
+        "weight_layout": draw(st.sampled_from(["linear", "conv1d"])),
+        "bias": draw(st.booleans()),
+        "causal": draw(st.booleans()),
+    }
+    inputs = [f32(n, length, e)]
+    mask = draw(st.sampled_from([None, (n, length), (n, 1, 1, length), (1, heads, length, 1)]))
+    if mask is not None:
+        dtype = draw(st.sampled_from([DType.BOOL, DType.FLOAT32]))
+        inputs.append(TensorType(dtype, mask))
+    return kwargs, inputs

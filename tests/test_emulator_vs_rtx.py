@@ -229,7 +229,45 @@ INVALID: dict[str, tuple[Callable[[Net], Any], str]] = {
         lambda n: n.network.add_constant((2,), np.array([1, 2], np.uint8)),
         "UINT8",
     ),
+    "select-float-condition": (
+        lambda n: n.network.add_select(
+            n.input("c", (2, 3)), n.input("t", (2, 3)), n.input("e", (2, 3))
+        ),
+        "FLOAT",
+    ),
+    "select-then-else-types": (
+        lambda n: n.network.add_select(
+            n.input("c", (2, 3), "bool"), n.input("t", (2, 3)), n.input("e", (2, 3), "float16")
+        ),
+        "FLOAT",
+    ),
+    "select-ranks": (
+        lambda n: n.network.add_select(
+            n.input("c", (3,), "bool"), n.input("t", (2, 3)), n.input("e", (2, 3))
+        ),
+        "FLOAT",
+    ),
+    "attention-mask-rank-2": (lambda n: _attention(n, mask=((2, 4), "bool")), "FLOAT"),
+    "attention-mask-int32": (lambda n: _attention(n, mask=((2, 1, 1, 4), "int32")), "FLOAT"),
+    "attention-mask-not-broadcastable": (
+        lambda n: _attention(n, mask=((3, 1, 1, 4), "bool")),
+        "FLOAT",
+    ),
 }
+
+
+def _attention(
+    n: Net, mask: tuple[tuple[int, ...], str] | None = None, causal: bool = False, tag: str = ""
+) -> Any:
+    """A decomposable IAttention on (2, 3, 4, 8) q, k, v (inputs named ``q{tag}``, ...), with
+    ``mask`` (shape, dtype)."""
+    q, k, v = (n.input(name + tag, (2, 3, 4, 8)) for name in "qkv")
+    kind = n.trt.CausalMaskKind.UPPER_LEFT if causal else n.trt.CausalMaskKind.NONE
+    attention = n.network.add_attention_v2(q, k, v, n.trt.AttentionNormalizationOp.SOFTMAX, kind)
+    attention.decomposable = True
+    if mask is not None:
+        attention.mask = n.input("m" + tag, *mask)
+    return attention
 
 
 def _set(layer: Any, **properties: Any) -> Any:
@@ -260,6 +298,13 @@ ARGUMENT_ERRORS: dict[str, Callable[[Net], Any]] = {
     ),  # shift and power default to empty weights of the input's type, float32
     "duplicate-input": lambda n: (n.input("x", (1, 2)), n.input("x", (1, 2)))[1],
     "input-dim-below-minus-one": lambda n: n.input("x", (1, -2)),
+    "cumulative-axis-not-0d": lambda n: n.network.add_cumulative(
+        n.input("x", (2, 5)),
+        n.network.add_constant((1,), np.array([1], np.int32)).get_output(0),
+        n.trt.CumulativeOperation.SUM,
+        False,
+        False,
+    ),
 }
 
 
@@ -336,6 +381,7 @@ BUILD_CHECKS: dict[str, Callable[[Net], Any]] = {
         n.input("x", (1, 2, 3, 4)), (0, 0, 0, 2), (1, 2, 3, 4), (1, 1, 1, 1)
     ),
     "cast-to-fp8": lambda n: n.network.add_cast(n.input("x", (1, 2)), n.trt.fp8),
+    "attention-float-mask-of-another-type": lambda n: _attention(n, mask=((1, 1, 4, 4), "float16")),
 }
 
 
@@ -517,3 +563,62 @@ def test_element_gather_takes_the_shape_of_its_indices(
     layer.mode = net.trt.GatherMode.ELEMENT
     assert tuple(layer.get_output(0).shape) == indices
     assert (net.build(layer.get_output(0)) is not None) == builds, net.errors()
+
+
+# -- attention masks and causal kinds ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mask", "causal"),
+    [(None, True), (((2, 1, 1, 4), "bool"), False), (((1, 3, 4, 4), "float32"), False)],
+)
+def test_attention_takes_a_mask_or_a_causal_kind(
+    net: Net, mask: tuple[tuple[int, ...], str] | None, causal: bool
+) -> None:
+    """The mask is the input layer's fourth input, read with ``IAttention.mask`` (not
+    ``get_input``); a 4-D bool or query-typed float mask broadcastable to (B, H, Sq, Skv)."""
+    attention = _attention(net, mask, causal)
+    output = attention.get_output(0)
+    assert tuple(output.shape) == (2, 3, 4, 8)
+    assert attention.num_inputs == (4 if mask else 3)
+    assert (attention.mask is None) == (mask is None)
+    net.errors()
+    assert attention.get_input(3) is None and net.errors()  # the mask is not an input of it
+    layer = net.network.get_layer(0)
+    assert layer.type == net.trt.LayerType.ATTENTION_INPUT
+    assert layer.num_inputs == (4 if mask else 3)
+    assert net.build(output) is not None, net.errors()
+
+
+def test_attention_mask_and_causal_kind_exclude_one_another(net: Net) -> None:
+    attention = _attention(net, causal=True)
+    net.errors()
+    attention.mask = net.input("m", (2, 1, 1, 4), "bool")  # refused, logged
+    assert attention.mask is None and attention.num_inputs == 3 and net.errors()
+    masked = _attention(net, mask=((2, 1, 1, 4), "bool"), tag="2")
+    with pytest.raises(RuntimeError, match="Failed to set Attention's CausalMaskKind"):
+        masked.causal_kind = net.trt.CausalMaskKind.UPPER_LEFT
+    assert masked.causal_kind == net.trt.CausalMaskKind.NONE and net.errors()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "int32", "int64"])
+def test_cumulative_takes_a_0d_axis_and_keeps_the_input_type(net: Net, dtype: str) -> None:
+    axis = net.network.add_constant((), np.array(1, np.int32)).get_output(0)
+    layer = net.network.add_cumulative(
+        net.input("x", (2, 5), dtype), axis, net.trt.CumulativeOperation.SUM, True, True
+    )
+    assert (layer.exclusive, layer.reverse, layer.num_inputs) == (True, True, 2)
+    output = layer.get_output(0)
+    assert tuple(output.shape) == (2, 5) and output.dtype == getattr(net.trt, dtype)
+    assert net.build(output) is not None, net.errors()
+
+
+def test_select_broadcasts_between_equal_ranks(net: Net) -> None:
+    layer = net.network.add_select(
+        net.input("c", (1, 3), "bool"),
+        net.input("t", (2, 1), "int64"),
+        net.input("e", (2, 3), "int64"),
+    )
+    output = layer.get_output(0)
+    assert tuple(output.shape) == (2, 3) and output.dtype == net.trt.int64
+    assert net.build(output) is not None, net.errors()

@@ -46,7 +46,7 @@ PYTHON_MISTAKES = {
     ),
     "unknown_op_far_from_any": (
         "    y = b.frobnicate_everything(x)\n",
-        r"no op or method 'frobnicate_everything' \(ops: adaptive_avg_pool2d, .*conv2d, .*relu",
+        r"no op or method 'frobnicate_everything' \(ops: abs, adaptive_avg_pool2d, .*conv2d, .*relu",
     ),
     "list_to_varargs": (
         "    y = b.concat([x, b.relu(x)])\n",
@@ -137,7 +137,7 @@ YAML_MISTAKES = {
     "unknown_op": (
         "name: m\ninputs:\n  x: {shape: [1, 3, 8, 8]}\nlayers:\n  - {name: a, op: zzzq}\n"
         "outputs:\n  y: a\n",
-        r"m\.yaml:5: a: unknown op 'zzzq' \(ops: adaptive_avg_pool2d, .*relu.*; trtdsl ops "
+        r"m\.yaml:5: a: unknown op 'zzzq' \(ops: abs, adaptive_avg_pool2d, .*relu.*; trtdsl ops "
         r"describes them\)",
     ),
     "misspelled_op": (
@@ -259,7 +259,7 @@ def test_a_misspelled_op_is_an_attribute_error_for_hasattr() -> None:
 def test_node_with_an_unknown_op_name_lists_the_ops() -> None:
     b = ModelBuilder("m")
     x = b.input("x", (1, 4))
-    with pytest.raises(ModelError, match=r"unknown op 'zzzq' \(ops: adaptive_avg_pool2d, "):
+    with pytest.raises(ModelError, match=r"unknown op 'zzzq' \(ops: abs, adaptive_avg_pool2d, "):
         b.node("zzzq", x)
     with pytest.raises(ModelError, match=r"unknown op 'rleu'; did you mean 'relu'\?$"):
         b.node("rleu", x, name="r")

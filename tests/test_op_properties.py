@@ -184,6 +184,10 @@ def test_every_op_has_a_valid_case_strategy() -> None:
 def _array(t: TensorType, rng: np.random.Generator) -> np.ndarray:
     if t.dtype is DType.INT8:
         return rng.integers(-128, 128, t.shape).astype(np.int8)
+    if t.dtype in (DType.INT32, DType.INT64):  # indices: valid for every axis of size >= 2
+        return rng.integers(0, 2, t.shape).astype(t.dtype.to_numpy())
+    if t.dtype is DType.BOOL:
+        return rng.random(t.shape) < 0.5
     if t.dtype is DType.FLOAT8_E4M3:
         return np.round(rng.standard_normal(t.shape) * 8).astype(np.float32)  # on the E4M3 grid
     return rng.standard_normal(t.shape).astype(t.dtype.to_numpy())

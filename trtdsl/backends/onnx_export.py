@@ -17,6 +17,7 @@ import numpy as np
 from trtdsl.backends import onnx_dense as onnx_dense  # registers its EXPORTERS
 from trtdsl.backends import onnx_detection as onnx_detection  # registers its EXPORTERS
 from trtdsl.backends import onnx_quantize as onnx_quantize  # registers its EXPORTERS
+from trtdsl.backends import onnx_transformer as onnx_transformer  # registers its EXPORTERS
 from trtdsl.backends.onnx_ops import (
     EXPORTERS,
     MIN_OPSET,

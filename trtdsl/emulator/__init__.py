@@ -20,6 +20,7 @@ from trtdsl.emulator.enums import AttentionNormalizationOp as AttentionNormaliza
 from trtdsl.emulator.enums import BoundingBoxFormat as BoundingBoxFormat
 from trtdsl.emulator.enums import BuilderFlag as BuilderFlag
 from trtdsl.emulator.enums import CausalMaskKind as CausalMaskKind
+from trtdsl.emulator.enums import CumulativeOperation as CumulativeOperation
 from trtdsl.emulator.enums import DataType as DataType
 from trtdsl.emulator.enums import DeviceType as DeviceType
 from trtdsl.emulator.enums import ElementWiseOperation as ElementWiseOperation
@@ -65,6 +66,7 @@ from trtdsl.emulator.layers import ICastLayer as ICastLayer
 from trtdsl.emulator.layers import IConcatenationLayer as IConcatenationLayer
 from trtdsl.emulator.layers import IConstantLayer as IConstantLayer
 from trtdsl.emulator.layers import IConvolutionLayer as IConvolutionLayer
+from trtdsl.emulator.layers import ICumulativeLayer as ICumulativeLayer
 from trtdsl.emulator.layers import IDeconvolutionLayer as IDeconvolutionLayer
 from trtdsl.emulator.layers import IDequantizeLayer as IDequantizeLayer
 from trtdsl.emulator.layers import IElementWiseLayer as IElementWiseLayer
@@ -84,6 +86,7 @@ from trtdsl.emulator.layers import IReduceLayer as IReduceLayer
 from trtdsl.emulator.layers import IResizeLayer as IResizeLayer
 from trtdsl.emulator.layers import IScaleLayer as IScaleLayer
 from trtdsl.emulator.layers import IScatterLayer as IScatterLayer
+from trtdsl.emulator.layers import ISelectLayer as ISelectLayer
 from trtdsl.emulator.layers import IShapeLayer as IShapeLayer
 from trtdsl.emulator.layers import IShuffleLayer as IShuffleLayer
 from trtdsl.emulator.layers import ISliceLayer as ISliceLayer

@@ -455,6 +455,12 @@ class AttentionIOForm(_TrtEnum):
     PACKED_NHD = 1
 
 
+class CumulativeOperation(_TrtEnum):
+    """TensorRT CumulativeOperation (11.4 member names): the reduction of an ICumulativeLayer."""
+
+    SUM = 0
+
+
 class ScatterMode(_TrtEnum):
     """TensorRT ScatterMode (11.4 member names)."""
 
@@ -528,5 +534,6 @@ ENUMS: dict[str, type[_TrtEnum]] = {
         AttentionNormalizationOp,
         CausalMaskKind,
         AttentionIOForm,
+        CumulativeOperation,
     )
 }

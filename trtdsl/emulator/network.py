@@ -19,6 +19,7 @@ from trtdsl.emulator.enums import (
     AttentionNormalizationOp,
     BoundingBoxFormat,
     CausalMaskKind,
+    CumulativeOperation,
     DataType,
     ElementWiseOperation,
     GatherMode,
@@ -42,6 +43,7 @@ from trtdsl.emulator.layers import (
     IConcatenationLayer,
     IConstantLayer,
     IConvolutionLayer,
+    ICumulativeLayer,
     IDeconvolutionLayer,
     IElementWiseLayer,
     IGatherLayer,
@@ -54,6 +56,7 @@ from trtdsl.emulator.layers import (
     IReduceLayer,
     IResizeLayer,
     IScaleLayer,
+    ISelectLayer,
     IShapeLayer,
     IShuffleLayer,
     ISliceLayer,
@@ -587,6 +590,45 @@ class INetworkDefinition:
             mode=GatherMode.DEFAULT,
             num_elementwise_dims=0,
         )
+        return self._add(layer)
+
+    def add_select(
+        self, condition: ITensor, then_input: ITensor, else_input: ITensor
+    ) -> ISelectLayer:
+        """``then_input`` where the BOOL ``condition`` holds, else ``else_input`` (broadcast)."""
+        tensors = [
+            check_type(t, ITensor, f"add_select.{name}")
+            for t, name in (
+                (condition, "condition"),
+                (then_input, "then_input"),
+                (else_input, "else_input"),
+            )
+        ]
+        return self._add(ISelectLayer(self, tensors))
+
+    def add_cumulative(
+        self,
+        input: ITensor,
+        axis: ITensor,
+        op: CumulativeOperation,
+        exclusive: bool,
+        reverse: bool,
+    ) -> ICumulativeLayer | None:
+        """Running reductions of ``input`` along ``axis`` (a 0-D int tensor); None (logged)
+        when ``axis`` is not 0-D, as TensorRT-RTX."""
+        data = check_type(input, ITensor, "add_cumulative.input")
+        axis_tensor = check_type(axis, ITensor, "add_cumulative.axis")
+        properties = dict(
+            op=check_type(op, CumulativeOperation, "add_cumulative.op"),
+            exclusive=check_type(exclusive, bool, "add_cumulative.exclusive"),
+            reverse=check_type(reverse, bool, "add_cumulative.reverse"),
+        )
+        shape, _ = self._infer(axis_tensor)
+        if shape is not None and len(shape) != 0:
+            self._refuse("addCumulative", f"the axis must be a 0-D tensor, got dims {shape}")
+            return None
+        layer = ICumulativeLayer(self, [data, axis_tensor])
+        layer._p.update(properties)
         return self._add(layer)
 
     def add_topk(

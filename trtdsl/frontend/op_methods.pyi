@@ -12,6 +12,23 @@ from trtdsl.ir.types import DType
 class OpMethods:
     """One method per registered op; ModelBuilder inherits them."""
 
+    def abs(
+        self,
+        input: Tensor,
+        /,
+        *,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """|x| elementwise, as ``torch.abs``: float or integer input, same type (an integer's
+        most negative value stays itself, as in PyTorch). No weights.
+
+        Adds one ``abs`` node (Abs) and returns its output. Inputs are positional, attributes
+        are keywords; ``name`` is the node name in the current scope (default: the op name,
+        numbered), ``precision`` its compute dtype.
+        """
+        ...
+
     def adaptive_avg_pool2d(
         self,
         input: Tensor,
@@ -85,6 +102,56 @@ class OpMethods:
         for each of the H_i * W_i anchors of level i. A constant (no weights).
 
         Adds one ``anchor_strides`` node (AnchorStrides) and returns its output. Inputs are
+        positional, attributes are keywords; ``name`` is the node name in the current scope
+        (default: the op name, numbered), ``precision`` its compute dtype.
+        """
+        ...
+
+    def arange(
+        self,
+        *,
+        end: int,
+        start: int = 0,
+        step: int = 1,
+        dtype: DType | str = DType.INT64,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """``start, start + step, ...`` up to ``end`` (excluded), as
+        ``torch.arange(start, end, step, dtype=dtype)``; computed at build time.
+
+        No inputs; output (n,) with n = ceil((end - start) / step) >= 1. Integer arguments only;
+        ``dtype`` int64 (torch's default for them), int32, float32, float16 or bfloat16, in which
+        every value must be exact. For a length that follows a dimension of a tensor (a dynamic
+        sequence length) use ``arange_like``. Example: ``end=4`` -> [0, 1, 2, 3]. No weights.
+
+        Adds one ``arange`` node (Arange) and returns its output. Inputs are positional,
+        attributes are keywords; ``name`` is the node name in the current scope (default: the op
+        name, numbered), ``precision`` its compute dtype.
+        """
+        ...
+
+    def arange_like(
+        self,
+        input: Tensor,
+        /,
+        *,
+        dim: int,
+        start: int = 0,
+        step: int = 1,
+        dtype: DType | str = DType.INT64,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """Positions along axis ``dim`` of the input: ``start + step * i`` for
+        i < n = ``input.shape[dim]``, as ``torch.arange(start, start + n * step, step)`` with n
+        read from the tensor (Hugging Face's ``torch.arange(input_ids.shape[1])``).
+
+        Input: any tensor (only its shape is read); n may be symbolic (dynamic). Output (n,)
+        int64 or int32 (``dtype``). Example: BERT's position ids from ``input_ids`` (N, L) with
+        ``dim=1`` -> (L,): 0..L-1. No weights.
+
+        Adds one ``arange_like`` node (ArangeLike) and returns its output. Inputs are
         positional, attributes are keywords; ``name`` is the node name in the current scope
         (default: the op name, numbered), ``precision`` its compute dtype.
         """
@@ -321,6 +388,27 @@ class OpMethods:
         """
         ...
 
+    def cumsum(
+        self,
+        input: Tensor,
+        /,
+        *,
+        dim: int,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """Running sums along ``dim``, as ``torch.cumsum(input, dim)``: ``y[i] = x[0] + ... + x[i]``.
+
+        Input: float (same dtype out) or int32/int64 (int64 out, as PyTorch promotes integers);
+        same shape; the scanned axis may be symbolic. Example: RoBERTa's position ids are
+        ``cumsum(mask, dim=1) * mask + padding_idx``. No weights.
+
+        Adds one ``cumsum`` node (Cumsum) and returns its output. Inputs are positional,
+        attributes are keywords; ``name`` is the node name in the current scope (default: the op
+        name, numbered), ``precision`` its compute dtype.
+        """
+        ...
+
     def dequantize(
         self,
         input: Tensor,
@@ -381,6 +469,49 @@ class OpMethods:
         """
         ...
 
+    def embedding(
+        self,
+        input: Tensor,
+        /,
+        *,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """Rows of ``weight`` picked by integer ids, as ``torch.nn.Embedding`` (eval).
+
+        Input: ids of any shape (*), int32 or int64, each in [0, num_embeddings) -> output
+        (*, embedding_dim) float32. An id outside that range is an error of the reference, which
+        names the node and the id (TensorRT's gather does not check it). ``padding_idx`` only
+        matters in training (its row gets no gradient) and is kept so that models round-trip.
+        Example: BERT's ``embeddings.word_embeddings`` (30522 x 768) on ``input_ids`` (N, L) ->
+        (N, L, 768). The table keeps float32 in half-precision builds; its readers cast.
+
+        Weight: ``weight`` (num_embeddings, embedding_dim).
+
+        Adds one ``embedding`` node (Embedding) and returns its output. Inputs are positional,
+        attributes are keywords; ``name`` is the node name in the current scope (default: the op
+        name, numbered), ``precision`` its compute dtype.
+        """
+        ...
+
+    def eq(
+        self,
+        *tensors: Tensor,
+        other: float | None = None,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """a == b elementwise, as ``torch.eq``: bool.
+
+        Adds one ``eq`` node (Eq) and returns its output. Inputs are positional, attributes are
+        keywords; ``name`` is the node name in the current scope (default: the op name,
+        numbered), ``precision`` its compute dtype.
+        """
+        ...
+
     def expand(
         self,
         *tensors: Tensor,
@@ -423,6 +554,92 @@ class OpMethods:
         """
         ...
 
+    def full(
+        self,
+        *,
+        size: tuple[int, ...],
+        fill_value: float,
+        dtype: DType | str = DType.FLOAT32,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """A tensor of ``size`` filled with ``fill_value``, as
+        ``torch.full(size, fill_value, dtype=dtype)``; computed at build time.
+
+        No inputs; output dtype[size] (``size`` static, entries >= 1; an empty list is a scalar).
+        ``dtype``: float32 (default), float16, bfloat16, int32, int64 or bool; an integer dtype
+        needs an integral value, bool 0 or 1; floats may be infinite (-inf for masks), not NaN.
+        For a shape that follows a tensor use ``full_like``. No weights.
+
+        Adds one ``full`` node (Full) and returns its output. Inputs are positional, attributes
+        are keywords; ``name`` is the node name in the current scope (default: the op name,
+        numbered), ``precision`` its compute dtype.
+        """
+        ...
+
+    def full_like(
+        self,
+        input: Tensor,
+        /,
+        *,
+        fill_value: float,
+        dtype: DType | str | None = None,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """A tensor of the input's shape filled with ``fill_value``, as
+        ``torch.full_like(input, fill_value, dtype=dtype)``.
+
+        Input: any tensor (only its shape is read; dimensions may be symbolic) -> the same shape,
+        in ``dtype`` (default: the input's; float32, float16, bfloat16, int32, int64 or bool).
+        Values as for ``full``. Example: BERT's default ``token_type_ids``: ``full_like`` of
+        ``input_ids`` (N, L) with ``fill_value=0`` -> int64 (N, L) zeros. No weights.
+
+        Adds one ``full_like`` node (FullLike) and returns its output. Inputs are positional,
+        attributes are keywords; ``name`` is the node name in the current scope (default: the op
+        name, numbered), ``precision`` its compute dtype.
+        """
+        ...
+
+    def gather(
+        self,
+        input: Tensor,
+        other: Tensor,
+        /,
+        *,
+        dim: int,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """Elements along ``dim`` at ``index``, as ``torch.gather(input, dim, index)``:
+        ``out[i][j][k] = input[index[i][j][k]][j][k]`` for ``dim=0``, likewise for other axes.
+
+        Inputs: ``input`` of any dtype and ``index`` int32 or int64 of the same rank, no larger
+        than ``input`` on every other axis, every entry in [0, input.shape[dim]) -> the index's
+        shape, the input's dtype. Example: per-row picks of scores (N, C) with index (N, 1) and
+        ``dim=1`` -> (N, 1). No weights.
+
+        Adds one ``gather`` node (Gather) and returns its output. Inputs are positional,
+        attributes are keywords; ``name`` is the node name in the current scope (default: the op
+        name, numbered), ``precision`` its compute dtype.
+        """
+        ...
+
+    def ge(
+        self,
+        *tensors: Tensor,
+        other: float | None = None,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """a >= b elementwise, as ``torch.ge``: bool.
+
+        Adds one ``ge`` node (Ge) and returns its output. Inputs are positional, attributes are
+        keywords; ``name`` is the node name in the current scope (default: the op name,
+        numbered), ``precision`` its compute dtype.
+        """
+        ...
+
     def gelu(
         self,
         input: Tensor,
@@ -439,6 +656,21 @@ class OpMethods:
 
         Adds one ``gelu`` node (GELU) and returns its output. Inputs are positional, attributes
         are keywords; ``name`` is the node name in the current scope (default: the op name,
+        numbered), ``precision`` its compute dtype.
+        """
+        ...
+
+    def gt(
+        self,
+        *tensors: Tensor,
+        other: float | None = None,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """a > b elementwise, as ``torch.gt``: bool.
+
+        Adds one ``gt`` node (Gt) and returns its output. Inputs are positional, attributes are
+        keywords; ``name`` is the node name in the current scope (default: the op name,
         numbered), ``precision`` its compute dtype.
         """
         ...
@@ -475,6 +707,32 @@ class OpMethods:
         """
         ...
 
+    def hf_conv1d(
+        self,
+        input: Tensor,
+        /,
+        *,
+        out_features: int,
+        bias: bool = True,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """``y = x @ weight + bias``, as Hugging Face's ``transformers.pytorch_utils.Conv1D``
+        (GPT-2's ``c_attn``, ``c_proj``, ``c_fc``): a linear layer whose weight is stored
+        (in_features, out_features), the transpose of ``torch.nn.Linear``'s.
+
+        Input (*, in_features) -> output (*, out_features); leading dims pass through; the last
+        dimension must be static. Example: GPT-2's ``mlp.c_fc`` on (N, L, 768) with
+        ``out_features=3072`` -> (N, L, 3072).
+
+        Weights: ``weight`` (in_features, out_features); ``bias`` (out_features,) if bias.
+
+        Adds one ``hf_conv1d`` node (HFConv1D) and returns its output. Inputs are positional,
+        attributes are keywords; ``name`` is the node name in the current scope (default: the op
+        name, numbered), ``precision`` its compute dtype.
+        """
+        ...
+
     def identity(
         self,
         input: Tensor,
@@ -488,6 +746,29 @@ class OpMethods:
         Adds one ``identity`` node (Identity) and returns its output. Inputs are positional,
         attributes are keywords; ``name`` is the node name in the current scope (default: the op
         name, numbered), ``precision`` its compute dtype.
+        """
+        ...
+
+    def index_select(
+        self,
+        input: Tensor,
+        other: Tensor,
+        /,
+        *,
+        dim: int,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """Entries ``index`` of axis ``dim``, as ``torch.index_select(input, dim, index)``.
+
+        Inputs: ``input`` (d0, ..., dn) of any dtype and ``index`` (k,) int32 or int64 with every
+        entry in [0, d[dim]) -> (d0, ..., k, ..., dn), the input's dtype. Either may have symbolic
+        dimensions. Example: token rows (N, L, E) with ``dim=1`` and index (2,) -> (N, 2, E).
+        No weights.
+
+        Adds one ``index_select`` node (IndexSelect) and returns its output. Inputs are
+        positional, attributes are keywords; ``name`` is the node name in the current scope
+        (default: the op name, numbered), ``precision`` its compute dtype.
         """
         ...
 
@@ -552,6 +833,21 @@ class OpMethods:
         """
         ...
 
+    def le(
+        self,
+        *tensors: Tensor,
+        other: float | None = None,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """a <= b elementwise, as ``torch.le``: bool.
+
+        Adds one ``le`` node (Le) and returns its output. Inputs are positional, attributes are
+        keywords; ``name`` is the node name in the current scope (default: the op name,
+        numbered), ``precision`` its compute dtype.
+        """
+        ...
+
     def leaky_relu(
         self,
         input: Tensor,
@@ -588,6 +884,21 @@ class OpMethods:
         Adds one ``linear`` node (Linear) and returns its output. Inputs are positional,
         attributes are keywords; ``name`` is the node name in the current scope (default: the op
         name, numbered), ``precision`` its compute dtype.
+        """
+        ...
+
+    def lt(
+        self,
+        *tensors: Tensor,
+        other: float | None = None,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """a < b elementwise, as ``torch.lt``: bool.
+
+        Adds one ``lt`` node (Lt) and returns its output. Inputs are positional, attributes are
+        keywords; ``name`` is the node name in the current scope (default: the op name,
+        numbered), ``precision`` its compute dtype.
         """
         ...
 
@@ -708,6 +1019,21 @@ class OpMethods:
         Adds one ``narrow`` node (Narrow) and returns its output. Inputs are positional,
         attributes are keywords; ``name`` is the node name in the current scope (default: the op
         name, numbered), ``precision`` its compute dtype.
+        """
+        ...
+
+    def ne(
+        self,
+        *tensors: Tensor,
+        other: float | None = None,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """a != b elementwise, as ``torch.ne``: bool.
+
+        Adds one ``ne`` node (Ne) and returns its output. Inputs are positional, attributes are
+        keywords; ``name`` is the node name in the current scope (default: the op name,
+        numbered), ``precision`` its compute dtype.
         """
         ...
 
@@ -953,6 +1279,49 @@ class OpMethods:
         """
         ...
 
+    def self_attention(
+        self,
+        *tensors: Tensor,
+        embed_dim: int,
+        num_heads: int,
+        q_proj: str | None = None,
+        k_proj: str | None = None,
+        v_proj: str | None = None,
+        qkv_proj: str | None = None,
+        out_proj: str | None = None,
+        weight_layout: str = "linear",
+        bias: bool = True,
+        causal: bool = False,
+        scale: float | None = None,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """Multi-head self-attention with the checkpoint's own projections, as Hugging Face's
+        ``BertSelfAttention`` (``q_proj="query", k_proj="key", v_proj="value"``, no ``out_proj``)
+        or ``GPT2Attention`` (``qkv_proj="c_attn", out_proj="c_proj", weight_layout="conv1d",
+        causal=True``) at inference.
+
+        Inputs: ``x`` (N, L, E) with E = ``embed_dim``, and optionally a ``mask``: bool (True:
+        the key takes part, as ``scaled_dot_product_attention``'s ``attn_mask``) or float of x's
+        dtype (added to the scaled scores, as BERT's extended attention mask), either (N, L) (a
+        key padding mask: Hugging Face's ``attention_mask``) or 4-D broadcastable to
+        (N, heads, L, L). Output (N, L, E): the heads' results concatenated, then ``out_proj``
+        when given. q, k, v are projections of x split into ``num_heads`` heads of E / heads;
+        ``softmax(q k^T * scale + mask) v`` with ``scale`` default 1 / sqrt(E / heads);
+        ``causal``: query i attends to keys j <= i (with a mask too: both apply). A query whose
+        keys are all masked gets zeros (as PyTorch 2.13).
+
+        Weights, each projection under its name P: ``P.weight`` (E, E) and ``P.bias`` (E,) if
+        ``bias``; separate ``q_proj``, ``k_proj``, ``v_proj``, or one ``qkv_proj`` of q, k, v
+        stacked: weight (3E, E) (``linear`` layout, ``torch.nn.Linear``'s (out, in)) or (E, 3E)
+        (``conv1d`` layout: GPT-2's ``Conv1D``, (in, out)); ``out_proj`` (E, E) optional.
+
+        Adds one ``self_attention`` node (SelfAttention) and returns its output. Inputs are
+        positional, attributes are keywords; ``name`` is the node name in the current scope
+        (default: the op name, numbered), ``precision`` its compute dtype.
+        """
+        ...
+
     def sigmoid(
         self,
         input: Tensor,
@@ -1075,6 +1444,29 @@ class OpMethods:
         Example: (N, 768, 196) with ``dim0=1, dim1=2`` -> (N, 196, 768). No weights.
 
         Adds one ``transpose`` node (Transpose) and returns its output. Inputs are positional,
+        attributes are keywords; ``name`` is the node name in the current scope (default: the op
+        name, numbered), ``precision`` its compute dtype.
+        """
+        ...
+
+    def where(
+        self,
+        input0: Tensor,
+        input1: Tensor,
+        input2: Tensor,
+        /,
+        *,
+        name: str | None = None,
+        precision: DType | str | None = None,
+    ) -> Tensor:
+        """``input`` where ``condition`` is true, else ``other``, as
+        ``torch.where(condition, input, other)``.
+
+        Inputs: ``condition`` bool, ``input`` and ``other`` of one dtype; the three shapes
+        broadcast together (NumPy rules) to the output's, of that dtype. Example: masking scores
+        (N, h, L, L) with a bool (1, 1, L, L) and a (1,) fill. No weights.
+
+        Adds one ``where`` node (Where) and returns its output. Inputs are positional,
         attributes are keywords; ``name`` is the node name in the current scope (default: the op
         name, numbered), ``precision`` its compute dtype.
         """

@@ -20,6 +20,8 @@ from trtdsl.errors import UsageError
 from trtdsl.ir.graph import Graph, Node, Port
 from trtdsl.ir.ops.base import ParamSpec, param_key
 from trtdsl.ir.ops.cast import Cast, cast_array
+from trtdsl.ir.ops.creation import Arange, ArangeLike, Full, FullLike
+from trtdsl.ir.ops.indexing import Embedding, Gather, IndexSelect
 from trtdsl.ir.ops.normalization import BatchNorm2d
 from trtdsl.ir.ops.parameter import Parameter
 from trtdsl.ir.ops.shape import (
@@ -49,9 +51,17 @@ _DATA_MOVEMENT = (
     Select,
     Slice,
     Parameter,
+    IndexSelect,
+    Gather,
+    Embedding,
+    Arange,
+    ArangeLike,
+    Full,
+    FullLike,
 )
 """Ops that only move data: they follow their input's dtype instead of forcing a cast (a
-``parameter`` keeps its declared dtype; its readers cast it)."""
+``parameter``, an ``embedding`` table, ``arange`` and ``full`` keep their declared dtype;
+their readers cast them)."""
 
 _STATISTICS = (BatchNorm2d,)
 """Ops whose weights are statistics the emitter derives others from (kept in float32)."""

@@ -283,16 +283,31 @@ def fused_attention_available(trt: ModuleType) -> bool:
     return hasattr(trt.INetworkDefinition, "add_attention_v2")
 
 
-def add_attention(trt: ModuleType, network: Any, query: Any, key: Any, value: Any) -> Any:
-    """A fused IAttention (softmax, no mask, not causal) on (N, heads, L, head_dim) tensors,
-    allowed to decompose where the target has no fused kernel.
+def add_attention(
+    trt: ModuleType,
+    network: Any,
+    query: Any,
+    key: Any,
+    value: Any,
+    causal: bool = False,
+    mask: Any = None,
+) -> Any:
+    """A fused IAttention (softmax) on (N, heads, L, head_dim) tensors, allowed to decompose
+    where the target has no fused kernel; ``causal``: query i sees keys j <= i (the upper-left
+    triangle, as PyTorch's ``is_causal``); ``mask``: a 4-D bool or query-typed float tensor
+    broadcastable to (N, heads, L, S).
 
-    NOTE: TensorRT computes softmax(Q K^T) V: the 1/sqrt(head_dim) scale must already be in Q.
+    NOTE: TensorRT computes softmax(Q K^T + mask) V: the 1/sqrt(head_dim) scale must already
+    be in Q. A mask and a causal kind exclude one another (``setMask`` refuses a mask on a
+    causal attention): fold the triangle into the mask instead.
     https://docs.nvidia.com/deeplearning/tensorrt/latest/inference-library/transformers-fused-attention.html
     """
-    layer = network.add_attention_v2(
-        query, key, value, trt.AttentionNormalizationOp.SOFTMAX, trt.CausalMaskKind.NONE
-    )
+    if causal and mask is not None:
+        raise ValueError("add_attention: a mask and causal exclude one another (trtdsl bug)")
+    kind = trt.CausalMaskKind.UPPER_LEFT if causal else trt.CausalMaskKind.NONE
+    layer = network.add_attention_v2(query, key, value, trt.AttentionNormalizationOp.SOFTMAX, kind)
     if layer is not None:
         layer.decomposable = True
+        if mask is not None:
+            layer.mask = mask
     return layer

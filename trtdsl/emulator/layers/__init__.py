@@ -6,6 +6,7 @@ from trtdsl.emulator.layers.attention import IAttentionOutputLayer as IAttention
 from trtdsl.emulator.layers.base import ILayer as ILayer
 from trtdsl.emulator.layers.conv import IConvolutionLayer as IConvolutionLayer
 from trtdsl.emulator.layers.conv import IPoolingLayer as IPoolingLayer
+from trtdsl.emulator.layers.cumulative import ICumulativeLayer as ICumulativeLayer
 from trtdsl.emulator.layers.deconv import IDeconvolutionLayer as IDeconvolutionLayer
 from trtdsl.emulator.layers.dynamic import IGatherLayer as IGatherLayer
 from trtdsl.emulator.layers.dynamic import IShapeLayer as IShapeLayer
@@ -28,6 +29,7 @@ from trtdsl.emulator.layers.reduce import IMatrixMultiplyLayer as IMatrixMultipl
 from trtdsl.emulator.layers.reduce import IReduceLayer as IReduceLayer
 from trtdsl.emulator.layers.reduce import ISoftMaxLayer as ISoftMaxLayer
 from trtdsl.emulator.layers.resize import IResizeLayer as IResizeLayer
+from trtdsl.emulator.layers.select import ISelectLayer as ISelectLayer
 from trtdsl.emulator.layers.shape_ops import IConcatenationLayer as IConcatenationLayer
 from trtdsl.emulator.layers.shape_ops import IConstantLayer as IConstantLayer
 from trtdsl.emulator.layers.shape_ops import IPaddingLayer as IPaddingLayer

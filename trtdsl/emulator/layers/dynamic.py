@@ -7,7 +7,7 @@ import numpy as np
 
 from trtdsl.emulator.enums import DataType, GatherMode, LayerType
 from trtdsl.emulator.layers.base import ILayer, Shape, normalize_axis, require, value_property
-from trtdsl.emulator.types import EmulatorUnsupportedError
+from trtdsl.emulator.types import EmulatorRuntimeError, EmulatorUnsupportedError
 
 _INDEX_TYPES = (DataType.INT32, DataType.INT64)
 
@@ -86,6 +86,15 @@ class IGatherLayer(ILayer):
         if self._p["mode"] not in (GatherMode.DEFAULT, GatherMode.ELEMENT):
             raise EmulatorUnsupportedError("the emulator computes GatherMode.DEFAULT and ELEMENT")
         axis = self._p["axis"] % max(data.ndim, 1)
+        size = data.shape[axis]
+        outside = (indices < -size) | (indices >= size)
+        if outside.any():
+            # NOTE: TensorRT does not check gather indices (an out-of-range one reads undefined
+            # memory); the emulator refuses to make up a value.
+            raise EmulatorRuntimeError(
+                f"{self._name}: gather index {int(indices[outside].flat[0])} is out of range "
+                f"for axis {axis} of size {size}"
+            )
         index = np.where(indices < 0, indices + data.shape[axis], indices).astype(np.int64)
         if self._p["mode"] == GatherMode.ELEMENT:
             extent = tuple(

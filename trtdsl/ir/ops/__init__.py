@@ -4,8 +4,11 @@ from trtdsl.ir.ops import activation as activation
 from trtdsl.ir.ops import attention as attention
 from trtdsl.ir.ops import cast as cast
 from trtdsl.ir.ops import conv as conv
+from trtdsl.ir.ops import creation as creation
 from trtdsl.ir.ops import detection as detection
 from trtdsl.ir.ops import elementwise as elementwise
+from trtdsl.ir.ops import hf_linear as hf_linear
+from trtdsl.ir.ops import indexing as indexing
 from trtdsl.ir.ops import linear as linear
 from trtdsl.ir.ops import matmul as matmul
 from trtdsl.ir.ops import normalization as normalization
@@ -14,6 +17,8 @@ from trtdsl.ir.ops import pooling as pooling
 from trtdsl.ir.ops import quantize as quantize
 from trtdsl.ir.ops import reduce as reduce
 from trtdsl.ir.ops import resize as resize
+from trtdsl.ir.ops import scan as scan
+from trtdsl.ir.ops import self_attention as self_attention
 from trtdsl.ir.ops import shape as shape
 from trtdsl.ir.ops import shuffle as shuffle
 from trtdsl.ir.ops import slicing as slicing

@@ -1,5 +1,6 @@
-"""Binary elementwise ops with NumPy broadcasting, or with a scalar operand. No weights; MACs
-count 0."""
+"""Elementwise ops with NumPy broadcasting: arithmetic (add, sub, mul, div) and comparisons
+(eq, ne, lt, le, gt, ge; bool results) of two tensors or of a tensor and a scalar operand,
+``where`` (a choice by a bool condition) and ``abs``. No weights; MACs count 0."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from trtdsl.errors import ShapeError
 from trtdsl.ir.ops.base import Op, check_float, expect_float, register_op
-from trtdsl.ir.types import Dim, TensorType
+from trtdsl.ir.types import Dim, DType, TensorType
 
 
 def broadcast_shapes(op: Op, a: TensorType, b: TensorType) -> tuple[Dim, ...]:
@@ -134,3 +135,175 @@ class Div(Binary):
     def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.asarray(a / b)
+
+
+# -- comparisons --------------------------------------------------------------------------------
+
+NUMBER_DTYPES = (
+    DType.FLOAT32,
+    DType.FLOAT16,
+    DType.BFLOAT16,
+    DType.INT64,
+    DType.INT32,
+)
+"""The dtypes comparisons and ``abs`` accept (not bool; int8 is a quantized type in
+TensorRT)."""
+
+
+@dataclass(frozen=True)
+class Compare(Binary):
+    """Base of comparisons: two inputs of one numeric dtype (NumPy broadcasting) or one input
+    and a scalar ``other`` (integral for integer inputs) -> bool. NaN compares unequal to
+    everything (``ne`` is true), as in PyTorch."""
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        want = 1 if self.other is not None else 2
+        if len(inputs) != want:
+            how = "1 input with 'other'" if want == 1 else "2 inputs (or 1 and 'other')"
+            raise ShapeError(f"{self.op_name}: expected {how}, got {len(inputs)}")
+        a = inputs[0]
+        if a.dtype not in NUMBER_DTYPES:
+            raise ShapeError(f"{self.op_name}: expected a numeric input (not bool), got {a}")
+        if self.other is not None:
+            if not a.dtype.is_float and not float(self.other).is_integer():
+                raise ShapeError(
+                    f"{self.op_name}: other {self.other} is not an integer, as the "
+                    f"{a.dtype.value} input needs; cast the input to a float dtype first"
+                )
+            return a.with_dtype(DType.BOOL)
+        b = inputs[1]
+        if a.dtype != b.dtype:
+            raise ShapeError(
+                f"{self.op_name}: input dtypes differ ({a.dtype} vs {b.dtype}); insert a cast"
+            )
+        return TensorType(DType.BOOL, broadcast_shapes(self, a, b))
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        a = inputs[0]
+        b = np.asarray(self.other, dtype=a.dtype) if self.other is not None else inputs[1]
+        return np.asarray(self.compute(a, b), dtype=np.bool_)
+
+
+@register_op
+@dataclass(frozen=True)
+class Eq(Compare):
+    """a == b elementwise, as ``torch.eq``: bool."""
+
+    op_name = "eq"
+
+    def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.asarray(a == b)
+
+
+@register_op
+@dataclass(frozen=True)
+class Ne(Compare):
+    """a != b elementwise, as ``torch.ne``: bool."""
+
+    op_name = "ne"
+
+    def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.asarray(a != b)
+
+
+@register_op
+@dataclass(frozen=True)
+class Lt(Compare):
+    """a < b elementwise, as ``torch.lt``: bool."""
+
+    op_name = "lt"
+
+    def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.asarray(a < b)
+
+
+@register_op
+@dataclass(frozen=True)
+class Le(Compare):
+    """a <= b elementwise, as ``torch.le``: bool."""
+
+    op_name = "le"
+
+    def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.asarray(a <= b)
+
+
+@register_op
+@dataclass(frozen=True)
+class Gt(Compare):
+    """a > b elementwise, as ``torch.gt``: bool."""
+
+    op_name = "gt"
+
+    def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.asarray(a > b)
+
+
+@register_op
+@dataclass(frozen=True)
+class Ge(Compare):
+    """a >= b elementwise, as ``torch.ge``: bool."""
+
+    op_name = "ge"
+
+    def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.asarray(a >= b)
+
+
+# -- where, abs -----------------------------------------------------------------------------------
+
+
+@register_op
+@dataclass(frozen=True)
+class Where(Op):
+    """``input`` where ``condition`` is true, else ``other``, as
+    ``torch.where(condition, input, other)``.
+
+    Inputs: ``condition`` bool, ``input`` and ``other`` of one dtype; the three shapes
+    broadcast together (NumPy rules) to the output's, of that dtype. Example: masking scores
+    (N, h, L, L) with a bool (1, 1, L, L) and a (1,) fill. No weights.
+    """
+
+    op_name = "where"
+    arity = 3
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        condition, a, b = inputs
+        if condition.dtype is not DType.BOOL:
+            raise ShapeError(f"where: condition must be bool, got {condition}")
+        if a.dtype != b.dtype:
+            raise ShapeError(
+                f"where: input and other have different dtypes ({a.dtype} vs {b.dtype}); "
+                f"insert a cast"
+            )
+        shape = broadcast_shapes(self, condition, a)
+        return TensorType(a.dtype, broadcast_shapes(self, TensorType(a.dtype, shape), b))
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        condition, a, b = inputs
+        # np.array, not ascontiguousarray: three rank-0 inputs give a rank-0 result.
+        return np.array(np.where(condition, a, b), dtype=a.dtype, order="C")
+
+
+@register_op
+@dataclass(frozen=True)
+class Abs(Op):
+    """|x| elementwise, as ``torch.abs``: float or integer input, same type (an integer's
+    most negative value stays itself, as in PyTorch). No weights."""
+
+    op_name = "abs"
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        x = inputs[0]
+        if x.dtype not in NUMBER_DTYPES:
+            raise ShapeError(f"abs: expected a numeric input (not bool), got {x}")
+        return x
+
+    def reference(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        return np.array(np.abs(inputs[0]), order="C")  # a rank-0 input stays an array
