@@ -46,7 +46,8 @@ PYTHON_MISTAKES = {
     ),
     "unknown_op_far_from_any": (
         "    y = b.frobnicate_everything(x)\n",
-        r"no op or method 'frobnicate_everything' \(ops: abs, adaptive_avg_pool2d, .*conv2d, .*relu",
+        r"no op or method 'frobnicate_everything' "
+        r"\(ops: abs, adaptive_avg_pool2d, .*conv2d, .*relu",
     ),
     "list_to_varargs": (
         "    y = b.concat([x, b.relu(x)])\n",

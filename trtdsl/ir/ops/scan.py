@@ -17,7 +17,8 @@ _INTEGERS = (DType.INT32, DType.INT64)
 @register_op
 @dataclass(frozen=True)
 class Cumsum(Op):
-    """Running sums along ``dim``, as ``torch.cumsum(input, dim)``: ``y[i] = x[0] + ... + x[i]``.
+    """Running sums along ``dim``, as ``torch.cumsum(input, dim)``:
+    ``y[i] = x[0] + ... + x[i]``.
 
     Input: float (same dtype out) or int32/int64 (int64 out, as PyTorch promotes integers);
     same shape; the scanned axis may be symbolic. Example: RoBERTa's position ids are
