@@ -103,7 +103,7 @@ def test_compile_without_tensorrt_exits_2_and_suggests_emulated(
 def test_bad_shapes_exit_2(tiny: str, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["compile", tiny, "--weights", "random", "--emulate"]
     assert main([*argv, "--shapes", "x=1x3x8x8:2x3x8x8:4x3x9x8"]) == 2
-    assert "max shape 4x3x9x8 of input 'x' does not fit its declared shape Nx3x8x8" in (
+    assert "--shape (max) x=4x3x9x8: does not fit the declared shape Nx3x8x8" in (
         capsys.readouterr().err
     )
     assert main([*argv, "--workspace", "lots"]) == 2
