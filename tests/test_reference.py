@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -175,14 +176,15 @@ def test_intermediates_are_freed_after_their_last_reader(
 
 
 def _relu_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the ReLU results computed into new arrays (``reference()``, not in place)."""
     calls: list[int] = []
-    original = ReLU.compute
+    original = ReLU.reference
 
-    def compute(self: ReLU, x: np.ndarray) -> np.ndarray:
+    def reference(self: ReLU, inputs: Any, params: Any) -> np.ndarray:
         calls.append(1)
-        return original(self, x)
+        return original(self, inputs, params)
 
-    monkeypatch.setattr(ReLU, "compute", compute)
+    monkeypatch.setattr(ReLU, "reference", reference)
     return calls
 
 

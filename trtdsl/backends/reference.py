@@ -14,11 +14,14 @@ import numpy as np
 from trtdsl import kernels
 from trtdsl.errors import BackendError, ShapeError, TrtdslError, UsageError, WeightError
 from trtdsl.ir.graph import Graph, Node
-from trtdsl.ir.ops.activation import ReLU
+from trtdsl.ir.ops.activation import Activation
 from trtdsl.ir.ops.base import Op, param_key
 from trtdsl.ir.ops.conv import Conv2d
-from trtdsl.ir.ops.elementwise import Add
+from trtdsl.ir.ops.elementwise import Add, Binary, Div, Mul, Sub
+from trtdsl.ir.ops.linear import Linear
+from trtdsl.ir.ops.normalization import BatchNorm2d, batch_norm_scale_shift
 from trtdsl.ir.types import DType, TensorType
+from trtdsl.kernels.conv import ChannelAffine, EpilogueStep
 
 _NUMPY_DTYPES = {d: d.to_numpy() for d in DType}
 
@@ -26,7 +29,10 @@ __all__ = ["bind_input_sizes", "capture_reference", "check_weights", "node_param
 
 
 def run_reference(
-    graph: Graph, weights: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]
+    graph: Graph,
+    weights: Mapping[str, np.ndarray],
+    inputs: Mapping[str, np.ndarray],
+    threads: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``graph`` on ``inputs`` with NumPy.
 
@@ -36,6 +42,9 @@ def run_reference(
             ``graph.params()`` (e.g. ``BoundWeights.arrays``); shapes and dtypes must match.
         inputs: input name -> array of the input's dtype and shape (symbolic dims may take any
             size, consistently across inputs).
+        threads: threads for the kernels (None: the current ``trtdsl.kernels.threads``
+            setting, by default the cores this process may use); results are the same, bit
+            for bit, for every count.
     Returns:
         output port name -> C-contiguous array of the output's type.
     Raises:
@@ -43,18 +52,24 @@ def run_reference(
         shape or dtype, WeightError for missing or mismatched weights, BackendError when an
         op rejects its data.
     """
-    values = _execute(graph, weights, inputs, capture=False)
+    with kernels.threads(threads):
+        values = _execute(graph, weights, inputs, capture=False)
     return {p.name: np.ascontiguousarray(values[p.value]) for p in graph.outputs}
 
 
 def capture_reference(
-    graph: Graph, weights: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]
+    graph: Graph,
+    weights: Mapping[str, np.ndarray],
+    inputs: Mapping[str, np.ndarray],
+    threads: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Like ``run_reference`` but keeps every value: value name -> array (inputs included).
 
     Used by layer-by-layer comparison; memory grows with the whole network's activations.
+    Nothing is fused or computed in place, so every value is the op's own ``reference()``.
     """
-    values = _execute(graph, weights, inputs, capture=True)
+    with kernels.threads(threads):
+        values = _execute(graph, weights, inputs, capture=True)
     return {name: np.ascontiguousarray(v) for name, v in values.items()}
 
 
@@ -189,21 +204,21 @@ def _execute(
             free_after.setdefault(index, []).append(value)
         for value in free_after.pop(-1, []):
             values.pop(value, None)
-    fused = {} if capture else _conv_relu_pairs(graph)
-    relu_done = set(fused.values())
+    fused = {} if capture else _fusions(graph)
+    passed = {j: value for chain in fused.values() for j, value in chain.absorbed}
     for i, node in enumerate(graph.nodes):
         args = [values[v] for v in node.inputs]
         params = params_by_node[i]
-        in_place = None if capture else _IN_PLACE.get(type(node.op))
-        if isinstance(node.op, Add) and node.op.other is not None:
-            in_place = None  # a scalar add has one input; the in-place form adds two
+        in_place = None if capture else _in_place(node.op)
         slot = None if in_place is None else _reusable_input(node, i, values, inputs, last_use)
-        if node.op.is_noop or i in relu_done:
+        if node.op.is_noop:
             results: tuple[np.ndarray, ...] = (args[0],)
+        elif i in passed:  # computed by the epilogue of the producer it is fused with
+            results = (values[passed[i]],)
         elif i in fused:
-            results = (_conv2d_relu(node.op, args[0], params),)
+            results = (fused[i].run(node.op, args[0], params_by_node, i, values),)
         elif in_place is not None and slot is not None:
-            results = (in_place(args, slot),)
+            results = (in_place(node.op, args, slot),)
         else:
             try:
                 out = node.op.reference(args, params)
@@ -222,12 +237,75 @@ def _execute(
     return values
 
 
-def _conv_relu_pairs(graph: Graph) -> dict[int, int]:
-    """conv2d node index -> index of the relu that is its output's only reader.
+class _Chain:
+    """A conv2d or linear node and the nodes after it computed in its kernel's epilogue.
 
-    Such a relu is applied inside the conv kernel while each image's result is in cache;
-    the relu node then passes its input through. Not used when capturing (the conv's own
-    value would be lost).
+    ``steps``: an activation kernel, the name of a value to add (a residual, computed before
+    the producer runs), or a batch norm's node index and eps (a per-channel affine map after a
+    conv2d); ``absorbed``: each fused node's index with the value it passes through (the
+    chain's result, under the node's name).
+    """
+
+    def __init__(self) -> None:
+        self.steps: list[kernels.Activation | str | tuple[int, float]] = []
+        self.absorbed: list[tuple[int, str]] = []
+
+    def run(
+        self,
+        op: Op,
+        x: np.ndarray,
+        params: Sequence[Mapping[str, np.ndarray]],
+        index: int,
+        values: Mapping[str, np.ndarray],
+    ) -> np.ndarray:
+        """The producer's output with every step applied (the last fused node's values)."""
+        epilogue = [self._step(s, params, values) for s in self.steps]
+        weights = params[index]
+        if isinstance(op, Linear):
+            bias = weights.get("bias") if op.bias else None
+            return kernels.linear(x, weights["weight"], bias, epilogue)  # type: ignore[arg-type]
+        assert isinstance(op, Conv2d)
+        return kernels.conv2d(
+            x,
+            weights["weight"],
+            weights.get("bias"),
+            stride=op.stride,  # type: ignore[arg-type]
+            pad_begin=op.padding,  # type: ignore[arg-type]
+            pad_end=op.padding,  # type: ignore[arg-type]
+            dilation=op.dilation,  # type: ignore[arg-type]
+            groups=op.groups,
+            epilogue=epilogue,
+        )
+
+    @staticmethod
+    def _step(
+        step: kernels.Activation | str | tuple[int, float],
+        params: Sequence[Mapping[str, np.ndarray]],
+        values: Mapping[str, np.ndarray],
+    ) -> EpilogueStep:
+        if isinstance(step, str):
+            return values[step]
+        if isinstance(step, tuple):  # == BatchNorm2d.reference: x * scale + shift in float32
+            p = params[step[0]]
+            scale, shift = batch_norm_scale_shift(
+                p["weight"], p["bias"], p["running_mean"], p["running_var"], step[1]
+            )
+            return ChannelAffine(scale, shift)
+        return step
+
+
+_MAX_STEPS = 4
+
+
+def _fusions(graph: Graph) -> dict[int, _Chain]:
+    """Producer index -> the chain of activations and residual adds fused into its kernel.
+
+    A node joins the chain when it is the only reader of the chain's value (which is not a
+    graph output): an activation, a batch norm after a conv2d, a two-input add of a float32
+    value of the same type that exists before the producer runs, or a no-op (dropout). The
+    kernels apply each step to the exact values the separate op would see, so results are bit
+    for bit those of running the nodes one by one. Not used when capturing (the values in
+    between would be lost).
     """
     readers: dict[str, list[int]] = {}
     for j, node in enumerate(graph.nodes):
@@ -235,54 +313,70 @@ def _conv_relu_pairs(graph: Graph) -> dict[int, int]:
             readers.setdefault(v, []).append(j)
     outputs = {p.value for p in graph.outputs}
     producer = {v: i for i, node in enumerate(graph.nodes) for v in node.outputs}
-    pairs = {}
-    for j, node in enumerate(graph.nodes):
-        if not isinstance(node.op, ReLU):
+    chains = {}
+    for i, node in enumerate(graph.nodes):
+        if not isinstance(node.op, (Conv2d, Linear)):
             continue
-        value = node.inputs[0]
-        i = producer.get(value)
-        if (
-            i is not None
-            and isinstance(graph.nodes[i].op, Conv2d)
-            and readers[value] == [j]
-            and value not in outputs
-        ):
-            pairs[i] = j
-    return pairs
+        value, chain = node.output, _Chain()
+        while len(chain.steps) < _MAX_STEPS and value not in outputs:
+            if graph.types[value].dtype != DType.FLOAT32 or len(readers.get(value, ())) != 1:
+                break
+            j = readers[value][0]
+            op = graph.nodes[j].op
+            if op.is_noop and len(graph.nodes[j].outputs) == 1:
+                pass  # dropout, identity: the value passes through
+            elif _uses_kernel(op):
+                assert isinstance(op, Activation)
+                chain.steps.append(op.kernel())
+            elif isinstance(op, BatchNorm2d) and isinstance(node.op, Conv2d):
+                chain.steps.append((j, op.eps))
+            elif isinstance(op, Add) and op.other is None and len(set(graph.nodes[j].inputs)) == 2:
+                other = next(v for v in graph.nodes[j].inputs if v != value)
+                if graph.types[other] != graph.types[value] or producer.get(other, -1) >= i:
+                    break
+                chain.steps.append(other)
+            else:
+                break
+            chain.absorbed.append((j, value))
+            value = graph.nodes[j].output
+        if chain.steps:
+            chains[i] = chain
+    return chains
 
 
-def _conv2d_relu(op: Op, x: np.ndarray, params: Mapping[str, np.ndarray]) -> np.ndarray:
-    """``relu(Conv2d.reference(x))`` computed by one kernel call."""
-    assert isinstance(op, Conv2d)
-    return kernels.conv2d(
-        x,
-        params["weight"],
-        params.get("bias"),
-        stride=op.stride,  # type: ignore[arg-type]
-        pad_begin=op.padding,  # type: ignore[arg-type]
-        pad_end=op.padding,  # type: ignore[arg-type]
-        dilation=op.dilation,  # type: ignore[arg-type]
-        groups=op.groups,
-        relu=True,
-    )
+def _uses_kernel(op: Op) -> bool:
+    """Whether ``op`` is an activation computed by its kernel (not a replaced ``compute``)."""
+    return isinstance(op, Activation) and type(op).compute is Activation.compute
 
 
-def _relu_in_place(args: list[np.ndarray], slot: int) -> np.ndarray:
-    np.maximum(args[0], 0, out=args[0])  # == ReLU.compute, written over its input
-    return args[0]
+def _activation_in_place(op: Op, args: list[np.ndarray], slot: int) -> np.ndarray:
+    assert isinstance(op, Activation)
+    return kernels.activate(args[0], op.kernel(), out=args[0])  # == Activation.compute
 
 
-def _add_in_place(args: list[np.ndarray], slot: int) -> np.ndarray:
-    np.add(args[0], args[1], out=args[slot])  # == Add.compute (a + b == b + a)
+_BINARY_UFUNCS: dict[type[Op], np.ufunc] = {
+    Add: np.add,
+    Sub: np.subtract,
+    Mul: np.multiply,
+    Div: np.divide,
+}
+
+
+def _binary_in_place(op: Op, args: list[np.ndarray], slot: int) -> np.ndarray:
+    ufunc = _BINARY_UFUNCS[type(op)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ufunc(args[0], args[1], out=args[slot])  # == Binary.compute (a ufunc of a and b)
     return args[slot]
 
 
-_IN_PLACE: dict[type[Op], Callable[[list[np.ndarray], int], np.ndarray]] = {
-    ReLU: _relu_in_place,
-    Add: _add_in_place,
-}
-"""Ops that may write their result over a dead input with exactly ``reference()``'s values:
-this saves an allocation and a pass over fresh memory per activation and residual add."""
+def _in_place(op: Op) -> Callable[[Op, list[np.ndarray], int], np.ndarray] | None:
+    """How ``op`` writes its result over a dead input with exactly ``reference()``'s values:
+    this saves an allocation and a pass over fresh memory per activation and residual add."""
+    if _uses_kernel(op):
+        return _activation_in_place
+    if type(op) in _BINARY_UFUNCS and isinstance(op, Binary) and op.other is None:
+        return _binary_in_place
+    return None
 
 
 def _reusable_input(

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from trtdsl.emulator.enums import DataType
+from trtdsl import kernels
+from trtdsl.emulator.enums import (
+    ActivationType,
+    DataType,
+    ElementWiseOperation,
+    MatrixOperation,
+)
 from trtdsl.emulator.layers.base import ILayer
+from trtdsl.emulator.layers.conv import IConvolutionLayer
 from trtdsl.emulator.layers.loop import IRecurrenceLayer
-from trtdsl.emulator.loops import find_loops, run_loop
+from trtdsl.emulator.layers.pointwise import IActivationLayer, IElementWiseLayer
+from trtdsl.emulator.layers.reduce import IMatrixMultiplyLayer
+from trtdsl.emulator.layers.shape_ops import IConstantLayer
+from trtdsl.emulator.loops import LayerRecord, find_loops, run_loop
 from trtdsl.emulator.plan import Plan, PlanError, infer_plan_shapes
 from trtdsl.emulator.shape_values import compute_with_values
 from trtdsl.emulator.types import EmulatorUnsupportedError, compute_dtype, round_to_bf16
@@ -35,6 +46,15 @@ def run_plan(
     milliseconds. A tensor is dropped after its last reader, so memory follows the live
     tensors rather than the whole network (large inputs of deep models stay in reach).
     """
+    with kernels.threads():  # the caller's thread count; BLAS on one thread
+        return _run(plan, inputs, on_layer_time)
+
+
+def _run(
+    plan: Plan,
+    inputs: Mapping[str, np.ndarray],
+    on_layer_time: Callable[[str, float], None] | None,
+) -> dict[str, np.ndarray]:
     shapes = {name: tuple(array.shape) for name, array in inputs.items()}
     expected = infer_plan_shapes(plan, shapes)
     _check_memory(plan, expected)
@@ -75,9 +95,29 @@ def run_plan(
             checked.append(round_to_bf16(result) if dtype == DataType.BF16 else result)
         return checked
 
-    for index, (_, ins, outs) in enumerate(plan.layers):
+    fusions = _fusions(plan, expected, step, outputs)
+    absorbed = {j for fusion in fusions.values() for j in fusion.absorbed}
+    for index, (layer, ins, outs) in enumerate(plan.layers):
         if index in at_position:
             values.update(run_loop(at_position[index], plan.layers, values, compute))
+        elif index in fusions:
+            fusion = fusions[index]
+            for j in fusion.constants:
+                values.update(zip(plan.layers[j][2], compute(j, []), strict=True))
+            start = time.perf_counter()
+            epilogue = [values[s] if isinstance(s, int) else s for s in fusion.steps]
+            assert isinstance(layer, (IConvolutionLayer, IMatrixMultiplyLayer))
+            result = layer._compute_fused([values[i] for i in ins], epilogue)
+            if on_layer_time is not None:
+                on_layer_time(layer._name, (time.perf_counter() - start) * 1e3)
+                for j in fusion.absorbed:
+                    on_layer_time(plan.layers[j][0]._name, 0.0)
+            shape, dtype = expected[fusion.result]
+            if result.shape != shape or result.dtype != compute_dtype(dtype):
+                raise PlanError(f"internal: {layer._name} computed {result.shape} {result.dtype}")
+            values[fusion.result] = result
+        elif index in absorbed:
+            pass  # computed in the epilogue of the convolution it follows
         elif step[index] == index:
             values.update(zip(outs, compute(index, [values[i] for i in ins]), strict=True))
         else:
@@ -85,6 +125,126 @@ def run_plan(
         for tensor_id in released.get(index, ()):
             values.pop(tensor_id, None)
     return {t.name: values[t.tensor_id] for t in plan.io if not t.is_input}
+
+
+@dataclass(frozen=True)
+class _Fusion:
+    """Layers after a convolution or matrix product that its kernel computes in the epilogue
+    of each tile.
+
+    ``steps``: an activation kernel, or the id of a tensor to add (a residual computed
+    before the convolution runs); ``absorbed``: the layers so computed; ``result``: the
+    tensor that receives the result (the last absorbed layer's output). The kernels apply each
+    step to the values the separate layers would see, so results equal the unfused run's bit
+    for bit (TensorRT fuses these layers too). ``constants``: constant layers after the
+    producer whose values a step adds (a bias), computed first.
+    """
+
+    steps: tuple[kernels.Activation | int, ...]
+    absorbed: tuple[int, ...]
+    result: int
+    constants: tuple[int, ...] = ()
+
+
+def _fusions(
+    plan: Plan,
+    expected: Mapping[int, tuple[tuple[int, ...], DataType]],
+    step: Mapping[int, int],
+    outputs: set[int],
+) -> dict[int, _Fusion]:
+    """Producer index -> its fusion. Producers: convolutions and matrix products; fused after
+    them: float32 activations with a kernel, SUMs of a residual of the same shape (or, after
+    a product, of a bias of shape (1, ..., 1, N)), and SiLU as a SIGMOID activation and a
+    PROD, each the only reader of the value before it (which is no network output); layers
+    outside loops only."""
+    readers: dict[int, list[int]] = {}
+    producer: dict[int, int] = {}
+    for index, (_, ins, outs) in enumerate(plan.layers):
+        for tensor_id in ins:
+            readers.setdefault(tensor_id, []).append(index)
+        for tensor_id in outs:
+            producer[tensor_id] = index
+    fusions = {}
+    for index, (layer, ins, outs) in enumerate(plan.layers):
+        if step[index] != index or not _fusable_producer(layer, ins):
+            continue
+        tensor, convolution = outs[0], isinstance(layer, IConvolutionLayer)
+        steps: list[kernels.Activation | int] = []
+        absorbed: list[int] = []
+        constants: list[int] = []
+        while len(steps) < 3 and tensor not in outputs and expected[tensor][1] == DataType.FLOAT:
+            users = readers.get(tensor, [])
+            if any(step[u] != u for u in users):
+                break
+            layers = [plan.layers[u] for u in users]
+            if len(users) == 1 and isinstance(layers[0][0], IActivationLayer):
+                kernel = layers[0][0]._kernel()
+                if kernel is None:
+                    break
+                steps.append(kernel)
+            elif len(users) == 1 and _is_sum(layers[0][0], layers[0][1]):
+                other = next(i for i in layers[0][1] if i != tensor)
+                (shape, dtype), (other_shape, other_dtype) = expected[tensor], expected[other]
+                bias = (1,) * (len(shape) - 1) + shape[-1:]
+                if (
+                    other_dtype != dtype
+                    or not (other_shape == shape or (other_shape == bias and not convolution))
+                    or step.get(producer.get(other, -1), -1) >= index
+                    and not isinstance(plan.layers[producer[other]][0], IConstantLayer)
+                ):
+                    break
+                if other in producer and producer[other] > index:
+                    constants.append(producer[other])  # computed before the producer runs
+                steps.append(other)
+            elif len(users) == 2 and _is_silu(layers[0], layers[1], tensor, readers, outputs):
+                steps.append(kernels.Activation("x_sigmoid"))
+                absorbed.append(users[0])
+            else:
+                break
+            absorbed.append(users[-1])
+            tensor = plan.layers[users[-1]][2][0]
+        if steps:
+            fusions[index] = _Fusion(tuple(steps), tuple(absorbed), tensor, tuple(constants))
+    return fusions
+
+
+def _fusable_producer(layer: ILayer, ins: Sequence[int]) -> bool:
+    """A convolution with kernel weights, or a product of two matrices."""
+    if type(layer) is IConvolutionLayer:
+        return len(ins) == 1
+    return type(layer) is IMatrixMultiplyLayer and MatrixOperation.VECTOR not in (
+        layer._p["op0"],
+        layer._p["op1"],
+    )
+
+
+def _is_sum(layer: ILayer, ins: Sequence[int]) -> bool:
+    return (
+        isinstance(layer, IElementWiseLayer)
+        and layer._p["op"] == ElementWiseOperation.SUM
+        and len(set(ins)) == 2
+    )
+
+
+def _is_silu(
+    sigmoid: LayerRecord,
+    product: LayerRecord,
+    tensor: int,
+    readers: Mapping[int, list[int]],
+    outputs: set[int],
+) -> bool:
+    """Whether ``sigmoid`` and ``product`` compute ``tensor * sigmoid(tensor)``."""
+    (gate, gate_ins, gate_outs), (prod, prod_ins, _) = sigmoid, product
+    return (
+        isinstance(gate, IActivationLayer)
+        and gate._p["type"] == ActivationType.SIGMOID
+        and tuple(gate_ins) == (tensor,)
+        and gate_outs[0] not in outputs
+        and isinstance(prod, IElementWiseLayer)
+        and prod._p["op"] == ElementWiseOperation.PROD
+        and sorted(prod_ins) == sorted((tensor, gate_outs[0]))
+        and len(readers.get(gate_outs[0], ())) == 1
+    )
 
 
 def _check_memory(plan: Plan, expected: Mapping[int, tuple[tuple[int, ...], DataType]]) -> None:

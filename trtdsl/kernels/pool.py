@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from trtdsl.kernels.parallel import parallel_for
+
 
 def pool_output_size(
     size: int, kernel: int, stride: int, pad_begin: int, pad_end: int, ceil_mode: bool
@@ -46,16 +48,50 @@ def pool2d(
         out_hw: output size; defaults to the floor rule. Windows that run past the end of
             the padded input (ceil mode) are clipped and the overhang never counts.
     Returns:
-        y, shape (N, C, Ho, Wo), dtype of x.
+        y, shape (N, C, Ho, Wo), dtype of x, C-contiguous. Computed on the kernels' threads in
+        tiles of whole channels (every output is the same whatever the tiling).
     """
+    if kind not in ("max", "avg"):
+        raise ValueError(f"unknown pooling kind {kind!r}")
+    n, c, h, w = x.shape
+    if out_hw is None:
+        out_hw = (
+            pool_output_size(h, kernel[0], stride[0], pad_begin[0], pad_end[0], False),
+            pool_output_size(w, kernel[1], stride[1], pad_begin[1], pad_end[1], False),
+        )
+    y = np.empty((n, c, *out_hw), x.dtype)
+    block = max(1, min(c, TILE // max(1, h * w)))
+    parts = -(-c // block)
+
+    def tile(index: int) -> None:
+        i, part = divmod(index, parts)
+        channels = slice(part * block, min(c, (part + 1) * block))
+        y[i, channels] = _pool(
+            x[i : i + 1, channels], kind, kernel, stride, pad_begin, pad_end, out_hw,
+            count_include_pad,
+        )[0]  # fmt: skip
+
+    parallel_for(n * parts, tile)
+    return y
+
+
+TILE = 1 << 16
+"""Input elements per pooling tile (whole channels of one image)."""
+
+
+def _pool(
+    x: np.ndarray,
+    kind: str,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    pad_begin: tuple[int, int],
+    pad_end: tuple[int, int],
+    out_hw: tuple[int, int],
+    count_include_pad: bool,
+) -> np.ndarray:
     n, c, h, w = x.shape
     kh, kw = kernel
     sh, sw = stride
-    if out_hw is None:
-        out_hw = (
-            pool_output_size(h, kh, sh, pad_begin[0], pad_end[0], False),
-            pool_output_size(w, kw, sw, pad_begin[1], pad_end[1], False),
-        )
     ho, wo = out_hw
     # Extra padding past the declared end so that every window is complete (ceil-mode overhang).
     extra_h = max(0, (ho - 1) * sh + kh - (h + pad_begin[0] + pad_end[0]))
@@ -66,8 +102,6 @@ def pool2d(
         (pad_begin[0], pad_end[0] + extra_h),
         (pad_begin[1], pad_end[1] + extra_w),
     )
-    if kind not in ("max", "avg"):
-        raise ValueError(f"unknown pooling kind {kind!r}")
     if kind == "max":
         fill = -np.inf if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype).min
         xp = _pad(x, pads, fill)

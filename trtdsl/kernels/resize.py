@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from trtdsl.kernels.parallel import parallel_for
+
 
 def _scale(size_in: int, size_out: int, align_corners: bool, scale: float | None) -> float:
     """PyTorch's ``area_pixel_compute_scale``: output-to-input coordinate scale, rounded to
@@ -58,13 +60,40 @@ def interpolate(
         scales: the user's scale factors, when given: PyTorch maps coordinates with
             1/scale_factor rather than H/Ho (they differ when H*scale is not an integer).
     Returns:
-        (N, C, Ho, Wo) of x's dtype (half precision computed in float32).
+        (N, C, Ho, Wo) of x's dtype (half precision computed in float32), C-contiguous;
+        computed on the kernels' threads in tiles of whole channels.
     """
+    n, c = x.shape[:2]
+    y = np.empty((n, c, *out_hw), x.dtype)
+    block = max(1, min(c, TILE // max(1, out_hw[0] * out_hw[1])))
+    parts = -(-c // block)
+
+    def tile(index: int) -> None:
+        i, part = divmod(index, parts)
+        channels = slice(part * block, min(c, (part + 1) * block))
+        y[i, channels] = _interpolate(x[i, channels], out_hw, mode, align_corners, scales)
+
+    parallel_for(n * parts, tile)
+    return y
+
+
+TILE = 1 << 17
+"""Output elements per resizing tile (whole channels of one image)."""
+
+
+def _interpolate(
+    x: np.ndarray,
+    out_hw: tuple[int, int],
+    mode: str,
+    align_corners: bool,
+    scales: tuple[float, float] | None,
+) -> np.ndarray:
+    """``interpolate`` of x (C, H, W) -> (C, Ho, Wo)."""
     compute = np.float32 if x.dtype == np.float16 else x.dtype
     y = x.astype(compute, copy=False)
-    for axis, size_out in ((2, out_hw[0]), (3, out_hw[1])):
+    for axis, size_out in ((1, out_hw[0]), (2, out_hw[1])):
         size_in = y.shape[axis]
-        scale = None if scales is None else scales[axis - 2]
+        scale = None if scales is None else scales[axis - 1]
         if mode == "nearest":
             y = np.take(y, _nearest_index(size_in, size_out, scale), axis=axis)
             continue

@@ -26,6 +26,7 @@ from trtdsl.emulator.layers.base import (
 )
 from trtdsl.emulator.types import Dims, EmulatorUnsupportedError, volume, weights_array
 from trtdsl.kernels import conv2d, pool2d
+from trtdsl.kernels.conv import EpilogueStep
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -192,6 +193,11 @@ class IConvolutionLayer(ConvolutionBase):
     _MAX_INPUTS = 2  # input 1: a kernel tensor replacing the kernel weights
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        return [self._compute_fused(xs, ())]
+
+    def _compute_fused(self, xs: list[np.ndarray], epilogue: Sequence[EpilogueStep]) -> np.ndarray:
+        """The output with ``epilogue`` (the kernel's activations and residual adds, as the
+        separate layers would compute them) applied while each tile is in cache."""
         x = xs[0]
         if x.ndim != 4:
             raise EmulatorUnsupportedError("the emulator computes 2-D convolution only")
@@ -218,8 +224,9 @@ class IConvolutionLayer(ConvolutionBase):
             pad_end=(pad_end[0], pad_end[1]),
             dilation=tuple(p["dilation_nd"]),
             groups=groups,
+            epilogue=epilogue,
         )
-        return [y.astype(x.dtype)]
+        return y.astype(x.dtype, copy=False)
 
 
 class IPoolingLayer(ILayer):
@@ -333,4 +340,4 @@ class IPoolingLayer(ILayer):
             y = (1 - blend) * pool2d(xf, "max", **args) + blend * pool2d(
                 xf, "avg", count_include_pad=include_pad, **args
             )
-        return [y.astype(x.dtype)]
+        return [y.astype(x.dtype, copy=False)]

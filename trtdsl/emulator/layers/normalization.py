@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from trtdsl import kernels
 from trtdsl.emulator.enums import DataType, LayerType
 from trtdsl.emulator.layers.base import (
     ILayer,
@@ -56,10 +57,25 @@ class INormalizationLayer(ILayer):
         return [(x, dtypes[0])]
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        x, scale, bias = (float_compute(a) for a in xs)
         if self._p["num_groups"] != 1:
             raise EmulatorUnsupportedError("the emulator does not compute grouped normalization")
-        axes = axes_from_mask(self._p["axes"], x.ndim, "normalization")
+        axes = axes_from_mask(self._p["axes"], xs[0].ndim, "normalization")
+        rank, count = xs[0].ndim, len(axes)
+        trailing = tuple(range(rank - count, rank))
+        if tuple(sorted(axes)) == trailing and all(
+            a.shape[: rank - count] == (1,) * (rank - count)
+            and a.shape[rank - count :] in (xs[0].shape[rank - count :], (1,) * count)
+            for a in xs[1:]
+        ):  # a layer norm: the kernel (the same float32 formula, row by row)
+            shape = xs[0].shape[rank - count :]
+            scale, bias = (
+                np.broadcast_to(float_compute(a), (1,) * (rank - count) + shape) for a in xs[1:]
+            )
+            y = kernels.layer_norm(
+                xs[0], scale.reshape(shape), bias.reshape(shape), self._p["epsilon"], count
+            )
+            return [y]
+        x, scale, bias = (float_compute(a) for a in xs)
         mean = x.mean(axis=axes, keepdims=True)
         var = np.square(x - mean).mean(axis=axes, keepdims=True)
         y = (x - mean) / np.sqrt(var + np.float32(self._p["epsilon"])) * scale + bias

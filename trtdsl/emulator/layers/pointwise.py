@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from trtdsl import kernels
 from trtdsl.emulator.enums import (
     ActivationType,
     DataType,
@@ -81,6 +82,14 @@ def _activation(kind: ActivationType, x: np.ndarray, alpha: Any, beta: Any) -> A
     raise EmulatorUnsupportedError(f"activation {kind}")
 
 
+_KERNELS = {
+    ActivationType.RELU: "relu",
+    ActivationType.SIGMOID: "sigmoid",
+    ActivationType.TANH: "tanh",
+    ActivationType.GELU_ERF: "gelu",
+    ActivationType.GELU_TANH: "gelu_tanh",
+}
+
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -140,11 +149,23 @@ class IActivationLayer(ILayer):
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         if xs[0].dtype.kind == "i":  # RELU of an integer tensor
             return [np.maximum(xs[0], 0)]
+        fast = self._kernel()
+        if fast is not None:
+            return [kernels.activate(xs[0], fast)]
         x = float_compute(xs[0])
         y = _activation(
             self._p["type"], x, np.float32(self._p["alpha"]), np.float32(self._p["beta"])
         )
-        return [np.asarray(y, dtype=np.float32).astype(xs[0].dtype)]
+        return [np.asarray(y, dtype=np.float32).astype(xs[0].dtype, copy=False)]
+
+    def _kernel(self) -> kernels.Activation | None:
+        """The float32 kernel computing this layer's activation, where one does (the kernels'
+        formulas are float32 evaluations of TensorRT's definitions)."""
+        kind, alpha, beta = self._p["type"], self._p["alpha"], self._p["beta"]
+        if kind == ActivationType.CLIP:
+            return kernels.Activation("clip", alpha=alpha, beta=beta)
+        name = _KERNELS.get(kind)
+        return None if name is None else kernels.Activation(name)
 
 
 def broadcast_shape(a: Shape, b: Shape, what: str) -> Shape:
@@ -304,7 +325,7 @@ class IUnaryLayer(ILayer):
             return [np.asarray(_UNARY_SIGNED[op](x), dtype=x.dtype, order="C")]
         with np.errstate(all="ignore"):
             y = _UNARY_FLOAT[op](float_compute(x))
-        return [np.asarray(y, dtype=np.float32).astype(x.dtype)]
+        return [np.asarray(y, dtype=np.float32).astype(x.dtype, copy=False)]
 
 
 class IScaleLayer(ILayer):
@@ -369,7 +390,7 @@ class IScaleLayer(ILayer):
         power = get("power", 1.0)
         if not (isinstance(power, float) and power == 1.0):
             y = np.power(y, power)
-        return [np.asarray(y, dtype=np.float32).astype(xs[0].dtype)]
+        return [np.asarray(y, dtype=np.float32).astype(xs[0].dtype, copy=False)]
 
 
 class ICastLayer(ILayer):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from trtdsl import kernels
 from trtdsl.emulator.enums import DataType, LayerType, MatrixOperation, ReduceOperation
 from trtdsl.emulator.layers.base import (
     ILayer,
@@ -86,10 +87,8 @@ class ISoftMaxLayer(ILayer):
         return [(shapes[0], dtypes[0])]
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        x = float_compute(xs[0])
-        (axis,) = axes_from_mask(self._p["axes"], x.ndim, "softmax")
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
-        return [(e / e.sum(axis=axis, keepdims=True)).astype(xs[0].dtype)]
+        (axis,) = axes_from_mask(self._p["axes"], xs[0].ndim, "softmax")
+        return [kernels.softmax(xs[0], axis)]
 
 
 def _matrix_dims(op: MatrixOperation) -> int:
@@ -138,15 +137,22 @@ class IMatrixMultiplyLayer(ILayer):
         return [(out, dtypes[0])]
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        return [self._compute_fused(xs, ())]
+
+    def _compute_fused(
+        self, xs: list[np.ndarray], epilogue: Sequence[kernels.Activation | np.ndarray]
+    ) -> np.ndarray:
+        """The product with ``epilogue`` (activations, added biases and residuals, as the
+        separate layers would compute them) applied to each tile; matrices only."""
         a, b = (gemm_operand(x, self._tf32) for x in xs)
         op0, op1 = self._p["op0"], self._p["op1"]
         a = a[..., None, :] if op0 == MatrixOperation.VECTOR else a
         b = b[..., :, None] if op1 == MatrixOperation.VECTOR else b
         a = np.swapaxes(a, -1, -2) if op0 == MatrixOperation.TRANSPOSE else a
         b = np.swapaxes(b, -1, -2) if op1 == MatrixOperation.TRANSPOSE else b
-        y = np.matmul(a, b)
+        y = kernels.matmul(a, b, epilogue)
         if op1 == MatrixOperation.VECTOR:
             y = y[..., 0]
         if op0 == MatrixOperation.VECTOR:
             y = y[..., 0, :] if op1 != MatrixOperation.VECTOR else y[..., 0]
-        return [np.asarray(y, dtype=xs[0].dtype, order="C")]
+        return np.asarray(y, dtype=xs[0].dtype, order="C")

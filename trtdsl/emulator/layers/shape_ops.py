@@ -210,6 +210,13 @@ class ISliceLayer(ILayer):
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         x, p = xs[0], self._p
         mode = p["mode"]
+        axes = list(zip(x.shape, p["start"], p["shape"], p["stride"], strict=True))
+        if x.ndim and all(k == 0 or (st >= 1 and 0 <= s0 and s0 + (k - 1) * st < n)
+                          for n, s0, k, st in axes):  # fmt: skip
+            # Every index inside the input: a strided view (the same values as the gather).
+            view = tuple(slice(s0, s0 + (k - 1) * st + 1, st) if k else slice(0, 0)
+                         for _, s0, k, st in axes)  # fmt: skip
+            return [np.ascontiguousarray(x[view])]
         index, valid = [], np.ones(tuple(p["shape"]), dtype=bool)
         for axis, (n, s0, k, st) in enumerate(
             zip(x.shape, p["start"], p["shape"], p["stride"], strict=True)
@@ -298,5 +305,7 @@ class IConstantLayer(ILayer):
         return [self._w["weights"].dtype]
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        data = weights_array(self._w["weights"])
-        return [data.reshape(tuple(self._p["shape"])).copy()]
+        # A read-only view, not a copy per run: no layer writes over its inputs.
+        value = weights_array(self._w["weights"]).reshape(tuple(self._p["shape"])).view()
+        value.flags.writeable = False
+        return [value]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trtdsl import kernels
 from trtdsl.errors import ShapeError
 from trtdsl.ir.ops.base import Op, ParamSpec, check_bool, check_int, expect_float, register_op
 from trtdsl.ir.types import TensorType
@@ -60,11 +61,8 @@ class Linear(Op):
     def reference(
         self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
     ) -> np.ndarray:
-        x = inputs[0]
-        y = np.matmul(x, params["weight"].T)
-        if "bias" in params and params["bias"] is not None and self.bias:
-            y = y + params["bias"]
-        return np.ascontiguousarray(y, dtype=x.dtype)
+        bias = params.get("bias") if self.bias else None
+        return kernels.linear(inputs[0], params["weight"], bias)
 
     def macs(
         self,
