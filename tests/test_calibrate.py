@@ -334,3 +334,98 @@ def test_cli_calibrate_bad_data_exits_2_and_writes_nothing(cli, tmp_path: Path) 
         "kl",
     )
     assert result.code == 2 and "--method 'kl'" in result.err
+
+
+def test_cli_method_for_executor_workers_and_the_table(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model = _write_model(tmp_path)
+    np.save(
+        tmp_path / "x.npy",
+        np.random.default_rng(0).standard_normal((6, 3, 24, 24)).astype(np.float32),
+    )
+    out = tmp_path / "s.json"
+    result = cli(
+        "calibrate", str(model), "--weights", "random", "--data", str(tmp_path / "x.npy"),
+        "-o", str(out), "--method", "mse", "--method-for", "x=max", "--executor", "reference",
+        "--workers", "2", "--batch-size", "2", "--histogram-sample", "all",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "executor: reference; 2 worker(s)" in result.out
+    lines = result.out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("tensor"))
+    assert lines[header].split() == ["tensor", "method", "amax", "max", "|x|", "clipped"]
+    assert lines[header + 1].split()[:2] == ["x", "max"] and lines[header + 1].endswith("0.000%")
+    assert lines[header + 2].split()[:2] == ["flat", "mse"]
+    assert "on reference: the NumPy reference, 2 worker(s)" in result.out
+    document = json.loads(out.read_text())
+    assert document["method"] == "mse" and document["method_for"] == ["x=max"]
+    assert document["tensors"]["x"]["method"] == "max" and document["tensors"]["x"]["clipped"] == 0
+    assert document["tensors"]["flat"]["method"] == "mse"
+    assert document["histogram_sample"] is None and document["executor"].startswith("reference")
+    loaded = Calibration.load(out)
+    assert loaded.method_of("x") == Method("max") and loaded.method_of("flat") == Method("mse")
+    assert loaded.clipped["x"] == 0.0
+
+
+def test_cli_warns_once_naming_every_tensor_that_clips(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model = _write_model(tmp_path)
+    np.save(
+        tmp_path / "x.npy",
+        np.random.default_rng(0).standard_normal((4, 3, 24, 24)).astype(np.float32),
+    )
+    argv = ["calibrate", str(model), "--weights", "random", "--data", str(tmp_path / "x.npy"),
+            "-o", str(tmp_path / "s.json")]  # fmt: skip
+    result = cli(*argv, "--method", "percentile:90")
+    assert result.code == 0, result.err
+    warnings = [line for line in result.err.splitlines() if line.startswith("trtdsl: warning:")]
+    assert len(warnings) == 1, result.err
+    assert "more than 1% of the calibration values lie above the chosen amax" in warnings[0]
+    assert "percentile:90 clips x (" in warnings[0] and "--method-for 'x=max'" in warnings[0]
+    result = cli(
+        *argv, "--method", "percentile:90", "--method-for", "x=max", "--method-for", "*=max"
+    )
+    assert result.code == 0 and "warning" not in result.err, result.err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--method-for", "y=max"], "--method-for 'y=max': no calibrated tensor matches 'y'"),
+        (["--method-for", "x=kl"], "--method-for 'x=kl': 'kl': expected one of"),
+        (["--method-for", "max"], "--method-for 'max': expected PATTERN=METHOD"),
+        (["--workers", "0"], "--workers must be >= 1, got 0"),
+        (["--histogram-sample", "0"], "--histogram-sample '0': expected a positive count or all"),
+        (["--executor", "engine", "--backend", "emulated", "--batch-size", "9"],
+         "--batch-size 9: input 'x' takes at most 8 samples"),
+    ],
+)  # fmt: skip
+def test_cli_calibrate_usage_errors(cli, tmp_path: Path, extra: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    model = _write_model(tmp_path)
+    np.save(tmp_path / "x.npy", np.zeros((2, 3, 24, 24), np.float32))
+    result = cli("calibrate", str(model), "--weights", "random", "--data",
+                 str(tmp_path / "x.npy"), "-o", str(tmp_path / "s.json"), *extra)  # fmt: skip
+    assert result.code == 2 and result.err.count("\n") == 1, result.err
+    assert message in result.err
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_cli_calibrate_help_and_constants(capsys: pytest.CaptureFixture[str]) -> None:
+    from trtdsl import calibration
+    from trtdsl.cli import calibrate as command
+    from trtdsl.cli.main import main
+
+    assert command.EXECUTORS == calibration.EXECUTORS
+    assert command.SAMPLE_VALUES == calibration.SAMPLE_VALUES
+    with pytest.raises(SystemExit):
+        main(["calibrate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    needles = (
+        "--method-for 'x=max'",
+        "--executor reference",
+        "--workers 8",
+        "--backend emulated",
+        "is never chosen",
+        "exact ties go to the larger threshold",
+        "auto the engine",
+    )
+    for needle in needles:
+        assert needle in text, needle

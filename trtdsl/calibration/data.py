@@ -350,19 +350,38 @@ class CalibrationData:
                     h.update(chunk)
         return h.hexdigest()
 
+    @property
+    def random_access(self) -> bool:
+        """Whether ``read_batch`` reads any batch (.npy and images; an .npz is streamed)."""
+        return self.kind in ("npy", "images")
+
+    def sample_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Each input's sample shape (without the sample axis), from the headers or the
+        model's image input."""
+        if self.kind == "npy":
+            return {n: tuple(a.shape[1:]) for n, a in self._arrays.items()}
+        if self.kind == "npz":
+            return {n: tuple(h.shape[1:]) for n, h in self._headers.items()}
+        name = self.graph.inputs[0]
+        return {name: tuple(int(d) for d in self.graph.types[name].shape[1:])}
+
+    def read_batch(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """Samples ``start:stop`` of every input (random-access data only), checked for NaN
+        and inf."""
+        if self.kind == "images":
+            return {self.graph.inputs[0]: self._load_images(self._files[start:stop])}
+        if self.kind == "npy":
+            return {n: self._rows(n, a, start, stop) for n, a in self._arrays.items()}
+        raise AssertionError(f"{self.kind} data is read in order (batches)")
+
     def batches(self, batch_size: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
         """``(first sample index, {input name: array})`` for consecutive batches; every array is
         checked for NaN and inf."""
         if batch_size < 1:
             raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
-        if self.kind == "images":
+        if self.random_access:
             for start in range(0, self.samples, batch_size):
-                stop = min(start + batch_size, self.samples)
-                yield start, {self.graph.inputs[0]: self._load_images(self._files[start:stop])}
-        elif self.kind == "npy":
-            for start in range(0, self.samples, batch_size):
-                stop = min(start + batch_size, self.samples)
-                yield start, {n: self._rows(n, a, start, stop) for n, a in self._arrays.items()}
+                yield start, self.read_batch(start, min(start + batch_size, self.samples))
         else:
             where = str(self.path)
             with NpzArchive(where, where) as npz:

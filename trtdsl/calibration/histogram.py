@@ -1,20 +1,19 @@
-"""Streaming absolute-value histograms and the amax calibration methods computed from them.
+"""Streaming |x| histograms whose counts depend on the values alone, and what one batch of a
+tensor contributes to them.
 
-One ``TensorHistogram`` per calibrated tensor holds 2048 bins of |x| over [0, range); when a
-batch exceeds the range, the range doubles and adjacent bin pairs merge (exactly), so memory is
-fixed whatever the amount of data. The exact running maximum is kept beside the bins.
+A ``TensorHistogram`` holds NUM_BINS bins over [0, 2**e), e the smallest integer with every
+|x| seen below 2**e, so the bin of a value is ``floor(|x| * 2**(11 - e))``: a product by a
+power of two, exact in float32, truncated to an integer. Widening the range from 2**e to
+2**(e + 1) sums bin pairs (2k, 2k + 1) into bin k, which is exactly what binning at e + 1 would
+have given, so a batch is binned once at its own range and merged into the running histogram
+(or two workers' histograms into one) with no re-reading and no rounding: the counts are a
+function of the multiset of values only, whatever the batch order, batch size or worker split.
 
-Methods (``amax`` = the absolute value mapped to the top of the quantized range):
-
-- ``max``: the largest |x| seen.
-- ``percentile[:P]``: the P-th percentile of |x| (default 99.99), the upper edge of its bin.
-- ``entropy``: TensorRT's legacy KL-divergence algorithm (Migacz, "8-bit Inference with
-  TensorRT", GTC 2017): for each candidate threshold i in [128, 2048) bins, clip the histogram
-  to i bins (outliers added to the last one), quantize it to 128 levels, expand it back and
-  measure the KL divergence to the clipped reference; the threshold with the least divergence
-  wins, ``amax = (i + 0.5) * bin width``.
-- ``mse``: the bin center that minimises the INT8 quantization mean squared error of the
-  histogram (candidates from bin 128 up, as NVIDIA's pytorch-quantization).
+Every value enters ``min``, ``max``, ``amax`` and ``total`` (exact). The bins count the
+values at a fixed set of each sample's positions (``SamplePlan``), about ``limit`` per sample
+and tensor (all of them for small tensors): a regular grid of pixels of every channel of a
+feature map, every k-th value of other tensors. Every executor takes the same positions (the
+onnxruntime executor inside its graph), so equal activations give equal counts.
 """
 
 from __future__ import annotations
@@ -24,217 +23,258 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trtdsl.errors import CalibrationError, UsageError
+from trtdsl.calibration.methods import METHODS as METHODS
+from trtdsl.calibration.methods import NUM_BINS, Method, clipped_fraction, compute_amax
+from trtdsl.calibration.methods import entropy_amax as entropy_amax
+from trtdsl.calibration.methods import mse_amax as mse_amax
+from trtdsl.calibration.methods import percentile_amax as percentile_amax
+from trtdsl.errors import CalibrationError
 
-NUM_BINS = 2048
-"""Histogram bins per tensor (TensorRT's legacy entropy calibrator uses 2048)."""
-QUANTIZED_LEVELS = 128
-"""The INT8 magnitudes the entropy method quantizes to (TensorRT's 128)."""
-START_BIN = 128
-"""The smallest threshold (in bins) the entropy and mse methods consider."""
-DEFAULT_PERCENTILE = 99.99
-_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
-
-METHODS = ("entropy", "max", "percentile", "mse")
+SAMPLE_VALUES = 8192
+"""Values per sample and tensor that enter the bins by default (``--histogram-sample``)."""
+_BITS = int(math.log2(NUM_BINS))
 
 
 @dataclass(frozen=True)
-class Method:
-    """A calibration method: ``name`` in METHODS, and the percentile for ``percentile``."""
+class SamplePlan:
+    """Which values of each sample of one tensor are binned.
 
-    name: str
-    percentile: float | None = None
+    Attributes:
+        shape: a sample's shape (the tensor's without the batch axis).
+        stride: for a (C, H, W) sample, every ``stride``-th row and column of every channel
+            (a regular grid from the top-left pixel); for other shapes, every ``stride``-th
+            value of the flattened sample, from position 0.
+    """
+
+    shape: tuple[int, ...]
+    stride: int
 
     @classmethod
-    def parse(cls, text: str) -> Method:
-        """``"entropy"``, ``"max"``, ``"mse"``, ``"percentile"`` or ``"percentile:99.9"``."""
-        name, colon, arg = str(text).partition(":")
-        if name not in METHODS:
-            raise UsageError(
-                f"--method {text!r}: expected one of entropy, max, percentile[:P], mse"
-            )
-        if name != "percentile":
-            if colon:
-                raise UsageError(f"--method {text!r}: only percentile takes a value")
-            return cls(name)
-        try:
-            value = float(arg) if colon else DEFAULT_PERCENTILE
-        except ValueError:
-            value = math.nan
-        if not 0 < value <= 100:
-            raise UsageError(f"--method {text!r}: the percentile must be in (0, 100]")
-        return cls(name, value)
+    def of(cls, shape: tuple[int, ...], limit: int | None = SAMPLE_VALUES) -> SamplePlan:
+        """The plan for samples of ``shape``, about ``limit`` values binned (None: all):
+        the smallest grid stride that gives at most ``limit`` (or one pixel per channel);
+        for other shapes the smallest prime stride that does not divide the size."""
+        plan = cls(tuple(shape), 1)
+        if limit is None or plan.size <= limit:
+            return plan
+        if plan.spatial:
+            _, height, width = shape
+            stride = 2
+            while cls(plan.shape, stride).count > limit and stride < max(height, width):
+                stride += 1
+            return cls(plan.shape, stride)
+        stride = max(2, -(-plan.size // limit))
+        while not (_is_prime(stride) and plan.size % stride):
+            stride += 1
+        return cls(plan.shape, stride)
 
-    def __str__(self) -> str:
-        return self.name if self.percentile is None else f"{self.name}:{self.percentile:g}"
+    @property
+    def size(self) -> int:
+        """Values per sample."""
+        return math.prod(self.shape)
+
+    @property
+    def spatial(self) -> bool:
+        """Whether samples are (C, H, W) feature maps (sampled on a grid)."""
+        return len(self.shape) == 3
+
+    @property
+    def count(self) -> int:
+        """Values binned per sample."""
+        if self.spatial:
+            channels, height, width = self.shape
+            return channels * -(-height // self.stride) * -(-width // self.stride)
+        return -(-self.size // self.stride)
+
+    def take(self, array: np.ndarray) -> np.ndarray:
+        """The binned values of a batch: (samples, count), a view where it can be."""
+        if self.spatial:
+            maps = array.reshape(-1, *self.shape)
+            return maps[:, :, :: self.stride, :: self.stride].reshape(maps.shape[0], -1)
+        return array.reshape(-1, self.size)[:, :: self.stride]
+
+
+def _is_prime(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, math.isqrt(n) + 1))
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    """What one batch of one tensor gives its histogram.
+
+    Attributes:
+        low, high: the smallest and largest value (every value of the batch).
+        total: how many values the batch has.
+        sample: the binned values: (rows, SamplePlan.count), any float dtype.
+    """
+
+    low: float
+    high: float
+    total: int
+    sample: np.ndarray
+
+
+def batch_stats(array: np.ndarray, plan: SamplePlan) -> BatchStats:
+    """The BatchStats of one batch of a tensor (NumPy executors).
+
+    Raises:
+        CalibrationError: NaN or inf in ``array`` (nothing is recorded), or a batch that is
+        not a whole number of samples of ``plan.shape``.
+    """
+    if array.size == 0:
+        return BatchStats(0.0, 0.0, 0, np.zeros((0, plan.count), np.float32))
+    low, high = float(np.min(array)), float(np.max(array))
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise CalibrationError("NaN or inf")
+    if array.size % plan.size:
+        raise CalibrationError(
+            f"{array.size} values, not a whole number of samples of {plan.size} (the size "
+            "the model's types give); calibration expects the batch on axis 0"
+        )
+    return BatchStats(low, high, array.size, plan.take(np.ascontiguousarray(array)))
+
+
+def _exponent(amax: float) -> int:
+    """The smallest e with amax < 2**e."""
+    return math.frexp(amax)[1]
+
+
+def bin_values(values: np.ndarray, exponent: int) -> np.ndarray:
+    """int64[NUM_BINS] counts of ``floor(|values| * 2**(11 - exponent))`` (every |value| below
+    2**exponent)."""
+    shift = _BITS - exponent
+    if -126 <= shift <= 127 and values.dtype == np.float32:
+        scaled = np.multiply(values, np.float32(2.0**shift), dtype=np.float32)
+    else:  # a scale float32 cannot hold, or another dtype: exact in float64
+        scaled = np.ldexp(np.asarray(values, dtype=np.float64), shift)
+    np.abs(scaled, out=scaled)
+    index = scaled.astype(np.intp).reshape(-1)
+    counts: np.ndarray = np.bincount(index, minlength=NUM_BINS)
+    if len(counts) != NUM_BINS:  # unreachable: |values| < 2**exponent
+        raise AssertionError(f"bin {len(counts) - 1} of {NUM_BINS}")
+    return counts
+
+
+def _coarsen(counts: np.ndarray, steps: int) -> np.ndarray:
+    """The counts of a range 2**steps times wider: bins summed in groups of 2**steps."""
+    if steps <= 0:
+        return counts
+    if steps >= _BITS:
+        out = np.zeros(NUM_BINS, np.int64)
+        out[0] = counts.sum()
+        return out
+    group = 1 << steps
+    out = np.zeros(NUM_BINS, np.int64)
+    out[: NUM_BINS // group] = counts.reshape(-1, group).sum(axis=1)
+    return out
 
 
 class TensorHistogram:
-    """The |x| statistics of one tensor over a stream of batches, in bounded memory.
+    """The |x| statistics of one tensor over a stream of batches, in fixed memory.
 
     Attributes:
-        counts: int64[NUM_BINS] counts over [0, width * NUM_BINS) (None before any non-zero
-            value was seen).
-        width: the bin width.
-        amax: the largest |x| seen. ``min``/``max``: the smallest and largest values seen.
-        total: how many values were seen.
+        counts: int64[NUM_BINS] over [0, 2**exponent) (None until a non-zero value is binned).
+        exponent: the range's exponent (None with ``counts``).
+        zeros: how many binned values are exactly zero (they are in bin 0).
+        binned: how many values the bins count; total: how many values were seen.
+        min, max: the smallest and largest values seen; amax: the largest |x|.
     """
 
     def __init__(self) -> None:
         self.counts: np.ndarray | None = None
-        self.width = 0.0
-        self.amax = 0.0
+        self.exponent: int | None = None
+        self.zeros = 0
+        self.binned = 0
+        self.total = 0
         self.min = math.inf
         self.max = -math.inf
-        self.total = 0
-        self._zeros = 0  # values seen before the range was known (all zero)
+
+    @property
+    def amax(self) -> float:
+        return max(-self.min, self.max, 0.0) + 0.0 if self.total else 0.0  # never -0.0
+
+    @property
+    def width(self) -> float:
+        """The bin width (0.0 before any non-zero value was binned)."""
+        return math.ldexp(1.0, self.exponent - _BITS) if self.exponent is not None else 0.0
 
     def update(self, x: np.ndarray) -> None:
-        """Add the values of ``x`` (any shape; float).
+        """Add every value of ``x`` (any shape; float), all of them binned.
 
         Raises:
-            CalibrationError: ``x`` holds NaN or inf (the range could not double past them),
-            and nothing is added.
+            CalibrationError: NaN or inf in ``x`` (nothing is added).
         """
-        values = np.asarray(x, dtype=np.float32).reshape(-1)
-        if values.size == 0:
+        values = np.asarray(x).reshape(1, -1)
+        if not np.issubdtype(values.dtype, np.floating):
+            values = values.astype(np.float32)
+        self.add(batch_stats(values, SamplePlan((max(values.size, 1),), 1)))
+
+    def add(self, stats: BatchStats) -> None:
+        """Add one batch (``batch_stats``, or an executor's)."""
+        if stats.total == 0:
             return
-        low, high = float(values.min()), float(values.max())
-        if not (math.isfinite(low) and math.isfinite(high)):
-            raise CalibrationError("NaN or inf")
-        self.total += values.size
-        self.min = min(self.min, low)
-        self.max = max(self.max, high)
-        magnitude = np.abs(values)
-        batch_amax = float(magnitude.max())
-        self.amax = max(self.amax, batch_amax)
-        if self.counts is None:
-            if batch_amax == 0:
-                self._zeros += values.size
-                return
-            self.width = batch_amax / NUM_BINS
-            self.counts = np.zeros(NUM_BINS, dtype=np.int64)
-            self.counts[0] += self._zeros
-        while batch_amax >= self.width * NUM_BINS:
-            # Double the range: bins 2k and 2k+1 become bin k (exact, no resampling).
-            self.counts = np.concatenate(
-                [self.counts.reshape(-1, 2).sum(axis=1), np.zeros(NUM_BINS // 2, np.int64)]
-            )
-            self.width *= 2
-        if self.width >= _FLOAT32_TINY:
-            scaled = magnitude / np.float32(self.width)
-        else:  # a width float32 cannot hold (subnormal data): divide in float64
-            scaled = magnitude.astype(np.float64) / self.width
-        index = np.minimum(scaled.astype(np.int64), NUM_BINS - 1)
-        self.counts += np.bincount(index, minlength=NUM_BINS)
+        self.total += stats.total
+        self.min = min(self.min, stats.low)
+        self.max = max(self.max, stats.high)
+        sample = stats.sample
+        zeros = int(sample.size - np.count_nonzero(sample))
+        amax = max(-stats.low, stats.high)
+        if amax == 0:
+            self._merge(None, None, zeros, sample.size)
+            return
+        # The range comes from every value of the batch (not only the binned ones), so the
+        # final range is the exponent of the tensor's amax, whatever the batches.
+        exponent = _exponent(amax)
+        self._merge(bin_values(sample, exponent), exponent, zeros, sample.size)
+
+    def merge(self, other: TensorHistogram) -> None:
+        """Add another histogram of the same tensor (another worker's), exactly."""
+        if other.total == 0:
+            return
+        self.total += other.total
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+        self._merge(other.counts, other.exponent, other.zeros, other.binned)
+
+    def _merge(
+        self, counts: np.ndarray | None, exponent: int | None, zeros: int, binned: int
+    ) -> None:
+        self.zeros += zeros
+        self.binned += binned
+        if counts is None or exponent is None:  # zeros only: bin 0 at any range
+            if self.counts is not None:
+                self.counts[0] += binned
+            return
+        if self.counts is None or self.exponent is None:
+            already = self.binned - binned  # zeros binned before any range was known
+            self.counts = counts.astype(np.int64, copy=True)
+            self.counts[0] += already
+            self.exponent = exponent
+            return
+        target = max(self.exponent, exponent)
+        self.counts = _coarsen(self.counts, target - self.exponent) + _coarsen(
+            counts, target - exponent
+        )
+        self.exponent = target
 
     def compute_amax(self, method: Method) -> float:
         """The amax of ``method`` (0.0 for a tensor that was always zero)."""
-        if self.counts is None or self.amax == 0:
+        return compute_amax(method, self.counts, self.width, self.zeros, self.amax)
+
+    def clipped(self, amax: float) -> float:
+        """The fraction of binned values above ``amax`` (0 for amax >= the largest |x|)."""
+        if amax >= self.amax:
             return 0.0
-        if method.name == "max":
-            return self.amax
-        if method.name == "percentile":
-            assert method.percentile is not None
-            amax = percentile_amax(self.counts, self.width, method.percentile)
-        elif method.name == "entropy":
-            amax = entropy_amax(self.counts, self.width)
-        elif method.name == "mse":
-            amax = mse_amax(self.counts, self.width)
-        else:  # pragma: no cover  (Method.parse refuses others)
-            raise UsageError(f"unknown calibration method {method}")
-        return min(amax, self.amax)
+        return clipped_fraction(self.counts, self.width, amax)
 
-
-def percentile_amax(counts: np.ndarray, width: float, percentile: float) -> float:
-    """The upper edge of the bin holding the ``percentile``-th percentile of the histogram."""
-    cdf = np.cumsum(counts, dtype=np.float64)
-    target = cdf[-1] * percentile / 100.0
-    index = int(np.searchsorted(cdf, target, side="left"))
-    return (min(index, len(counts) - 1) + 1) * width
-
-
-def _smooth_rows(p: np.ndarray, valid: np.ndarray, eps: float = 1e-4) -> np.ndarray:
-    """Per row, give the valid zero entries ``eps`` of mass taken evenly from the non-zero ones
-    (as MXNet's port of TensorRT's calibrator does), so that the KL divergence is finite; a
-    row too small to give that mass only gets a tiny floor on its zeros."""
-    zeros = valid & (p == 0)
-    n_zeros = zeros.sum(axis=1, keepdims=True)
-    n_nonzeros = valid.sum(axis=1, keepdims=True) - n_zeros
-    eps1 = eps * n_zeros / np.maximum(n_nonzeros, 1)
-    smallest = np.where(valid & ~zeros, p, np.inf).min(axis=1, keepdims=True)
-    smoothed = p + eps * zeros - eps1 * (valid & ~zeros)
-    floored = np.where(zeros, np.finfo(np.float64).tiny, p)
-    out: np.ndarray = np.where((eps1 < smallest) & (n_nonzeros > 0), smoothed, floored)
-    return out
-
-
-def entropy_amax(counts: np.ndarray, width: float, block: int = 64) -> float:
-    """TensorRT's legacy entropy (KL divergence) threshold of an |x| histogram.
-
-    The candidates are evaluated ``block`` at a time as rows of matrices (bins beyond a row's
-    candidate masked out); the arithmetic per candidate is the loop of the module docstring.
-    """
-    hist = counts.astype(np.float64)
-    n = len(hist)
-    if n <= QUANTIZED_LEVELS:
-        return n * width
-    # NOTE: the exact zeros of a ReLU output pile up in bin 0 and, spread over the first
-    # quantized level, dominate the divergence (the threshold collapses to the smallest
-    # candidate); NVIDIA's pytorch-quantization flattens that spike the same way.
-    hist[0] = hist[1]
-    outliers = np.concatenate([np.cumsum(hist[::-1])[::-1], [0.0]])  # outliers[i] = sum(hist[i:])
-    nonzero = hist != 0
-    cumulative = np.concatenate([[0.0], np.cumsum(hist)])
-    cumulative_nonzero = np.concatenate([[0], np.cumsum(nonzero)])
-    columns = np.arange(n)
-    levels = np.arange(QUANTIZED_LEVELS)
-    best_i, best = n, math.inf
-    for first in range(START_BIN, n + 1, block):
-        candidates = np.arange(first, min(first + block, n + 1))[:, None]  # (B, 1)
-        valid = columns[None, :] < candidates  # (B, n)
-        # Reference P: the first i bins, the outliers added to the last one.
-        p = np.where(valid, hist, 0.0)
-        rows = np.arange(len(candidates))
-        p[rows, candidates[:, 0] - 1] += outliers[candidates[:, 0]]
-        # Candidate Q: the first i bins quantized into 128 groups of i // 128 bins (the last
-        # group takes the rest), expanded back: each group's total spread evenly over its
-        # non-empty bins.
-        merged = candidates // QUANTIZED_LEVELS
-        starts = levels[None, :] * merged  # (B, 128)
-        ends = np.concatenate([starts[:, 1:], candidates], axis=1)
-        totals = cumulative[ends] - cumulative[starts]
-        sizes = cumulative_nonzero[ends] - cumulative_nonzero[starts]
-        per_bin = np.divide(totals, sizes, out=np.zeros_like(totals), where=sizes > 0)
-        group = np.minimum(columns[None, :] // merged, QUANTIZED_LEVELS - 1)
-        q = np.where(valid & nonzero, np.take_along_axis(per_bin, group, axis=1), 0.0)
-        p_sum, q_sum = p.sum(axis=1, keepdims=True), q.sum(axis=1, keepdims=True)
-        usable = (p_sum[:, 0] > 0) & (q_sum[:, 0] > 0)
-        p_norm = _smooth_rows(p / np.where(p_sum > 0, p_sum, 1), valid)
-        q_norm = _smooth_rows(q / np.where(q_sum > 0, q_sum, 1), valid)
-        terms = np.zeros_like(p_norm)
-        mask = valid & (p_norm > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms[mask] = p_norm[mask] * np.log(p_norm[mask] / q_norm[mask])
-        divergence = np.where(usable, terms.sum(axis=1), np.inf)
-        index = int(np.argmin(divergence))
-        if divergence[index] < best:
-            best, best_i = float(divergence[index]), int(candidates[index, 0])
-    return (best_i + 0.5) * width
-
-
-def mse_amax(counts: np.ndarray, width: float) -> float:
-    """The bin center (from bin START_BIN up) whose INT8 fake quantization of the histogram's
-    bin centers has the least count-weighted squared error."""
-    hist = counts.astype(np.float64)
-    centers = (np.arange(len(hist)) + 0.5) * width
-    total = hist.sum()
-    best_amax, best = centers[-1], math.inf
-    for i in range(min(START_BIN, len(hist) - 1), len(hist)):
-        amax = centers[i]
-        scale = amax / 127.0
-        quantized = np.clip(np.rint(centers / scale), -128, 127) * scale
-        error = float(np.sum((quantized - centers) ** 2 * hist)) / total
-        if error < best:
-            best, best_amax = error, amax
-    return float(best_amax)
+    def state(self) -> tuple[np.ndarray | None, int | None, int, int, int, float, float]:
+        """Everything the histogram holds (equal states: equal histograms)."""
+        return (
+            self.counts,
+            self.exponent,
+            self.zeros,
+            self.binned,
+            self.total,
+            self.min,
+            self.max,
+        )

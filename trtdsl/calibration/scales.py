@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import numpy as np
 
 from trtdsl.calibration.data import IMAGENET_MEAN, IMAGENET_STD
-from trtdsl.calibration.histogram import NUM_BINS
+from trtdsl.calibration.methods import NUM_BINS
 from trtdsl.files import Bounds
 
 FORMAT = "trtdsl-calibration"
@@ -43,12 +43,17 @@ _SIZE = Annotated[int, Bounds(1, 1 << 20)]
 
 @dataclass(frozen=True)
 class TensorRecord:
-    """One calibrated tensor of a scales file: its amax and the statistics of what was seen."""
+    """One calibrated tensor of a scales file: its amax, the method that chose it (absent in
+    files of earlier trtdsl: the file's method), the fraction of the calibration values that
+    amax clips, and the statistics of what was seen."""
 
     amax: float
     min: float | None = None
     max: float | None = None
     count: int | float | None = None  # an int; earlier trtdsl wrote a float
+    method: Literal["entropy", "max", "percentile", "mse"] | None = None
+    percentile: float | None = None
+    clipped: Annotated[float, Bounds(0, 1)] | None = None
 
     def __post_init__(self) -> None:
         if not (self.amax == 0 or MIN_AMAX <= self.amax <= MAX_AMAX):
@@ -65,6 +70,25 @@ class TensorRecord:
             object.__setattr__(self, "count", int(count))
         elif count is not None and not 0 <= count <= 2**63 - 1:
             raise ValueError(f"count {count!r} is outside 0..{2**63 - 1}")
+        _check_percentile(self.method, self.percentile)
+
+
+def _check_percentile(method: str | None, percentile: float | None) -> None:
+    if method == "percentile":
+        if percentile is None or not 0 < percentile <= 100:
+            raise ValueError(f"percentile {percentile!r}: method percentile needs one in (0, 100]")
+    elif percentile is not None:
+        raise ValueError(f"percentile {percentile!r}: method {method} takes none")
+
+
+def _check_rule(text: str) -> None:
+    from trtdsl.calibration.methods import MethodRule
+    from trtdsl.errors import UsageError
+
+    try:
+        MethodRule.parse(text)
+    except UsageError as e:
+        raise ValueError(str(e)) from None
 
 
 @dataclass(frozen=True)
@@ -127,13 +151,20 @@ class DataRecord:
 @dataclass(frozen=True, kw_only=True)
 class ScalesFile:
     """A scales file (JSON), as ``trtdsl calibrate`` writes it and ``Calibration.load`` reads
-    it: one schema for both (``trtdsl.files.parse_record`` / ``record_to_json``)."""
+    it: one schema for both (``trtdsl.files.parse_record`` / ``record_to_json``).
+
+    ``method`` is ``--method``; ``method_for`` the ``--method-for PATTERN=METHOD`` rules, and
+    each tensor records the method it got. ``executor`` says what ran the model and
+    ``histogram_sample`` how many values per sample and tensor were binned (None: all)."""
 
     format: Literal["trtdsl-calibration"]
     version: Literal[1]
     method: Literal["entropy", "max", "percentile", "mse"]
     percentile: float | None = None
+    method_for: tuple[str, ...] = ()
     histogram_bins: _SIZE = NUM_BINS
+    histogram_sample: _COUNT | None = None
+    executor: str | None = None
     model: ModelRecord
     weights: WeightsRecord
     data: DataRecord = field(default_factory=DataRecord)
@@ -141,10 +172,6 @@ class ScalesFile:
     tensors: dict[str, TensorRecord]
 
     def __post_init__(self) -> None:
-        if self.method == "percentile":
-            if self.percentile is None or not 0 < self.percentile <= 100:
-                raise ValueError(
-                    f"percentile {self.percentile!r}: method percentile needs one in (0, 100]"
-                )
-        elif self.percentile is not None:
-            raise ValueError(f"percentile {self.percentile!r}: method {self.method} takes none")
+        _check_percentile(self.method, self.percentile)
+        for rule in self.method_for:
+            _check_rule(rule)

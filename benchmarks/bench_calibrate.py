@@ -1,0 +1,523 @@
+"""Calibration throughput per executor and worker count beside onnxruntime's plain inference of
+the same export, and INT8 quality against NVIDIA ModelOpt's ONNX PTQ (issue 20).
+
+    python benchmarks/bench_calibrate.py [--models resnet50,yolov8n] [--photos 256]
+        [--held-out 32] [--workers 1,2] [--reference-photos 16] [--modelopt-python PATH]
+        [--sections distributions,throughput,quality] [--json OUT.json] [--markdown OUT.md]
+
+Photos: random crops (scale 0.1-1, aspect 3:4-4:3), mirrors and colour jitter of
+scikit-learn's two bundled photos (``china.jpg``, ``flower.jpg``) written as JPEGs, or, where
+scikit-learn is absent, seeded synthetic photos (smooth colour fields, shapes and noise); the
+output says which. Nothing is downloaded. They are preprocessed once by trtdsl (the model's
+``preprocess:``: ImageNet's resize/crop for ResNet-50, Ultralytics' letterbox for YOLOv8n) into
+``.npy`` files: calibration reads those (memory-mapped), so both sides of a ratio run the model
+on the same arrays and neither decodes JPEGs. Weights: seeded, with every batch norm's running
+statistics set from 8 photos (``bench_quantize.data_bn_weights``), so activations have a
+trained network's scale.
+
+``distributions``: the distributions of tests/test_calibration_methods.py (discrete levels, a
+spike at the edge, signed, one-sided, a single outlier, heavy tails, ReLU, SiLU, ...): the
+SQNR (dB) of each trtdsl method, of onnxruntime's calibrators (their default configuration,
+which ModelOpt's ONNX PTQ uses) and, with ``--modelopt-python``, of ModelOpt's PyTorch
+calibrators (``HistogramCalibrator`` entropy/mse/percentile 99.99, ``MaxCalibrator``); a
+calibrator that fails or returns no amax is shown as what it returned.
+
+``throughput`` (per model, per worker count W in ``--workers``, default 1 and the cores):
+
+- ``onnxruntime`` (the peer): one session of trtdsl's ONNX export of the folded float32 graph,
+  ``intra_op_num_threads=W``, batches of 8 over the calibration photos; measured just before
+  and just after each trtdsl row, the mean of the two is the ratio's denominator.
+- ``trtdsl onnxruntime``: ``calibrate(..., executor="onnxruntime", workers=W)`` end to end
+  (export, session, every batch, histograms, amax: the whole call), and steady (the batches
+  only: from the first batch's end to the last's, per image). Both sides also report this
+  process's CPU time per image (all threads): on a machine shared with other work, the CPU
+  ratio at one worker is what the wall-clock ratio would be on a quiet core.
+- ``trtdsl reference``: the NumPy reference, batches of one, on ``--reference-photos`` photos
+  (default: 4 per worker of the largest count, at least 16; it is slower); its scaling is its
+  steady rate at W workers over its rate at 1, in the same run.
+- ``trtdsl engine``: only where ``auto`` would pick an engine (a GPU that runs one).
+
+``quality``: trtdsl's scales per method (entropy, max, percentile, mse; onnxruntime executor,
+all cores) and ModelOpt's (``modelopt.onnx.quantization.quantize(quantize_mode="int8",
+calibration_method=entropy|max, calibration_eps=["cpu"], calibration_shapes=batch 8)`` on the
+same export and photos, in the Python of ``--modelopt-python``; skipped, with the reason,
+without one): seconds, and the SQNR (dB) of the INT8 model's outputs against fp32 on the
+held-out photos, both INT8 models (trtdsl's ONNX export of its quantized graph, and ModelOpt's
+QDQ model) run by the same onnxruntime session type.
+
+Prints one markdown table per section (and ``--json``/``--markdown`` write them). Not run in
+tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_quantize import data_bn_weights, sqnr_db  # noqa: E402
+
+from trtdsl.backends.onnx_export import to_onnx_model  # noqa: E402
+from trtdsl.backends.trt import prepare_graph  # noqa: E402
+from trtdsl.calibration import CalibrationData, Preprocess, calibrate  # noqa: E402
+from trtdsl.calibration.data import read_model_preprocess  # noqa: E402
+from trtdsl.calibration.executors import auto_executor  # noqa: E402
+from trtdsl.calibration.workers import default_workers  # noqa: E402
+from trtdsl.frontend.load import load_model, resolve_model_path  # noqa: E402
+from trtdsl.ir.graph import Graph  # noqa: E402
+from trtdsl.passes.fold_bn import fold_batchnorm  # noqa: E402
+from trtdsl.weights import random_weights  # noqa: E402
+
+METHODS = ("entropy", "max", "percentile", "mse")
+BATCH = 8
+
+
+# -- photos --------------------------------------------------------------------------------------
+
+
+def _source_photos() -> tuple[list[Any], str]:
+    """PIL images to crop from, and what they are."""
+    from PIL import Image
+
+    try:
+        from sklearn.datasets import load_sample_images
+    except ImportError:
+        rng = np.random.default_rng(0)
+        images = []
+        for _ in range(4):
+            low = rng.uniform(0, 255, (6, 8, 3)).astype(np.uint8)
+            field = np.asarray(Image.fromarray(low).resize((640, 480), Image.Resampling.BICUBIC))
+            field = field.astype(np.float32) + rng.normal(0, 12, field.shape)
+            yy, xx = np.mgrid[:480, :640]
+            for _ in range(12):
+                cy, cx, r = rng.uniform(0, 480), rng.uniform(0, 640), rng.uniform(20, 120)
+                field[(yy - cy) ** 2 + (xx - cx) ** 2 < r**2] = rng.uniform(0, 255, 3)
+            images.append(Image.fromarray(np.clip(field, 0, 255).astype(np.uint8)))
+        return images, "synthetic photos (scikit-learn absent): colour fields, discs, noise"
+    bunch = load_sample_images()
+    return [Image.fromarray(a) for a in bunch.images], "scikit-learn's china.jpg and flower.jpg"
+
+
+def write_photos(folder: Path, count: int, seed: int) -> str:
+    """``count`` JPEGs of random crops of the source photos in ``folder``; returns the source."""
+    from PIL import Image, ImageEnhance
+
+    sources, what = _source_photos()
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(count):
+        image = sources[k % len(sources)]
+        w, h = image.size
+        area = rng.uniform(0.1, 1.0) * w * h
+        aspect = float(np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3))))
+        cw = int(min(w, max(32, round(np.sqrt(area * aspect)))))
+        ch = int(min(h, max(32, round(np.sqrt(area / aspect)))))
+        left, top = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        crop = image.crop((left, top, left + cw, top + ch))
+        if rng.random() < 0.5:
+            crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        crop = ImageEnhance.Brightness(crop).enhance(float(rng.uniform(0.7, 1.3)))
+        crop = ImageEnhance.Color(crop).enhance(float(rng.uniform(0.7, 1.3)))
+        crop.save(folder / f"photo{k:04d}.jpg", quality=90)
+    return what
+
+
+def photo_arrays(graph: Graph, model: str, folder: Path) -> np.ndarray:
+    """The photos of ``folder`` preprocessed as the model declares, as one float32 batch."""
+    declared = read_model_preprocess(resolve_model_path(model))
+    data = CalibrationData(folder, graph, Preprocess.from_mapping(declared, model))
+    return np.concatenate([batch["x"] for _, batch in data.batches(32)])
+
+
+# -- throughput ----------------------------------------------------------------------------------
+
+
+def ort_session(model: Any, threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def ort_images_per_second(session: Any, x: np.ndarray) -> tuple[float, float]:
+    """Plain inference over ``x`` in batches of BATCH (after one warm-up batch): images/s
+    and this process's CPU milliseconds per image (all threads)."""
+    session.run(None, {"x": x[:BATCH]})
+    start, cpu = time.perf_counter(), time.process_time()
+    for first in range(0, len(x), BATCH):
+        session.run(None, {"x": x[first : first + BATCH]})
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return len(x) / seconds, 1000 * cpu / len(x)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the reference's worker
+    processes), all threads."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def timed_calibration(
+    graph: Graph, weights: Mapping[str, np.ndarray], npy: Path, batch: int = BATCH,
+    **options: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """``calibrate`` end to end and in steady state (images/s: from the first batch's end to
+    the last's), from its progress calls."""
+    marks: list[tuple[float, int]] = []
+    data = CalibrationData(npy, graph)
+    start, cpu = time.perf_counter(), _cpu_seconds()
+    result = calibrate(
+        graph, weights, data, options.pop("method", "entropy"), batch,
+        lambda done, total: marks.append((time.perf_counter(), done)), **options,
+    )  # fmt: skip
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    steady = float("nan")
+    if len(marks) >= 2:
+        (t0, d0), (t1, d1) = marks[0], marks[-1]
+        steady = (d1 - d0) / (t1 - t0) if t1 > t0 else float("nan")
+    return {
+        "images": data.samples,
+        "seconds": round(seconds, 3),
+        "end_to_end": round(data.samples / seconds, 3),
+        "steady": round(steady, 3),
+        "cpu_ms_per_image": round(1000 * cpu / data.samples, 1),
+        "executor": result.executor or "",
+    }
+
+
+def bench_throughput(
+    name: str, graph: Graph, weights: Mapping[str, np.ndarray], npy: Path, x: np.ndarray,
+    workers: list[int], reference_photos: int, tmp: Path,
+) -> list[dict[str, Any]]:  # fmt: skip
+    folded, folded_weights = fold_batchnorm(graph, weights)
+    exported = to_onnx_model(folded, folded_weights).SerializeToString()
+    small = tmp / f"{name}.reference.npy"
+    np.save(small, x[:reference_photos])
+    engine_ok = auto_executor()[0] == "engine"
+    rows = []
+    reference_one: float | None = None
+    for w in workers:
+        session = ort_session(exported, w)
+        before, cpu_before = ort_images_per_second(session, x)
+        ours = timed_calibration(graph, weights, npy, executor="onnxruntime", workers=w)
+        after, cpu_after = ort_images_per_second(session, x)
+        peer, peer_cpu = (before + after) / 2, (cpu_before + cpu_after) / 2
+        row: dict[str, Any] = {
+            "model": name,
+            "workers": w,
+            "ort_images_per_s": round(peer, 3),
+            "ort_runs": [round(before, 3), round(after, 3)],
+            "ort_cpu_ms_per_image": round(peer_cpu, 1),
+            "trtdsl_onnxruntime": ours,
+            "ratio_end_to_end": round(ours["end_to_end"] / peer, 3),
+            "ratio_steady": round(ours["steady"] / peer, 3),
+            "cpu_ratio": round(peer_cpu / ours["cpu_ms_per_image"], 3),
+        }
+        reference = timed_calibration(
+            graph, weights, small, batch=1, executor="reference", workers=w
+        )
+        row["trtdsl_reference"] = reference
+        if reference_one is None:
+            reference_one = reference["steady"]
+        row["reference_scaling_steady"] = round(reference["steady"] / reference_one, 3)
+        if engine_ok:
+            row["trtdsl_engine"] = timed_calibration(graph, weights, npy, executor="engine",
+                                                     workers=w)  # fmt: skip
+        else:
+            row["trtdsl_engine"] = {"skipped": auto_executor()[1]}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+# -- quality -------------------------------------------------------------------------------------
+
+MODELOPT_SCRIPT = r"""
+import json, sys, time
+import numpy as np
+onnx_path, calib_path, out_path, method, shapes = sys.argv[1:6]
+from modelopt.onnx.quantization import quantize
+data = np.load(calib_path)
+start = time.perf_counter()
+quantize(onnx_path, quantize_mode="int8", calibration_data=data, calibration_method=method,
+         calibration_eps=["cpu"], calibration_shapes=shapes, output_path=out_path)
+print(json.dumps({"seconds": time.perf_counter() - start}))
+"""
+
+
+def bench_quality(
+    name: str, graph: Graph, weights: Mapping[str, np.ndarray], npy: Path,
+    held_out: np.ndarray, modelopt_python: str | None, tmp: Path,
+) -> dict[str, Any]:  # fmt: skip
+    folded, folded_weights = fold_batchnorm(graph, weights)
+    exported = tmp / f"{name}.onnx"
+    exported.write_bytes(to_onnx_model(folded, folded_weights).SerializeToString())
+    output = graph.outputs[0].name
+    fp32 = _outputs(ort_session(str(exported), default_workers()), held_out, output)
+    found: dict[str, Any] = {"trtdsl": {}, "modelopt": {}}
+    for method in METHODS:
+        start = time.perf_counter()
+        calibration = calibrate(graph, weights, CalibrationData(npy, graph), method, BATCH,
+                                executor="onnxruntime")  # fmt: skip
+        seconds = time.perf_counter() - start
+        quantized, quantized_weights = prepare_graph(
+            graph, weights, "int8", calibration=calibration, fallback="fp32"
+        )
+        model = to_onnx_model(quantized, quantized_weights).SerializeToString()
+        int8 = _outputs(ort_session(model, default_workers()), held_out, output)
+        found["trtdsl"][method] = {
+            "seconds": round(seconds, 2),
+            "sqnr_db": round(float(sqnr_db(fp32, int8)), 2),
+            "clipping_over_1pct": sum(f > 0.01 for f in calibration.clipped.values()),
+        }
+        print(f"{name} trtdsl {method}: {found['trtdsl'][method]}", flush=True)
+    for method in ("entropy", "max"):
+        found["modelopt"][method] = _modelopt(
+            name, exported, npy, held_out, fp32, output, method, modelopt_python, tmp
+        )
+        print(f"{name} modelopt {method}: {found['modelopt'][method]}", flush=True)
+    return found
+
+
+def _outputs(session: Any, x: np.ndarray, output: str) -> np.ndarray:
+    return np.concatenate(
+        [session.run([output], {"x": x[i : i + BATCH]})[0] for i in range(0, len(x), BATCH)]
+    )
+
+
+def _modelopt(
+    name: str, exported: Path, npy: Path, held_out: np.ndarray, fp32: np.ndarray, output: str,
+    method: str, python: str | None, tmp: Path,
+) -> dict[str, Any]:  # fmt: skip
+    if not python:
+        return {"skipped": "no --modelopt-python given (a Python with nvidia-modelopt[onnx])"}
+    script = tmp / "modelopt_quantize.py"
+    script.write_text(MODELOPT_SCRIPT)
+    target = tmp / f"{name}.modelopt.{method}.onnx"
+    shape = "x:" + "x".join(str(d) for d in (BATCH, *held_out.shape[1:]))
+    run = subprocess.run(
+        [python, str(script), str(exported), str(npy), str(target), method, shape],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if run.returncode:
+        tail = (run.stderr or run.stdout).strip().splitlines()[-3:]
+        return {"error": " | ".join(tail)}
+    seconds = json.loads(run.stdout.strip().splitlines()[-1])["seconds"]
+    int8 = _outputs(ort_session(str(target), default_workers()), held_out, output)
+    return {"seconds": round(seconds, 2), "sqnr_db": round(float(sqnr_db(fp32, int8)), 2)}
+
+
+# -- distributions -------------------------------------------------------------------------------
+
+MODELOPT_CALIBRATORS = r"""
+import json, sys
+import numpy as np, torch
+from modelopt.torch.quantization.calib import HistogramCalibrator, MaxCalibrator
+arrays = np.load(sys.argv[1])
+found = {}
+for name in arrays.files:
+    x = torch.from_numpy(arrays[name])
+    row = {}
+    histogram, largest = HistogramCalibrator(num_bits=8, unsigned=False), MaxCalibrator(8)
+    for part in torch.chunk(x, 4):
+        histogram.collect(part)
+        largest.collect(part)
+    row["max"] = float(largest.compute_amax())
+    for method in ("entropy", "mse", "percentile"):
+        try:
+            amax = histogram.compute_amax(method, percentile=99.99)
+            row[method] = None if amax is None else float(amax)
+        except Exception as e:
+            row[method] = f"{type(e).__name__}: {e}"
+    found[name] = row
+print(json.dumps(found))
+"""
+
+
+def bench_distributions(modelopt_python: str | None, tmp: Path) -> dict[str, Any]:
+    """tests/test_calibration_methods.py's distributions: SQNR (dB) of trtdsl's methods,
+    onnxruntime's calibrators (default configuration) and ModelOpt's PyTorch calibrators
+    (HistogramCalibrator: entropy, mse, percentile 99.99; MaxCalibrator)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import test_calibration_methods as cases
+
+    rng = np.random.default_rng(20)
+    arrays = {name: make(rng).astype(np.float32) for name, make in cases.DISTRIBUTIONS.items()}
+    theirs: dict[str, Any] = {}
+    if modelopt_python:
+        path = tmp / "distributions.npz"
+        np.savez(path, **{k.replace(" ", "_"): v for k, v in arrays.items()})
+        script = tmp / "modelopt_calibrators.py"
+        script.write_text(MODELOPT_CALIBRATORS)
+        run = subprocess.run([modelopt_python, str(script), str(path)], capture_output=True,
+                             text=True)  # fmt: skip
+        if run.returncode:
+            theirs = {"error": "failed: " + (run.stderr or run.stdout).strip().splitlines()[-1]}
+        else:
+            theirs = json.loads(run.stdout.strip().splitlines()[-1])
+    found: dict[str, Any] = {}
+    for name, x in arrays.items():
+        row: dict[str, Any] = {}
+        for method in METHODS:
+            text = "percentile:99.99" if method == "percentile" else method
+            row[f"trtdsl {method}"] = round(cases.sqnr_db(x, cases._ours(x, text)), 2)
+        row["ort entropy"] = round(cases.sqnr_db(x, cases._onnxruntime_amax(x, "entropy")), 2)
+        row["ort percentile"] = round(
+            cases.sqnr_db(x, cases._onnxruntime_amax(x, "percentile", percentile=99.99)), 2
+        )
+        modelopt = theirs.get(name.replace(" ", "_"), {})
+        for method in METHODS:
+            amax = modelopt.get(method) if modelopt else None
+            if isinstance(amax, float) and np.isfinite(amax):
+                row[f"modelopt {method}"] = round(cases.sqnr_db(x, amax), 2)
+            else:
+                row[f"modelopt {method}"] = (
+                    str(amax) if modelopt else theirs.get("error", "skipped: no --modelopt-python")
+                )
+        found[name] = row
+        print(f"{name}: {row}", flush=True)
+    return found
+
+
+def distributions_table(found: dict[str, Any]) -> str:
+    columns = list(next(iter(found.values())))
+    lines = [
+        "| distribution | " + " | ".join(columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for name, row in found.items():
+        lines.append(f"| {name} | " + " | ".join(str(row[c]) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+# -- tables --------------------------------------------------------------------------------------
+
+
+def throughput_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| model | workers | onnxruntime img/s | trtdsl onnxruntime img/s (end to end / steady) "
+        "| ratio (end to end / steady) | CPU ms/img onnxruntime / trtdsl (ratio) "
+        "| trtdsl reference img/s (steady) | reference scaling | trtdsl engine img/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ours, ref, engine = r["trtdsl_onnxruntime"], r["trtdsl_reference"], r["trtdsl_engine"]
+        engine_text = engine.get("skipped", engine.get("end_to_end"))
+        lines.append(
+            f"| {r['model']} | {r['workers']} | {r['ort_images_per_s']} | {ours['end_to_end']} / "
+            f"{ours['steady']} | {r['ratio_end_to_end']} / {r['ratio_steady']} | "
+            f"{r['ort_cpu_ms_per_image']} / {ours['cpu_ms_per_image']} ({r['cpu_ratio']}) | "
+            f"{ref['steady']} ({ref['images']} photos) | {r['reference_scaling_steady']}x | "
+            f"{engine_text} |"
+        )
+    return "\n".join(lines)
+
+
+def quality_table(name: str, found: dict[str, Any]) -> str:
+    lines = [
+        f"| {name} method | trtdsl SQNR dB | trtdsl s | ModelOpt SQNR dB | ModelOpt s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for method in METHODS:
+        ours = found["trtdsl"][method]
+        theirs = found["modelopt"].get(method)
+        if theirs is None:
+            other = "- | -"
+        elif "sqnr_db" in theirs:
+            other = f"{theirs['sqnr_db']} | {theirs['seconds']}"
+        else:
+            other = f"{theirs.get('skipped') or theirs.get('error')} | -"
+        lines.append(f"| {method} | {ours['sqnr_db']} | {ours['seconds']} | {other} |")
+    return "\n".join(lines)
+
+
+def _machine() -> dict[str, Any]:
+    import onnxruntime
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": default_workers(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default="resnet50,yolov8n")
+    parser.add_argument("--photos", type=int, default=256)
+    parser.add_argument("--held-out", type=int, default=32)
+    parser.add_argument("--workers", help="worker counts (default: 1 and the cores)")
+    parser.add_argument("--reference-photos", type=int)
+    parser.add_argument("--sections", default="distributions,throughput,quality")
+    parser.add_argument("--modelopt-python", help="a Python with nvidia-modelopt[onnx]")
+    parser.add_argument("--json", help="write every number here")
+    parser.add_argument("--markdown", help="write the tables here")
+    args = parser.parse_args()
+    cores = default_workers()
+    workers = [int(w) for w in args.workers.split(",")] if args.workers else sorted({1, cores})
+    sections = args.sections.split(",")
+    reference_photos = args.reference_photos or max(16, 4 * max(workers))
+    tmp = Path(tempfile.mkdtemp(prefix="bench_calibrate."))
+    what = write_photos(tmp / "photos", args.photos + args.held_out, seed=0)
+    report: dict[str, Any] = {"machine": _machine(), "photos": what, "models": {}}
+    print(json.dumps(report), flush=True)
+    tables = []
+    if "distributions" in sections:
+        report["distributions"] = bench_distributions(args.modelopt_python, tmp)
+        tables.append(distributions_table(report["distributions"]))
+    for name in args.models.split(","):
+        graph = load_model(name)
+        x = photo_arrays(graph, name, tmp / "photos")
+        calib, held_out = x[: args.photos], x[args.photos :]
+        npy = tmp / f"{name}.npy"
+        np.save(npy, calib)
+        weights = data_bn_weights(graph, dict(random_weights(graph, 0)), calib[:8])
+        entry: dict[str, Any] = {}
+        if "throughput" in sections:
+            entry["throughput"] = bench_throughput(
+                name, graph, weights, npy, calib, workers, reference_photos, tmp
+            )
+            tables.append(throughput_table(entry["throughput"]))
+        if "quality" in sections:
+            entry["quality"] = bench_quality(
+                name, graph, weights, npy, held_out, args.modelopt_python, tmp
+            )
+            tables.append(quality_table(name, entry["quality"]))
+        report["models"][name] = entry
+    text = "\n\n".join(tables)
+    print("\n" + text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
