@@ -1663,6 +1663,14 @@ CASES: tuple[OpCase, ...] = (
             error_case(
                 "select-range", "select", dict(dim=1, index=3), ((2, 3),), "index 3 out of range"
             ),
+            error_case(
+                "select-negative-dynamic",
+                "select",
+                dict(dim=1, index=-1),
+                (("N", "L", 4),),
+                r"negative index \(-1\) counts from the end of a static axis; axis 1 of "
+                r"float32\[N,L,4\] is symbolic \('L'\): use an index >= 0",
+            ),
         ),
     ),
     _case(

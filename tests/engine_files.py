@@ -51,7 +51,9 @@ def write_emulated_engine(
             shapes = [t.concrete(graph.sizes(which)) for which in ("min", "opt", "max")]
             profile = None if t.is_static else ProfileRecord(*shapes)
             dims = tuple(d if isinstance(d, int) else -1 for d in t.shape)
-            inputs.append(IOTensorRecord(name, "float32", dims, profile))
+            declared = graph.input_ranges.get(name)
+            values = (declared.low, declared.high) if declared is not None else None
+            inputs.append(IOTensorRecord(name, t.dtype.value, dims, profile, values))
         record = EngineSidecar(
             trtdsl="0.1.0",
             product="trtdsl emulator",

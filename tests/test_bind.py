@@ -401,3 +401,71 @@ def test_misaligned_float32_data_is_copied_once(tmp_path: Path) -> None:
     assert np.shares_memory(bound.arrays["fc.weight"], f["fc.weight"])
     np.testing.assert_array_equal(bound.arrays["fc.bias"], bias)
     np.testing.assert_array_equal(bound.arrays["fc.weight"], weight)
+
+
+def _stages(names: tuple[str, ...]) -> Graph:
+    """Two stages of three blocks, named ``stage.NAME.conv`` and ``stage.NAME.bn``."""
+    b = ModelBuilder("stages")
+    y = b.input("x", (1, 4, 8, 8))
+    for stage in ("s1", "s2"):
+        for name in names:
+            with b.scope(stage), b.scope(name):
+                y = b.conv2d(y, out_channels=4, kernel_size=1, bias=False, name="conv")
+                y = b.batch_norm2d(y, name="bn")
+    b.output(y, "y")
+    return b.build()
+
+
+def test_an_index_offset_is_proposed_as_repeat_naming_in_one_line() -> None:
+    ckpt = random_weights(_stages(("b1", "b2", "b3")))
+    with pytest.raises(WeightError) as info:
+        bind_weights(_stages(("0", "1", "2")), ckpt)
+    lines = str(info.value).splitlines()
+    assert lines[1] == (
+        "  hint: 30 key(s) differ by a systematic change: the checkpoint numbers b1, b2, ... "
+        "where the model has 0, 1, ... (s1.b1.conv.weight is s1.0.conv.weight); name the model's "
+        'repetitions as the checkpoint does: repeat: {count: N, start: 1, prefix: "b"} in a '
+        'YAML model, b.scope(f"b{i + 1}") in Python (no rename rule can shift an index)'
+    )
+    assert (
+        "missing     s1.0.conv.weight (float32 (4, 4, 1, 1)); did you mean s1.b1.conv."
+        in (lines[2])
+    )
+    assert len(lines) == 2 + 30 + 30
+
+
+def test_a_renamed_segment_is_proposed_as_a_rule_that_binds() -> None:
+    graph = tiny_graph()
+    ckpt = {k.replace("conv1", "cv1"): v for k, v in checkpoint().items()}
+    with pytest.raises(WeightError) as info:
+        bind_weights(graph, ckpt, interface="cli")
+    hint = str(info.value).splitlines()[1]
+    assert hint.startswith(
+        "  hint: 3 key(s) differ by a systematic change: the segment 'cv1' of the checkpoint "
+        "is 'conv1' in the model"
+    )
+    assert "add --rename '(^|\\.)cv1(?=\\.|$)' '\\g<1>conv1'" in hint
+    with pytest.raises(WeightError) as info:
+        bind_weights(graph, ckpt)
+    assert "bind with rename={'(^|\\\\.)cv1(?=\\\\.|$)': '\\\\g<1>conv1'}" in str(info.value)
+    # the proposed rule binds
+    bound = bind_weights(graph, ckpt, rename={r"(^|\.)cv1(?=\.|$)": r"\g<1>conv1"})
+    assert set(bound.arrays) == set(NEEDED)
+
+
+def test_no_rule_is_proposed_that_would_break_keys_that_bind() -> None:
+    """``bn1`` -> ``norm1`` in one key only is no systematic change."""
+    ckpt = checkpoint()
+    ckpt["norm1.weight"] = ckpt.pop("bn1.weight")
+    with pytest.raises(WeightError) as info:
+        bind_weights(tiny_graph(), ckpt)
+    assert "hint:" not in str(info.value)
+
+
+def test_a_change_that_would_rename_a_bound_key_is_not_proposed() -> None:
+    from trtdsl.weights.rename_hints import infer_segment_changes
+
+    missing, unexpected = ["a.x.weight", "b.x.weight"], ["a.y.weight", "b.y.weight"]
+    (change,) = infer_segment_changes(missing, unexpected, ["c.z.weight"])
+    assert (change.kind, change.old, change.new, change.count) == ("rename", "y", "x", 2)
+    assert infer_segment_changes(missing, unexpected, ["c.y.weight"]) == []

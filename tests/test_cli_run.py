@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -82,7 +83,8 @@ def test_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
         (["--input", "BAD_NPY"], r"--input x=.*bad\.npy: not a NumPy \.npy array"),
         (
             ["--input", "WRONG_SHAPE"],
-            r"--input x=.*wrong\.npy: shape x=1x3x8x8: does not fit the declared shape",
+            r"--input x=.*wrong\.npy: shape x=1x3x8x8: does not fit the declared shape "
+            r"2x3x32x32; --shape x=1x3x8x8 runs the model at this size$",
         ),
         (["--shape", "q=1x3"], "the model has no input 'q'"),
     ],
@@ -163,3 +165,33 @@ def test_run_on_a_real_backend_this_machine_cannot_run_says_so(
     assert err.count("\n") == 1
     assert "--backend tensorrt-rtx: the engine built in memory is a TensorRT-RTX" in err
     assert "this machine cannot run it" in err and "--backend emulated" in err
+
+
+EMBEDDING = """\
+name: pooler
+inputs:
+  x: {shape: [2, 16]}
+layers:
+  - {name: dense, op: linear, out_features: 128}
+  - {name: pooled, op: tanh}
+  - {name: classifier, op: linear, out_features: 12}
+outputs:
+  pooled: pooled
+  logits: classifier
+"""
+
+
+def test_top5_is_for_logits_not_for_a_pooled_embedding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "pooler.yaml"
+    model.write_text(EMBEDDING)
+    assert main(["run", str(model), "--weights", "random", "--backend", "reference"]) == 0
+    text = capsys.readouterr().out
+    pooled, logits = text.split("output logits:")
+    assert "output pooled: float32[2x128]" in pooled and "top-" not in pooled
+    assert "row 0 top-5: " in logits and "row 1 top-5: " in logits
+    argv = ["run", str(model), "--weights", "random", "--backend", "reference", "--format", "json"]
+    assert main(argv) == 0
+    outputs = json.loads(capsys.readouterr().out)["outputs"]
+    assert "top5" not in outputs["pooled"] and len(outputs["logits"]["top5"]) == 2

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,3 +153,29 @@ def test_bad_tolerance_is_a_usage_error(case) -> None:
     graph, weights, inputs = case
     with pytest.raises(UsageError, match="tolerance must be > 0"):
         compare_layerwise(graph, weights, inputs, FakeBackend(graph, weights, inputs), 0.0)
+
+
+def test_the_default_tolerance_is_the_precisions_and_is_stated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trtdsl.cli.main import main
+
+    model = tmp_path / "m.yaml"
+    model.write_text(
+        "inputs:\n  x: {shape: [1, 3, 8, 8]}\nlayers:\n"
+        "  - {name: conv, op: conv2d, out_channels: 4, kernel_size: 3, padding: 1}\n"
+        "  - {name: relu, op: relu}\noutputs:\n  y: relu\n"
+    )
+    argv = ["compare", str(model), "--weights", "random", "--backend", "emulated"]
+    assert main([*argv, "--precision", "fp16", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["tolerance"] == 0.02 and report["tolerance_source"] == "the fp16 default"
+    assert 0 < max(r["rel_error"] for r in report["rows"]) < 0.02  # fp16 rounding: within
+    assert main([*argv, "--precision", "fp16", "--tolerance", "1e-9"]) == 3
+    out = capsys.readouterr().out
+    assert "first node above tolerance 1e-09: conv (all values compared; tolerance: " in out
+    assert "--tolerance)" in out
+    assert main(argv) == 0
+    assert "no node above tolerance 0.0001 (all values compared; tolerance: the fp32 " in (
+        capsys.readouterr().out
+    )

@@ -100,7 +100,8 @@ def test_run_save_outputs_all_feeds_compare_against(
     assert "no node above tolerance" in capsys.readouterr().out
     # Other weights: the first node differs, and it is named.
     assert main(["compare", str(model), "--weights", "random:4", "--against", str(acts)]) == 3
-    assert "first node above tolerance 0.001: conv1" in capsys.readouterr().out
+    verdict = "first node above tolerance 0.0001: conv1 (all values compared; tolerance: the "
+    assert verdict + "fp32 default)" in capsys.readouterr().out
 
 
 def test_save_outputs_all_through_the_emulator_and_usage_errors(

@@ -8,6 +8,7 @@ Levels: reference (NumPy), emulated (trtdsl's emulator runs the emitted network)
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -25,6 +26,7 @@ from trtdsl.backends.trt import (
 )
 from trtdsl.backends.trt import module as trt_module
 from trtdsl.backends.trt.build import profile_shapes
+from trtdsl.cli.main import main
 from trtdsl.debug.check import run_plan
 from trtdsl.errors import ShapeError
 from trtdsl.frontend.yaml import load_yaml_text
@@ -315,3 +317,35 @@ def test_a_class_token_model_takes_a_static_batch_from_shape() -> None:
     graph = load_model("vit_b_16", {"x": (1, 3, 224, 224)})
     (port,) = graph.outputs
     assert graph.types[port.value].shape == (1, 1000)
+
+
+TWO_INPUTS = """\
+name: two
+dims:
+  B: {min: 1, opt: 2, max: 4}
+  L: {min: 1, opt: 8, max: 16}
+inputs:
+  a: {shape: [B, L]}
+  b: {shape: [B, L]}
+layers:
+  - {name: sum, op: add, inputs: [a, b]}
+outputs:
+  y: sum
+"""
+
+
+def test_a_shape_for_one_input_sizes_the_inputs_that_share_its_dimensions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--shape a=3x5`` gives b (B, L too) 3x5; a profile for a alone is b's profile too."""
+    model = tmp_path / "two.yaml"
+    model.write_text(TWO_INPUTS)
+    assert main(["run", str(model), "--weights", "random", "--shape", "a=3x5"]) == 0
+    assert "input b: float32[3x5]" in capsys.readouterr().out
+    argv = ["run", str(model), "--weights", "random", "--shape", "a=3x5", "--shape", "b=2x5"]
+    assert main(argv) == 2
+    assert "--shape b: B=2, but another --shape gives B=3" in capsys.readouterr().err
+    argv = ["compile", str(model), "--weights", "random", "--emulate"]
+    assert main([*argv, "--shape", "a=1x2:2x4:3x6"]) == 0
+    out = capsys.readouterr().out
+    assert "on input a=3x6, b=3x6" in out and "on input a=1x2, b=1x2" in out

@@ -1,9 +1,10 @@
 """Every zoo model on NVIDIA's real builder (TensorRT-RTX on the CPU) at fp32, fp16 and bf16.
 
 Each model, with seeded random weights, is prepared at the precision, emitted into a real
-INetworkDefinition and built into a real engine (plan magic b"vtrt"; its batch profile is the
-model's declared one), and the emulator's network must equal the real one layer by layer
-(``assert_same_network`` from test_rtx_ops.py).
+INetworkDefinition and built into a real engine (plan magic b"vtrt"; its profile is the model's
+declared one: the batch, the segmenters' image size, BERT's and GPT-2's sequence length), and
+the emulator's network must equal the real one layer by layer (``assert_same_network`` from
+test_rtx_ops.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ MODELS = zoo_models()
 
 
 def test_the_zoo_has_its_models() -> None:
-    assert len(MODELS) >= 15
+    assert len(MODELS) >= 26
+    assert {"resnet50", "vit_b_16", "yolov8n", "bert_base_uncased", "gpt2"} <= set(MODELS)
 
 
 @functools.lru_cache(maxsize=1)  # one model's weights at a time (VGG-16's are 0.5 GB)

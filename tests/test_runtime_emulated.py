@@ -160,7 +160,7 @@ def test_cli_compare_names_a_planted_bad_layer(model_path: Path, capsys, bisect)
     code = main([*args, "--perturb", "conv2.weight=0.5", *bisect, "--memory", "host"])
     out = capsys.readouterr().out
     assert code == 3, out
-    assert "first node above tolerance 0.001: conv2" in out
+    assert "first node above tolerance 0.0001: conv2" in out
     assert "marking prevents fusion" in out and "planted error: conv2.weight" in out
 
 
@@ -175,7 +175,7 @@ def test_cli_compare_clean_build_and_json(model_path: Path, capsys) -> None:
     assert all(r["rel_error"] <= 1e-3 and r["cosine"] > 0.9999 for r in data["rows"])
     # a batch-norm key is planted into the conv it was folded into
     assert main([*args, "--perturb", "bn1.running_var=0.5", "--memory", "host"]) == 3
-    assert "first node above tolerance 0.001: conv1" in capsys.readouterr().out
+    assert "first node above tolerance 0.0001: conv1" in capsys.readouterr().out
     assert main([*args, "--perturb", "conv9.weight"]) == 2
     assert "no weight named 'conv9.weight'" in capsys.readouterr().err
 

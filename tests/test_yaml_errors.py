@@ -149,12 +149,14 @@ CASES: dict[str, tuple[str, int, str]] = {
     "repeat_zero": (
         use_block("  - {name: act, block: unit, repeat: 0, args: {channels: 4}}\n"),
         12,
-        r"^act: repeat: expected an int from 1 to 4096, found the number 0$",
+        r"^act: repeat: expected an int from 1 to 4096, \{count, start, prefix\} or a list "
+        r"of names, found the number 0$",
     ),
     "repeat_not_an_int": (
         use_block("  - {name: act, block: unit, repeat: two, args: {channels: 4}}\n"),
         12,
-        r"^act: repeat: expected an int from 1 to 4096, found the string 'two'$",
+        r"^act: repeat: expected an int from 1 to 4096, \{count, start, prefix\} or a list "
+        r"of names, found the string 'two'$",
     ),
     "first_without_repeat": (
         use_block("  - {name: act, block: unit, args: {channels: 4}, first: {stride: 2}}\n"),

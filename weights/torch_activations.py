@@ -3,12 +3,20 @@
     python weights/torch_activations.py model.py:build --input x=x.npy -o acts.npz
     python weights/torch_activations.py torchvision:resnet18 --weights r18.safetensors \\
         --input x=x.npy -o acts.npz
+    python weights/torch_activations.py timm:regnety_002 --weights w.safetensors \\
+        --input x=x.npy -o acts.npz
 
 A forward hook on every submodule saves a copy of its output (``layer1.0.conv1``: the same
 name as the trtdsl node, because trtdsl's names are state_dict prefixes); the inputs are saved
 under their names, so ``trtdsl compare MODEL --weights W --against acts.npz`` runs the model on
 the same input and names the first node whose value differs. Outputs that are not one tensor
-(tuples, dicts) are skipped; a module called several times keeps its last output. Needs torch.
+(tuples, dicts) are skipped; a module called several times keeps its last output. Needs torch
+(and torchvision or timm for those models; timm models are built with ``pretrained=False``,
+so nothing is downloaded: give the weights with ``--weights``).
+
+A framework module need not end where the trtdsl node of its name does (timm's
+``BatchNormAct2d`` ``stem.bn`` includes its activation; ``LayerNorm2d`` permutes around its
+layer norm): ``compare --against`` matches such values to the trtdsl node they equal.
 """
 
 from __future__ import annotations
@@ -57,6 +65,10 @@ def _load_model(spec: str) -> Any:
         import torchvision.models as models
 
         return getattr(models, name)()
+    if kind == "timm":
+        import timm
+
+        return timm.create_model(name, pretrained=False)
     spec_obj = importlib.util.spec_from_file_location("_trtdsl_torch_model", kind)
     if spec_obj is None or spec_obj.loader is None:
         raise SystemExit(f"{kind}: cannot load this Python file")
@@ -73,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "model", help="FILE.py:FUNCTION returning an nn.Module, or torchvision:NAME"
+        "model",
+        help="FILE.py:FUNCTION returning an nn.Module, torchvision:NAME or timm:NAME",
     )
     parser.add_argument("--weights", metavar="W.safetensors", help="a state_dict to load first")
     parser.add_argument("--input", action="append", required=True, metavar="NAME=FILE.npy")

@@ -122,7 +122,8 @@ def open_engine_with_inputs(
     loaded = deserialize(file.plan, import_trt(file.backend), file.path, targets)
     inputs = [t for t in engine_io(loaded.engine) if t.is_input]
     shapes = {name: r.opt for name, r in shape_args(args).items()}
-    return loaded, engine_inputs(inputs, args.input, shapes, args.seed)
+    ranges = file.sidecar.input_ranges() if file.sidecar is not None else {}
+    return loaded, engine_inputs(inputs, args.input, shapes, args.seed, ranges)
 
 
 def load_model_and_inputs(

@@ -10,6 +10,7 @@ from trtdsl.cli._engine_args import (
     load_source,
     progress_bar,
 )
+from trtdsl.cli.args import add_threads_option, with_threads
 from trtdsl.cli.format import Column, add_format_option, print_json, print_table
 
 EXAMPLES = """examples:
@@ -57,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_memory_argument(parser)
     add_format_option(parser)
-    parser.set_defaults(func=run)
+    add_threads_option(parser)
+    parser.set_defaults(func=with_threads(run))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import numpy as np
 
 from trtdsl.backends.trt import BuildConfig
 from trtdsl.cli._engine_args import add_memory_argument, add_source_arguments
-from trtdsl.cli.args import build_config, plan_builder
+from trtdsl.cli.args import add_threads_option, build_config, plan_builder, with_threads
 from trtdsl.cli.format import Column, add_format_option, print_json, print_table
 from trtdsl.debug.quantization import KeepSearch, LayerLoss
 from trtdsl.errors import UsageError
@@ -54,8 +54,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--tolerance",
         type=float,
-        default=1e-3,
-        help="relative error (max abs error / max |ref|) above which a node is bad (1e-3)",
+        default=None,
+        help="relative error (max abs error / max |ref|) above which a node is bad "
+        "(default: the precision's, as compile checks: fp32 1e-4, tf32 and fp16 2e-2, bf16 "
+        "1e-1, int8 and fp8 5e-1); also the margin of an argmax's ties",
     )
     parser.add_argument(
         "--bisect",
@@ -83,7 +85,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_memory_argument(parser)
     add_format_option(parser)
-    parser.set_defaults(func=run)
+    add_threads_option(parser)
+    parser.set_defaults(func=with_threads(run))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if args.name_map:
         raise UsageError("--name-map applies to --against")
     graph, weights, inputs = load_model_and_inputs(args)
+    tolerance, tolerance_source = _tolerance(args)
     notes = []
     backend_weights: Mapping[str, np.ndarray] = weights
     if args.perturb:
@@ -123,13 +127,15 @@ def run(args: argparse.Namespace) -> int:
         reference_weights,
         inputs,
         run_marked,
-        tolerance=args.tolerance,
+        tolerance=tolerance,
         bisect=args.bisect and not quantized,  # quantized: --bisect searches keep-fp16 layers
         probes=args.probes,
         notes=notes,
     )
     report = dataclasses.replace(
-        report, notes=(*report.notes, f"backend: {run_marked.description}")
+        report,
+        notes=(*report.notes, f"backend: {run_marked.description}"),
+        tolerance_source=tolerance_source,
     )
     losses = search = None
     if quantized:
@@ -137,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
 
         losses = rank_quantization_loss(report, reference_graph, config.keep_fp32)
         if args.bisect:
-            search = _search_keep_fp16(args, graph, weights, inputs, config, losses)
+            search = _search_keep_fp16(args, graph, weights, inputs, config, losses, tolerance)
     if args.format == "json":
         data = report.to_json()
         data.update(
@@ -163,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
             ranked = ", ".join(f"{loss.node} {loss.added:+.3g}" for loss in losses[:10])
             print(f"most accuracy lost to {config.precision.value} (added rel error): {ranked}")
         if search is not None:
-            print(_describe_search(search, args.tolerance))
+            print(_describe_search(search, tolerance))
     if search is not None:
         return 0 if search.met else EXIT_MISMATCH
     return EXIT_MISMATCH if report.first_bad else 0
@@ -188,6 +194,7 @@ def _search_keep_fp16(
     inputs: Mapping[str, np.ndarray],
     config: BuildConfig,
     losses: Sequence[LayerLoss],
+    tolerance: float,
 ) -> KeepSearch:
     """The smallest set of quantized layers (greedy by added error, then pruned) to leave in
     fp16 for the outputs to meet --tolerance; each trial builds and runs one engine."""
@@ -212,7 +219,18 @@ def _search_keep_fp16(
         got = backend(prepared, prepared_weights, inputs)
         return max(compare_arrays(want[k], got[k])[2] for k in want)
 
-    return search_fp16_layers(output_error, [loss.node for loss in losses], args.tolerance)
+    return search_fp16_layers(output_error, [loss.node for loss in losses], tolerance)
+
+
+def _tolerance(args: argparse.Namespace) -> tuple[float, str]:
+    """``--tolerance``, else the precision's default (``debug/tolerances.py``), and where it
+    came from, for the output."""
+    from trtdsl.debug.tolerances import default_tolerance
+
+    if args.tolerance is not None:
+        return args.tolerance, "--tolerance"
+    precision = getattr(args, "precision", None) or "fp32"
+    return default_tolerance(precision), f"the {precision} default"
 
 
 def parse_perturb(text: str) -> tuple[str, float]:
@@ -281,7 +299,7 @@ def _run_against(args: argparse.Namespace) -> int:
     before any data is decompressed, and only the arrays the model names are read."""
     from trtdsl.cli.args import check_input_shape, load_bound_weights, load_graph
     from trtdsl.cli.inputs import model_inputs
-    from trtdsl.debug.compare import compare_layerwise
+    from trtdsl.debug.against import compare_against
     from trtdsl.debug.inputs import require_graph_memory
     from trtdsl.files import NpzArchive, format_bytes, require_memory
 
@@ -319,17 +337,17 @@ def _run_against(args: argparse.Namespace) -> int:
         require_memory(total, f"{label}: its {len(wanted)} activations ({format_bytes(total)})")
         arrays = {k: saved.read(k) for k in sorted(wanted)}
 
-    def from_file(values: Sequence[str]) -> dict[str, np.ndarray]:
-        return {v: arrays[key(v)] for v in values if key(v) in arrays}
-
     found = sum(1 for n in graph.nodes for v in n.outputs if key(v) in arrays)
     total = sum(len(n.outputs) for n in graph.nodes)
     notes = [
-        f"reference (NumPy, the model as written) against {args.against}: {found} of {total} "
-        "node values found there; the others are shown as missing"
+        f"trtdsl's reference (NumPy, the model as written) against the framework's "
+        f"{args.against}: {found} of {total} node values found there by name; errors are "
+        "relative to the framework's values; where a framework value differs from its "
+        "node's, it is also matched in its own layout and against the nodes after it"
     ]
-    report = compare_layerwise(
-        graph, weights, inputs, from_file, tolerance=args.tolerance, notes=notes, debug_build=False
+    tolerance, tolerance_source = _tolerance(args)
+    report = compare_against(
+        graph, weights, inputs, arrays, key, tolerance, notes, tolerance_source
     )
     if args.format == "json":
         data = report.to_json()
@@ -352,7 +370,7 @@ def _load_name_map(path: str) -> dict[str, str]:
 
 
 def _print_report(report: object) -> None:
-    from trtdsl.debug.compare import LayerwiseReport, format_number
+    from trtdsl.debug.compare import LayerwiseReport, format_number, verdict
 
     assert isinstance(report, LayerwiseReport)
     rows = [
@@ -370,22 +388,24 @@ def _print_report(report: object) -> None:
         for r in report.rows
     ]
     footer = [f"note: {n}" for n in report.notes]
-    mode = f"bisection, {report.builds} debug builds" if report.bisect else "all values compared"
-    if report.first_nonfinite:
-        footer.append(f"first node with inf or NaN (reference finite): {report.first_nonfinite}")
-    if report.first_bad:
-        footer.append(
-            f"first node above tolerance {report.tolerance:g}: {report.first_bad} ({mode})"
-        )
+    if report.expected != "reference":
+        mode = "all values compared"
     else:
-        footer.append(f"no node above tolerance {report.tolerance:g} ({mode})")
+        mode = (
+            f"bisection, {report.builds} debug builds" if report.bisect else "all values compared"
+        )
+    if report.first_nonfinite:
+        footer.append(
+            f"first node with inf or NaN ({report.expected} finite): {report.first_nonfinite}"
+        )
+    footer.append(verdict(report, mode))
     print_table(
         [
             Column("node", "node"),
             Column("op", "op"),
             Column("shape", "shape"),
-            Column("max_ref", "max |ref|", "right"),
-            Column("abs", "max abs err", "right"),
+            Column("max_ref", f"max |{report.expected}|", "right"),
+            Column("abs", f"max |{report.actual} - {report.expected}|", "right"),
             Column("rel", "rel err", "right"),
             Column("cos", "cosine", "right"),
             Column("status", "status"),

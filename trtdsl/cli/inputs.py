@@ -10,12 +10,13 @@ from typing import Any
 import numpy as np
 
 from trtdsl.cli.args import check_input_shape
-from trtdsl.debug.inputs import require_graph_memory, seeded_array
+from trtdsl.debug.inputs import check_value_range, require_graph_memory, seeded_array
 from trtdsl.errors import UsageError
 from trtdsl.files import ArrayHeader, load_npy
 from trtdsl.frontend.strides import largest_stride
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops.base import suggest
+from trtdsl.ir.types import ValueRange
 from trtdsl.runtime.runner import IOTensor
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -74,17 +75,19 @@ def read_source(
     seed: int,
     position: int,
     check: ShapeCheck | None = None,
+    value_range: ValueRange | None = None,
 ) -> np.ndarray:
-    """The array of one ``--input`` source: ``random[:SEED]`` (``shape``, ``dtype``) or a
-    ``.npy`` file (read as it is). ``check`` sees the shape first: the random one, or the
-    one the file's header declares, before any data is allocated or read."""
+    """The array of one ``--input`` source: ``random[:SEED]`` (``shape``, ``dtype``; integers
+    drawn from ``value_range``, the input's declared range) or a ``.npy`` file (read as it
+    is; its values must lie in ``value_range``). ``check`` sees the shape first: the random
+    one, or the one the file's header declares, before any data is allocated or read."""
     if source == "random" or source.startswith("random:"):
         text = source.partition(":")[2]
         if source != "random" and not text.isdigit():
             raise UsageError(f"--input {name}={source}: expected random or random:SEED")
         if check is not None:
             check(shape)
-        return seeded_array(shape, dtype, int(text) if text else seed, position)
+        return seeded_array(shape, dtype, int(text) if text else seed, position, value_range)
     if source.lower().endswith(".npz"):
         raise UsageError(f"--input {name}={source}: an .npz archive, expected one .npy")
 
@@ -92,7 +95,9 @@ def read_source(
         if check is not None:
             check(header.shape)
 
-    return load_npy(source, f"--input {name}={source}", check=check_header)
+    array = load_npy(source, f"--input {name}={source}", check=check_header)
+    check_value_range(array, value_range, f"--input {name}={source}")
+    return array
 
 
 def _is_random(source: str) -> bool:
@@ -129,16 +134,35 @@ def model_inputs(
         what = "--input" if _is_random(source) else f"--input {name}={source}: shape"
 
         def check(shape: tuple[int, ...], name: str = name, what: str = what) -> None:
-            check_input_shape(graph, name, shape, what)
+            try:
+                check_input_shape(graph, name, shape, what)
+            except UsageError as e:
+                raise UsageError(f"{e}{_shape_hint(graph, name, shape)}") from None
 
+        value_range = graph.input_ranges.get(name)
         if name in given:
             array = given[name]
             check(tuple(array.shape))
+            check_value_range(array, value_range, f"--input {name}")
         else:
-            array = read_source(name, source, shape, t.dtype.to_numpy(), seed, position, check)
+            array = read_source(
+                name, source, shape, t.dtype.to_numpy(), seed, position, check, value_range
+            )
         result[name] = array
     require_graph_memory(graph, {n: tuple(a.shape) for n, a in result.items()})
     return result
+
+
+def _shape_hint(graph: Graph, name: str, shape: tuple[int, ...]) -> str:
+    """``; --shape x=1x3x160x160 runs the model at this size`` where only static sizes of
+    the declared shape differ (``--shape`` re-infers the model for them), else ``""``."""
+    declared = graph.types[name]
+    if len(shape) != declared.rank or all(
+        not isinstance(d, int) or d == s for d, s in zip(declared.shape, shape, strict=True)
+    ):
+        return ""
+    text = "x".join(map(str, shape))
+    return f"; --shape {name}={text} runs the model at this size"
 
 
 def default_shape(t: IOTensor) -> tuple[int, ...]:
@@ -155,8 +179,10 @@ def engine_inputs(
     specs: Sequence[str] = (),
     shapes: Mapping[str, tuple[int, ...]] | None = None,
     seed: int = 0,
+    ranges: Mapping[str, ValueRange] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Input arrays for an engine's inputs from ``--input`` specs and ``--shape`` sizes."""
+    """Input arrays for an engine's inputs from ``--input`` specs and ``--shape`` sizes;
+    ``ranges``: the integer inputs' declared value ranges (from the engine's sidecar)."""
     names = [t.name for t in inputs]
     unknown = [n for n in shapes or {} if n not in names]
     if unknown:
@@ -174,7 +200,14 @@ def engine_inputs(
             check_engine_input_shape(t, shape, what)
 
         result[t.name] = read_source(
-            t.name, sources.get(t.name, "random"), shape, t.dtype, seed, position, check
+            t.name,
+            sources.get(t.name, "random"),
+            shape,
+            t.dtype,
+            seed,
+            position,
+            check,
+            (ranges or {}).get(t.name),
         )
     return result
 

@@ -9,7 +9,12 @@ import hashlib
 import os
 from typing import Any
 
-from trtdsl.cli.args import add_rename_option, check_command_outputs
+from trtdsl.cli.args import (
+    add_rename_option,
+    add_threads_option,
+    check_command_outputs,
+    with_threads,
+)
 from trtdsl.errors import UsageError
 
 EXAMPLES = """examples:
@@ -58,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--no-check", action="store_true", help="skip running the engine against the reference"
     )
-    parser.set_defaults(func=run)
+    add_threads_option(parser)
+    parser.set_defaults(func=with_threads(run))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -163,24 +169,27 @@ def _check(
     """The refitted engine against the reference at the opt shapes of its profile."""
     from trtdsl.backends.trt import profile_shapes
     from trtdsl.backends.trt.module import is_emulator
-    from trtdsl.cli.compile import CHECK_TOLERANCE
-    from trtdsl.debug.check import check_engine
+    from trtdsl.cli.compile import _describe_discrete
+    from trtdsl.debug.check import check_engine, check_problems
     from trtdsl.debug.inputs import seeded_inputs
+    from trtdsl.debug.tolerances import default_tolerance
     from trtdsl.errors import BackendError
 
     shapes = {name: r.opt for name, r in profile_shapes(graph, config).items()}
-    result = check_engine(trt, plan, graph, weights, seeded_inputs(graph, seed, shapes))
+    tolerance = default_tolerance(config.precision)
+    feed = seeded_inputs(graph, seed, shapes)
+    result = check_engine(trt, plan, graph, weights, feed, tolerance)
     label = " (emulated)" if is_emulator(trt) else ""
-    tolerance = CHECK_TOLERANCE[config.precision]
+    print(f"check{label}: tolerance {tolerance:g} (the {config.precision.value} default)")
     for name, err in result["outputs"].items():
         print(
             f"check{label}: {name}: max rel error {err['max_rel']:.3g} (relative to max "
             f"|reference| {err['ref_max']:.3g}) on input {result['inputs']}"
         )
-    worst = max((e["max_rel"] for e in result["outputs"].values()), default=0.0)
-    if not worst <= tolerance:
-        raise BackendError(
-            f"the refitted engine differs from the reference: max rel error {worst:.3g} > "
-            f"{tolerance:g}; nothing written"
-        )
+    for name, found in result["discrete"].items():
+        print(f"check{label}: {name}: {_describe_discrete(found)} on input {result['inputs']}")
+    problems = check_problems([result], tolerance, config.precision.value)
+    if problems:
+        message = problems[0].replace("the engine's", "the refitted engine's", 1)
+        raise BackendError(f"{message}; nothing written")
     return {"level": "engine" if not label else "emulated", "tolerance": tolerance, **result}

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from trtdsl.backends.reference import capture_reference, run_reference
-from trtdsl.backends.summary import is_classifier_output, top_classes
+from trtdsl.backends.summary import is_logits, top_classes
 from trtdsl.backends.trt import BuildConfig
 from trtdsl.cli._engine_args import (
     add_input_options,
@@ -20,10 +20,12 @@ from trtdsl.cli.args import (
     add_cache_option,
     add_detection_options,
     add_precision_options,
+    add_threads_option,
     add_weights_options,
     build_config,
     check_command_outputs,
     plan_builder,
+    with_threads,
 )
 from trtdsl.cli.format import print_json
 from trtdsl.cli.inputs import letterboxed_photo, model_inputs
@@ -105,7 +107,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_detection_options(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.set_defaults(func=run)
+    add_threads_option(parser)
+    parser.set_defaults(func=with_threads(run))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -151,7 +154,9 @@ def run(args: argparse.Namespace) -> int:
                 "ran_on": description,
                 "emulated": "emulated" in description,
                 "inputs": {k: _describe(v) for k, v in inputs.items()},
-                "outputs": {k: _describe(v) for k, v in outputs.items()},
+                "outputs": {
+                    p.name: _describe(outputs[p.name], graph, p.value) for p in graph.outputs
+                },
                 "saved": args.output,
             }
         )
@@ -159,8 +164,9 @@ def run(args: argparse.Namespace) -> int:
     lines.append(f"backend {args.backend}: {description}")
     for name, array in inputs.items():
         lines.append(f"input {name}: {_stats(array)}")
+    ports = {p.name: p.value for p in graph.outputs}
     for name, array in outputs.items():
-        lines.extend(summarize_output(name, array))
+        lines.extend(summarize_output(name, array, graph, ports[name]))
     if args.mask:
         from trtdsl.vision import class_names, mask_labels, write_mask_png
 
@@ -288,10 +294,13 @@ def save_npz(path: str, arrays: Mapping[str, np.ndarray]) -> None:
     write_file(path, lambda f: np.savez(f, **arrays), "-o")  # type: ignore[arg-type]
 
 
-def summarize_output(name: str, array: np.ndarray) -> list[str]:
-    """Lines describing one output: type and statistics; top-5 per row for class logits."""
+def summarize_output(
+    name: str, array: np.ndarray, graph: Graph | None = None, value: str | None = None
+) -> list[str]:
+    """Lines describing one output: type and statistics; top-5 per row for class logits
+    (``is_logits``: with the model's ``graph``, not for a pooled embedding)."""
     lines = [f"output {name}: {_stats(array)}"]
-    if is_classifier_output(array):
+    if is_logits(array, graph, value):
         from trtdsl.vision.classes import class_names
 
         names = class_names(int(array.shape[-1])) or ()
@@ -316,12 +325,14 @@ def _stats(array: np.ndarray) -> str:
     return text
 
 
-def _describe(array: np.ndarray) -> dict[str, object]:
+def _describe(
+    array: np.ndarray, graph: Graph | None = None, value: str | None = None
+) -> dict[str, object]:
     info: dict[str, object] = {"shape": list(array.shape), "dtype": array.dtype.name}
     if array.size and array.dtype.kind in "fiub":
         values = array.astype(np.float64)
         info.update(min=float(values.min()), max=float(values.max()), mean=float(values.mean()))
-    if is_classifier_output(array):
+    if is_logits(array, graph, value):
         info["top5"] = [
             [[int(i), float(row[i])] for i in top]
             for row, top in zip(array, top_classes(array), strict=True)

@@ -18,6 +18,7 @@ import numpy as np
 
 from trtdsl.backends.reference import capture_reference
 from trtdsl.debug.detections import check_nms_value, stage_nodes
+from trtdsl.debug.discrete import IndexSource, compare_indices, discrete_values
 from trtdsl.errors import UsageError
 from trtdsl.ir.graph import Graph, Node
 from trtdsl.ir.ops.base import suggest
@@ -39,11 +40,16 @@ class ValueComparison:
     Attributes:
         node: the node defining the value; ``op``: its op name; ``value``: the value name.
         shape: the reference shape.
-        status: ``"ok"``, ``"bad"`` (error above tolerance, non-finite, or shape mismatch) or
-            ``"missing"`` (the backend does not expose this value: folded or aliased).
+        status: ``"ok"``, ``"bad"`` (error above tolerance, non-finite, or shape mismatch),
+            ``"missing"`` (the backend does not expose this value: folded or aliased) or
+            ``"unmatched"`` (``compare --against``: the framework's value of this name is a
+            later node's, its module ending elsewhere; it has none for this node).
         max_ref: max |reference|; ``max_abs_error``: max |backend - reference|;
         rel_error: max_abs_error / max_ref (max_abs_error when the reference is all zero);
         cosine: cosine similarity of the flattened arrays (1.0 when both are zero).
+        detail: why, in words (an argmax's ties, a value matched in another layout, ...).
+        matched: ``compare --against``: the framework's key this value was matched to by
+            value where it is not the node's own name ("" otherwise).
     """
 
     node: str
@@ -56,6 +62,7 @@ class ValueComparison:
     rel_error: float = float("nan")
     cosine: float = float("nan")
     detail: str = ""
+    matched: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,11 @@ class LayerwiseReport:
         notes: things the reader must know (marking changes fusion; emulated; perturbation).
         first_nonfinite: the first node whose backend value holds inf or NaN while the
             reference's is finite (an fp16 overflow, typically), or None.
+        expected, actual: what the two sides are, for labels: ``"reference"`` and
+            ``"backend"``, or with ``--against`` ``"framework"`` (the saved activations,
+            the values errors are relative to) and ``"trtdsl"`` (the model's reference).
+        tolerance_source: where ``tolerance`` came from (``"the fp16 default"``,
+            ``"--tolerance"``), stated in the output.
     """
 
     rows: tuple[ValueComparison, ...]
@@ -81,12 +93,18 @@ class LayerwiseReport:
     bisect: bool
     notes: tuple[str, ...] = field(default_factory=tuple)
     first_nonfinite: str | None = None
+    expected: str = "reference"
+    actual: str = "backend"
+    tolerance_source: str = ""
 
     def to_json(self) -> dict[str, object]:
         return {
             "first_bad": self.first_bad,
             "first_nonfinite": self.first_nonfinite,
             "tolerance": self.tolerance,
+            "tolerance_source": self.tolerance_source,
+            "expected": self.expected,
+            "actual": self.actual,
             "builds": self.builds,
             "bisect": self.bisect,
             "notes": list(self.notes),
@@ -102,6 +120,7 @@ class LayerwiseReport:
                     "rel_error": _json_float(r.rel_error),
                     "cosine": _json_float(r.cosine),
                     "detail": r.detail,
+                    "matched": r.matched,
                 }
                 for r in self.rows
             ],
@@ -129,9 +148,15 @@ def compare_arrays(reference: np.ndarray, got: np.ndarray) -> tuple[float, float
 
 
 def compare_value(
-    graph: Graph, value: str, reference: np.ndarray, got: np.ndarray | None, tolerance: float
+    graph: Graph,
+    value: str,
+    reference: np.ndarray,
+    got: np.ndarray | None,
+    tolerance: float,
+    labels: tuple[str, str] = ("reference", "backend"),
 ) -> ValueComparison:
-    """Compare one IR value; ``got`` None means the backend does not expose it."""
+    """Compare one IR value; ``got`` None means the backend does not expose it. ``labels``
+    name the two sides in a detail (``expected``, ``actual``)."""
     node = graph.producer(value)
     assert node is not None, value
     shape = tuple(int(d) for d in np.shape(reference))
@@ -139,7 +164,7 @@ def compare_value(
         return ValueComparison(node.name, node.op.op_name, value, shape, "missing")
     got = np.asarray(got)
     if got.shape != reference.shape:
-        detail = f"backend shape {tuple(got.shape)} != reference {shape}"
+        detail = f"{labels[1]} shape {tuple(got.shape)} != {labels[0]} {shape}"
         return ValueComparison(node.name, node.op.op_name, value, shape, "bad", detail=detail)
     max_ref, max_abs, rel, cosine = compare_arrays(reference, got)
     bad = not np.isfinite(max_abs) or rel > tolerance
@@ -171,6 +196,7 @@ def compare_values(
     near-equal scores may swap between backends; compared position by position against the
     reference chain, every value after it would look wrong."""
     local = stage_nodes(graph)
+    sources = discrete_values(graph)
     results = {}
     for v in values:
         node = graph.producer(v)
@@ -178,9 +204,41 @@ def compare_values(
         own = [got.get(i) for i in node.inputs]
         if node.name in local and v in got and all(x is not None for x in own):
             results[v] = _compare_on_own_inputs(graph, node, v, got[v], own, tolerance)  # type: ignore[arg-type]
+        elif v in sources and v in got:
+            source = sources[v]
+            scores = reference.get(source.scores) if source is not None else None
+            results[v] = compare_discrete_value(
+                graph, v, reference[v], got[v], source, scores, tolerance
+            )
         else:
             results[v] = compare_value(graph, v, reference[v], got.get(v), tolerance)
     return results
+
+
+def compare_discrete_value(
+    graph: Graph,
+    value: str,
+    reference: np.ndarray,
+    got: np.ndarray,
+    source: IndexSource | None,
+    scores: np.ndarray | None,
+    tolerance: float,
+    labels: tuple[str, str] = ("reference", "backend"),
+) -> ValueComparison:
+    """An integer value position by position (``debug/discrete.py``): an argmax's index is
+    right where it equals the reference's or the reference's ``scores`` tie within
+    ``tolerance``; other integer values must be exact. ``rel_error`` is the share of
+    positions that differ."""
+    row = compare_value(graph, value, reference, got, tolerance, labels)
+    if row.status != "ok" and row.detail:  # a shape mismatch
+        return row
+    found = compare_indices(reference, got, source, scores, tolerance)
+    return replace(
+        row,
+        status="ok" if found.ok else "bad",
+        rel_error=found.share,
+        detail=found.describe(),
+    )
 
 
 def _compare_on_own_inputs(
@@ -384,8 +442,8 @@ def perturb_weights(
 def format_report(report: LayerwiseReport) -> str:
     """A plain-text table, one row per compared value, and the verdict."""
     header = (
-        f"{'node':<32} {'op':<18} {'shape':<18} {'max|ref|':>10} {'max abs err':>12} "
-        f"{'rel err':>10} {'cosine':>9}  status"
+        f"{'node':<32} {'op':<18} {'shape':<18} {'max|' + report.expected + '|':>10} "
+        f"{'max abs err':>12} {'rel err':>10} {'cosine':>9}  status"
     )
     lines = [header]
     for r in report.rows:
@@ -400,13 +458,17 @@ def format_report(report: LayerwiseReport) -> str:
     lines.append("")
     lines.extend(f"note: {n}" for n in report.notes)
     mode = f"bisection, {report.builds} debug builds" if report.bisect else "all values marked"
-    if report.first_bad:
-        lines.append(
-            f"first node above tolerance {report.tolerance:g}: {report.first_bad} ({mode})"
-        )
-    else:
-        lines.append(f"no node above tolerance {report.tolerance:g} ({mode})")
+    lines.append(verdict(report, mode))
     return "\n".join(lines)
+
+
+def verdict(report: LayerwiseReport, mode: str) -> str:
+    """``first node above tolerance 0.02: layer1.0.conv1 (MODE; tolerance: the fp16
+    default)`` or ``no node above tolerance ...``."""
+    why = f"; tolerance: {report.tolerance_source}" if report.tolerance_source else ""
+    if report.first_bad:
+        return f"first node above tolerance {report.tolerance:g}: {report.first_bad} ({mode}{why})"
+    return f"no node above tolerance {report.tolerance:g} ({mode}{why})"
 
 
 def format_number(x: float, digits: int = 4) -> str:

@@ -13,18 +13,24 @@ from typing import Literal
 
 import numpy as np
 
-from trtdsl.errors import TrtdslError
+from trtdsl.errors import TrtdslError, UsageError
 from trtdsl.files import require_memory
 from trtdsl.ir.graph import Graph
+from trtdsl.ir.types import ValueRange
 
 SizePoint = Literal["min", "opt", "max"]
 
 
 def seeded_array(
-    shape: tuple[int, ...], dtype: np.dtype | type, seed: int, position: int = 0
+    shape: tuple[int, ...],
+    dtype: np.dtype | type,
+    seed: int,
+    position: int = 0,
+    value_range: ValueRange | None = None,
 ) -> np.ndarray:
-    """Standard-normal floats, integers 0..9 or booleans of ``dtype`` and ``shape`` for the
-    input at ``position`` drawn with ``seed``."""
+    """Standard-normal floats, integers or booleans of ``dtype`` and ``shape`` for the input
+    at ``position`` drawn with ``seed``: integers uniform in ``value_range`` (both ends
+    included; the input's declared ``range``), else 0..9; booleans 0..1."""
     dtype = np.dtype(dtype)
     count = math.prod(shape)
     # standard_normal and integers draw 8-byte values before the cast
@@ -32,9 +38,22 @@ def seeded_array(
     rng = np.random.default_rng((seed, position))
     if dtype.kind == "f":
         return rng.standard_normal(shape).astype(dtype)
-    if dtype.kind == "b":
-        return rng.integers(0, 2, shape).astype(dtype)
-    return rng.integers(0, 10, shape).astype(dtype)
+    low, high = (0, 1) if dtype.kind == "b" else (0, 9)
+    if value_range is not None:
+        low, high = value_range.low, value_range.high
+    return rng.integers(low, high, shape, endpoint=True).astype(dtype)
+
+
+def check_value_range(array: np.ndarray, value_range: ValueRange | None, what: str) -> None:
+    """UsageError naming ``what`` when ``array`` holds a value outside ``value_range``."""
+    if value_range is None or array.size == 0:
+        return
+    low, high = array.min(), array.max()
+    if low < value_range.low or high > value_range.high:
+        raise UsageError(
+            f"{what}: values {low}..{high} are outside the input's declared range "
+            f"{value_range} (both ends included)"
+        )
 
 
 def seeded_inputs(
@@ -58,7 +77,9 @@ def seeded_inputs(
     result = {}
     for position, name in enumerate(graph.inputs):
         t = graph.types[name]
-        result[name] = seeded_array(concrete[name], t.dtype.to_numpy(), seed, position)
+        result[name] = seeded_array(
+            concrete[name], t.dtype.to_numpy(), seed, position, graph.input_ranges.get(name)
+        )
     return result
 
 

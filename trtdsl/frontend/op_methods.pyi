@@ -1270,9 +1270,11 @@ class OpMethods:
         """Element ``index`` of axis ``dim``, that axis removed, as ``torch.select(x, dim, index)``
         (``x[:, 0]`` is ``select(dim=1, index=0)``).
 
-        A negative ``index`` counts from the end. The selected axis must be static; other axes may
-        be symbolic. Example: ViT's class-token output ``x[:, 0]`` on (N, 197, 768) -> (N, 768).
-        No weights.
+        A negative ``index`` counts from the end and needs a static axis; with ``index >= 0`` the
+        axis may be symbolic (an index beyond its run-time size is an error of the reference, as
+        TensorRT's gather does not check it); other axes may be symbolic. Examples: ViT's
+        class-token output ``x[:, 0]`` on (N, 197, 768) -> (N, 768); BERT's pooler input
+        ``hidden_states[:, 0]`` on (N, L, 768) with a dynamic L -> (N, 768). No weights.
 
         Adds one ``select`` node (Select) and returns its output. Inputs are positional,
         attributes are keywords; ``name`` is the node name in the current scope (default: the op

@@ -8,6 +8,7 @@ A model file::
       N: {min: 1, opt: 8, max: 32}
     inputs:
       x: {shape: [N, 3, 32, 32], dtype: float32}
+      ids: {shape: [N, 16], dtype: int32, range: [0, 30521]}   # values, both ends included
     weights:                        # optional checkpoint-key rename rules, in order
       rename:
         - {prefix: "module.", to: ""}
@@ -33,10 +34,15 @@ A model file::
 
 Layers run in order; each takes the previous layer's output unless it names ``inputs``.
 A layer is an op (``op:`` plus the op's keyword arguments), a block instance (``block:``,
-``args:``, optional ``repeat:`` giving ``name.0``, ``name.1``, ... and ``first:`` overriding
-args for ``name.0``) or a group (``layers:``, a name scope). ``when: false`` skips a layer; its
-name then refers to its input (an absent projection is the identity). Inside a block, ``input``
-is the block's input and ``$param`` / ``$param * 4`` are its parameters (see ``yaml_expr``).
+``args:``, optional ``repeat:`` giving ``name.0``, ``name.1``, ... or the names of
+``{count, start, prefix}`` or a list, and ``first:`` overriding args for the first repetition)
+or a group (``layers:``, a name scope). ``when: false`` skips a layer; its name then refers to
+its input (an absent projection is the identity). Inside a block, ``input`` (or the names its
+``inputs:`` declares) are the block's inputs, the model's inputs are visible too, and
+``$param`` / ``$param * 4`` are its parameters (see ``yaml_expr``). A repeated block's first
+input chains from one repetition to the next; its other inputs go to every repetition. An input
+may declare ``range: [low, high]`` (integer values, both ends included). docs/yaml.md is the
+reference of every key.
 """
 
 from __future__ import annotations
@@ -44,7 +50,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -53,6 +58,7 @@ from trtdsl.errors import ModelError, TrtdslError
 from trtdsl.files import read_text
 from trtdsl.frontend.builder import ModelBuilder, Tensor, unknown_op_hint
 from trtdsl.frontend.yaml_loader import LineDict, parse_yaml, where
+from trtdsl.frontend.yaml_names import NameReader
 from trtdsl.frontend.yaml_sections import SectionReader
 from trtdsl.frontend.yaml_values import (
     BLOCK_LAYER_KEYS,
@@ -60,7 +66,6 @@ from trtdsl.frontend.yaml_values import (
     GROUP_LAYER_KEYS,
     MAX_DEPTH,
     MAX_NODES,
-    MAX_REPEAT,
     MISSING_HINTS,
     MODEL_KEYS,
     REQUIRED,
@@ -73,7 +78,7 @@ from trtdsl.frontend.yaml_values import (
     expect_mapping,
     file_identity,
     freeze,
-    substitute,
+    repetition_names,
 )
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops import OPS
@@ -101,13 +106,15 @@ def load_yaml_text(
     return _ModelReader(filename, base).read(doc)
 
 
-class _ModelReader(SectionReader):
+class _ModelReader(SectionReader, NameReader):
     def __init__(self, filename: str, base_dir: Path) -> None:
         self.filename = filename
         self.base_dir = base_dir
         self.blocks: dict[str, Block] = {}
         self.builder = ModelBuilder()
         self.stack: list[str] = []
+        self.callers: list[Frame] = []
+        self.inputs_frame = Frame("", None)
 
     # -- top level ---------------------------------------------------------------------------
 
@@ -130,6 +137,8 @@ class _ModelReader(SectionReader):
         self.read_dims(top)
         frame = Frame("", None)
         self.read_inputs(top, frame)
+        # Block bodies see their own inputs and the model's inputs (global names).
+        self.inputs_frame = Frame("", None, dict(frame.names), dict(frame.defined_at))
         self.read_weights(top)
         self._layers(top["layers"], top.where("layers"), frame, {}, "layers", 0)
         self.read_outputs(top, frame)
@@ -336,40 +345,39 @@ class _ModelReader(SectionReader):
             raise ModelError(f"{loc}: {path}: block {block_name!r} uses itself (recursion)")
         args = self._args(body, "args", params, path)
         first = self._args(body, "first", params, path)
-        repeat = None
+        names: list[str] | None = None
         if "repeat" in body:
-            repeat = self._value(body, "repeat", params, path)
-            if (
-                isinstance(repeat, bool)
-                or not isinstance(repeat, int)
-                or not 1 <= repeat <= MAX_REPEAT
-            ):
-                raise ModelError(
-                    f"{body.where('repeat')}: {path}: repeat: expected an int from 1 "
-                    f"to {MAX_REPEAT}, found {describe(repeat)}"
-                )
+            names = repetition_names(
+                self._value(body, "repeat", params, path), body.where("repeat"), path
+            )
         elif "first" in body:
             raise ModelError(f"{body.where('first')}: {path}: 'first' needs 'repeat'")
         child = Frame(path, None)
         self.stack.append(block_name)
+        self.callers.append(frame)
         try:
             with self.builder.scope(name, precision):
-                if repeat is None:
+                if names is None:
                     result = self._expand(block, args, inputs, loc, path, depth)
                     child = self._last_frame
                 else:
+                    # The first input chains from one repetition to the next; the others
+                    # (a mask, say) go to every repetition unchanged.
                     current: list[Tensor] = inputs
-                    for index in range(repeat):
+                    for index, rep in enumerate(names):
                         merged = {**args, **first} if index == 0 else args
-                        with self.builder.scope(index):
+                        with self.builder.scope(rep):
                             result = self._expand(
-                                block, merged, current, loc, f"{path}.{index}", depth
+                                block, merged, current, loc, f"{path}.{rep}", depth
                             )
-                        self._last_frame.export_into(child, str(index))
-                        child.define(str(index), result, loc, f"{path}.{index}")
-                        current = list(result) if isinstance(result, tuple) else [result]
+                        self._last_frame.export_into(child, rep)
+                        child.define(rep, result, loc, f"{path}.{rep}")
+                        current = (
+                            list(result) if isinstance(result, tuple) else [result, *inputs[1:]]
+                        )
         finally:
             self.stack.pop()
+            self.callers.pop()
         child.export_into(frame, name)
         return result
 
@@ -402,7 +410,7 @@ class _ModelReader(SectionReader):
                 f"{loc}: {path}: block {block.name!r} takes {len(block.inputs)} "
                 f"input(s), got {len(inputs)}"
             )
-        frame = Frame(path, None)
+        frame = Frame(path, self.inputs_frame)
         for input_name, tensor in zip(block.inputs, inputs, strict=True):
             frame.define(input_name, tensor, block.where, f"blocks.{block.name}.inputs")
             frame.aliases.add(input_name)
@@ -436,112 +444,5 @@ class _ModelReader(SectionReader):
                 result = self._resolve(ref, child, body.where("output"), f"{path}.output", None)
         child.export_into(frame, name)
         return result
-
-    # -- values and names --------------------------------------------------------------------
-
-    def _name(self, body: LineDict, params: Mapping[str, Any], index_path: str) -> str | None:
-        if "name" not in body:
-            return None
-        name = self._value(body, "name", params, index_path)
-        if isinstance(name, int) and not isinstance(name, bool):
-            name = str(name)
-        if not isinstance(name, str) or not re.fullmatch(
-            r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", name
-        ):
-            raise ModelError(
-                f"{body.where('name')}: {index_path}: name: expected a "
-                f"dotted name of letters, digits, '_' and '-', found {describe(name)}"
-            )
-        return name
-
-    def _inputs(
-        self,
-        body: LineDict,
-        frame: Frame,
-        params: Mapping[str, Any],
-        loc: str,
-        path: str,
-        own: str | None,
-    ) -> list[Tensor]:
-        if "inputs" not in body:
-            if frame.previous is None:
-                raise ModelError(
-                    f"{loc}: {path}: no previous layer output to take (the model "
-                    "has several inputs); expected 'inputs'"
-                )
-            previous = frame.previous
-            return list(previous) if isinstance(previous, tuple) else [previous]
-        refs = self._value(body, "inputs", params, path)
-        if not isinstance(refs, list):
-            refs = [refs]
-        if not refs:
-            raise ModelError(f"{body.where('inputs')}: {path}: inputs: expected at least one name")
-        tensors: list[Tensor] = []
-        for ref in refs:
-            value = self._resolve(ref, frame, body.where("inputs"), path, own)
-            tensors.extend(value if isinstance(value, tuple) else (value,))
-        return tensors
-
-    def _resolve(self, ref: Any, frame: Frame, loc: str, path: str, own: str | None) -> Result:
-        if isinstance(ref, int) and not isinstance(ref, bool):
-            ref = str(ref)
-        if not isinstance(ref, str):
-            raise ModelError(
-                f"{loc}: {path}: expected a layer or input name, found {describe(ref)}"
-            )
-        base, colon, index_text = ref.partition(":")
-        visible: list[str] = []
-        upcoming: dict[str, str] = {}
-        scope: Frame | None = frame
-        value: Result | None = None
-        while scope is not None:
-            if base in scope.names:
-                value = scope.names[base]
-                break
-            visible.extend(scope.names)
-            upcoming = {**scope.upcoming, **upcoming}
-            scope = scope.parent
-        if value is None:
-            if own is not None and base == own:
-                raise ModelError(
-                    f"{loc}: {path}: layer {own!r} takes its own output as input "
-                    "(a cycle); expected an earlier layer"
-                )
-            if base in upcoming:
-                raise ModelError(
-                    f"{loc}: {path}: input {ref!r} is defined later (at "
-                    f"{upcoming[base]}); layers run in order, so this would be a "
-                    "cycle; expected an earlier layer or input"
-                )
-            raise ModelError(
-                f"{loc}: {path}: unknown input {ref!r}, expected an earlier layer or input "
-                f"name{suggest(base, visible)}"
-            )
-        if not colon:
-            return value
-        outputs = value if isinstance(value, tuple) else (value,)
-        if not index_text.isdigit() or int(index_text) >= len(outputs):
-            raise ModelError(
-                f"{loc}: {path}: {ref!r}: expected an output index below "
-                f"{len(outputs)}, found {index_text!r}"
-            )
-        return outputs[int(index_text)]
-
-    def _args(
-        self, body: LineDict, key: str, params: Mapping[str, Any], path: str
-    ) -> dict[str, Any]:
-        if key not in body:
-            return {}
-        value = self._value(body, key, params, path)
-        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-            raise ModelError(
-                f"{body.where(key)}: {path}: {key}: expected a mapping parameter -> "
-                f"value, found {describe(value)}"
-            )
-        return value
-
-    def _value(self, body: LineDict, key: str, params: Mapping[str, Any], path: str) -> Any:
-        """``body[key]`` with ``$`` expressions replaced by parameter values."""
-        return substitute(body[key], params, body.where(key), f"{path}: {key}", 0)
 
     _last_frame: Frame

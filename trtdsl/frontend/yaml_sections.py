@@ -131,7 +131,7 @@ class SectionReader:
             if not isinstance(name, str) or not name:
                 raise ModelError(f"{loc}: inputs: expected a name, found {describe(name)}")
             body = expect_mapping(spec, loc, f"inputs.{name}", "a mapping {shape, dtype}")
-            check_keys(body, ("shape", "dtype"), f"inputs.{name}", "key")
+            check_keys(body, ("shape", "dtype", "range"), f"inputs.{name}", "key")
             shape = body.get("shape")
             if not isinstance(shape, list):
                 raise ModelError(
@@ -144,7 +144,23 @@ class SectionReader:
                         f"{body.where('shape')}: inputs.{name}.shape: expected ints or "
                         f"dimension names, found {describe(d)}"
                     )
-            tensor = self.builder.input(name, list(shape), body.get("dtype", "float32"), source=loc)
+            value_range = body.get("range")
+            if "range" in body and (
+                not isinstance(value_range, list)
+                or len(value_range) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value_range)
+            ):
+                raise ModelError(
+                    f"{body.where('range')}: inputs.{name}.range: expected [low, high], two "
+                    f"ints (both included), found {describe(value_range)}"
+                )
+            tensor = self.builder.input(
+                name,
+                list(shape),
+                body.get("dtype", "float32"),
+                source=body.where("range") if "range" in body else loc,
+                range=None if value_range is None else (value_range[0], value_range[1]),
+            )
             frame.define(name, tensor, loc, f"inputs.{name}")
             frame.aliases.add(name)
         if len(inputs) == 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,56 @@ class Frame:
             if local not in self.aliases:
                 parent.names.setdefault(f"{name}.{local}", value)
                 parent.defined_at.setdefault(f"{name}.{local}", self.defined_at[local])
+
+
+REPEAT_KEYS = ("count", "start", "prefix")
+SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+"""One segment of a dotted layer name."""
+
+
+def repetition_names(spec: Any, loc: str, path: str) -> list[str]:
+    """The names of a ``repeat``'s repetitions: ``repeat: 3`` -> 0, 1, 2;
+    ``repeat: {count: 3, start: 1, prefix: b}`` -> b1, b2, b3; ``repeat: [a, b]`` -> a, b."""
+    if isinstance(spec, list):
+        names = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in spec]
+        if not 1 <= len(names) <= MAX_REPEAT or not all(
+            isinstance(n, str) and SEGMENT.fullmatch(n) for n in names
+        ):
+            raise ModelError(
+                f"{loc}: {path}: repeat: expected 1 to {MAX_REPEAT} names of letters, digits, "
+                f"'_' and '-', found {describe(spec)}"
+            )
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ModelError(f"{loc}: {path}: repeat: duplicate name(s) {', '.join(duplicates)}")
+        return names
+    count, start, prefix = spec, 0, ""
+    if isinstance(spec, dict):
+        for key in spec:
+            if key not in REPEAT_KEYS:
+                hint = suggest(key, REPEAT_KEYS) if isinstance(key, str) else ""
+                raise ModelError(
+                    f"{loc}: {path}: repeat: unknown key {key!r}{hint} "
+                    f"(expected: {', '.join(REPEAT_KEYS)})"
+                )
+        if "count" not in spec:
+            raise ModelError(f"{loc}: {path}: repeat: missing 'count'")
+        count, start, prefix = spec["count"], spec.get("start", 0), spec.get("prefix", "")
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            raise ModelError(
+                f"{loc}: {path}: repeat.start: expected an int >= 0, found {describe(start)}"
+            )
+        if not isinstance(prefix, str) or (prefix and not SEGMENT.fullmatch(prefix)):
+            raise ModelError(
+                f"{loc}: {path}: repeat.prefix: expected letters, digits, '_' or '-', "
+                f"found {describe(prefix)}"
+            )
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_REPEAT:
+        raise ModelError(
+            f"{loc}: {path}: repeat: expected an int from 1 to {MAX_REPEAT}, "
+            f"{{count, start, prefix}} or a list of names, found {describe(count)}"
+        )
+    return [f"{prefix}{start + i}" for i in range(count)]
 
 
 def substitute(value: Any, params: Mapping[str, Any], loc: str, path: str, depth: int) -> Any:

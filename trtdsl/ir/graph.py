@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from trtdsl.errors import ModelError
 from trtdsl.ir.ops.base import Op, ParamSpec, param_key
-from trtdsl.ir.types import DimRange, DType, TensorType
+from trtdsl.ir.types import DimRange, DType, TensorType, ValueRange
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,9 @@ class Graph:
         weight_renames: ordered ``(regex, replacement)`` rules mapping checkpoint keys to node
             keys, declared with the model to adapt foreign checkpoints (``re.sub`` semantics;
             a prefix rule ``module.`` -> ``""`` is ``("^module\\.", "")``).
+        input_ranges: input name -> the values it takes, for integer inputs that declare one
+            (token ids, masks): random inputs are drawn from it and input files checked
+            against it. Inputs without one get integers 0..9 (bools 0..1) when random.
     """
 
     name: str
@@ -82,9 +85,11 @@ class Graph:
     types: Mapping[str, TensorType]
     dims: tuple[DimRange, ...] = ()
     weight_renames: tuple[tuple[str, str], ...] = ()
+    input_ranges: Mapping[str, ValueRange] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "types", types.MappingProxyType(dict(self.types)))
+        object.__setattr__(self, "input_ranges", types.MappingProxyType(dict(self.input_ranges)))
         object.__setattr__(self, "_by_name", {n.name: n for n in self.nodes})
 
     def __eq__(self, other: object) -> bool:
@@ -98,6 +103,7 @@ class Graph:
             dict(self.types),
             self.dims,
             self.weight_renames,
+            dict(self.input_ranges),
         ) == (
             other.name,
             other.inputs,
@@ -106,6 +112,7 @@ class Graph:
             dict(other.types),
             other.dims,
             other.weight_renames,
+            dict(other.input_ranges),
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -161,7 +168,14 @@ class Graph:
     def replace_nodes(self, nodes: tuple[Node, ...], types: Mapping[str, TensorType]) -> Graph:
         """A new graph with other nodes and types and the same interface (for passes)."""
         return Graph(
-            self.name, self.inputs, self.outputs, nodes, types, self.dims, self.weight_renames
+            self.name,
+            self.inputs,
+            self.outputs,
+            nodes,
+            types,
+            self.dims,
+            self.weight_renames,
+            self.input_ranges,
         )
 
     def verify(self) -> Graph:
@@ -187,6 +201,13 @@ class Graph:
             if undeclared:
                 raise ModelError(f"input {name!r}: undeclared dimension(s) {sorted(undeclared)}")
             defined.add(name)
+        for name, value_range in self.input_ranges.items():
+            if name not in self.inputs:
+                raise ModelError(f"range given for {name!r}, which is not an input")
+            try:
+                value_range.check_dtype(self.types[name].dtype)
+            except TrtdslError as e:
+                raise ModelError(f"input {name!r}: {e}") from None
         seen_nodes: set[str] = set()
         for n in self.nodes:
             if n.name in seen_nodes:
@@ -228,7 +249,9 @@ class Graph:
         for d in self.dims:
             lines.append(f"  dim {d.name} = {d.min}..{d.opt}..{d.max}")
         for name in self.inputs:
-            lines.append(f"  input {name}: {self.types[name]}")
+            value_range = self.input_ranges.get(name)
+            extra = f" range {value_range}" if value_range is not None else ""
+            lines.append(f"  input {name}: {self.types[name]}{extra}")
         for n in self.nodes:
             attrs = ", ".join(  # None: an optional attribute left unset
                 f"{k}={v!r}" for k, v in n.op.attributes().items() if v is not None

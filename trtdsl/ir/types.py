@@ -141,6 +141,52 @@ class DimRange:
 
 
 @dataclass(frozen=True)
+class ValueRange:
+    """The values an integer input takes: ``low <= value <= high``, both ends included.
+
+    Token ids of a 30522-word vocabulary are ``ValueRange(0, 30521)``; an attention mask is
+    ``ValueRange(0, 1)``. Random inputs are drawn uniformly from it, and input files must lie
+    inside it (YAML ``range: [low, high]``; ``ModelBuilder.input(..., range=(low, high))``).
+    """
+
+    low: int
+    high: int
+
+    def __post_init__(self) -> None:
+        for field_name in ("low", "high"):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ModelError(f"range: {field_name} must be an int, got {value!r}")
+            object.__setattr__(self, field_name, int(value))
+        if self.low > self.high:
+            raise ModelError(
+                f"range: expected [low, high] with low <= high (both included), "
+                f"got [{self.low}, {self.high}]"
+            )
+
+    def check_dtype(self, dtype: DType) -> None:
+        """ModelError unless ``dtype`` is an integer or bool type holding both ends."""
+        if dtype.is_float or dtype is DType.FLOAT8_E4M3:
+            raise ModelError(
+                f"range [{self.low}, {self.high}] applies to integer and bool inputs, not "
+                f"{dtype.value} (random float inputs are standard normal)"
+            )
+        info = (0, 1) if dtype is DType.BOOL else _int_bounds(dtype)
+        if self.low < info[0] or self.high > info[1]:
+            raise ModelError(
+                f"range [{self.low}, {self.high}] does not fit {dtype.value} ({info[0]}..{info[1]})"
+            )
+
+    def __str__(self) -> str:
+        return f"[{self.low}, {self.high}]"
+
+
+def _int_bounds(dtype: DType) -> tuple[int, int]:
+    info = np.iinfo(dtype.to_numpy())
+    return int(info.min), int(info.max)
+
+
+@dataclass(frozen=True)
 class TensorType:
     """The type of one IR value: element type and shape (static ints or symbol names).
 

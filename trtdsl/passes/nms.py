@@ -101,6 +101,7 @@ def add_nms_stage(
         {**graph.types, **stage.types},
         graph.dims,
         graph.weight_renames,
+        graph.input_ranges,
     )
     return new.verify()
 

@@ -282,6 +282,7 @@ class _Rewriter:
             types,
             self.graph.dims,
             self.graph.weight_renames,
+            self.graph.input_ranges,
         )
         return graph.verify(), self.weights
 

@@ -25,6 +25,7 @@ from trtdsl.errors import WeightError
 from trtdsl.ir.graph import Graph
 from trtdsl.ir.ops.base import ParamSpec
 from trtdsl.weights.rename import RenameRule, RenameSpec, apply_rules, compile_rules
+from trtdsl.weights.rename_hints import SegmentChange, infer_segment_changes
 from trtdsl.weights.safetensors import SafetensorsFile
 
 _NUMPY_TO_SAFETENSORS = {
@@ -174,6 +175,7 @@ def _bind(
     suggester = _Suggester(
         {k: specs[k].shape for k in missing + missing_optional},
         {t: _shape_of(tensors, by_target[t]) for t in unexpected},
+        [t for t in by_target if t in specs],
     )
     for key in missing:
         hint = suggester.for_missing(key, by_target)
@@ -214,9 +216,8 @@ def _bind(
             f"(model needs {sum(not s.optional for s in specs.values())} tensors, "
             f"checkpoint has {len(tensors)})",
         ]
-        hint = suggester.hint(interface)  # first, where it is seen even when the list is long
-        if hint:
-            lines.append(hint)
+        # first, where they are seen even when the list is long
+        lines.extend(suggester.hints(interface))
         lines.extend(problems)
         raise WeightError("\n".join(lines))
     return BoundWeights(arrays, label, source_dtypes, tuple(conversions), renamed, tuple(ignored))
@@ -301,14 +302,16 @@ class _Suggester:
     """Close-match suggestions between missing model keys and unexpected checkpoint keys.
 
     A prefix change shared by several keys (``module.``) is found exactly first and suggested
-    as a rename rule; other keys get the closest key with the same last segment (``weight``)
-    by difflib.
+    as a rename rule; then systematic changes of one segment (a renamed segment, an index
+    offset such as ``b1`` for ``0``: ``rename_hints.py``), each proposed in one line; other
+    keys get the closest key with the same last segment (``weight``) by difflib.
     """
 
     def __init__(
         self,
         missing: Mapping[str, tuple[int, ...]],
         unexpected: Mapping[str, tuple[int, ...] | None],
+        bound: Sequence[str] = (),
     ) -> None:
         self.missing = dict(missing)
         self.unexpected = dict(unexpected)
@@ -330,6 +333,16 @@ class _Suggester:
                     if key.startswith(old) and new + key[len(old) :] in missing_set:
                         self.pairs[key] = new + key[len(old) :]
                         self.pairs[new + key[len(old) :]] = key
+        rest = [k for k in unexpected if k not in self.pairs]
+        self.changes = infer_segment_changes(
+            [k for k in missing if k not in self.pairs], rest, bound
+        )
+        for key in rest:
+            target = key
+            for change in self.changes:
+                target = change.apply(target)
+            if target != key and target in missing_set:
+                self.pairs[key], self.pairs[target] = target, key
 
     def for_missing(self, key: str, origins: Mapping[str, str]) -> str:
         match = self.pairs.get(key) or _closest(key, self.missing[key], self.unexpected)
@@ -342,6 +355,11 @@ class _Suggester:
     def for_unexpected(self, key: str) -> str:
         match = self.pairs.get(key) or _closest(key, self.unexpected[key], self.missing)
         return f"; did you mean {match}?" if match else ""
+
+    def hints(self, interface: Interface = "python") -> list[str]:
+        """One line per systematic change found, with the rule or naming that fixes it."""
+        lines = [self.hint(interface)] if self.rule is not None else []
+        return lines + [_change_hint(change, interface) for change in self.changes]
 
     def hint(self, interface: Interface = "python") -> str:
         if self.rule is None:
@@ -358,6 +376,32 @@ class _Suggester:
             f"  hint: {n} key(s) differ only by the prefix {old!r} -> {new!r}; {fix} "
             f"(or declare it once: {declare})"
         )
+
+
+def _change_hint(change: SegmentChange, interface: Interface) -> str:
+    """``  hint: ...`` for one segment change: a rename rule, or names for the repetitions."""
+    rule = change.rename_rule()
+    if rule is None:
+        yaml = f'repeat: {{count: N, start: {change.first}, prefix: "{change.old}"}}'
+        python = f'b.scope(f"{change.old}{{i + {change.first}}}")'
+        fix = (
+            f"name the model's repetitions as the checkpoint does: {yaml} in a YAML model, "
+            f"{python} in Python (no rename rule can shift an index)"
+        )
+    elif interface == "cli":
+        pattern, replacement = rule
+        fix = (
+            f"add --rename {shlex.quote(pattern)} {shlex.quote(replacement)} (or declare it "
+            f"once: weights: {{rename: [{{regex: '{pattern}', to: '{replacement}'}}]}} "
+            "in a YAML model)"
+        )
+    else:
+        pattern, replacement = rule
+        fix = (
+            f"bind with rename={{{pattern!r}: {replacement!r}}} (or declare it once: "
+            f"b.rename_weights({pattern!r}, {replacement!r}) in the model)"
+        )
+    return f"  hint: {change.describe()}; {fix}"
 
 
 def _closest(

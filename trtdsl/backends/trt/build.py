@@ -134,13 +134,16 @@ def profile_shapes(graph: Graph, config: BuildConfig) -> dict[str, ShapeRange]:
             f"(model inputs: {', '.join(graph.inputs)})"
         )
     result: dict[str, ShapeRange] = {}
+    shared = _symbol_sizes(graph, config.shapes)
     for name in graph.inputs:
         t = graph.types[name]
         given = config.shapes.get(name)
         if given is None:
             if t.is_static:
                 continue
-            given = ShapeRange(*(t.concrete(graph.sizes(w)) for w in ("min", "opt", "max")))
+            given = ShapeRange(
+                *(t.concrete({**graph.sizes(w), **shared[w]}) for w in ("min", "opt", "max"))
+            )
         for which in ("min", "opt", "max"):
             shape = getattr(given, which)
             if len(shape) != t.rank or any(
@@ -152,6 +155,24 @@ def profile_shapes(graph: Graph, config: BuildConfig) -> dict[str, ShapeRange]:
                 )
         result[name] = given
     return result
+
+
+def _symbol_sizes(graph: Graph, shapes: Mapping[str, ShapeRange]) -> dict[str, dict[str, int]]:
+    """``{"min"|"opt"|"max": {symbol: size}}`` for the symbols of the inputs given a profile:
+    an input not given one takes those sizes for the symbols it shares (a BERT's
+    ``attention_mask`` follows ``input_ids``' B and L), the declared ones for the rest."""
+    sizes: dict[str, dict[str, int]] = {"min": {}, "opt": {}, "max": {}}
+    for name, given in shapes.items():
+        t = graph.types.get(name)
+        if t is None:
+            continue
+        for which, found in sizes.items():
+            shape = getattr(given, which)
+            if len(shape) == t.rank:
+                found.update(
+                    (d, s) for d, s in zip(t.shape, shape, strict=True) if isinstance(d, str)
+                )
+    return sizes
 
 
 @dataclass(frozen=True)

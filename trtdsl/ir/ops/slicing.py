@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trtdsl.errors import ShapeError
+from trtdsl.errors import BackendError, ShapeError
 from trtdsl.ir.ops.base import Op, check_int, normalize_axis, register_op
 from trtdsl.ir.types import TensorType
 
@@ -78,9 +78,11 @@ class Select(Op):
     """Element ``index`` of axis ``dim``, that axis removed, as ``torch.select(x, dim, index)``
     (``x[:, 0]`` is ``select(dim=1, index=0)``).
 
-    A negative ``index`` counts from the end. The selected axis must be static; other axes may
-    be symbolic. Example: ViT's class-token output ``x[:, 0]`` on (N, 197, 768) -> (N, 768).
-    No weights.
+    A negative ``index`` counts from the end and needs a static axis; with ``index >= 0`` the
+    axis may be symbolic (an index beyond its run-time size is an error of the reference, as
+    TensorRT's gather does not check it); other axes may be symbolic. Examples: ViT's
+    class-token output ``x[:, 0]`` on (N, 197, 768) -> (N, 768); BERT's pooler input
+    ``hidden_states[:, 0]`` on (N, L, 768) with a dynamic L -> (N, 768). No weights.
     """
 
     op_name = "select"
@@ -99,7 +101,12 @@ class Select(Op):
         axis = normalize_axis(self, self.dim, x.rank, "dim")
         size = x.shape[axis]
         if not isinstance(size, int):
-            raise ShapeError(f"select: axis {axis} of {x} must be static, got {size!r}")
+            if self.index < 0:
+                raise ShapeError(
+                    f"select: a negative index ({self.index}) counts from the end of a static "
+                    f"axis; axis {axis} of {x} is symbolic ({size!r}): use an index >= 0"
+                )
+            return axis, self.index
         if not -size <= self.index < size:
             raise ShapeError(f"select: index {self.index} out of range for axis {axis} of {x}")
         return axis, self.index % size
@@ -113,6 +120,12 @@ class Select(Op):
         self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
     ) -> np.ndarray:
         x = inputs[0]
+        size = x.shape[self.dim]  # a symbolic axis is checked here, at its run-time size
+        if not -size <= self.index < size:
+            raise BackendError(
+                f"select: index {self.index} is out of range for axis {self.dim % x.ndim} of "
+                f"size {size} (valid: 0..{size - 1})"
+            )
         # np.array, not ascontiguousarray: selecting from a rank-1 input gives rank 0.
         return np.array(np.take(x, self.index, axis=self.dim), order="C")
 

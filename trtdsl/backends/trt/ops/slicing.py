@@ -53,8 +53,9 @@ def emit_narrow(ctx: EmitContext, node: Node) -> Any:
 
 @emitter(Select)
 def emit_select(ctx: EmitContext, node: Node) -> Any:
-    """IGatherLayer (DEFAULT mode) with a rank-0 int32 index constant: the axis is removed,
-    and the other axes may be dynamic."""
+    """IGatherLayer (DEFAULT mode) with a rank-0 int32 index constant: the axis is removed;
+    every axis may be dynamic, the selected one too where the index is >= 0 (BERT's
+    ``hidden_states[:, 0]`` on a dynamic sequence length)."""
     op: Select = node.op  # type: ignore[assignment]
     axis, index = op.position(ctx.input_type(node))
     indices = ctx.constant(node, "index", np.asarray(index, dtype=np.int32), DType.INT32)
