@@ -13,6 +13,7 @@ import random
 import struct
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -668,7 +669,20 @@ def _case_plans() -> list[bytes]:
             )
             emitted = emit_network(emulator, graph, weights, product=product)
             plans.append(build_engine(emitted, BuildConfig()))
-    return plans
+    return [*plans, _plugin_plan()]
+
+
+def _plugin_plan() -> bytes:
+    """A plan with an IPluginV3Layer: the Mish plugin of examples/custom_ops."""
+    import trtdsl
+    from trtdsl.ir.ops.custom import custom_op_scope
+
+    with custom_op_scope():
+        trtdsl.load_ops(Path(__file__).parents[1] / "examples" / "custom_ops" / "mish.py")
+        builder = ModelBuilder("plugin")
+        builder.output(builder.mish_plugin(builder.input("x", (1, 4)), name="op"), "y")
+        emitted = emit_network(import_trt("emulated"), builder.build(), {})
+        return build_engine(emitted, BuildConfig())
 
 
 def test_field_tables_are_exactly_what_layers_serialize() -> None:

@@ -141,6 +141,9 @@ def test_no_data_decides_what_trtdsl_imports_or_executes() -> None:
         ("cli/main.py", "import_module"),  # trtdsl.cli.<name> for name in SUBCOMMANDS
         ("backends/trt/module.py", "import_module"),  # MODULES[backend], a constant table
         ("frontend/load.py", "exec"),  # the .py model the user named on the command line
+        # checks that a worker's own error object can cross its multiprocessing queue to the
+        # parent that forked it; no file is ever pickled or unpickled
+        ("calibration/processes.py", "pickle"),
     }
     found = set()
     for path in PACKAGE.rglob("*.py"):
@@ -742,3 +745,24 @@ def test_fuzzed_activations_never_crash(workdir: Path, capsys: pytest.CaptureFix
 
     check()
     assert counter.reached >= 30
+
+
+def test_an_engines_integer_inputs_keep_their_declared_range(
+    workdir: Path, trtdsl: Callable[..., Run]
+) -> None:
+    """The sidecar records an integer input's declared range, and random inputs of
+    ``run ENGINE`` are drawn from it (ids 0..9 would index rows the table does not have)."""
+    (workdir / "e.yaml").write_text(
+        "name: e\ndims:\n  N: {min: 1, opt: 2, max: 4}\n"
+        "inputs:\n  ids: {shape: [N, 7], dtype: int32, range: [3, 5]}\n"
+        "layers:\n  - {name: emb, op: embedding, num_embeddings: 6, embedding_dim: 4}\n"
+        "outputs:\n  y: emb\n"
+    )
+    write_emulated_engine(workdir / "e.engine", workdir / "e.yaml")
+    sidecar = json.loads((workdir / "e.engine.json").read_text())
+    assert sidecar["io"]["inputs"][0]["range"] == [3, 5]
+    result = trtdsl("run", "e.engine", "-o", "out.npz", outputs=("out.npz",))
+    assert result.code == 0, result.err
+    table = random_weights(load_model(str(workdir / "e.yaml")))["emb.weight"]
+    rows = np.load(workdir / "out.npz")["y"].reshape(-1, 4)
+    assert {int(np.argmin(np.abs(table - row).sum(axis=1))) for row in rows} <= {3, 4, 5}

@@ -26,6 +26,7 @@ from trtdsl.errors import WeightError as WeightError
 from trtdsl.frontend.builder import ModelBuilder as ModelBuilder
 from trtdsl.frontend.builder import Tensor as Tensor
 from trtdsl.frontend.load import load_model as load_model
+from trtdsl.frontend.load import load_ops as load_ops
 from trtdsl.frontend.load import load_yaml as load_yaml
 from trtdsl.ir import OPS as OPS
 from trtdsl.ir import DimRange as DimRange
@@ -36,7 +37,13 @@ from trtdsl.ir import ParamSpec as ParamSpec
 from trtdsl.ir import TensorType as TensorType
 from trtdsl.ir.ops import Op as Op
 from trtdsl.ir.ops import make_op as make_op
+from trtdsl.ir.ops.custom import CustomOp as CustomOp
+from trtdsl.ir.ops.custom import KernelLaunch as KernelLaunch
+from trtdsl.ir.ops.custom import PluginKernel as PluginKernel
+from trtdsl.ir.ops.custom import custom_op as custom_op
+from trtdsl.ir.ops.custom import custom_op_scope as custom_op_scope
 from trtdsl.ir.types import Precision as Precision
+from trtdsl.ir.types import ValueRange as ValueRange
 from trtdsl.passes.fold_bn import fold_batchnorm as fold_batchnorm
 from trtdsl.passes.precision import apply_precision as apply_precision
 from trtdsl.runtime import EngineRunner as EngineRunner

@@ -58,12 +58,12 @@ sys.exit(0 if err <= 1e-3 * scale and same_top1 else 1)"
 step compare_planted 3 $PY -m trtdsl.cli.main compare zoo/resnet50.yaml --weights random \
   --shape x=1x3x224x224 --backend emulated --memory device \
   --perturb layer3.2.conv2.weight=0.5
-grep -q "first node above tolerance 0.001: layer3.2.conv2 " "$LOGS/compare_planted.log" \
+grep -q "first node above tolerance 0.0001: layer3.2.conv2 " "$LOGS/compare_planted.log" \
   || { echo "compare did not name layer3.2.conv2" | tee -a "$OUT/summary.log"; failed=$((failed + 1)); }
 step compare_bisect 3 $PY -m trtdsl.cli.main compare zoo/resnet50.yaml --weights random \
   --shape x=1x3x224x224 --backend emulated --memory device \
   --perturb layer3.2.conv2.weight=0.5 --bisect
-grep -q "first node above tolerance 0.001: layer3.2.conv2 " "$LOGS/compare_bisect.log" \
+grep -q "first node above tolerance 0.0001: layer3.2.conv2 " "$LOGS/compare_bisect.log" \
   || { echo "bisect did not name layer3.2.conv2" | tee -a "$OUT/summary.log"; failed=$((failed + 1)); }
 step bench_emulated 0 $PY -m trtdsl.cli.main bench zoo/resnet50.yaml --weights random \
   --shape x=1x3x224x224 --backend emulated --iterations 3 --warmup 1 --profile

@@ -214,7 +214,11 @@ def test_cli_run_and_compare_through_device_memory(tmp_path: Path, capsys) -> No
     np.testing.assert_allclose(emu["logits"], ref["logits"], rtol=1e-5, atol=1e-6)
     compare = ["compare", str(model), "--weights", "random", "--backend", "emulated"]
     assert main([*compare, "--perturb", "conv2.weight=0.5", "--memory", "device"]) == 3
-    assert "first node above tolerance 0.001: conv2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert (
+        "first node above tolerance 0.0001: conv2 (all values compared; tolerance: the fp32 "
+        "default)" in out
+    ), out
 
 
 def test_cli_bench_on_device(tmp_path: Path, capsys) -> None:

@@ -18,6 +18,7 @@ from trtdsl.backends import onnx_dense as onnx_dense  # registers its EXPORTERS
 from trtdsl.backends import onnx_detection as onnx_detection  # registers its EXPORTERS
 from trtdsl.backends import onnx_quantize as onnx_quantize  # registers its EXPORTERS
 from trtdsl.backends import onnx_transformer as onnx_transformer  # registers its EXPORTERS
+from trtdsl.backends.onnx_custom import CUSTOM_DOMAIN, export_custom
 from trtdsl.backends.onnx_ops import (
     EXPORTERS,
     MIN_OPSET,
@@ -30,6 +31,7 @@ from trtdsl.backends.reference import check_weights
 from trtdsl.errors import BackendError
 from trtdsl.files import write_file
 from trtdsl.ir.graph import Graph
+from trtdsl.ir.ops.custom import is_custom
 
 __all__ = ["EXPORTERS", "export_onnx", "to_onnx_model"]
 
@@ -85,8 +87,13 @@ def _build_model(graph: Graph, weights: Mapping[str, np.ndarray], opset: int) ->
             f"2 GiB protobuf limit (external-data export is not supported)"
         )
     ctx = Context(graph, weights, opset)
+    custom = False
     for node in graph.nodes:
         exporter = EXPORTERS.get(type(node.op))
+        if exporter is None and is_custom(node.op):
+            export_custom(ctx, node)
+            custom = True
+            continue
         if exporter is None:
             raise BackendError(f"{node.where()}: op {node.op.op_name} has no ONNX export")
         exporter(ctx, node)
@@ -104,7 +111,8 @@ def _build_model(graph: Graph, weights: Mapping[str, np.ndarray], opset: int) ->
     )
     return ctx.helper.make_model(
         onnx_graph,
-        opset_imports=[ctx.helper.make_opsetid("", opset)],
+        opset_imports=[ctx.helper.make_opsetid("", opset)]
+        + ([ctx.helper.make_opsetid(CUSTOM_DOMAIN, 1)] if custom else []),
         ir_version=_ir_version(ctx.helper, opset),
         producer_name="trtdsl",
     )

@@ -9,7 +9,7 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from trtdsl.errors import TrtdslError, UsageError
@@ -33,6 +33,28 @@ WEIGHTS_HELP = "a .safetensors file, or random[:SEED] for seeded random weights"
 def add_model_argument(parser: Parser) -> None:
     """The positional MODEL."""
     parser.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+
+
+def add_ops_option(parser: Parser) -> None:
+    """``--ops FILE.py`` (repeatable): Python files defining custom ops (``@trtdsl.custom_op``),
+    run before the model or engine is loaded (``load_ops_files``). Only a file named on the
+    command line runs: a YAML model uses registered ops by name and never names code."""
+    parser.add_argument(
+        "--ops",
+        action="append",
+        default=[],
+        metavar="FILE.py",
+        help="a Python file defining custom ops (@trtdsl.custom_op), loaded before the model or "
+        "engine: for YAML models and engines that use them; repeatable",
+    )
+
+
+def load_ops_files(args: argparse.Namespace) -> None:
+    """Run each ``--ops FILE.py`` of ``args`` (``trtdsl.load_ops``), registering its ops."""
+    from trtdsl.frontend.load import load_ops
+
+    for path in getattr(args, "ops", None) or ():
+        load_ops(path)
 
 
 def add_shape_option(parser: Parser, ranges: bool = False) -> None:
@@ -186,8 +208,28 @@ def load_graph(spec: str, args: argparse.Namespace) -> Graph:
     if shapes:
         for name, shape in shapes.items():
             check_input_shape(graph, name, shape, "--shape", static_may_change=True)
-        graph = load_model(spec, shapes)
+        graph = load_model(spec, {**_shared_sizes(graph, shapes), **shapes})
     return with_detection_stage(graph, args)
+
+
+def _shared_sizes(graph: Graph, shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    """Shapes for the inputs not given a ``--shape`` whose symbolic dimensions all appear in
+    the given ones (a BERT's ``attention_mask`` takes ``input_ids=1x64``'s B and L)."""
+    sizes: dict[str, int] = {}
+    for name, shape in shapes.items():
+        for dim, size in zip(graph.types[name].shape, shape, strict=True):
+            if isinstance(dim, str):
+                if sizes.setdefault(dim, size) != size:
+                    other = sizes[dim]
+                    raise UsageError(
+                        f"--shape {name}: {dim}={size}, but another --shape gives {dim}={other}"
+                    )
+    result = {}
+    for name in graph.inputs:
+        t = graph.types[name]
+        if name not in shapes and t.symbols and all(d in sizes for d in t.symbols):
+            result[name] = tuple(d if isinstance(d, int) else sizes[d] for d in t.shape)
+    return result
 
 
 def add_detection_options(parser: Parser) -> None:
@@ -431,6 +473,7 @@ def command_inputs(args: argparse.Namespace) -> list[str]:
         value = getattr(args, attribute, None)
         if isinstance(value, str) and value and not _is_random(value):
             found.append(value)
+    found.extend(getattr(args, "ops", None) or ())
     for spec in getattr(args, "input", None) or ():
         source = spec.partition("=")[2] if "=" in spec and not os.path.exists(spec) else spec
         if not _is_random(source):
@@ -473,3 +516,44 @@ def check_output_directory(path: str, option: str) -> None:
     from trtdsl.files import check_output
 
     check_output(path, option)
+
+
+def add_threads_option(parser: Parser) -> None:
+    """``--threads N``: the threads of trtdsl's NumPy kernels (the reference, the emulator and
+    every check computed with them); results are the same, bit for bit, for every N."""
+    from trtdsl.kernels import available_cores
+
+    parser.add_argument(
+        "--threads",
+        type=_thread_count,
+        default=None,
+        metavar="N",
+        help="threads for the NumPy reference and emulator; results do not depend on it "
+        f"(default: the cores this process may use, {available_cores()} here)",
+    )
+
+
+def with_threads(
+    run: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """``run(args)`` with the kernels on ``args.threads`` threads (a command's ``run``)."""
+    import functools
+
+    from trtdsl.kernels import threads
+
+    @functools.wraps(run)
+    def wrapper(args: argparse.Namespace) -> int:
+        with threads(getattr(args, "threads", None)):
+            return run(args)
+
+    return wrapper
+
+
+def _thread_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of threads >= 1, got {text!r}")
+    return count

@@ -43,6 +43,7 @@ from trtdsl.backends.trt.sidecar import (
     OptionsRecord,
     ProfileRecord,
     WeightsRecord,
+    custom_op_records,
     sidecar_path,
 )
 from trtdsl.cli._engine_args import add_input_options
@@ -52,20 +53,23 @@ from trtdsl.cli.args import (
     add_detection_options,
     add_model_argument,
     add_precision_options,
+    add_threads_option,
     add_weights_options,
     build_config,
     check_command_outputs,
     load_bound_weights,
     load_graph,
     open_cache,
+    with_threads,
 )
 from trtdsl.cli.format import Column, print_table
-from trtdsl.debug.check import check_engine
+from trtdsl.debug.check import check_engine, check_problems
 from trtdsl.debug.inputs import seeded_inputs
+from trtdsl.debug.tolerances import TOLERANCES
 from trtdsl.errors import BackendError, EngineNotRunnableError, TrtdslError
 from trtdsl.files import write_files
 from trtdsl.ir.graph import Graph
-from trtdsl.ir.types import Precision, ShapeRange
+from trtdsl.ir.types import ShapeRange, ValueRange
 from trtdsl.runtime.engines import not_runnable_reason
 
 EXAMPLES = """examples:
@@ -82,17 +86,11 @@ engine ahead of time; its numerics are then checked through trtdsl's CPU emulato
 output says so.
 """
 
-CHECK_TOLERANCE = {
-    Precision.FP32: 1e-4,
-    Precision.TF32: 2e-2,
-    Precision.FP16: 2e-2,
-    Precision.BF16: 1e-1,
-    Precision.INT8: 5e-1,
-    Precision.FP8: 5e-1,
-}
-"""Largest accepted error relative to max |reference|, per precision, before compile fails
-(int8/fp8: a gross-error guard only; quantization accuracy is measured on real data, see
-``trtdsl calibrate`` and ``compare --precision int8``)."""
+CHECK_TOLERANCE = TOLERANCES
+"""Largest accepted error relative to max |reference|, per precision, before compile fails:
+the one table ``compare`` and ``refit`` use too (``trtdsl.debug.tolerances``; int8/fp8: a
+gross-error guard only; quantization accuracy is measured on real data, see ``trtdsl
+calibrate`` and ``compare --precision int8``)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -132,7 +130,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--no-check", action="store_true", help="skip running the engine against the reference"
     )
-    parser.set_defaults(func=run)
+    add_threads_option(parser)
+    parser.set_defaults(func=with_threads(run))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -337,12 +336,17 @@ def _check(
             for feed in inputs
         ]
     label = "" if level == "engine" else " (emulated)"
+    out.line(f"check{label}: tolerance {tolerance:g} (the {config.precision.value} default)")
     for result in runs:
         for name, err in result["outputs"].items():
             out.line(
                 f"check{label}: {name}: max abs error {err['max_abs']:.3g}, max rel error "
                 f"{err['max_rel']:.3g} (relative to max |reference| {err['ref_max']:.3g}) on "
                 f"input {result['inputs']}"
+            )
+        for name, found in result["discrete"].items():
+            out.line(
+                f"check{label}: {name}: {_describe_discrete(found)} on input {result['inputs']}"
             )
         for name, top in result["top5"].items():
             agree = "same" if top["engine"] == top["reference"] else "DIFFERENT"
@@ -352,19 +356,18 @@ def _check(
             )
         if "detections" in result:
             _report_detections(result["detections"], result["inputs"], label, out)
-    problems = [p for r in runs for p in r.get("detections", {}).get("problems", ())]
+    problems = check_problems(runs, tolerance, config.precision.value)
     if problems:
-        raise BackendError(
-            f"the engine's detections are not an NMS of the reference's candidates: "
-            f"{problems[0]}; nothing written (--no-check skips this)"
-        )
-    worst = max((e["max_rel"] for r in runs for e in r["outputs"].values()), default=0.0)
-    if not worst <= tolerance:
-        raise BackendError(
-            f"the engine's outputs differ from the reference: max rel error {worst:.3g} > "
-            f"{tolerance:g} for {config.precision.value}; nothing written (--no-check skips this)"
-        )
+        raise BackendError(f"{problems[0]}; nothing written (--no-check skips this)")
     return {"level": level, "why": why, "tolerance": tolerance, "runs": runs}
+
+
+def _describe_discrete(found: Mapping[str, Any]) -> str:
+    """A ``DiscreteComparison.to_json()`` record in words."""
+    from trtdsl.debug.discrete import DiscreteComparison
+
+    fields = ("positions", "differ", "ties", "margin", "argmax")
+    return DiscreteComparison(**{k: found[k] for k in fields}).describe()
 
 
 def _report_detections(found: dict[str, Any], inputs: str, label: str, out: _Output) -> None:
@@ -429,7 +432,7 @@ def _sidecar(
         weights=WeightsRecord(args.weights, _sha256_arrays(weights)),
         options=parse_record(OptionsRecord, config.to_dict(), "the build options"),
         io=IORecord(
-            tuple(_io(t, profiles.get(t.name)) for t in inputs),
+            tuple(_io(t, profiles.get(t.name), graph.input_ranges.get(t.name)) for t in inputs),
             tuple(_io(t, None) for t in outputs),
         ),
         layers=tuple(la.name for la in network_layers(trt, emitted.network)),
@@ -439,6 +442,7 @@ def _sidecar(
         engine_sha256=hashlib.sha256(result.plan).hexdigest(),
         notes=tuple(result.notes),
         check=_json_ready(check),
+        custom_ops=custom_op_records(node.op for node in graph.nodes),
     )
 
 
@@ -449,8 +453,9 @@ def _json_ready(value: Any) -> Any:
     )
 
 
-def _io(t: Any, profile: ShapeRange | None) -> IOTensorRecord:
+def _io(t: Any, profile: ShapeRange | None, values: ValueRange | None = None) -> IOTensorRecord:
     record = None
     if profile is not None:
         record = ProfileRecord(tuple(profile.min), tuple(profile.opt), tuple(profile.max))
-    return IOTensorRecord(t.name, t.dtype, tuple(t.shape), record)
+    declared = (values.low, values.high) if values is not None else None
+    return IOTensorRecord(t.name, t.dtype, tuple(t.shape), record, declared)

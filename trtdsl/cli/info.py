@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from trtdsl.cli.args import (
@@ -79,6 +79,9 @@ class GraphSummary:
     sizes: Mapping[str, int]
     """The size each symbolic dimension takes for MAC counts (its opt size)."""
     rows: tuple[LayerRow, ...]
+    ranges: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """Input name -> the declared value range ``(low, high)``, both included (integer inputs
+    that declare ``range``)."""
 
     @property
     def total_params(self) -> int:
@@ -122,6 +125,7 @@ def summarize_graph(graph: Graph) -> GraphSummary:
         outputs=tuple((p.name, str(graph.types[p.value])) for p in graph.outputs),
         sizes=sizes,
         rows=tuple(rows),
+        ranges={n: (r.low, r.high) for n, r in graph.input_ranges.items()},
     )
 
 
@@ -172,7 +176,11 @@ def summary_to_json(summary: GraphSummary) -> dict[str, Any]:
     """The summary as JSON-ready data (``layers``, ``totals``, ``macs_at``)."""
     return {
         "model": summary.name,
-        "inputs": [{"name": n, "type": t} for n, t in summary.inputs],
+        "inputs": [
+            {"name": n, "type": t}
+            | ({"range": list(summary.ranges[n])} if n in summary.ranges else {})
+            for n, t in summary.inputs
+        ],
         "outputs": [{"name": n, "type": t} for n, t in summary.outputs],
         "macs_at": dict(summary.sizes),
         "layers": [{**asdict(r), "inputs": list(r.inputs)} for r in summary.rows],
@@ -180,16 +188,31 @@ def summary_to_json(summary: GraphSummary) -> dict[str, Any]:
             "params": summary.total_params,
             "buffers": summary.total_buffers,
             "macs": summary.total_macs,
+            "custom_ops": len(_custom_rows(summary)),
         },
     }
+
+
+def _custom_rows(summary: GraphSummary) -> list[str]:
+    """The ops of the rows that are user-defined ops (``trtdsl.custom_op``)."""
+    from trtdsl.ir.ops.custom import user_ops
+
+    custom = user_ops()
+    return [r.op for r in summary.rows if r.op in custom]
 
 
 def print_summary(summary: GraphSummary) -> None:
     """The layer table with a title naming inputs/outputs and a totals footer."""
     rows = [{**asdict(r), "inputs": ", ".join(r.inputs)} for r in summary.rows]
+    shown = [
+        f"{n} {t} in [{summary.ranges[n][0]}, {summary.ranges[n][1]}]"
+        if n in summary.ranges
+        else f"{n} {t}"
+        for n, t in summary.inputs
+    ]
     title = (
         f"{summary.name}: "
-        + ", ".join(f"{n} {t}" for n, t in summary.inputs)
+        + ", ".join(shown)
         + " -> "
         + ", ".join(f"{n} {t}" for n, t in summary.outputs)
     )
@@ -200,4 +223,10 @@ def print_summary(summary: GraphSummary) -> None:
         f"params are trainable parameters as PyTorch counts them; BatchNorm running statistics "
         f"({format_count(summary.total_buffers)} elements) are buffers, bound but not counted",
     ]
+    custom = _custom_rows(summary)
+    if custom:
+        names = ", ".join(sorted(set(custom)))
+        footer.append(
+            f"custom ops (the user's, --ops or the model's file): {len(custom)} layers ({names})"
+        )
     print_table(COLUMNS, rows, title=title, footer=footer)

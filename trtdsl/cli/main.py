@@ -62,7 +62,26 @@ def build_parser() -> argparse.ArgumentParser:
         if importlib.util.find_spec(module_name) is None:  # subcommand not written yet
             continue
         importlib.import_module(module_name).register(sub)
+    _add_ops_options(sub)
     return parser
+
+
+WITHOUT_MODELS = ("zoo", "cache")
+"""Subcommands that load no model or engine, so take no ``--ops``."""
+
+
+def _add_ops_options(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``--ops FILE.py`` (``args.add_ops_option``) on every command that loads a model or an
+    engine, on its actions where it has some (``weights check``)."""
+    from trtdsl.cli.args import add_ops_option
+
+    for name, parser in sub.choices.items():
+        if name in WITHOUT_MODELS:
+            continue
+        actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        targets = [p for a in actions for p in a.choices.values()] if actions else [parser]
+        for target in targets:
+            add_ops_option(target)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -153,18 +172,23 @@ def _log_to_stderr() -> None:
 
 def _run_quietly(args: argparse.Namespace) -> int:
     """Run the subcommand with NumPy's floating-point warnings silenced (an overflow to inf in
-    a float16 run is a finding the commands report: ``compare`` names the layer, not a
-    RuntimeWarning with a source line for the user to decode), in a scope that records every
-    file it reads, so that none of its outputs can land on one (``trtdsl.files.scope``)."""
+        a float16 run is a finding the commands report: ``compare`` names the layer, not a
+        RuntimeWarning with a source line for the user to decode), in a scope that records every
+        file it reads, so that none of its outputs can land on one (``trtdsl.files.scope``). The
+    custom ops of ``--ops FILE.py`` are registered first, for this command only."""
     import warnings
 
     import numpy as np
 
+    from trtdsl.cli.args import load_ops_files
     from trtdsl.files import command_scope
+    from trtdsl.ir.ops.custom import custom_op_scope
 
     with warnings.catch_warnings(), np.errstate(all="ignore"), command_scope():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return int(args.func(args) or 0)
+        with custom_op_scope():  # the ops of --ops FILE.py and of the model: this command's
+            load_ops_files(args)
+            return int(args.func(args) or 0)
 
 
 def _version() -> str:

@@ -84,6 +84,8 @@ class OpInfo:
     weights: tuple[WeightInfo, ...]
     weights_example: str
     """The input and arguments ``weights`` were computed for (``""`` when none fitted)."""
+    user: str = ""
+    """For a user-defined op (``trtdsl.custom_op``): its lowering and file; else ``""``."""
 
 
 def describe_ops(names: Sequence[str] | None = None) -> list[OpInfo]:
@@ -100,6 +102,12 @@ def describe_ops(names: Sequence[str] | None = None) -> list[OpInfo]:
             raise UsageError(f"unknown op {name!r}{unknown_op_hint(name)}")
     emitters, exporters, opsets, floor = _backend_tables()
     return [_describe(name, OPS[name], emitters, exporters, opsets, floor) for name in selected]
+
+
+def _is_custom(cls: type[Op]) -> bool:
+    from trtdsl.ir.ops.custom import CustomOp
+
+    return issubclass(cls, CustomOp)
 
 
 def _backend_tables() -> tuple[Mapping[type[Op], Any], Mapping[type[Op], Any], Any, int]:
@@ -139,12 +147,22 @@ def _describe(
         arguments=arguments,
         torch=torch.group(1) if torch else "",
         reference=cls.reference is not Op.reference,
-        tensorrt=cls in emitters,
+        tensorrt=cls in emitters or _is_custom(cls),
         onnx=cls in exporters,
         onnx_opset=opsets.get(cls, (floor, ""))[0] if cls in exporters else None,
         weights=weights,
         weights_example=example,
+        user=_user(cls),
     )
+
+
+def _user(cls: type[Op]) -> str:
+    """``"composed, from FILE"`` / ``"plugin, from FILE"`` for a custom op, else ``""``."""
+    from trtdsl.ir.ops.custom import CustomOp
+
+    if not issubclass(cls, CustomOp):
+        return ""
+    return f"{cls.lowering}, from {cls.source_file}" if cls.source_file else cls.lowering
 
 
 # Values for required arguments, to compute an example of an op's weights; tried in order with
@@ -235,7 +253,7 @@ def catalogue_rows(infos: Sequence[OpInfo]) -> list[dict[str, Any]]:
             }
             if index == 0:
                 row.update(
-                    op=info.name,
+                    op=f"{info.name} (user)" if info.user else info.name,
                     inputs=info.inputs,
                     torch=info.torch or "-",
                     reference=_yes(info.reference),
@@ -258,6 +276,8 @@ def format_op(info: OpInfo) -> str:
         f"  PyTorch   {info.torch or '-'}",
         f"  backends  {_backends(info)}",
     ]
+    if info.user:
+        lines.insert(1, f"  the user's op ({info.user})")
     if info.arguments:
         lines += ["", "  argument" + " " * 14 + "type" + " " * 28 + "default"]
         for arg in info.arguments:
@@ -383,6 +403,11 @@ def run(args: argparse.Namespace) -> int:
             f"{len(infos)} ops; trtdsl ops NAME describes one (weights, description); "
             f"the reference: {REFERENCE_DOC}",
         ]
+        users = [info.name for info in infos if info.user]
+        if users:
+            footer.append(
+                f"(user): {len(users)} ops of the user's (--ops FILE.py): {', '.join(users)}"
+            )
         rows = catalogue_rows(infos)
         if sys.stdout.isatty():
             # NOTE: print_table hands cells to rich as markup, where "[int, int]" is a tag

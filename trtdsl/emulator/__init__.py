@@ -79,6 +79,7 @@ from trtdsl.emulator.layers import IMatrixMultiplyLayer as IMatrixMultiplyLayer
 from trtdsl.emulator.layers import INMSLayer as INMSLayer
 from trtdsl.emulator.layers import INormalizationLayer as INormalizationLayer
 from trtdsl.emulator.layers import IPaddingLayer as IPaddingLayer
+from trtdsl.emulator.layers import IPluginV3Layer as IPluginV3Layer
 from trtdsl.emulator.layers import IPoolingLayer as IPoolingLayer
 from trtdsl.emulator.layers import IQuantizeLayer as IQuantizeLayer
 from trtdsl.emulator.layers import IRecurrenceLayer as IRecurrenceLayer
@@ -98,6 +99,20 @@ from trtdsl.emulator.logger import ILogger as ILogger
 from trtdsl.emulator.logger import Logger as Logger
 from trtdsl.emulator.network import INetworkDefinition as INetworkDefinition
 from trtdsl.emulator.plan import EMULATED_VERSION as __version__  # noqa: F401
+from trtdsl.emulator.plugins import DynamicPluginTensorDesc as DynamicPluginTensorDesc
+from trtdsl.emulator.plugins import IDimensionExpr as IDimensionExpr
+from trtdsl.emulator.plugins import IExprBuilder as IExprBuilder
+from trtdsl.emulator.plugins import IPluginCreatorV3One as IPluginCreatorV3One
+from trtdsl.emulator.plugins import IPluginRegistry as IPluginRegistry
+from trtdsl.emulator.plugins import IPluginV3OneBuild as IPluginV3OneBuild
+from trtdsl.emulator.plugins import IPluginV3OneCore as IPluginV3OneCore
+from trtdsl.emulator.plugins import IPluginV3OneRuntime as IPluginV3OneRuntime
+from trtdsl.emulator.plugins import PluginField as PluginField
+from trtdsl.emulator.plugins import PluginFieldCollection as PluginFieldCollection
+from trtdsl.emulator.plugins import PluginFieldType as PluginFieldType
+from trtdsl.emulator.plugins import PluginTensorDesc as PluginTensorDesc
+from trtdsl.emulator.plugins import TensorRTPhase as TensorRTPhase
+from trtdsl.emulator.plugins import get_plugin_registry as get_plugin_registry
 from trtdsl.emulator.profiling import IProfiler as IProfiler
 from trtdsl.emulator.profiling import IProgressMonitor as IProgressMonitor
 from trtdsl.emulator.profiling import Profiler as Profiler

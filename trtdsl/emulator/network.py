@@ -68,6 +68,7 @@ from trtdsl.emulator.layers.base import LayerSpecError, layer_view
 from trtdsl.emulator.layers.conv import ConvolutionBase
 from trtdsl.emulator.layers.loop import ILoop
 from trtdsl.emulator.layers.nms import INMSLayer, IScatterLayer
+from trtdsl.emulator.layers.plugin import IPluginV3Layer
 from trtdsl.emulator.layers.quantize import IDequantizeLayer, IQuantizeLayer
 from trtdsl.emulator.shape_values import Values, infer_with_values
 from trtdsl.emulator.tensor import ITensor
@@ -743,3 +744,17 @@ class INetworkDefinition:
         self._add(first)
         second = self._add(IAttentionOutputLayer(self, [first._outputs[0]]))
         return IAttention(self, first, second)
+
+    def add_plugin_v3(
+        self, inputs: Sequence[ITensor], shape_inputs: Sequence[ITensor], plugin: Any
+    ) -> IPluginV3Layer | None:
+        """A plugin's layer (IPluginV3). The emulator runs it through the plugin's NumPy
+        ``run_reference`` (``emulator/plugins.py``); shape inputs are not supported."""
+        tensors = [check_type(t, ITensor, "add_plugin_v3.inputs") for t in inputs]
+        if shape_inputs:
+            self._refuse("addPluginV3", "the emulator supports no plugin shape inputs")
+            return None
+        if not tensors:
+            self._refuse("addPluginV3", "a plugin layer needs at least one input")
+            return None
+        return self._add(IPluginV3Layer(self, tensors, plugin))

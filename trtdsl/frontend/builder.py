@@ -28,7 +28,7 @@ from trtdsl.frontend.signatures import make_method, signature_text
 from trtdsl.ir.graph import Graph, Node, Port, output_names
 from trtdsl.ir.ops import OPS, Op, make_op
 from trtdsl.ir.ops.base import suggest
-from trtdsl.ir.types import Dim, DimRange, DType, TensorType
+from trtdsl.ir.types import Dim, DimRange, DType, TensorType, ValueRange
 
 _LOG = logging.getLogger("trtdsl")
 
@@ -74,6 +74,8 @@ class ModelBuilder(OpMethods):
         self._auto: dict[str, int] = {}
         self._names: set[str] = set()
         self._renames: list[tuple[str, str]] = []
+        self._ranges: dict[str, ValueRange] = {}
+        self._declared: dict[str, str] = {}  # input name -> where it was declared
 
     # -- interface ---------------------------------------------------------------------------
 
@@ -92,8 +94,14 @@ class ModelBuilder(OpMethods):
         dtype: DType | str = DType.FLOAT32,
         dims: Mapping[str, tuple[int, int, int]] | None = None,
         source: str | None = None,
+        range: tuple[int, int] | ValueRange | None = None,
     ) -> Tensor:
-        """Declare a graph input. ``dims`` declares symbols used in ``shape`` as (min, opt, max)."""
+        """Declare a graph input. ``dims`` declares symbols used in ``shape`` as (min, opt, max).
+
+        ``range=(low, high)`` (both included) declares the values an integer input takes:
+        ``(0, 30521)`` for the token ids of a 30522-word vocabulary, ``(0, 1)`` for a mask.
+        Random inputs are drawn from it and input files are checked against it.
+        """
         where = source or _caller()
         try:
             for dim_name, (lo, opt, hi) in (dims or {}).items():
@@ -104,11 +112,17 @@ class ModelBuilder(OpMethods):
                 raise ModelError(
                     f"dimension(s) {undeclared} used but not declared with min/opt/max"
                 )
+            value_range = _value_range(range)
+            if value_range is not None:
+                value_range.check_dtype(t.dtype)
             self._define(name)
         except TrtdslError as e:
             raise ModelError(f"{where}: input {name}: {e}") from None
         self._inputs.append(name)
         self._types[name] = t
+        if value_range is not None:
+            self._ranges[name] = value_range
+        self._declared[name] = where
         return Tensor(name, t)
 
     def output(self, tensor: Tensor, name: str | None = None, source: str | None = None) -> None:
@@ -259,12 +273,14 @@ class ModelBuilder(OpMethods):
             self._types,
             tuple(self._dims.values()),
             tuple(self._renames),
+            self._ranges,
         )
         try:
             graph = graph.verify()
         except TrtdslError as e:
             hint = "" if self._outputs else "; mark one with b.output(tensor, name)"
             raise ModelError(f"{source or _caller()}: model {self.name}: {e}{hint}") from None
+        _check_ranges_fit_embeddings(graph, self._declared)
         if warn_unused:
             for message in unused_node_warnings(graph):
                 _LOG.warning("%s", message)
@@ -297,6 +313,34 @@ class ModelBuilder(OpMethods):
         return name
 
 
+def _check_ranges_fit_embeddings(graph: Graph, declared: Mapping[str, str]) -> None:
+    """ModelError at the input's declaration when a declared range holds ids that an
+    embedding reading the input directly has no row for (both ends of a range are included:
+    a 30522-word vocabulary is ``[0, 30521]``)."""
+    from trtdsl.ir.ops.indexing import Embedding
+
+    for name, value_range in graph.input_ranges.items():
+        for node in graph.consumers(name):
+            if isinstance(node.op, Embedding) and not (
+                0 <= value_range.low and value_range.high < node.op.num_embeddings
+            ):
+                rows, where = node.op.num_embeddings, declared.get(name, graph.name)
+                raise ModelError(
+                    f"{where}: input {name}: range {value_range} holds ids that embedding "
+                    f"{node.name} has no row for ({rows} rows: ids 0..{rows - 1}); both ends "
+                    f"of a range are included: write [0, {rows - 1}]"
+                )
+
+
+def _value_range(value: object) -> ValueRange | None:
+    """``range=`` of ``ModelBuilder.input`` as a ValueRange (None: not declared)."""
+    if value is None or isinstance(value, ValueRange):
+        return value
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ModelError(f"range: expected (low, high), got {value!r}")
+    return ValueRange(value[0], value[1])
+
+
 def _caller() -> str:
     """``file:line`` of the innermost stack frame outside the trtdsl package."""
     frame = sys._getframe(1)
@@ -314,9 +358,13 @@ class UnknownOpError(ModelError, AttributeError):
 
 
 def unknown_op_hint(name: str) -> str:
-    """``; did you mean 'conv2d'?`` for a close op name, else the list of every op."""
+    """``; did you mean 'conv2d'?`` for a close op name, else the list of every op and how a
+    custom op is registered."""
     close = suggest(name, sorted(OPS))
-    return close or f" (ops: {', '.join(sorted(OPS))}; trtdsl ops describes them)"
+    return close or (
+        f" (ops: {', '.join(sorted(OPS))}; a custom op is registered by --ops FILE.py; "
+        "trtdsl ops describes them)"
+    )
 
 
 def unused_nodes(graph: Graph) -> tuple[Node, ...]:

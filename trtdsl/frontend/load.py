@@ -8,8 +8,10 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Mapping
+import types
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from trtdsl.errors import ModelError, TrtdslError, UsageError
 from trtdsl.files import TEXT_LIMIT, read_text
@@ -135,9 +137,66 @@ def load_python(path: str | os.PathLike[str]) -> Graph:
     a command's stdout (``info --format json``) stays its own.
     """
     path = Path(path)
+
+    def call_build(module: types.ModuleType) -> tuple[Graph, object]:
+        build = getattr(module, "build", None)
+        if not callable(build):
+            raise ModelError(f"{path}: expected a function build() -> Graph, found none")
+        return build(), build
+
+    graph, build = _run_user_file(path, "model", call_build)
+    if not isinstance(graph, Graph):
+        line = getattr(getattr(build, "__code__", None), "co_firstlineno", None)
+        where = f"{path}:{line}" if line else str(path)
+        raise ModelError(
+            f"{where}: build() returned {type(graph).__name__}, expected a Graph (return b.build())"
+        )
+    return graph
+
+
+def load_ops(path: str | os.PathLike[str]) -> types.ModuleType:
+    """Run a Python file that defines custom ops (``@trtdsl.custom_op`` classes), registering
+    them; returns the file's module, so a model can use its classes.
+
+    The file is read through ``trtdsl.files`` (a regular file, bounded) and run as a ``.py``
+    model is; its mistakes are reported the same way, at the file's line. A model file
+    calls it as ``trtdsl.load_ops(Path(__file__).with_name("mish.py"))``; every ``trtdsl``
+    command calls it for each ``--ops FILE.py``.
+
+    Raises:
+        FileError: the path is missing, a directory or not a regular file.
+        ModelError: the file is not a ``.py`` file, fails, or defines no custom op.
+    """
+    from trtdsl.ir.ops.custom import user_ops
+
+    path = Path(path)
+    if path.suffix != ".py":
+        raise ModelError(f"{path}: --ops takes a Python file (.py) that defines custom ops")
+    before = {name: cls.source_sha256 for name, cls in user_ops().items()}
+
+    def keep(module: types.ModuleType) -> types.ModuleType:
+        return module
+
+    module = _run_user_file(path, "ops file", keep)
+    defined = [
+        name
+        for name, cls in user_ops().items()
+        if cls.__module__ == module.__name__ or before.get(name) != cls.source_sha256
+    ]
+    if not defined:
+        raise ModelError(f"{path}: defines no custom op (a class decorated with @trtdsl.custom_op)")
+    return module
+
+
+T = TypeVar("T")
+
+
+def _run_user_file(path: Path, what: str, then: Callable[[types.ModuleType], T]) -> T:
+    """Execute the user's Python file ``path`` as a module and return ``then(module)``,
+    turning the file's own mistakes into one ModelError at its line (see ``load_python``)."""
     source = read_text(path, limit=TEXT_LIMIT)  # a regular file, recorded as an input
     stem = re.sub(r"\W", "_", path.stem)
-    module_name = f"_trtdsl_model_{stem}_{abs(hash(path.resolve()))}"
+    module_name = f"_trtdsl_{what.split()[0]}_{stem}_{abs(hash(path.resolve()))}"
     spec = importlib.util.spec_from_loader(module_name, loader=None, origin=str(path))
     if spec is None:
         raise ModelError(f"{path}: cannot import as a Python module")
@@ -147,11 +206,8 @@ def load_python(path: str | os.PathLike[str]) -> Graph:
     try:
         with contextlib.redirect_stdout(sys.stderr):
             code = compile(source, str(path), "exec")
-            exec(code, module.__dict__)  # the user's own model file, named on the command line
-            build = getattr(module, "build", None)
-            if not callable(build):
-                raise ModelError(f"{path}: expected a function build() -> Graph, found none")
-            graph = build()
+            exec(code, module.__dict__)  # the user's own file, named on the command line
+            return then(module)
     except SyntaxError as e:
         if e.filename and Path(e.filename).resolve() != path.resolve():
             raise _model_mistake(e, path) from None
@@ -160,22 +216,15 @@ def load_python(path: str | os.PathLike[str]) -> Graph:
         raise
     except SystemExit as e:
         raise ModelError(
-            f"{_model_line(e, path)}: the model called sys.exit({e.code!r}) while it was "
-            "loaded; a model file defines build() -> Graph and must not exit"
+            f"{_model_line(e, path)}: the {what} called sys.exit({e.code!r}) while it was "
+            f"loaded; a {what} must not exit"
         ) from None
     except KeyboardInterrupt as e:
-        raise ModelError(f"{_model_line(e, path)}: interrupted while loading the model") from None
+        raise ModelError(f"{_model_line(e, path)}: interrupted while loading the {what}") from None
     except Exception as e:
         raise _model_mistake(e, path) from None
     finally:
         sys.modules.pop(module_name, None)
-    if not isinstance(graph, Graph):
-        line = getattr(getattr(build, "__code__", None), "co_firstlineno", None)
-        where = f"{path}:{line}" if line else str(path)
-        raise ModelError(
-            f"{where}: build() returned {type(graph).__name__}, expected a Graph (return b.build())"
-        )
-    return graph
 
 
 def _model_line(error: BaseException, path: Path) -> str:
@@ -239,7 +288,11 @@ def with_input_shapes(graph: Graph, shapes: Mapping[str, tuple[int, ...]]) -> Gr
     tensors: dict[str, Tensor] = {}
     for name in graph.inputs:
         tensors[name] = builder.input(
-            name, new_types[name].shape, new_types[name].dtype, source=graph.name
+            name,
+            new_types[name].shape,
+            new_types[name].dtype,
+            source=graph.name,
+            range=graph.input_ranges.get(name),
         )
     for node in graph.nodes:
         try:

@@ -21,6 +21,7 @@ from trtdsl.ir.graph import Graph, Node, Port
 from trtdsl.ir.ops.base import ParamSpec, param_key
 from trtdsl.ir.ops.cast import Cast, cast_array
 from trtdsl.ir.ops.creation import Arange, ArangeLike, Full, FullLike
+from trtdsl.ir.ops.custom import CustomOp
 from trtdsl.ir.ops.indexing import Embedding, Gather, IndexSelect
 from trtdsl.ir.ops.normalization import BatchNorm2d
 from trtdsl.ir.ops.parameter import Parameter
@@ -73,8 +74,9 @@ def compute_dtypes(
     """Node name -> the float dtype it should compute in (None: follows its input).
 
     Priority: the node's own ``precision``; else float32 if its name matches a ``keep_fp32``
-    glob (``fnmatch``, e.g. ``"*.softmax"``); else None for data-movement ops; else the
-    build precision's dtype. Then weightless layers that lie between float32 layers (every
+    glob (``fnmatch``, e.g. ``"*.softmax"``); else None for data-movement ops; a custom
+    op's declared input dtype unless it sets ``follows_precision``; else the build
+    precision's dtype. Then weightless layers that lie between float32 layers (every
     float input made by one, and some reader one, or a graph output) stay float32 too,
     instead of casting down and straight back up (``conv`` kept, ``relu``, ``pool``, ``fc``
     kept: all float32; a half-precision reader casts for itself).
@@ -88,11 +90,23 @@ def compute_dtypes(
             result[node.name] = DType.FLOAT32
         elif isinstance(node.op, _DATA_MOVEMENT):
             result[node.name] = None
+        elif isinstance(node.op, CustomOp) and not node.op.follows_precision:
+            result[node.name] = _declared_dtype(graph, node)
         else:
             result[node.name] = precision.dtype
     if precision.dtype is not DType.FLOAT32:
         result.update({name: DType.FLOAT32 for name in _sandwiched(graph, result)})
     return result
+
+
+def _declared_dtype(graph: Graph, node: Node) -> DType | None:
+    """The dtype a custom op's first float input has in the model as declared (a custom op
+    that does not opt in with ``follows_precision`` keeps it); None without float inputs."""
+    for value in node.inputs:
+        dtype = graph.types[value].dtype
+        if dtype.is_float:
+            return dtype
+    return None
 
 
 def _sandwiched(graph: Graph, wanted: Mapping[str, DType | None]) -> set[str]:
@@ -193,6 +207,7 @@ def apply_precision(
         rewriter.types,
         graph.dims,
         graph.weight_renames,
+        graph.input_ranges,
     )
     return new_graph.verify(), new_weights
 

@@ -117,6 +117,9 @@ def deserialize(
                 f"{source} is a {describe_version(trt)} engine{built_for}; this machine cannot "
                 f"run it: {why}"
             )
+    from trtdsl.backends.trt.plugin import register_plugin_creators
+
+    register_plugin_creators(trt)  # the plugin ops registered by --ops FILE.py
     logger = shared_logger(trt)
     since = logger.mark()
     runtime = trt.Runtime(logger.trt_logger)
@@ -155,7 +158,7 @@ def read_engine_file(path: str | os.PathLike[str], sidecar_required: bool = Fals
             forged (naming the field); or the engine's sha256 is not the one its sidecar
             records (naming both files): a truncated engine, or another engine's sidecar.
     """
-    from trtdsl.backends.trt.sidecar import read_sidecar, sidecar_path
+    from trtdsl.backends.trt.sidecar import check_custom_ops, read_sidecar, sidecar_path
 
     text = os.fspath(path)
     plan = read_bytes(text)
@@ -175,6 +178,7 @@ def read_engine_file(path: str | os.PathLike[str], sidecar_required: bool = Fals
                 f"({len(plan):,} bytes here, {sidecar.engine_bytes:,} recorded): a truncated "
                 "or replaced engine, or another engine's sidecar"
             )
+        check_custom_ops(sidecar, text)
     return EngineFile(text, plan, backend, sidecar)
 
 

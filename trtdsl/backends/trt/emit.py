@@ -50,6 +50,12 @@ class EmittedNetwork:
 
 def emitter_for(op: Op) -> Any:
     """The registered emitter of ``op``'s class, or BackendError."""
+    from trtdsl.ir.ops.custom import CustomOp
+
+    if isinstance(op, CustomOp) and type(op) not in EMITTERS:
+        from trtdsl.backends.trt.ops.custom import emit_custom
+
+        return emit_custom
     try:
         return EMITTERS[type(op)]
     except KeyError:

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from trtdsl.errors import TrtdslError
 from trtdsl.files import Bounds, parse_record, read_json, record_to_json
-from trtdsl.ir.types import ShapeRange, parse_shapes
+from trtdsl.ir.types import ShapeRange, ValueRange, parse_shapes
 
 Dim = Annotated[int, Bounds(-1, 2**31 - 1)]
 """A tensor dimension in a sidecar: -1 where dynamic."""
@@ -64,10 +64,14 @@ class IOTensorRecord:
     dtype: str
     shape: tuple[Dim, ...]
     profile: ProfileRecord | None = None
+    range: tuple[int, int] | None = None
+    """An integer input's declared values ``[low, high]`` (token ids, masks)."""
 
     def __post_init__(self) -> None:
         if self.profile is not None and len(self.profile.min) != len(self.shape):
             raise ValueError(f"{self.name}: the profile's rank differs from the shape's")
+        if self.range is not None and self.range[0] > self.range[1]:
+            raise ValueError(f"{self.name}: range {list(self.range)} has low > high")
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,57 @@ class CacheRecord:
 
 
 @dataclass(frozen=True)
+class CustomOpRecord:
+    """A custom op the engine needs (``trtdsl.custom_op``): its name, lowering, the sha256 of
+    its source, and the file that defined it at build time (shown in messages, never loaded:
+    ``--ops FILE.py`` on the command line registers ops)."""
+
+    name: str
+    lowering: Literal["composed", "plugin"]
+    sha256: str
+    file: str = ""
+
+    def __post_init__(self) -> None:
+        _check_digest(self.sha256, f"custom op {self.name!r}: sha256")
+
+
+def custom_op_records(ops: Any) -> tuple[CustomOpRecord, ...]:
+    """Records of the custom op classes among ``ops`` (op instances), by name."""
+    from trtdsl.ir.ops.custom import CustomOp
+
+    classes = {type(op).op_name: type(op) for op in ops if isinstance(op, CustomOp)}
+    return tuple(
+        CustomOpRecord(name, cls.lowering, cls.source_sha256, cls.source_file)  # type: ignore[arg-type]
+        for name, cls in sorted(classes.items())
+    )
+
+
+def check_custom_ops(sidecar: EngineSidecar, engine: str) -> None:
+    """UsageError naming the first custom op the engine needs that is not registered, or is
+    registered from other source, and the ``--ops FILE.py`` that provides it. The records are
+    only compared with registered ops: nothing in them is imported."""
+    from trtdsl.errors import UsageError
+    from trtdsl.ir.ops.custom import user_ops
+
+    registered = user_ops()
+    for record in sidecar.custom_ops:
+        where = f" (built from {record.file})" if record.file else ""
+        cls = registered.get(record.name)
+        if cls is None:
+            raise UsageError(
+                f"{engine}: the engine needs custom op {record.name!r} ({record.lowering}), which "
+                f"is not registered: pass --ops FILE.py, the file that defines it{where}"
+            )
+        if cls.source_sha256 != record.sha256:
+            raise UsageError(
+                f"{engine}: custom op {record.name!r} is registered from "
+                f"{cls.source_file or 'a file'} with other source than the engine was built "
+                f"with (sha256 {record.sha256[:12]}...{where}): pass that file with --ops, or "
+                "rebuild the engine"
+            )
+
+
+@dataclass(frozen=True)
 class EngineSidecar:
     """An engine's sidecar (see the module docstring).
 
@@ -186,6 +241,8 @@ class EngineSidecar:
     check: Any = None
     cache: CacheRecord | None = None
     refit: RefitRecord | None = None
+    custom_ops: tuple[CustomOpRecord, ...] = ()
+    """The custom ops the engine needs (absent in sidecars written before trtdsl had them)."""
 
     def __post_init__(self) -> None:
         _check_digest(self.engine_sha256, "engine_sha256")
@@ -193,6 +250,10 @@ class EngineSidecar:
             raise ValueError(
                 f"backend: expected one of {', '.join(BACKENDS)}, got {self.backend!r}"
             )
+
+    def input_ranges(self) -> dict[str, ValueRange]:
+        """The declared value ranges of the engine's integer inputs, by name."""
+        return {t.name: ValueRange(*t.range) for t in self.io.inputs if t.range is not None}
 
     def to_json(self) -> bytes:
         """The sidecar file's bytes (indented JSON)."""

@@ -17,6 +17,7 @@ from trtdsl.emulator.layers.loop import ITripLimitLayer as ITripLimitLayer
 from trtdsl.emulator.layers.nms import INMSLayer as INMSLayer
 from trtdsl.emulator.layers.nms import IScatterLayer as IScatterLayer
 from trtdsl.emulator.layers.normalization import INormalizationLayer as INormalizationLayer
+from trtdsl.emulator.layers.plugin import IPluginV3Layer as IPluginV3Layer
 from trtdsl.emulator.layers.pointwise import IActivationLayer as IActivationLayer
 from trtdsl.emulator.layers.pointwise import ICastLayer as ICastLayer
 from trtdsl.emulator.layers.pointwise import IElementWiseLayer as IElementWiseLayer
