@@ -29,9 +29,10 @@ calibrator that fails or returns no amax is shown as what it returned.
   and just after each trtdsl row, the mean of the two is the ratio's denominator.
 - ``trtdsl onnxruntime``: ``calibrate(..., executor="onnxruntime", workers=W)`` end to end
   (export, session, every batch, histograms, amax: the whole call), and steady (the batches
-  only: from the first batch's end to the last's, per image). Both sides also report this
-  process's CPU time per image (all threads): on a machine shared with other work, the CPU
-  ratio at one worker is what the wall-clock ratio would be on a quiet core.
+  only: from the end of the first wave of batches, one per worker, to the last's, per image).
+  Both sides also report this process's CPU time per image (all threads): on a machine shared
+  with other work, the CPU ratio at one worker is what the wall-clock ratio would be
+  on a quiet core.
 - ``trtdsl reference``: the NumPy reference, batches of one, on ``--reference-photos`` photos
   (default: 4 per worker of the largest count, at least 16; it is slower); its scaling is its
   steady rate at W workers over its rate at 1, in the same run.
@@ -176,9 +177,11 @@ def timed_calibration(
     graph: Graph, weights: Mapping[str, np.ndarray], npy: Path, batch: int = BATCH,
     **options: Any,
 ) -> dict[str, Any]:  # fmt: skip
-    """``calibrate`` end to end and in steady state (images/s: from the first batch's end to
-    the last's), from its progress calls."""
+    """``calibrate`` end to end and in steady state (images/s: from the end of the first wave
+    of batches, one per worker, to the last batch's end; NaN with fewer than two waves), from
+    its progress calls."""
     marks: list[tuple[float, int]] = []
+    options_workers = int(options.get("workers", 1))
     data = CalibrationData(npy, graph)
     start, cpu = time.perf_counter(), _cpu_seconds()
     result = calibrate(
@@ -186,9 +189,13 @@ def timed_calibration(
         lambda done, total: marks.append((time.perf_counter(), done)), **options,
     )  # fmt: skip
     seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    # From the end of the first wave (every worker's first batch done, they start together)
+    # to the last batch: earlier marks would count a whole wave's images in a moment's time.
     steady = float("nan")
-    if len(marks) >= 2:
-        (t0, d0), (t1, d1) = marks[0], marks[-1]
+    wave = options_workers * batch
+    after_wave = [(t, d) for t, d in marks if d >= wave]
+    if len(after_wave) >= 2:
+        (t0, d0), (t1, d1) = after_wave[0], after_wave[-1]
         steady = (d1 - d0) / (t1 - t0) if t1 > t0 else float("nan")
     return {
         "images": data.samples,

@@ -157,6 +157,7 @@ def _gemm_tiles(
     kg = k // groups
     w_groups = w.reshape(groups, kg, rows_in)
     images, rows, k_block = _plan(n, k, rows_in * groups, geometry, groups)
+    padded = x if geometry.identity else _padded(x, geometry)
     row_parts, k_parts, image_parts = -(-ho // rows), -(-k // k_block), -(-n // images)
     # Cut along the channels, the patches of a block of rows are built once and shared.
     shared: np.ndarray | None = None
@@ -170,7 +171,7 @@ def _gemm_tiles(
             n0, n1 = i * images, min(n, (i + 1) * images)
             r0, r1 = row_index * rows, min(ho, (row_index + 1) * rows)
             size = x.shape[1] * r * s * (n1 - n0) * (r1 - r0) * wo
-            _im2col(x, n0, n1, r0, r1, geometry, shared[index, :size])
+            _im2col(padded, n0, n1, r0, r1, geometry, shared[index, :size])
 
         parallel_for(image_parts * row_parts, patches)
 
@@ -181,7 +182,7 @@ def _gemm_tiles(
         r0, r1 = row_index * rows, min(ho, (row_index + 1) * rows)
         k0, k1 = k_index * k_block, min(k, (k_index + 1) * k_block)
         g0, g1 = k0 // kg, k1 // kg
-        source = x if groups == 1 else x[:, g0 * cg : g1 * cg]
+        source = padded if groups == 1 else padded[:, g0 * cg : g1 * cg]
         count, p = n1 - n0, (r1 - r0) * wo
         if shared is not None:
             depth = x.shape[1] * r * s
@@ -234,6 +235,28 @@ def _plan(n: int, k: int, depth: int, g: _Geometry, groups: int) -> tuple[int, i
     return images, rows, -(-groups // k_parts) * (k // groups)
 
 
+def _padded(x: np.ndarray, g: _Geometry) -> np.ndarray:
+    """``x`` (N, C, H, W) zero-padded to exactly the rows and columns the patches read, in a
+    buffer of this (calling) thread; ``x`` itself where no padding is read."""
+    (r, s), (ho, wo) = g.kernel, g.out
+    rows = (ho - 1) * g.stride[0] + (r - 1) * g.dilation[0] + 1
+    cols = (wo - 1) * g.stride[1] + (s - 1) * g.dilation[1] + 1
+    (top, left), (h, w) = g.pad, g.size
+    if top == 0 and left == 0 and rows <= h and cols <= w:
+        return x
+    padded = scratch("conv.padded", (x.shape[0], x.shape[1], rows, cols), x.dtype)
+    # Input row i lands on padded row i + top (a negative pad drops input rows).
+    i0, i1 = max(0, -top), max(max(0, -top), min(h, rows - top))
+    j0, j1 = max(0, -left), max(max(0, -left), min(w, cols - left))
+    y0, y1, x0, x1 = i0 + top, i1 + top, j0 + left, j1 + left
+    padded[:, :, :y0].fill(0)
+    padded[:, :, y1:].fill(0)
+    padded[:, :, y0:y1, :x0].fill(0)
+    padded[:, :, y0:y1, x1:].fill(0)
+    padded[:, :, y0:y1, x0:x1] = x[:, :, i0:i1, j0:j1]
+    return padded
+
+
 def _im2col(
     x: np.ndarray,
     n0: int,
@@ -244,33 +267,22 @@ def _im2col(
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Patches of images ``n0:n1``, output rows ``r0:r1``: (C*R*S, count*rows*Wo), rows
-    ordered (c, r, s) like the kernel, columns (image, row, column); padding reads zero.
-    Written into ``out`` (C-contiguous, that shape), else into a per-thread buffer."""
+    ordered (c, r, s) like the kernel, columns (image, row, column). ``x`` is the input as
+    ``_padded`` returns it (padding already in place): one strided copy, so a tile holds
+    Python's lock for a few calls only. Written into ``out`` (C-contiguous, that shape), else
+    into a per-thread buffer."""
     c = x.shape[1]
     (r, s), (_, wo) = g.kernel, g.out
+    (sh, sw), (dh, dw) = g.stride, g.dilation
     count, rows = n1 - n0, r1 - r0
     shape = (c, r, s, count, rows, wo)
     cols = scratch("conv.cols", shape, x.dtype) if out is None else out.reshape(shape)
-    images = x[n0:n1].transpose(1, 0, 2, 3)  # (C, count, H, W)
-    column_taps = g.taps(1, 0, wo)
-    for i, (lo, hi, start, stop) in enumerate(g.taps(0, r0, r1)):
-        sh = g.stride[0]
-        for j, (clo, chi, cstart, cstop) in enumerate(column_taps):
-            dst = cols[:, i, j]  # (C, count, rows, Wo)
-            if hi <= lo or chi <= clo:
-                dst.fill(0)
-                continue
-            dst[:, :, lo - r0 : hi - r0, clo:chi] = images[
-                :, :, start:stop:sh, cstart : cstop : g.stride[1]
-            ]
-            if lo > r0:
-                dst[:, :, : lo - r0].fill(0)
-            if hi < r1:
-                dst[:, :, hi - r0 :].fill(0)
-            if clo > 0:
-                dst[:, :, lo - r0 : hi - r0, :clo].fill(0)
-            if chi < wo:
-                dst[:, :, lo - r0 : hi - r0, chi:].fill(0)
+    first = x[n0:n1, :, r0 * sh :]
+    ns, cs, hs, ws = first.strides
+    patches = np.lib.stride_tricks.as_strided(
+        first, shape, (cs, dh * hs, dw * ws, ns, sh * hs, sw * ws), writeable=False
+    )
+    np.copyto(cols, patches)
     return cols.reshape(c * r * s, count * rows * wo)
 
 
