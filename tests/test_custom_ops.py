@@ -359,11 +359,15 @@ def test_a_yaml_model_runs_emulated_with_ops(cli: Cli) -> None:
 
 def test_compare_bisect_treats_custom_ops_as_nodes(cli: Cli) -> None:
     model = str(EXAMPLES / "deform_net.py")
-    result = cli("compare", model, "--weights", "random", "--backend", "emulated",
-                 "--perturb", "dcn.weight")  # fmt: skip
-    assert result.code != 0 or "dcn" in result.out
-    rows = [line.split()[0] for line in result.out.splitlines() if line.strip()]
-    assert "dcn" in rows and "act" in rows
+    args = ["compare", model, "--weights", "random", "--backend", "emulated"]
+    clean = cli(*args)
+    assert clean.code == 0, clean.err
+    rows = {line.split()[0]: line.split()[-1] for line in clean.out.splitlines() if line.strip()}
+    assert rows["dcn"] == "ok" and rows["act"] == "ok"
+    for extra in ([], ["--bisect"]):
+        planted = cli(*args, "--perturb", "dcn.weight=0.5", *extra)
+        assert planted.code == 3, planted.err
+        assert "first node above tolerance 0.0001: dcn (" in planted.out
 
 
 def _subcommand_parsers() -> dict[str, Any]:
@@ -466,3 +470,63 @@ def _minimal_sidecar() -> dict[str, Any]:
         "io": {"inputs": [], "outputs": []},
         "engine_bytes": 1, "engine_sha256": "c" * 64,
     }  # fmt: skip
+
+
+def _mish_plugin_plan() -> bytes:
+    from trtdsl.backends.trt import BuildConfig, build_engine
+
+    emitted = emit_network(import_trt("emulated"), _mish_graph("mish_plugin"), {})
+    return bytes(build_engine(emitted, BuildConfig()))
+
+
+def _with_plugin_fields(blob: bytes, fields: str) -> bytes:
+    """The emulated plan ``blob`` with its plugin layer's serialized fields replaced."""
+    import struct
+
+    from trtdsl.emulator.plan_schema import MAGIC
+
+    (length,) = struct.unpack_from("<Q", blob, len(MAGIC))
+    start = len(MAGIC) + 8
+    description = json.loads(blob[start : start + length])
+    (layer,) = [d for d in description["layers"] if d["class"] == "IPluginV3Layer"]
+    layer["p"]["plugin_fields"] = fields
+    data = json.dumps(description).encode()
+    return MAGIC + struct.pack("<Q", len(data)) + data + blob[start + length :]
+
+
+def _state(**changes: Any) -> str:
+    state = {"attributes": {}, "roles": [], "inputs": 1, "dtype": "float32",
+             "shape": [[0, 0], [0, 1], [0, 2], [0, 3]]}  # fmt: skip
+    state.update(changes)
+    codes = list(json.dumps(state).encode())
+    return json.dumps([["state", "CHAR", codes]])
+
+
+_TAMPERED = [
+    ("not json", "plugin_fields"),
+    (json.dumps([["state", "POINTER", [1]]]), "plugin_fields"),
+    (json.dumps([["state", "CHAR", [1000]]]), "values outside CHAR"),
+    (json.dumps([["state", "CHAR", ["__import__('os')"]]]), "not numbers"),
+    (json.dumps([["other", "CHAR", [1]]]), "without its 'state' field"),
+    (json.dumps([["state", "CHAR", list(b"[1, 2]")]]), "keys list"),
+    (_state(dtype="object"), "unknown dtype 'object'"),
+    (_state(shape=[[5, 0]]), "shape dimension [5, 0]"),
+    (_state(inputs=True), "input count True"),
+    (_state(attributes={"unknown": 1}), "unknown argument 'unknown'"),
+]
+
+
+@pytest.mark.parametrize(("fields", "message"), _TAMPERED, ids=[m for _, m in _TAMPERED])
+def test_a_tampered_plugin_layer_in_a_plan_is_a_clear_error(
+    mish: ModuleType, fields: str, message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A plugin's serialized state is data: checked (structure, types, sizes, the op's own
+    attribute validation) before it is used. As TensorRT does, deserializing returns None
+    and logs one error line (trtdsl turns that into its one-line error), never a traceback
+    from inside the plugin."""
+    trt = import_trt("emulated")
+    blob = _with_plugin_fields(_mish_plugin_plan(), fields)
+    assert trt.Runtime(trt.Logger()).deserialize_cuda_engine(blob) is None
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and message in errors[0] and "\n" not in errors[0], errors
+    assert "Traceback" not in errors[0]

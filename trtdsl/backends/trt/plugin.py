@@ -20,8 +20,9 @@ import numpy as np
 
 from trtdsl.backends.trt.context import EmitContext, trt_dtype
 from trtdsl.backends.trt.module import backend_of
-from trtdsl.errors import BackendError, UsageError
+from trtdsl.errors import BackendError, TrtdslError, UsageError
 from trtdsl.ir.graph import Node
+from trtdsl.ir.ops.base import make_op
 from trtdsl.ir.ops.custom import PLUGIN_NAMESPACE, CustomOp, op_attributes, user_ops
 from trtdsl.ir.types import DType
 
@@ -131,12 +132,60 @@ def _state_field(trt: ModuleType, state: dict[str, Any]) -> Any:
     return trt.PluginField("state", data, trt.PluginFieldType.CHAR)
 
 
-def _read_state(fields: Any) -> dict[str, Any]:
+_MAX_STATE_BYTES = 1 << 20
+"""A plugin's serialized state at most (attributes, roles, shape recipe: a few hundred bytes)."""
+
+
+def _read_state(fields: Any, name: str = "plugin") -> dict[str, Any]:
+    """The ``state`` field of a plugin read back from an engine or plan: data, checked here
+    (keys, types, sizes) before anything uses it; a BackendError naming the plugin otherwise.
+    Nothing in it names code: the op class is the one registered under the plugin's name."""
     for field in fields:
-        if field.name == "state":
-            state: dict[str, Any] = json.loads(np.asarray(field.data, np.int8).tobytes().decode())
-            return state
-    raise BackendError("a trtdsl plugin was created without its 'state' field")
+        if field.name != "state":
+            continue
+        raw = np.asarray(field.data, np.int8).tobytes()
+        if len(raw) > _MAX_STATE_BYTES:
+            raise BackendError(f"plugin {name}: its state field is {len(raw):,} bytes")
+        try:
+            state = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise BackendError(f"plugin {name}: its state field is not JSON ({e})") from None
+        _check_state(state, name)
+        return dict(state)
+    raise BackendError(f"plugin {name}: created without its 'state' field")
+
+
+def _check_state(state: Any, name: str) -> None:
+    """BackendError unless ``state`` has the shape ``emit_plugin`` writes."""
+
+    def bad(what: str) -> BackendError:
+        return BackendError(f"plugin {name}: its state field has {what}")
+
+    expected = {"attributes", "roles", "inputs", "dtype", "shape"}
+    if not isinstance(state, dict) or set(state) != expected:
+        keys = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise bad(f"keys {keys}, expected {sorted(expected)}")
+    if not isinstance(state["attributes"], dict):
+        raise bad("non-object attributes")
+    roles, inputs = state["roles"], state["inputs"]
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise bad("roles that are not a list of strings")
+    if isinstance(inputs, bool) or not isinstance(inputs, int) or not 1 <= inputs <= 64:
+        raise bad(f"an input count {inputs!r}")
+    if state["dtype"] not in {d.value for d in DType}:
+        raise bad(f"an unknown dtype {state['dtype']!r}")
+    shape = state["shape"]
+    if not isinstance(shape, list) or not 0 <= len(shape) <= 8:
+        raise bad("a shape recipe that is not a list of at most 8 dimensions")
+    for dim in shape:
+        if not (
+            isinstance(dim, list)
+            and len(dim) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in dim)
+            and -1 <= dim[0] < inputs
+            and 0 <= dim[1] <= (1 << 31)
+        ):
+            raise bad(f"a shape dimension {dim!r} (expected [-1, size] or [input, axis])")
 
 
 def _as_tuples(value: Any) -> Any:
@@ -182,7 +231,12 @@ def _plugin_classes(trt: ModuleType) -> tuple[type, type]:
             self._op_class = op_class
             self._state = state
             attributes = {k: _as_tuples(v) for k, v in state["attributes"].items()}
-            self._op = op_class(**attributes)
+            try:
+                op = make_op(op_class, attributes)  # validated like any op's attributes
+            except TrtdslError as e:
+                raise BackendError(f"plugin {op_class.op_name}: {e}") from None
+            assert isinstance(op, CustomOp)
+            self._op = op
 
         def get_capability_interface(self, type: Any) -> Any:
             return self
@@ -244,8 +298,13 @@ def _plugin_classes(trt: ModuleType) -> tuple[type, type]:
 
         def run_reference(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
             """The op's NumPy reference on the plugin's inputs (the emulator runs this)."""
-            count = int(self._state["inputs"])
-            params = dict(zip(self._state["roles"], arrays[count:], strict=True))
+            count, roles = int(self._state["inputs"]), self._state["roles"]
+            if len(arrays) != count + len(roles):
+                raise BackendError(
+                    f"plugin {self.plugin_name}: {len(arrays)} input tensors, its state says "
+                    f"{count} inputs and {len(roles)} weights"
+                )
+            params = dict(zip(roles, arrays[count:], strict=True))
             out = self._op.reference(list(arrays[:count]), params)
             return [out[0] if isinstance(out, tuple) else out]
 
@@ -265,7 +324,7 @@ def _plugin_classes(trt: ModuleType) -> tuple[type, type]:
             self._op_class = op_class
 
         def create_plugin(self, name: str, fc: Any, phase: Any) -> Any:
-            return OpPlugin(self._op_class, _read_state(fc))
+            return OpPlugin(self._op_class, _read_state(fc, self.name))
 
     _CLASSES[trt.__name__] = (OpPlugin, OpPluginCreator)
     return OpPlugin, OpPluginCreator

@@ -53,6 +53,40 @@ class _Text(Kind):
 _TEXT = _Text()
 
 
+_FIELD_DTYPES = {"CHAR": np.int8, "INT8": np.int8, "INT16": np.int16, "INT32": np.int32,
+                 "INT64": np.int64, "FLOAT16": np.float16, "FLOAT32": np.float32,
+                 "FLOAT64": np.float64}  # fmt: skip
+"""The plugin field types a plan may hold, and their arrays' dtypes."""
+
+
+class _PluginFields(_Text):
+    """``encode_fields``'s text, checked when a plan is read: a list of [name, type, values]
+    with a known type and a flat list of numbers that fit it."""
+
+    name = "plugin fields ([[name, type, [numbers]], ...])"
+
+    def decode(self, data: Any) -> Any:
+        text = super().decode(data)
+        try:
+            items = json.loads(text)
+        except ValueError as e:
+            raise FieldError(f"not JSON ({e})") from None
+        if not isinstance(items, list) or len(items) > 64:
+            raise FieldError(f"expected a list of at most 64 fields, got {describe(items)}")
+        for item in items:
+            ok = isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)
+            if not ok or item[1] not in _FIELD_DTYPES or not isinstance(item[2], list):
+                raise FieldError(f"expected [name, type, [numbers]], got {describe(item)}")
+            kind, values = _FIELD_DTYPES[item[1]], item[2]
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                raise FieldError(f"field {item[0]!r}: values that are not numbers")
+            if np.dtype(kind).kind == "i":
+                bounds = np.iinfo(kind)  # type: ignore[type-var]
+                if not all(isinstance(v, int) and bounds.min <= v <= bounds.max for v in values):
+                    raise FieldError(f"field {item[0]!r}: values outside {item[1]}")
+        return text
+
+
 def encode_fields(fields: Sequence[Any]) -> str:
     """Plugin fields as JSON text: ``[[name, type name, [values...]], ...]``."""
     return json.dumps(
@@ -65,12 +99,11 @@ def encode_fields(fields: Sequence[Any]) -> str:
 
 def decode_fields(text: str) -> PluginFieldCollection:
     """The PluginFieldCollection ``encode_fields`` wrote."""
-    items = json.loads(text)
-    dtypes = {"CHAR": np.int8, "INT8": np.int8, "INT32": np.int32, "INT64": np.int64}
+    items = json.loads(_PluginFields().decode(text))
     fields = []
     for name, kind, data in items:
-        dtype = dtypes.get(kind, np.float32 if kind == "FLOAT32" else np.float64)
-        fields.append(PluginField(name, np.asarray(data, dtype=dtype), PluginFieldType[kind]))
+        array = np.asarray(data, dtype=_FIELD_DTYPES[kind])
+        fields.append(PluginField(name, array, PluginFieldType[kind]))
     return PluginFieldCollection(fields)
 
 
@@ -86,7 +119,7 @@ class IPluginV3Layer(ILayer):
         PlanField("plugin_name", _TEXT),
         PlanField("plugin_version", _TEXT),
         PlanField("plugin_namespace", _TEXT),
-        PlanField("plugin_fields", _TEXT),
+        PlanField("plugin_fields", _PluginFields()),
     )
 
     def __init__(self, network: INetworkDefinition, inputs: Sequence[ITensor], plugin: Any) -> None:
