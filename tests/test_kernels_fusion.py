@@ -83,4 +83,9 @@ def test_threads_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as exit_info:
         main([*args, "--threads", "0"])
     assert exit_info.value.code == 2
-    assert "--threads: expected a whole number of threads >= 1, got '0'" in capsys.readouterr().err
+    assert "--threads: expected a whole number of threads from 1 to 1024, got '0'" in (
+        capsys.readouterr().err
+    )
+    with pytest.raises(SystemExit):
+        main([*args, "--threads", "100000"])  # not 100,000 OS threads
+    assert "from 1 to 1024, got '100000'" in capsys.readouterr().err

@@ -549,11 +549,18 @@ def with_threads(
     return wrapper
 
 
+MAX_THREADS = 1024
+"""--threads and --workers at most (each is an OS thread or process: more than this is a typo,
+not a machine)."""
+
+
 def _thread_count(text: str) -> int:
     try:
         count = int(text)
     except ValueError:
         count = 0
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of threads >= 1, got {text!r}")
+    if not 1 <= count <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of threads from 1 to {MAX_THREADS}, got {text!r}"
+        )
     return count

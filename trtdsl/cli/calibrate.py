@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from trtdsl.cli.args import (
+    MAX_THREADS,
     add_backend_option,
     add_model_argument,
     add_shape_option,
@@ -191,8 +192,8 @@ def run(args: argparse.Namespace) -> int:
     rules = [MethodRule.parse(text) for text in args.method_for]
     sample = _histogram_sample(args.histogram_sample)
     workers = default_workers() if args.workers is None else args.workers
-    if workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {workers}")
+    if not 1 <= workers <= MAX_THREADS:
+        raise UsageError(f"--workers must be from 1 to {MAX_THREADS}, got {workers}")
     # Before any work: -o is none of the inputs (MODEL, --weights, --data; links included).
     check_command_outputs(args, [("-o", args.output)])
     graph = load_graph(args.model, args)
