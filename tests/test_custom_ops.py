@@ -409,6 +409,30 @@ def test_a_hostile_ops_path_is_one_line_exit_2(cli: Cli, tmp_path: Path, kind: s
     assert str(path) in result.err
 
 
+@pytest.mark.parametrize(
+    ("source", "line", "message"),
+    [
+        ("import trtdsl\nfrom dataclasses import dataclass\n\n@trtdsl.custom_op\n"
+         "@dataclass(frozen=True)\nclass C(trtdsl.CustomOp):\n    op_name = 'conv2d'\n"
+         "    def infer(self, i): return i[0]\n    def reference(self, i, p): return i[0]\n"
+         "    def emit(self, ctx, node): return None\n",
+         4, "op_name 'conv2d' is a built-in op"),
+        ("import sys\nsys.exit(0)\n", 2, "the ops file called sys.exit(0) while it was loaded; "
+         "an ops file must not exit"),
+        ("x = 1\nraise RuntimeError('boom\\nsecond')\n", 2, "RuntimeError: boom: second"),
+    ],
+)  # fmt: skip
+def test_a_broken_ops_file_is_one_line_at_its_line(
+    cli: Cli, tmp_path: Path, source: str, line: int, message: str
+) -> None:
+    path = tmp_path / "ops.py"
+    path.write_text(source)
+    result = cli("info", "resnet18", "--ops", str(path))
+    assert result.code == 2 and result.out == "" and "Traceback" not in result.err
+    assert result.err.count("\n") == 1, result.err
+    assert f"trtdsl: error: {path}:{line}: " in result.err and message in result.err, result.err
+
+
 def test_a_plugin_op_on_tensorrt_rtx_exits_2_in_one_line(cli: Cli, tmp_path: Path) -> None:
     pytest.importorskip("tensorrt_rtx", reason="needs TensorRT-RTX (pip install -e '.[rtx]')")
     model = tmp_path / "p.yaml"

@@ -212,12 +212,16 @@ def _run_user_file(path: Path, what: str, then: Callable[[types.ModuleType], T])
         if e.filename and Path(e.filename).resolve() != path.resolve():
             raise _model_mistake(e, path) from None
         raise ModelError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
-    except TrtdslError:
-        raise
+    except TrtdslError as e:
+        located = _located(e, path)
+        if located is e:
+            raise
+        raise located from None
     except SystemExit as e:
+        article = "an" if what[0] in "aeiou" else "a"
         raise ModelError(
             f"{_model_line(e, path)}: the {what} called sys.exit({e.code!r}) while it was "
-            f"loaded; a {what} must not exit"
+            f"loaded; {article} {what} must not exit"
         ) from None
     except KeyboardInterrupt as e:
         raise ModelError(f"{_model_line(e, path)}: interrupted while loading the {what}") from None
@@ -225,6 +229,19 @@ def _run_user_file(path: Path, what: str, then: Callable[[types.ModuleType], T])
         raise _model_mistake(e, path) from None
     finally:
         sys.modules.pop(module_name, None)
+
+
+def _located(error: TrtdslError, path: Path) -> TrtdslError:
+    """``error`` with ``FILE:LINE`` in front where the user's file raised it (a trtdsl call
+    in the file refused something) and its message names no file yet; else ``error``."""
+    line = _model_line(error, path)
+    message = str(error)
+    if line == str(path) or message.startswith(str(path)):
+        return error
+    try:
+        return type(error)(f"{line}: {message}")
+    except TypeError:  # a subclass that takes other arguments
+        return error
 
 
 def _model_line(error: BaseException, path: Path) -> str:
