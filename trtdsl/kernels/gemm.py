@@ -84,15 +84,7 @@ def linear(
         _finish(out, None if bc is None else bc[c0:c1], fused, adds, (slice(r0, r1), slice(c0, c1)))
 
     parallel_for(-(-m // rows) * column_parts, tile)
-    out = y.reshape(*lead, n)
-    if compute != dtype:
-        out = out.astype(dtype)
-        for step in epilogue:
-            if isinstance(step, Activation):
-                activate(out, step, out=out)
-            else:
-                np.add(out, step, out=out)
-    return out
+    return _rounded(y.reshape(*lead, n), dtype, epilogue)
 
 
 def _finish(
@@ -158,14 +150,20 @@ def matmul(a: np.ndarray, b: np.ndarray, epilogue: Sequence[Step] = ()) -> np.nd
             _finish(out, None, fused, parts, (r, c))
 
     parallel_for(items * per_item, tile)
-    out = y.reshape(*batch, n, m)
-    if compute != dtype:
-        out = out.astype(dtype)
-        for step in epilogue:
-            if isinstance(step, Activation):
-                activate(out, step, out=out)
-            else:
-                np.add(out, step, out=out)
+    return _rounded(y.reshape(*batch, n, m), dtype, epilogue)
+
+
+def _rounded(out: np.ndarray, dtype: np.dtype, epilogue: Sequence[Step]) -> np.ndarray:
+    """``out`` computed in float32 for a half-precision ``dtype``: rounded once, then the
+    epilogue in ``dtype`` (the separate ops' values); ``out`` itself where nothing changes."""
+    if out.dtype == dtype:
+        return out
+    out = out.astype(dtype)
+    for step in epilogue:
+        if isinstance(step, Activation):
+            activate(out, step, out=out)
+        else:
+            np.add(out, step, out=out)
     return out
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from trtdsl.kernels.parallel import parallel_for
 from trtdsl.kernels.scratch import scratch
+from trtdsl.kernels.special import ERFC_COEFFS
 
 KINDS = (
     "relu",
@@ -171,18 +172,7 @@ def _tanh(x: np.ndarray, a: Activation) -> None:
 # Numerical Recipes' erfc(z) = t * exp(-z^2 + P(t)), t = 1 / (1 + z/2), z >= 0 (fractional
 # error < 1.2e-7 everywhere), with ln(1/2) folded into P's constant: Phi(-|x|) =
 # erfc(|x|/sqrt(2)) / 2 = t * exp(P'(t) - x^2/2), t = 1 / (1 + |x| / (2 sqrt(2))).
-_ERFC = (
-    -1.26551223 + math.log(0.5),
-    1.00002368,
-    0.37409196,
-    0.09678418,
-    -0.18628806,
-    0.27886807,
-    -1.13520398,
-    1.48851587,
-    -0.82215223,
-    0.17087277,
-)
+_ERFC = (ERFC_COEFFS[0] + math.log(0.5), *ERFC_COEFFS[1:])
 _ERFC32 = tuple(np.float32(c) for c in _ERFC)
 
 

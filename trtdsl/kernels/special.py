@@ -13,7 +13,7 @@ _BLOCK = 1 << 15  # elements per block: the ~50 in-place passes stay in cache
 _SERIES = tuple((-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(_SERIES_TERMS))
 # Numerical Recipes' erfc Chebyshev fit (fractional error < 1.2e-7 on erfc); used only for
 # |x| >= 2.5 where erfc(x) < 4.1e-4, so the absolute error on erf stays below 5e-11.
-_ERFC_COEFFS = (
+ERFC_COEFFS = (
     -1.26551223,
     1.00002368,
     0.37409196,
@@ -58,7 +58,7 @@ def _erf_block(x: np.ndarray, out: np.ndarray) -> None:
         z = np.minimum(np.abs(x[large]), 26.0)  # erf(26) == 1.0; no over/underflow
         t = 1.0 / (1.0 + 0.5 * z)
         poly = np.zeros_like(z)
-        for c in reversed(_ERFC_COEFFS):
+        for c in reversed(ERFC_COEFFS):
             poly = poly * t + c
         p[large] = np.sign(x[large]) * (1.0 - t * np.exp(-z * z + poly))
     out[:] = p
