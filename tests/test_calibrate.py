@@ -394,6 +394,7 @@ def test_cli_warns_once_naming_every_tensor_that_clips(cli, tmp_path: Path) -> N
         (["--method-for", "max"], "--method-for 'max': expected PATTERN=METHOD"),
         (["--workers", "0"], "--workers must be from 1 to 1024, got 0"),
         (["--workers", "100000"], "--workers must be from 1 to 1024, got 100000"),
+        (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
         (["--histogram-sample", "0"], "--histogram-sample '0': expected a positive count or all"),
         (["--executor", "engine", "--backend", "emulated", "--batch-size", "9"],
          "--batch-size 9: input 'x' takes at most 8 samples"),

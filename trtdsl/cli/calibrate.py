@@ -194,6 +194,8 @@ def run(args: argparse.Namespace) -> int:
     workers = default_workers() if args.workers is None else args.workers
     if not 1 <= workers <= MAX_THREADS:
         raise UsageError(f"--workers must be from 1 to {MAX_THREADS}, got {workers}")
+    if args.batch_size < 1:  # before anything is printed or loaded
+        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
     # Before any work: -o is none of the inputs (MODEL, --weights, --data; links included).
     check_command_outputs(args, [("-o", args.output)])
     graph = load_graph(args.model, args)
