@@ -463,9 +463,11 @@ def test_sidecar_records_are_compared_never_imported(mish: ModuleType) -> None:
         custom_ops: Sequence[CustomOpRecord]
 
     check_custom_ops(Sidecar(records), "e.engine")  # type: ignore[arg-type]
-    other = CustomOpRecord("mish", "composed", "0" * 64, "elsewhere/mish.py")
-    with pytest.raises(UsageError, match="'mish' is registered from .*with other source"):
+    other = CustomOpRecord("mish_plugin", "plugin", "0" * 64, "elsewhere/mish.py")
+    with pytest.raises(UsageError, match="'mish_plugin' is registered from .*with other source"):
         check_custom_ops(Sidecar([other]), "e.engine")  # type: ignore[arg-type]
+    # A composed op is plain layers in the plan: its engine runs without it registered.
+    check_custom_ops(Sidecar([CustomOpRecord("gone", "composed", "0" * 64)]), "e.engine")  # type: ignore[arg-type]
     gone = CustomOpRecord("swish2", "plugin", "0" * 64, "/nowhere/swish2.py")
     message = r"needs custom op 'swish2' \(plugin\), which is not registered: pass --ops FILE"
     with pytest.raises(UsageError, match=message + r".*built from /nowhere/swish2.py"):

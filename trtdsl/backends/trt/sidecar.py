@@ -184,14 +184,18 @@ def custom_op_records(ops: Any) -> tuple[CustomOpRecord, ...]:
 
 
 def check_custom_ops(sidecar: EngineSidecar, engine: str) -> None:
-    """UsageError naming the first custom op the engine needs that is not registered, or is
-    registered from other source, and the ``--ops FILE.py`` that provides it. The records are
-    only compared with registered ops: nothing in them is imported."""
+    """UsageError naming the first plugin op the engine needs that is not registered, or is
+    registered from other source, and the ``--ops FILE.py`` that provides it. A composed op
+    is plain TensorRT layers in the plan: running or inspecting its engine needs nothing (a
+    command that rebuilds the graph, as refit does, needs the op to load the model). The
+    records are only compared with registered ops: nothing in them is imported."""
     from trtdsl.errors import UsageError
     from trtdsl.ir.ops.custom import user_ops
 
     registered = user_ops()
     for record in sidecar.custom_ops:
+        if record.lowering != "plugin":
+            continue
         where = f" (built from {record.file})" if record.file else ""
         cls = registered.get(record.name)
         if cls is None:
