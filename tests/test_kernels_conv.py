@@ -183,3 +183,36 @@ def test_random_convolutions_match_torch() -> None:
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
         checked += 1
     assert checked >= 25
+
+
+def test_asymmetric_and_negative_padding_match_an_explicitly_padded_input() -> None:
+    """TensorRT's pre/post padding may differ per side and be negative (input rows dropped):
+    the kernel pads the input once, so every case equals a convolution of the input padded
+    (or cropped) beforehand and no padding."""
+    rng = np.random.default_rng(7)
+    checked = 0
+    for _ in range(200):
+        n, c, k = (int(v) for v in rng.integers(1, 4, 3))
+        r, s = (int(v) for v in rng.integers(1, 4, 2))
+        stride = tuple(int(v) for v in rng.integers(1, 3, 2))
+        dilation = tuple(int(v) for v in rng.integers(1, 3, 2))
+        pad_begin = tuple(int(v) for v in rng.integers(-1, 3, 2))
+        pad_end = tuple(int(v) for v in rng.integers(-1, 3, 2))
+        x = rng.standard_normal((n, c, *(int(v) for v in rng.integers(4, 12, 2))))
+        x = x.astype(np.float32)
+        w = rng.standard_normal((k, c, r, s)).astype(np.float32)
+        padded = x
+        for axis, (lo, hi) in enumerate(zip(pad_begin, pad_end, strict=True), start=2):
+            widths = [(0, 0)] * 4
+            widths[axis] = (max(lo, 0), max(hi, 0))
+            padded = np.pad(padded, widths)
+            size = padded.shape[axis]
+            padded = padded.take(range(max(-lo, 0), size - max(-hi, 0)), axis=axis)
+        if any(padded.shape[2 + a] < dilation[a] * ((r, s)[a] - 1) + 1 for a in (0, 1)):
+            continue
+        want = kernels.conv2d(padded, w, None, stride=stride, dilation=dilation)
+        got = kernels.conv2d(x, w, None, stride=stride, pad_begin=pad_begin, pad_end=pad_end,
+                             dilation=dilation)  # fmt: skip
+        np.testing.assert_array_equal(got, want)
+        checked += 1
+    assert checked >= 100
