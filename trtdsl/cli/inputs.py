@@ -261,9 +261,9 @@ def photo_inputs(
     photos = [s for s in specs if is_image(s)]
     if not photos:
         return {}, list(specs)
-    from trtdsl.calibration.data import Preprocess, read_model_preprocess
     from trtdsl.frontend.load import resolve_model_path
     from trtdsl.vision.photos import load_photo, resolve_preprocess
+    from trtdsl.vision.preprocess import Preprocess, read_model_preprocess
 
     declared = read_model_preprocess(resolve_model_path(model_spec))
     preprocess = Preprocess.from_mapping(declared, f"{model_spec}: preprocess")

@@ -17,13 +17,13 @@ from trtdsl.files import require_memory
 from trtdsl.ir.types import TensorType
 
 if TYPE_CHECKING:
-    from trtdsl.calibration.data import Preprocess
+    from trtdsl.vision.preprocess import Preprocess
 
 
 def resolve_preprocess(preprocess: Preprocess, input_type: TensorType, where: str) -> Preprocess:
     """``preprocess`` with its defaults filled for ``input_type`` (N, C, H, W): the crop is the
     input's static H x W, the resize the crop's larger side x 256/224."""
-    from trtdsl.calibration.data import RESIZE_RATIO
+    from trtdsl.vision.preprocess import RESIZE_RATIO
 
     shape = input_type.shape
     if len(shape) != 4 or not all(isinstance(d, int) for d in shape[1:]):
