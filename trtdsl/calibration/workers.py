@@ -15,17 +15,9 @@ would.
 from __future__ import annotations
 
 import contextvars
-import ctypes
-import glob
-import importlib
-import importlib.util
-import logging
-import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -34,20 +26,17 @@ from trtdsl.calibration.executors.base import Executor
 from trtdsl.calibration.histogram import TensorHistogram
 from trtdsl.calibration.processes import fork_available
 from trtdsl.errors import CalibrationError, TrtdslError
+from trtdsl.kernels import threads as kernel_threads
+from trtdsl.kernels.parallel import available_cores, single_blas_thread
 
 Progress = Callable[[int, int], None]
 """``progress(samples_done, samples_total)``, called after every batch (from the worker thread
 that finished it)."""
 
-_LOG = logging.getLogger("trtdsl")
-
 
 def default_workers() -> int:
     """The CPU cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    return available_cores()
 
 
 @dataclass
@@ -156,7 +145,9 @@ def run_workers(
                 failures.add(start, e)
                 return
 
-    with single_threaded_blas(), _single_threaded_kernels():
+    # Every batch single-threaded (the workers are the parallelism); worker threads inherit
+    # the kernels' setting through their copied context.
+    with single_blas_thread(), kernel_threads(1):
         if count > 1 and executor.name == "reference" and fork_available():
             from trtdsl.calibration.processes import run_processes
 
@@ -196,64 +187,3 @@ def in_batch(error: TrtdslError, data: CalibrationData, start: int, count: int) 
     hint = "; check the weights" if isinstance(error, CalibrationError) else ""
     where = f"calibrating on {data.path}, samples {start}..{start + count - 1}{hint}"
     return type(error)(f"{error} ({where})")
-
-
-def _single_threaded_kernels() -> AbstractContextManager[Any]:
-    """The NumPy reference's kernels on one thread each (the workers are the parallelism);
-    the worker threads inherit it through their copied context."""
-    # NOTE: trtdsl.kernels.parallel (the kernels' thread pool) is being added beside this
-    # change; where it is absent the kernels are single-threaded already.
-    spec = importlib.util.find_spec("trtdsl.kernels.parallel")
-    if spec is None:
-        return nullcontext()
-    threads: Callable[[int], AbstractContextManager[Any]] = importlib.import_module(
-        "trtdsl.kernels.parallel"
-    ).threads
-    return threads(1)
-
-
-@contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """BLAS (NumPy's matrix products) on one thread until the block ends: workers give the
-    parallelism, and each batch is computed the same way whatever their number."""
-    try:
-        threadpoolctl = importlib.import_module("threadpoolctl")
-    except ImportError:
-        with _openblas_threads(1):
-            yield
-        return
-    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-@contextmanager
-def _openblas_threads(count: int) -> Iterator[None]:
-    """The OpenBLAS of NumPy's wheels on ``count`` threads (threadpoolctl's job, where it is
-    not installed); nothing where NumPy uses another BLAS."""
-    found = None
-    folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(folder, "*openblas*"))):
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "")):
-            getter = getattr(library, f"{prefix}_get_num_threads{suffix}", None)
-            setter = getattr(library, f"{prefix}_set_num_threads{suffix}", None)
-            if getter is not None and setter is not None:
-                found = (getter, setter)
-                break
-        if found:
-            break
-    if found is None:
-        _LOG.debug("no OpenBLAS found to limit to %d thread(s)", count)
-        yield
-        return
-    getter, setter = found
-    getter.restype = ctypes.c_int
-    before = int(getter())
-    setter(ctypes.c_int(count))
-    try:
-        yield
-    finally:
-        setter(ctypes.c_int(before))
