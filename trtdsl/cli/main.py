@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import os
 import sys
@@ -58,10 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"trtdsl {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in SUBCOMMANDS:
-        module_name = f"trtdsl.cli.{name}"
-        if importlib.util.find_spec(module_name) is None:  # subcommand not written yet
-            continue
-        importlib.import_module(module_name).register(sub)
+        importlib.import_module(f"trtdsl.cli.{name}").register(sub)
     _add_ops_options(sub)
     return parser
 
