@@ -50,26 +50,38 @@ class Binary(Op):
             check_float(self, "other")
 
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        want = 1 if self.other is not None else 2
-        if len(inputs) != want:
-            how = "1 input with 'other'" if want == 1 else "2 inputs (or 1 and 'other')"
-            raise ShapeError(f"{self.op_name}: expected {how}, got {len(inputs)}")
+        self._check_count(inputs)
         if self.other is not None:
             expect_float(self, inputs[0])
             return inputs[0]
         a, b = inputs
-        if a.dtype != b.dtype:
-            raise ShapeError(
-                f"{self.op_name}: input dtypes differ ({a.dtype} vs {b.dtype}); insert a cast"
-            )
+        self._check_same_dtype(a, b)
         return TensorType(a.dtype, broadcast_shapes(self, a, b))
 
     def reference(
         self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
     ) -> np.ndarray:
+        a, b = self._operands(inputs)
+        return np.asarray(self.compute(a, b), dtype=a.dtype)
+
+    def _check_count(self, inputs: Sequence[TensorType]) -> None:
+        """ShapeError unless there are 2 inputs, or 1 with ``other``."""
+        want = 1 if self.other is not None else 2
+        if len(inputs) != want:
+            how = "1 input with 'other'" if want == 1 else "2 inputs (or 1 and 'other')"
+            raise ShapeError(f"{self.op_name}: expected {how}, got {len(inputs)}")
+
+    def _check_same_dtype(self, a: TensorType, b: TensorType) -> None:
+        if a.dtype != b.dtype:
+            raise ShapeError(
+                f"{self.op_name}: input dtypes differ ({a.dtype} vs {b.dtype}); insert a cast"
+            )
+
+    def _operands(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(a, b): the two inputs, or the input and ``other`` in its dtype."""
         a = inputs[0]
         b = np.asarray(self.other, dtype=a.dtype) if self.other is not None else inputs[1]
-        return np.asarray(self.compute(a, b), dtype=a.dtype)
+        return a, b
 
     def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -157,10 +169,7 @@ class Compare(Binary):
     everything (``ne`` is true), as in PyTorch."""
 
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        want = 1 if self.other is not None else 2
-        if len(inputs) != want:
-            how = "1 input with 'other'" if want == 1 else "2 inputs (or 1 and 'other')"
-            raise ShapeError(f"{self.op_name}: expected {how}, got {len(inputs)}")
+        self._check_count(inputs)
         a = inputs[0]
         if a.dtype not in NUMBER_DTYPES:
             raise ShapeError(f"{self.op_name}: expected a numeric input (not bool), got {a}")
@@ -172,17 +181,13 @@ class Compare(Binary):
                 )
             return a.with_dtype(DType.BOOL)
         b = inputs[1]
-        if a.dtype != b.dtype:
-            raise ShapeError(
-                f"{self.op_name}: input dtypes differ ({a.dtype} vs {b.dtype}); insert a cast"
-            )
+        self._check_same_dtype(a, b)
         return TensorType(DType.BOOL, broadcast_shapes(self, a, b))
 
     def reference(
         self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
     ) -> np.ndarray:
-        a = inputs[0]
-        b = np.asarray(self.other, dtype=a.dtype) if self.other is not None else inputs[1]
+        a, b = self._operands(inputs)
         return np.asarray(self.compute(a, b), dtype=np.bool_)
 
 

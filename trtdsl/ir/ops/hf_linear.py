@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trtdsl.errors import ShapeError
-from trtdsl.ir.ops.base import Op, ParamSpec, check_bool, check_int, expect_float, register_op
+from trtdsl.ir.ops.base import Op, ParamSpec, check_bool, check_int, register_op
+from trtdsl.ir.ops.linear import in_features
 from trtdsl.ir.types import TensorType
 
 
@@ -39,26 +39,15 @@ class HFConv1D(Op):
         check_int(self, "out_features", 1)
         check_bool(self, "bias")
 
-    def _in_features(self, x: TensorType) -> int:
-        expect_float(self, x)
-        if x.rank < 1:
-            raise ShapeError(f"hf_conv1d: expected an input of rank >= 1, got {x}")
-        d = x.shape[-1]
-        if not isinstance(d, int):
-            raise ShapeError(
-                f"hf_conv1d: the last (feature) dimension must be static, got {d!r} in {x}"
-            )
-        return d
-
     def params(self, inputs: Sequence[TensorType]) -> dict[str, ParamSpec]:
-        specs = {"weight": ParamSpec((self._in_features(inputs[0]), self.out_features))}
+        specs = {"weight": ParamSpec((in_features(self, inputs[0]), self.out_features))}
         if self.bias:
             specs["bias"] = ParamSpec((self.out_features,))
         return specs
 
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
         x = inputs[0]
-        self._in_features(x)
+        in_features(self, x)
         return x.with_shape((*x.shape[:-1], self.out_features))
 
     def reference(
@@ -77,4 +66,4 @@ class HFConv1D(Op):
         outputs: Sequence[TensorType],
         sizes: Mapping[str, int] | None = None,
     ) -> int:
-        return outputs[0].numel(sizes) * self._in_features(inputs[0])
+        return outputs[0].numel(sizes) * in_features(self, inputs[0])

@@ -89,6 +89,16 @@ class Embedding(Op):
         return np.ascontiguousarray(np.take(params["weight"], ids, axis=0))
 
 
+def _indexed_axis(op: IndexSelect | Gather, x: TensorType, index: TensorType) -> int:
+    """The axis ``op.dim`` of ``x`` (rank >= 1) that integer ``index`` picks from, or
+    ShapeError naming ``op``."""
+    if x.rank == 0:
+        raise ShapeError(f"{op.op_name}: expected an input of rank >= 1, got {x}")
+    axis = normalize_axis(op, op.dim, x.rank, "dim")
+    expect_indices(op, index, "index")
+    return axis
+
+
 @register_op
 @dataclass(frozen=True)
 class IndexSelect(Op):
@@ -110,10 +120,7 @@ class IndexSelect(Op):
 
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
         x, index = inputs
-        if x.rank == 0:
-            raise ShapeError(f"index_select: expected an input of rank >= 1, got {x}")
-        axis = normalize_axis(self, self.dim, x.rank, "dim")
-        expect_indices(self, index, "index")
+        axis = _indexed_axis(self, x, index)
         if index.rank != 1:
             raise ShapeError(f"index_select: index must be 1-D, got {index}")
         return x.with_shape((*x.shape[:axis], index.shape[0], *x.shape[axis + 1 :]))
@@ -149,10 +156,7 @@ class Gather(Op):
 
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
         x, index = inputs
-        if x.rank == 0:
-            raise ShapeError(f"gather: expected an input of rank >= 1, got {x}")
-        axis = normalize_axis(self, self.dim, x.rank, "dim")
-        expect_indices(self, index, "index")
+        axis = _indexed_axis(self, x, index)
         if index.rank != x.rank:
             raise ShapeError(f"gather: index {index} must have the rank of the input {x}")
         for a, (d, n) in enumerate(zip(x.shape, index.shape, strict=True)):

@@ -16,6 +16,20 @@ from trtdsl.ir.ops.base import Op, ParamSpec, check_bool, check_int, expect_floa
 from trtdsl.ir.types import TensorType
 
 
+def in_features(op: Op, x: TensorType) -> int:
+    """The static last (feature) dimension of a linear layer's float input ``x`` (*, K), or
+    ShapeError naming ``op``."""
+    expect_float(op, x)
+    if x.rank < 1:
+        raise ShapeError(f"{op.op_name}: expected an input of rank >= 1, got {x}")
+    d = x.shape[-1]
+    if not isinstance(d, int):
+        raise ShapeError(
+            f"{op.op_name}: the last (feature) dimension must be static, got {d!r} in {x}"
+        )
+    return d
+
+
 @register_op
 @dataclass(frozen=True)
 class Linear(Op):
@@ -35,19 +49,8 @@ class Linear(Op):
         check_int(self, "out_features", 1)
         check_bool(self, "bias")
 
-    def _in_features(self, x: TensorType) -> int:
-        expect_float(self, x)
-        if x.rank < 1:
-            raise ShapeError(f"linear: expected an input of rank >= 1, got {x}")
-        d = x.shape[-1]
-        if not isinstance(d, int):
-            raise ShapeError(
-                f"linear: the last (feature) dimension must be static, got {d!r} in {x}"
-            )
-        return d
-
     def params(self, inputs: Sequence[TensorType]) -> dict[str, ParamSpec]:
-        k = self._in_features(inputs[0])
+        k = in_features(self, inputs[0])
         specs = {"weight": ParamSpec((self.out_features, k))}
         if self.bias:
             specs["bias"] = ParamSpec((self.out_features,))
@@ -55,7 +58,7 @@ class Linear(Op):
 
     def infer(self, inputs: Sequence[TensorType]) -> TensorType:
         x = inputs[0]
-        self._in_features(x)
+        in_features(self, x)
         return x.with_shape((*x.shape[:-1], self.out_features))
 
     def reference(
@@ -70,4 +73,4 @@ class Linear(Op):
         outputs: Sequence[TensorType],
         sizes: Mapping[str, int] | None = None,
     ) -> int:
-        return outputs[0].numel(sizes) * self._in_features(inputs[0])
+        return outputs[0].numel(sizes) * in_features(self, inputs[0])
