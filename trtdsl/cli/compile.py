@@ -382,15 +382,6 @@ def _report_detections(found: dict[str, Any], inputs: str, label: str, out: _Out
     )
 
 
-def _sha256_arrays(arrays: Mapping[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for key in sorted(arrays):
-        a = np.ascontiguousarray(arrays[key])
-        h.update(f"{key}:{a.dtype.str}:{a.shape};".encode())
-        h.update(a.reshape(-1).view(np.uint8).data)
-    return h.hexdigest()
-
-
 def _sidecar(
     args: argparse.Namespace,
     graph: Graph,
@@ -404,6 +395,7 @@ def _sidecar(
 ) -> EngineSidecar:
     """The engine's sidecar: what built it, for which GPUs, from what, how it checked."""
     from trtdsl import __version__
+    from trtdsl.calibration.result import weights_digest  # (not at start-up: every command)
     from trtdsl.files import parse_record, sha256_file
     from trtdsl.frontend.load import resolve_model_path
     from trtdsl.runtime.cuda import gpu_compute_capability
@@ -429,7 +421,7 @@ def _sidecar(
             graph_sha256=hashlib.sha256(graph.format().encode()).hexdigest(),
             file_sha256=model_sha256,
         ),
-        weights=WeightsRecord(args.weights, _sha256_arrays(weights)),
+        weights=WeightsRecord(args.weights, weights_digest(weights)),
         options=parse_record(OptionsRecord, config.to_dict(), "the build options"),
         io=IORecord(
             tuple(_io(t, profiles.get(t.name), graph.input_ranges.get(t.name)) for t in inputs),

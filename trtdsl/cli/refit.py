@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from trtdsl.backends.trt import BuildConfig, import_trt, prepare_graph
     from trtdsl.backends.trt.module import describe_version
     from trtdsl.backends.trt.sidecar import RefitRecord, WeightsRecord, sidecar_path
-    from trtdsl.cli.compile import _sha256_arrays
+    from trtdsl.calibration.result import weights_digest
     from trtdsl.deploy.refit import refit_plan
     from trtdsl.files import write_files
     from trtdsl.frontend.load import load_model
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         check = _check(trt, result.plan, graph, bound.arrays, config, args.seed)
     new_sidecar = dataclasses.replace(
         sidecar,
-        weights=WeightsRecord(args.weights, _sha256_arrays(bound.arrays)),
+        weights=WeightsRecord(args.weights, weights_digest(bound.arrays)),
         engine_bytes=len(result.plan),
         engine_sha256=hashlib.sha256(result.plan).hexdigest(),
         refit=RefitRecord(
