@@ -44,6 +44,7 @@ from trtdsl.calibration.workers import Progress as Progress
 from trtdsl.calibration.workers import default_workers, run_workers
 from trtdsl.errors import CalibrationError, UsageError
 from trtdsl.ir.graph import Graph
+from trtdsl.kernels.parallel import MAX_THREADS
 from trtdsl.passes.fold_bn import fold_batchnorm
 from trtdsl.passes.quantize import plan_quantization
 
@@ -95,7 +96,7 @@ def calibrate(
     method = method if isinstance(method, Method) else Method.parse(method)
     rules = [r if isinstance(r, MethodRule) else MethodRule.parse(r) for r in method_for]
     workers = default_workers() if workers is None else workers
-    _check_arguments(executor, batch_size, workers, histogram_sample)
+    check_arguments(executor, batch_size, workers, histogram_sample)
     check_weights(graph, weights)
     start = time.perf_counter()
     folded, folded_weights = fold_batchnorm(graph, weights)
@@ -153,15 +154,17 @@ def calibrate(
     )
 
 
-def _check_arguments(
+def check_arguments(
     executor: str, batch_size: int, workers: int, histogram_sample: int | None
 ) -> None:
+    """UsageError naming the first of ``calibrate``'s options that is out of range (the CLI
+    calls this before it prints or loads anything)."""
     if executor not in EXECUTORS:
         raise UsageError(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
-    if workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {workers}")
+    if not 1 <= workers <= MAX_THREADS:
+        raise UsageError(f"--workers must be from 1 to {MAX_THREADS}, got {workers}")
     if histogram_sample is not None and histogram_sample < 1:
         raise UsageError(f"--histogram-sample must be >= 1 or all, got {histogram_sample}")
 

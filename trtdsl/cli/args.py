@@ -549,12 +549,9 @@ def with_threads(
     return wrapper
 
 
-MAX_THREADS = 1024
-"""--threads and --workers at most (each is an OS thread or process: more than this is a typo,
-not a machine)."""
-
-
 def _thread_count(text: str) -> int:
+    from trtdsl.kernels.parallel import MAX_THREADS
+
     try:
         count = int(text)
     except ValueError:

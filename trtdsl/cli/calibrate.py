@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from trtdsl.cli.args import (
-    MAX_THREADS,
     add_backend_option,
     add_model_argument,
     add_shape_option,
@@ -180,11 +179,11 @@ def _histogram_sample(text: str) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     from trtdsl.calibration import CalibrationData, Method, MethodRule, Preprocess, calibrate
+    from trtdsl.calibration.calibrate import check_arguments
     from trtdsl.calibration.data import read_model_preprocess
     from trtdsl.calibration.executors import auto_executor
     from trtdsl.calibration.workers import default_workers
     from trtdsl.cli.args import check_command_outputs
-    from trtdsl.errors import UsageError
     from trtdsl.files import check_output
     from trtdsl.frontend.load import resolve_model_path
 
@@ -192,10 +191,7 @@ def run(args: argparse.Namespace) -> int:
     rules = [MethodRule.parse(text) for text in args.method_for]
     sample = _histogram_sample(args.histogram_sample)
     workers = default_workers() if args.workers is None else args.workers
-    if not 1 <= workers <= MAX_THREADS:
-        raise UsageError(f"--workers must be from 1 to {MAX_THREADS}, got {workers}")
-    if args.batch_size < 1:  # before anything is printed or loaded
-        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
+    check_arguments(args.executor, args.batch_size, workers, sample)  # before any output
     # Before any work: -o is none of the inputs (MODEL, --weights, --data; links included).
     check_command_outputs(args, [("-o", args.output)])
     graph = load_graph(args.model, args)

@@ -23,9 +23,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["available_cores", "parallel_for", "thread_count", "threads"]
+__all__ = ["MAX_THREADS", "available_cores", "parallel_for", "thread_count", "threads"]
 
 _LOG = logging.getLogger("trtdsl")
+
+MAX_THREADS = 1024
+"""The most threads or worker processes a command takes (--threads, --workers): each is an OS
+thread or process, so more than this is a typo, not a machine."""
 
 _THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "trtdsl_kernel_threads", default=None
