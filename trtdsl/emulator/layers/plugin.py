@@ -59,31 +59,37 @@ _FIELD_DTYPES = {"CHAR": np.int8, "INT8": np.int8, "INT16": np.int16, "INT32": n
 """The plugin field types a plan may hold, and their arrays' dtypes."""
 
 
+def _parse_fields(text: str) -> list[list[Any]]:
+    """``encode_fields``'s text parsed and checked: a list of [name, type, values] with a
+    known type and a flat list of numbers that fit it; FieldError otherwise."""
+    try:
+        items = json.loads(text)
+    except ValueError as e:
+        raise FieldError(f"not JSON ({e})") from None
+    if not isinstance(items, list) or len(items) > 64:
+        raise FieldError(f"expected a list of at most 64 fields, got {describe(items)}")
+    for item in items:
+        ok = isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)
+        if not ok or item[1] not in _FIELD_DTYPES or not isinstance(item[2], list):
+            raise FieldError(f"expected [name, type, [numbers]], got {describe(item)}")
+        kind, values = _FIELD_DTYPES[item[1]], item[2]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise FieldError(f"field {item[0]!r}: values that are not numbers")
+        if np.dtype(kind).kind == "i":
+            bounds = np.iinfo(kind)  # type: ignore[type-var]
+            if not all(isinstance(v, int) and bounds.min <= v <= bounds.max for v in values):
+                raise FieldError(f"field {item[0]!r}: values outside {item[1]}")
+    return items
+
+
 class _PluginFields(_Text):
-    """``encode_fields``'s text, checked when a plan is read: a list of [name, type, values]
-    with a known type and a flat list of numbers that fit it."""
+    """``encode_fields``'s text, checked when a plan is read (``_parse_fields``)."""
 
     name = "plugin fields ([[name, type, [numbers]], ...])"
 
     def decode(self, data: Any) -> Any:
         text = super().decode(data)
-        try:
-            items = json.loads(text)
-        except ValueError as e:
-            raise FieldError(f"not JSON ({e})") from None
-        if not isinstance(items, list) or len(items) > 64:
-            raise FieldError(f"expected a list of at most 64 fields, got {describe(items)}")
-        for item in items:
-            ok = isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)
-            if not ok or item[1] not in _FIELD_DTYPES or not isinstance(item[2], list):
-                raise FieldError(f"expected [name, type, [numbers]], got {describe(item)}")
-            kind, values = _FIELD_DTYPES[item[1]], item[2]
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-                raise FieldError(f"field {item[0]!r}: values that are not numbers")
-            if np.dtype(kind).kind == "i":
-                bounds = np.iinfo(kind)  # type: ignore[type-var]
-                if not all(isinstance(v, int) and bounds.min <= v <= bounds.max for v in values):
-                    raise FieldError(f"field {item[0]!r}: values outside {item[1]}")
+        _parse_fields(text)
         return text
 
 
@@ -99,9 +105,8 @@ def encode_fields(fields: Sequence[Any]) -> str:
 
 def decode_fields(text: str) -> PluginFieldCollection:
     """The PluginFieldCollection ``encode_fields`` wrote."""
-    items = json.loads(_PluginFields().decode(text))
     fields = []
-    for name, kind, data in items:
+    for name, kind, data in _parse_fields(text):
         array = np.asarray(data, dtype=_FIELD_DTYPES[kind])
         fields.append(PluginField(name, array, PluginFieldType[kind]))
     return PluginFieldCollection(fields)
