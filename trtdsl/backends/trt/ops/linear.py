@@ -10,6 +10,7 @@ from typing import Any
 
 from trtdsl.backends.trt.context import EmitContext, emitter
 from trtdsl.ir.graph import Node
+from trtdsl.ir.ops.hf_linear import HFConv1D
 from trtdsl.ir.ops.linear import Linear
 
 
@@ -21,7 +22,15 @@ def emit_linear(ctx: EmitContext, node: Node) -> Any:
     equally many batch dims on both sides) multiplied with op1 = TRANSPOSE; the bias is a
     constant (1, ..., 1, out) added elementwise. A rank-1 x multiplies as a VECTOR.
     """
-    op: Linear = node.op  # type: ignore[assignment]
+    return emit_matmul_bias(ctx, node, transposed=True)
+
+
+def emit_matmul_bias(ctx: EmitContext, node: Node, transposed: bool) -> Any:
+    """``x @ W (+ b)`` for a linear layer's node: W its ``weight`` as stored, (out, in) when
+    ``transposed`` (multiplied with TRANSPOSE), else (in, out); a constant of x's rank; the
+    bias (if the op has one) a constant (1, ..., 1, out) added elementwise."""
+    op = node.op
+    assert isinstance(op, (Linear, HFConv1D))
     trt = ctx.trt
     x = ctx.input(node)
     rank = ctx.input_type(node).rank
@@ -30,7 +39,8 @@ def emit_linear(ctx: EmitContext, node: Node) -> Any:
     w_shape = (1,) * max(rank - 2, 0) + tuple(weight.shape)
     w = ctx.constant(node, "weight", weight.reshape(w_shape), dtype)
     op0 = trt.MatrixOperation.VECTOR if rank == 1 else trt.MatrixOperation.NONE
-    matmul = ctx.network.add_matrix_multiply(x, op0, w, trt.MatrixOperation.TRANSPOSE)
+    op1 = trt.MatrixOperation.TRANSPOSE if transposed else trt.MatrixOperation.NONE
+    matmul = ctx.network.add_matrix_multiply(x, op0, w, op1)
     if not op.bias:
         return matmul
     ctx.add(node, matmul, "matmul")
