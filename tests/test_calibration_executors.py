@@ -221,6 +221,43 @@ def test_bounded_values_skip_the_minimum_on_onnxruntime(
     assert 0.9 * exact.amax["s"] <= ours.amax["s"] <= exact.amax["s"]
 
 
+def test_onnxruntime_observes_each_map_right_after_computing_it(
+    residual: tuple[Graph, dict[str, np.ndarray], Path], tmp_path: Path
+) -> None:
+    """The augmented graph's leaves are ordered so that onnxruntime (default execution order,
+    NCHWc layout) runs a map's observers before the network's next convolution, not after the
+    whole network (which kept every observed map alive and out of cache): read from
+    onnxruntime's own profile of one run."""
+    import json
+
+    import onnxruntime as ort
+
+    from trtdsl.calibration.calibrate import sample_plans
+    from trtdsl.calibration.executors.ort import augmented_model
+
+    graph, weights, data = residual
+    folded, folded_weights = fold_batchnorm(graph, weights)
+    values = plan_quantization(folded).values
+    plans = sample_plans(folded, values, CalibrationData(data, graph), 16)
+    model, observed = augmented_model(Targets(folded, plans), folded_weights)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.enable_profiling = True
+    options.profile_file_prefix = str(tmp_path / "profile")
+    session = ort.InferenceSession(model.SerializeToString(), options)
+    session.run(None, {"x": np.load(data)[:8]})
+    events = json.loads(Path(session.end_profiling()).read_text())
+    ran = [e["name"].removesuffix("_kernel_time") for e in events if e.get("cat") == "Node"
+           and e["name"].endswith("_kernel_time")]  # fmt: skip
+    first_map = next(v for v in observed if v != "flatten")  # relu1: conv1's output
+    observers = [
+        i for i, name in enumerate(ran) if name.startswith(f"trtdsl.calibration/{first_map}/")
+    ]
+    last_conv = [i for i, name in enumerate(ran) if name.startswith("conv3")]  # conv3_nchwc
+    assert observers and last_conv, ran
+    assert max(observers) < min(last_conv), ran
+
+
 def test_a_fixed_batch_runs_whole_batches(tmp_path: Path) -> None:
     """A model whose input fixes the batch at 3, on 7 samples: runs of 3 (the last padded
     with copies of its last sample, dropped again), the same statistics as the same model with

@@ -12,8 +12,11 @@ A feature map is observed with pooling ops (GlobalMaxPool, GlobalAveragePool, a 
 MaxPool for the grid; a depthwise 1x1 convolution by -1 for the smallest value), which
 onnxruntime runs in the blocked layout its convolutions leave: reductions would make it
 convert every observed map back to NCHW and give up fusions (about 30% of ResNet-50's time on
-one thread, measured). One session (one intra-op thread) serves every worker thread: workers
-give the parallelism, and each batch is computed the same way whatever their number.
+one thread, measured). Every output leaves through a Reshape appended in reverse graph order,
+which makes onnxruntime run each map's observers right after the map is computed instead of
+after the whole network (see ``augmented_model``). One session (one intra-op thread) serves every
+worker thread: workers give the parallelism, and each batch is computed the same way whatever
+their number.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ def augmented_model(
 ) -> tuple[Any, dict[str, dict[str, str]]]:
     """The ONNX ModelProto of ``targets.graph`` whose only outputs are the small tensors of
     the module docstring, and per computed calibrated value {"max", "mean", "min" or
-    "negated_max" (signed values), "sample"} -> output name."""
+    "negated_max" (signed values), "sample"} -> output name. The sample output is (rows,
+    values), the others flat."""
     from onnx import helper, numpy_helper
 
     from trtdsl.backends.onnx_export import to_onnx_model
@@ -75,7 +79,6 @@ def augmented_model(
 
     for v in targets.computed:
         plan, name = targets.plans[v], f"{_PREFIX}/{v}"
-        element = _ELEMENT_TYPES[targets.graph.types[v].dtype]
         found: dict[str, str] = {}
         if plan.spatial:
             # Pooling ops run in onnxruntime's blocked (NCHWc) layout, where the convolutions
@@ -111,8 +114,23 @@ def augmented_model(
                 ]
                 found["sample"] = node("Slice", [found["sample"], *slicing], f"{name}/sample")
         observed[v] = found
-        for output in found.values():
-            outputs.append(helper.make_tensor_value_info(output, element, None))
+    flat_shape = constant(f"{_PREFIX}/flat", np.array([-1], np.int64))
+    rows_shape = constant(f"{_PREFIX}/rows", np.array([0, -1], np.int64))
+    # Every output leaves through a Reshape, numbered in reverse graph order. onnxruntime's
+    # default execution order is a depth-first walk back from the leaf nodes, the highest
+    # node number first, and its transformers (the NCHWc layout's among them) renumber the
+    # observing nodes in graph order: left as they are, the last map's observers are walked
+    # first, which puts the whole network before every observer, and each observed map stays
+    # alive, out of cache, to the end of the run. With the first map's leaf numbered highest,
+    # each map's observers run right after it (ResNet-50, batch 8, one thread: 1.22x -> 1.11x
+    # the plain export's CPU time). Another order computes the same outputs, only slower.
+    for v in reversed(targets.computed):
+        element = _ELEMENT_TYPES[targets.graph.types[v].dtype]
+        for kind, name in observed[v].items():
+            shape = rows_shape if kind == "sample" else flat_shape
+            leaf = node("Reshape", [name, shape], f"{_PREFIX}/{v}/{kind}/out")
+            observed[v][kind] = leaf
+            outputs.append(helper.make_tensor_value_info(leaf, element, None))
     graph.node.extend(nodes)
     graph.initializer.extend(constants)
     graph.output.extend(outputs)
