@@ -68,6 +68,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT))  # this checkout's trtdsl
 
 from bench_quantize import data_bn_weights, sqnr_db  # noqa: E402
 

@@ -52,6 +52,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # this checkout's trtdsl
 
 from trtdsl.backends.reference import node_params, run_reference  # noqa: E402
 from trtdsl.backends.trt import BuildConfig, emit_network, import_trt, prepare_graph  # noqa: E402
