@@ -64,10 +64,15 @@ def export_onnx(
     return len(data)
 
 
-def to_onnx_model(graph: Graph, weights: Mapping[str, np.ndarray], opset: int = 17) -> Any:
-    """The checked ``onnx.ModelProto`` of ``graph`` with ``weights`` (see ``export_onnx``)."""
+def to_onnx_model(
+    graph: Graph, weights: Mapping[str, np.ndarray], opset: int = 17, check: bool = True
+) -> Any:
+    """The ``onnx.ModelProto`` of ``graph`` with ``weights`` (see ``export_onnx``), checked by
+    ``onnx.checker`` unless ``check`` is False (for a model handed straight to a runtime that
+    validates it as it loads it: the checker serializes the whole model, weights included)."""
     model = _build_model(graph, weights, opset)
-    _check(graph, model)
+    if check:
+        _check(graph, model)
     return model
 
 
