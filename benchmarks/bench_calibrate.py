@@ -3,7 +3,8 @@ the same export, and INT8 quality against NVIDIA ModelOpt's ONNX PTQ (issue 20).
 
     python benchmarks/bench_calibrate.py [--models resnet50,yolov8n] [--photos 256]
         [--held-out 32] [--workers 1,2] [--reference-photos 16] [--modelopt-python PATH]
-        [--sections distributions,throughput,quality] [--json OUT.json] [--markdown OUT.md]
+        [--sections distributions,throughput,observers,quality] [--json OUT.json]
+        [--markdown OUT.md] [--rounds 10]
 
 Photos: random crops (scale 0.1-1, aspect 3:4-4:3), mirrors and colour jitter of
 scikit-learn's two bundled photos (``china.jpg``, ``flower.jpg``) written as JPEGs, or, where
@@ -37,6 +38,13 @@ calibrator that fails or returns no amax is shown as what it returned.
   (default: 4 per worker of the largest count, at least 16; it is slower); its scaling is its
   steady rate at W workers over its rate at 1, in the same run.
 - ``trtdsl engine``: only where ``auto`` would pick an engine (a GPU that runs one).
+
+``observers`` (per model): what the onnxruntime executor's observing nodes cost. One session
+each (one thread, batches of 8 of the calibration photos, rounds interleaved, the order
+reversed every other round): the plain export; ``augmented_model``'s graph; and the same graph
+with its output leaves removed (the observed tensors themselves made the outputs), which lets
+onnxruntime order the observers as it likes (in 1.30 to 1.32: after the whole network). Median
+CPU milliseconds per image of the calling thread, and the ratio to the plain export.
 
 ``quality``: trtdsl's scales per method (entropy, max, percentile, mse; onnxruntime executor,
 all cores) and ModelOpt's (``modelopt.onnx.quantization.quantize(quantize_mode="int8",
@@ -251,6 +259,64 @@ def bench_throughput(
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows
+
+
+# -- observers -----------------------------------------------------------------------------------
+
+
+def bench_observers(
+    name: str, graph: Graph, weights: Mapping[str, np.ndarray], npy: Path, rounds: int
+) -> dict[str, Any]:
+    """CPU ms per image of the plain export, the augmented graph and the augmented graph
+    without its leaf order, one thread, interleaved (module docstring)."""
+    from onnx import helper
+
+    from trtdsl.calibration.calibrate import sample_plans
+    from trtdsl.calibration.executors import Targets
+    from trtdsl.calibration.executors.ort import augmented_model
+    from trtdsl.calibration.histogram import SAMPLE_VALUES
+    from trtdsl.passes.quantize import plan_quantization
+
+    folded, folded_weights = fold_batchnorm(graph, weights)
+    values = plan_quantization(folded).values
+    data = CalibrationData(npy, graph)
+    augmented, observed = augmented_model(
+        Targets(folded, sample_plans(folded, values, data, SAMPLE_VALUES)), folded_weights
+    )
+    leaves = {leaf for found in observed.values() for leaf in found.values()}
+    unordered = type(augmented)()
+    unordered.CopyFrom(augmented)
+    kept = [n for n in unordered.graph.node if n.output[0] not in leaves]
+    tensors = [n.input[0] for n in unordered.graph.node if n.output[0] in leaves]
+    del unordered.graph.node[:], unordered.graph.output[:]
+    unordered.graph.node.extend(kept)
+    unordered.graph.output.extend(helper.make_tensor_value_info(t, 1, None) for t in tensors)
+    sessions = {
+        "plain": ort_session(to_onnx_model(folded, folded_weights).SerializeToString(), 1),
+        "augmented": ort_session(augmented.SerializeToString(), 1),
+        "augmented, leaves removed": ort_session(unordered.SerializeToString(), 1),
+    }
+    x = np.load(npy, mmap_mode="r")[:BATCH].copy()
+    times: dict[str, list[float]] = {key: [] for key in sessions}
+    for session in sessions.values():
+        session.run(None, {"x": x})
+    for r in range(rounds):
+        for key in list(sessions) if r % 2 == 0 else list(reversed(sessions)):
+            start = time.thread_time()
+            sessions[key].run(None, {"x": x})
+            times[key].append(1000 * (time.thread_time() - start) / len(x))
+    medians = {key: float(np.median(t)) for key, t in times.items()}
+    found = {key: {"cpu_ms_per_image": round(m, 2), "x_plain": round(m / medians["plain"], 3)}
+             for key, m in medians.items()}  # fmt: skip
+    print(json.dumps({"model": name, "observers": found}), flush=True)
+    return found
+
+
+def observers_table(name: str, found: dict[str, Any]) -> str:
+    rows = [f"| {name} | {key} | {v['cpu_ms_per_image']} | {v['x_plain']}x |"
+            for key, v in found.items()]  # fmt: skip
+    head = "| model | graph | CPU ms/img (1 thread) | x plain |\n|---|---|---:|---:|"
+    return "\n".join([head, *rows])
 
 
 # -- quality -------------------------------------------------------------------------------------
@@ -484,6 +550,7 @@ def main() -> int:
     parser.add_argument("--reference-photos", type=int)
     parser.add_argument("--sections", default="distributions,throughput,quality")
     parser.add_argument("--modelopt-python", help="a Python with nvidia-modelopt[onnx]")
+    parser.add_argument("--rounds", type=int, default=10, help="observers: timed rounds")
     parser.add_argument("--json", help="write every number here")
     parser.add_argument("--markdown", help="write the tables here")
     args = parser.parse_args()
@@ -512,6 +579,9 @@ def main() -> int:
                 name, graph, weights, npy, calib, workers, reference_photos, tmp
             )
             tables.append(throughput_table(entry["throughput"]))
+        if "observers" in sections:
+            entry["observers"] = bench_observers(name, graph, weights, npy, args.rounds)
+            tables.append(observers_table(name, entry["observers"]))
         if "quality" in sections:
             entry["quality"] = bench_quality(
                 name, graph, weights, npy, held_out, args.modelopt_python, tmp
