@@ -192,7 +192,38 @@ def test_bounded_values_skip_the_minimum_on_onnxruntime(
     folded, _ = fold_batchnorm(graph, weights)
     bounds = lower_bounds(folded)
     assert bounds["relu1"] == bounds["relu2"] == 0.0 and bounds["flatten"] == 0.2785
-    assert "x" not in bounds and "bn2" not in bounds
+    assert "x" not in bounds and "bn2" not in bounds and "add" not in bounds  # bn2 + relu1
+    sums = ModelBuilder("sums")
+    x = sums.input("x", ("N", 2, 4, 4), dims={"N": (1, 4, 8)})
+    a, c = sums.silu(x, name="a"), sums.relu(x, name="c")
+    sums.output(sums.add(sums.add(a, a, name="aa"), c, name="aac"), "y")
+    sums.output(sums.add(a, x, name="ax"), "z")
+    summed = lower_bounds(sums.build())
+    assert summed["aa"] == 2 * 0.2785 and summed["aac"] == 2 * 0.2785 and "ax" not in summed
+    # A residual sum of SiLU maps (YOLO's C2f): observed without its minimum, same amax.
+    res = ModelBuilder("residual_silu")
+    x = res.input("x", ("N", 2, 130, 130), dims={"N": (1, 4, 8)})
+    a = res.silu(res.conv2d(x, out_channels=4, kernel_size=1, name="ca"), name="a")
+    b_ = res.silu(res.conv2d(a, out_channels=4, kernel_size=3, padding=1, name="cb"), name="b")
+    res.output(res.conv2d(res.add(a, b_, name="sum"), out_channels=2, kernel_size=1), "y")
+    model = res.build()
+    np.save(tmp_path / "r.npy", np.random.default_rng(1).standard_normal((4, 2, 130, 130), np.float32))
+    scales = {
+        executor: calibrate(
+            model,
+            random_weights(model, 0),
+            CalibrationData(tmp_path / "r.npy", model),
+            "max",
+            4,
+            executor=executor,
+            workers=1,
+        )
+        for executor in ("reference", "onnxruntime")
+    }
+    assert "sum" in lower_bounds(fold_batchnorm(model, random_weights(model, 0))[0])
+    assert scales["onnxruntime"].amax["sum"] == pytest.approx(
+        scales["reference"].amax["sum"], rel=1e-5
+    )
     b = ModelBuilder("dead")
     x = b.input("x", ("N", 2, 130, 130), dims={"N": (1, 4, 8)})
     y = b.silu(b.conv2d(x, out_channels=2, kernel_size=1, name="c1"), name="s")

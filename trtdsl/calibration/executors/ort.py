@@ -139,7 +139,8 @@ def augmented_model(
 
 def lower_bounds(graph: Graph) -> dict[str, float]:
     """Values of ``graph`` that an op keeps at or above ``-bound``: outputs of the ops of
-    _LOWER_BOUNDS, and of ops that only move, pool, resize or concatenate such values."""
+    _LOWER_BOUNDS, of ops that only move, pool, resize or concatenate such values, and sums of
+    them (a residual add of two SiLU outputs: -0.557)."""
     sources = {OPS[name]: bound for name, bound in _LOWER_BOUNDS.items() if name in OPS}
     keeping = {OPS[name] for name in _BOUND_KEEPING if name in OPS}
     found: dict[str, float] = {}
@@ -155,6 +156,9 @@ def lower_bounds(graph: Graph) -> dict[str, float]:
             bound = found[first[0]] if linear else None
         elif op is OPS.get("concat") and all(v in found for v in node.inputs):
             bound = max(found[v] for v in node.inputs)
+        elif op is OPS.get("add") and all(v in found for v in node.inputs):
+            # x >= -a and y >= -b give x + y >= -(a + b); the bounds' margins cover rounding.
+            bound = sum(found[v] for v in node.inputs)
         else:
             bound = None
         if bound is not None:
