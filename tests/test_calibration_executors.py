@@ -207,7 +207,9 @@ def test_bounded_values_skip_the_minimum_on_onnxruntime(
     b_ = res.silu(res.conv2d(a, out_channels=4, kernel_size=3, padding=1, name="cb"), name="b")
     res.output(res.conv2d(res.add(a, b_, name="sum"), out_channels=2, kernel_size=1), "y")
     model = res.build()
-    np.save(tmp_path / "r.npy", np.random.default_rng(1).standard_normal((4, 2, 130, 130), np.float32))
+    np.save(
+        tmp_path / "r.npy", np.random.default_rng(1).standard_normal((4, 2, 130, 130), np.float32)
+    )
     scales = {
         executor: calibrate(
             model,
