@@ -332,6 +332,30 @@ def test_worker_processes_read_streamed_data_from_the_parent(
                   executor="reference", workers=3)  # fmt: skip
 
 
+def test_worker_processes_report_progress_as_batches_finish(tmp_path: Path) -> None:
+    """Progress from the reference's worker processes arrives while they work, not in one
+    burst when the last batch is fed (it came at 80% of the run, 20 of 24 batches at once, and
+    a progress bar's images/s meant nothing): the progress calls span most of the run."""
+    import time
+
+    b = ModelBuilder("slow")
+    x = b.input("x", ("N", 16, 128, 128), dims={"N": (1, 1, 4)})
+    y = b.relu(b.conv2d(x, out_channels=64, kernel_size=3, padding=1, name="c1"))
+    b.output(b.conv2d(y, out_channels=8, kernel_size=3, padding=1, name="c2"), "y")
+    model = b.build()
+    np.save(
+        tmp_path / "x.npy", np.random.default_rng(0).standard_normal((24, 16, 128, 128), np.float32)
+    )
+    times: list[float] = []
+    start = time.perf_counter()
+    calibrate(model, random_weights(model, 0), CalibrationData(tmp_path / "x.npy", model), "max",
+              1, lambda done, total: times.append(time.perf_counter()), executor="reference",
+              workers=2)  # fmt: skip
+    total = time.perf_counter() - start
+    assert len(times) == 24
+    assert times[-1] - times[0] > 0.4 * total, [round(t - start, 3) for t in times]
+
+
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_any_number_of_workers_gives_bit_identical_scales(
     residual: tuple[Graph, dict[str, np.ndarray], Path], executor: str

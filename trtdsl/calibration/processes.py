@@ -124,6 +124,10 @@ def run_processes(
                     break
                 except queue.Full:
                     drain(block=False)
+            # Report the batches finished meanwhile now, not when feeding stops: a put into
+            # a queue that workers keep emptying rarely times out, and the progress calls
+            # (a progress bar's images/s) came in one burst at the end.
+            drain(block=False)
         for _ in processes:
             tasks.put(None)
         drain(block=True)
