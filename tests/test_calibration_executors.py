@@ -198,8 +198,10 @@ def test_bounded_values_skip_the_minimum_on_onnxruntime(
     a, c = sums.silu(x, name="a"), sums.relu(x, name="c")
     sums.output(sums.add(sums.add(a, a, name="aa"), c, name="aac"), "y")
     sums.output(sums.add(a, x, name="ax"), "z")
+    sums.output(sums.add(c, other=-3.0, name="shifted"), "w")  # c - 3 >= -3, not >= 0
     summed = lower_bounds(sums.build())
-    assert summed["aa"] == 2 * 0.2785 and summed["aac"] == 2 * 0.2785 and "ax" not in summed
+    assert summed["aa"] == 2 * 0.2785 and summed["aac"] == 2 * 0.2785
+    assert "ax" not in summed and "shifted" not in summed
     # A residual sum of SiLU maps (YOLO's C2f): observed without its minimum, same amax.
     res = ModelBuilder("residual_silu")
     x = res.input("x", ("N", 2, 130, 130), dims={"N": (1, 4, 8)})

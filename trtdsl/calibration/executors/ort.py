@@ -156,7 +156,11 @@ def lower_bounds(graph: Graph) -> dict[str, float]:
             bound = found[first[0]] if linear else None
         elif op is OPS.get("concat") and all(v in found for v in node.inputs):
             bound = max(found[v] for v in node.inputs)
-        elif op is OPS.get("add") and all(v in found for v in node.inputs):
+        elif (
+            op is OPS.get("add")
+            and getattr(node.op, "other", None) is None  # x + 0.7 may round below 0.7
+            and all(v in found for v in node.inputs)
+        ):
             # x >= -a and y >= -b give x + y >= -(a + b); the bounds' margins cover rounding.
             bound = sum(found[v] for v in node.inputs)
         else:
