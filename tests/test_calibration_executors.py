@@ -337,7 +337,7 @@ def test_worker_processes_read_streamed_data_from_the_parent(
 def test_worker_processes_report_progress_as_batches_finish(tmp_path: Path) -> None:
     """Progress from the reference's worker processes arrives while they work, not in one
     burst when the last batch is fed (it came at 80% of the run, 20 of 24 batches at once, and
-    a progress bar's images/s meant nothing): the progress calls span most of the run."""
+    a progress bar's images/s meant nothing): the first call comes early in the run."""
     import time
 
     b = ModelBuilder("slow")
@@ -353,9 +353,9 @@ def test_worker_processes_report_progress_as_batches_finish(tmp_path: Path) -> N
     calibrate(model, random_weights(model, 0), CalibrationData(tmp_path / "x.npy", model), "max",
               1, lambda done, total: times.append(time.perf_counter()), executor="reference",
               workers=2)  # fmt: skip
-    total = time.perf_counter() - start
     assert len(times) == 24
-    assert times[-1] - times[0] > 0.4 * total, [round(t - start, 3) for t in times]
+    # The first batch is reported in the first half of the batches' time, not with the rest.
+    assert times[0] - start < 0.5 * (times[-1] - start), [round(t - start, 3) for t in times]
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)
