@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
+from scripts import load_script
 
 from trtdsl.cli.main import main
 from trtdsl.frontend.load import load_model
@@ -229,7 +230,6 @@ models = _Models()
 def test_export_torchvision_builds_without_downloading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import importlib.util
     import sys
     import types
 
@@ -239,10 +239,7 @@ def test_export_torchvision_builds_without_downloading(
     exec(FAKE_TORCHVISION, fake.__dict__)
     monkeypatch.setitem(sys.modules, "torchvision", fake)
     script = Path(__file__).resolve().parents[1] / "weights" / "export_torchvision.py"
-    spec = importlib.util.spec_from_file_location("export_torchvision", script)
-    assert spec is not None and spec.loader is not None
-    export = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(export)
+    export = load_script(script, "export_torchvision")
 
     out = tmp_path / "a.safetensors"
     assert export.main(["tiny", "-o", str(out), "--seed", "5"]) == 0

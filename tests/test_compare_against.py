@@ -4,14 +4,14 @@ writes such a file from trtdsl itself."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
+from scripts import load_script
 
 from trtdsl.cli.main import main
 
@@ -35,15 +35,10 @@ outputs:
 """
 
 
-def _torch_activations() -> object:
-    spec = importlib.util.spec_from_file_location(
-        "torch_activations", ROOT / "weights" / "torch_activations.py"
+def _torch_activations() -> ModuleType:
+    return load_script(
+        ROOT / "weights" / "torch_activations.py", "torch_activations", register=True
     )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["torch_activations"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.oracle
@@ -70,7 +65,7 @@ def test_a_pool_written_wrong_is_found_against_torch_activations(
     save_file({k: v.numpy() for k, v in net.state_dict().items()}, str(weights))
     x = np.random.default_rng(0).standard_normal((2, 3, 16, 16)).astype(np.float32)
     acts = tmp_path / "acts.npz"
-    np.savez(acts, **_torch_activations().torch_activations(net, {"x": x}))  # type: ignore[attr-defined]
+    np.savez(acts, **_torch_activations().torch_activations(net, {"x": x}))
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
     good.write_text(MODEL.format(pool="max_pool2d"))
     bad.write_text(MODEL.format(pool="avg_pool2d"))

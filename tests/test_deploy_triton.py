@@ -4,7 +4,6 @@ engine (TensorRT-RTX here), written all at once or not at all."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from scripts import load_script
 
 from trtdsl import load_model
 from trtdsl.backends.trt.layers import TensorInfo
@@ -32,11 +32,7 @@ def model_config_pb2() -> ModuleType:
         return module  # type: ignore[no-any-return]
     except (ImportError, RuntimeError):
         path = Path(tritonclient.__file__).parent / "grpc" / "model_config_pb2.py"
-        spec = importlib.util.spec_from_file_location("triton_model_config_pb2", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return load_script(path, "triton_model_config_pb2")
 
 
 def parse_config(text: str) -> Any:

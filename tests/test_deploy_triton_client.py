@@ -3,23 +3,19 @@ request a model exported with --triton takes (it is not run against a server in 
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+from scripts import load_script
 
 SCRIPT = Path(__file__).parents[1] / "examples" / "triton_client.py"
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("triton_client_example", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "triton_client_example")
 
 
 def test_compiles_and_imports_without_a_client() -> None:

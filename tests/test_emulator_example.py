@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+from scripts import load_script
 
 SCRIPT = Path(__file__).parents[1] / "examples" / "emulator_small_cnn.py"
 NAMES = frozenset((Path(__file__).parent / "data" / "trt_names_11.4.txt").read_text().split())
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("emulator_small_cnn", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "emulator_small_cnn")
 
 
 # Attributes the script takes from NumPy, argparse and cuda-python, not from TensorRT.

@@ -7,14 +7,14 @@ planted bug is still named."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
+from scripts import load_script
 
 from trtdsl.cli.main import main
 from trtdsl.errors import WeightError
@@ -313,15 +313,10 @@ def _save(tmp_path: Path, net: Any, name: str) -> tuple[Path, Path, np.ndarray]:
     return weights, acts, logits
 
 
-def _torch_activations() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "torch_activations", ROOT / "weights" / "torch_activations.py"
+def _torch_activations() -> ModuleType:
+    return load_script(
+        ROOT / "weights" / "torch_activations.py", "torch_activations", register=True
     )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["torch_activations"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _compare(

@@ -6,10 +6,11 @@ architecture (torchvision/models/resnet.py: BasicBlock/Bottleneck, ``_make_layer
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+from scripts import load_script
 
 from trtdsl import DimRange, Graph
 from trtdsl.frontend.load import ZOO_DIR, load_model, zoo_models
@@ -121,12 +122,8 @@ def test_weightless_nodes_are_named_like_torchvision_modules() -> None:
     assert graph.node("layer2.0.add").inputs == ("layer2.0.bn3", "layer2.0.downsample.1")
 
 
-def _python_resnet():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("zoo_resnet50", ZOO_DIR / "resnet50.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _python_resnet() -> ModuleType:
+    return load_script(ZOO_DIR / "resnet50.py", "zoo_resnet50")
 
 
 def test_resnet50_python_and_yaml_build_equal_graphs() -> None:

@@ -20,7 +20,6 @@ onnxruntime) match transformers within max |error| <= 1e-4 max |transformers|.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from scripts import load_script
 from test_rtx_ops import PLAN_MAGIC, PRECISIONS, emit_both
 
 from trtdsl import ModelBuilder
@@ -187,11 +187,7 @@ def test_select_on_a_dynamic_axis_builds_with_tensorrt_rtx(precision: str) -> No
 
 def _export_hf() -> ModuleType:
     """weights/export_hf.py as a module (it is a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("export_hf", ROOT / "weights" / "export_hf.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "weights" / "export_hf.py", "export_hf")
 
 
 @pytest.fixture(scope="module")
