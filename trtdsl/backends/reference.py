@@ -265,17 +265,7 @@ class _Chain:
             bias = weights.get("bias") if op.bias else None
             return kernels.linear(x, weights["weight"], bias, epilogue)  # type: ignore[arg-type]
         assert isinstance(op, Conv2d)
-        return kernels.conv2d(
-            x,
-            weights["weight"],
-            weights.get("bias"),
-            stride=op.stride,  # type: ignore[arg-type]
-            pad_begin=op.padding,  # type: ignore[arg-type]
-            pad_end=op.padding,  # type: ignore[arg-type]
-            dilation=op.dilation,  # type: ignore[arg-type]
-            groups=op.groups,
-            epilogue=epilogue,
-        )
+        return op.convolve(x, weights["weight"], weights.get("bias"), epilogue)
 
     @staticmethod
     def _step(

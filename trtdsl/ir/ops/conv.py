@@ -22,6 +22,7 @@ from trtdsl.ir.ops.base import (
 )
 from trtdsl.ir.symbolic import dim_add, dim_mul, window_output
 from trtdsl.ir.types import Dim, TensorType
+from trtdsl.kernels.conv import EpilogueStep
 from trtdsl.kernels.conv_transpose import conv_transpose2d
 
 
@@ -100,15 +101,27 @@ class Conv2d(Op):
     def reference(
         self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
     ) -> np.ndarray:
+        return self.convolve(inputs[0], params["weight"], params.get("bias"))
+
+    def convolve(
+        self,
+        x: np.ndarray,
+        weight: np.ndarray,
+        bias: np.ndarray | None,
+        epilogue: Sequence[EpilogueStep] = (),
+    ) -> np.ndarray:
+        """This convolution of ``x`` (N, C, H, W) with ``weight`` (K, C/groups, R, S) and
+        ``bias`` (K,), then ``epilogue`` (``kernels.conv2d``'s fused steps): (N, K, Ho, Wo)."""
         return kernels.conv2d(
-            inputs[0],
-            params["weight"],
-            params.get("bias"),
+            x,
+            weight,
+            bias,
             stride=self.stride,  # type: ignore[arg-type]
             pad_begin=self.padding,  # type: ignore[arg-type]
             pad_end=self.padding,  # type: ignore[arg-type]
             dilation=self.dilation,  # type: ignore[arg-type]
             groups=self.groups,
+            epilogue=epilogue,
         )
 
     def macs(
