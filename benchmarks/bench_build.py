@@ -66,6 +66,8 @@ from dataclasses import asdict, dataclass
 from types import ModuleType
 from typing import Any
 
+from machine import cpu_model
+
 PRECISIONS = ("fp32", "tf32", "fp16")
 
 
@@ -342,19 +344,10 @@ class Bench:
 
 
 def environment(trt: ModuleType) -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "tensorrt": f"TensorRT-RTX {trt.__version__} (CPU build: real builder, no GPU)",
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
     }

@@ -79,6 +79,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))  # this checkout's trtdsl
 
 from bench_quantize import data_bn_weights, sqnr_db  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 from trtdsl.backends.onnx_export import to_onnx_model  # noqa: E402
 from trtdsl.backends.trt import prepare_graph  # noqa: E402
@@ -523,16 +524,8 @@ def quality_table(name: str, found: dict[str, Any]) -> str:
 def _machine() -> dict[str, Any]:
     import onnxruntime
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cores": default_workers(),
         "python": platform.python_version(),
         "numpy": np.__version__,
