@@ -105,13 +105,8 @@ def repetition_names(spec: Any, loc: str, path: str) -> list[str]:
         return names
     count, start, prefix = spec, 0, ""
     if isinstance(spec, dict):
-        for key in spec:
-            if key not in REPEAT_KEYS:
-                hint = suggest(key, REPEAT_KEYS) if isinstance(key, str) else ""
-                raise ModelError(
-                    f"{loc}: {path}: repeat: unknown key {key!r}{hint} "
-                    f"(expected: {', '.join(REPEAT_KEYS)})"
-                )
+        spec = expect_mapping(spec, loc, path, "a repeat mapping")
+        check_keys(spec, REPEAT_KEYS, f"{path}: repeat", "key")
         if "count" not in spec:
             raise ModelError(f"{loc}: {path}: repeat: missing 'count'")
         count, start, prefix = spec["count"], spec.get("start", 0), spec.get("prefix", "")
