@@ -33,6 +33,7 @@ from trtdsl.calibration.methods import (
     methods_for,
     mse_amax,
     percentile_amax,
+    quantization_errors,
 )
 from trtdsl.errors import CalibrationError, UsageError
 
@@ -276,6 +277,21 @@ def test_entropy_guard_on_heavy_tails() -> None:
     assert counts is not None
     kl = entropy_amax(counts, laplace.width)
     assert guarded_entropy_amax(counts, laplace.width, 0, laplace.amax) == (kl, False)
+
+
+def test_entropy_guard_leaves_thresholds_that_clip_less_than_mse() -> None:
+    """|N(0, 1)|: KL keeps nearly the whole range, mse clips more; KL's extra error (more than
+    ENTROPY_GUARD_DB) is rounding, not clipping, so the guard leaves its threshold."""
+    x = np.abs(np.random.default_rng(7).standard_normal(200_000)).astype(np.float32)
+    histogram = _histogram_of(x)
+    counts = histogram.counts
+    assert counts is not None
+    kl = entropy_amax(counts, histogram.width)
+    least = mse_amax(counts, histogram.width)
+    assert kl is not None and least is not None and kl > least
+    errors = quantization_errors(counts, histogram.width, 0, np.array([kl, least]))
+    assert 10 * math.log10(errors[0] / errors[1]) > ENTROPY_GUARD_DB
+    assert guarded_entropy_amax(counts, histogram.width, 0, histogram.amax) == (kl, False)
 
 
 def test_percentile_ignores_exact_zeros() -> None:
