@@ -233,20 +233,25 @@ def entropy_amax(counts: np.ndarray, width: float) -> float | None:
     c, h = suffix[i], hist[i - 1]
     in_range = cumulative[i]
     total = in_range + c
-    merged = (i // QUANTIZED_LEVELS)[:, None]
-    starts = np.arange(QUANTIZED_LEVELS)[None, :] * merged
-    ends = np.concatenate([starts[:, 1:], i[:, None]], axis=1)
-    group_total = cumulative[ends] - cumulative[starts]
-    group_bins = (nonzero[ends] - nonzero[starts]).astype(np.float64)
+    # The first QUANTIZED_LEVELS - 1 groups depend on i only through their width i // 128,
+    # which 128 consecutive candidates share: their sum is computed once per width.
+    merged = i // QUANTIZED_LEVELS
+    widths, which = np.unique(merged, return_inverse=True)
+    edges = np.arange(QUANTIZED_LEVELS)[None, :] * widths[:, None]  # group starts, and the
+    inner_total = np.diff(cumulative[edges], axis=1)  # last group's start as the end of
+    inner_bins = np.diff(nonzero[edges], axis=1).astype(np.float64)  # the one before it
+    inner = _xlogx_over(inner_total, np.maximum(inner_bins, 1)).sum(axis=1)[which]
+    last_start = (QUANTIZED_LEVELS - 1) * merged
+    t_last = in_range - cumulative[last_start]
     # As TensorRT: the clipped values make bin i - 1 non-empty in Q's expansion.
-    group_bins[:, -1] += (h == 0) & (c > 0)
-    t_last, n_last = group_total[:, -1], group_bins[:, -1]
+    n_last = (nonzero[i] - nonzero[last_start]) + ((h == 0) & (c > 0))
     with np.errstate(divide="ignore", invalid="ignore"):
         q_last = np.where(t_last > 0, t_last / (n_last * in_range), EPSILON)
         scaled = (
             cumulative_xlogx[i - 1]
             + (in_range - h) * np.log(in_range / total)
-            - _xlogx_over(group_total, np.maximum(group_bins, 1)).sum(axis=1)
+            - inner
+            - _xlogx_over(t_last, np.maximum(n_last, 1).astype(np.float64))
             + np.where(h > 0, h * np.log(t_last / n_last), 0.0)
             + (h + c) * np.log((h + c) / (total * q_last))
         )
