@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -104,6 +104,7 @@ def calibrate(
     methods = methods_for(values, method, rules)
     targets = Targets(folded, sample_plans(folded, values, data, histogram_sample))
     chosen, why = auto_executor(backend) if executor == "auto" else (executor, "")
+    weights_sha256, data_sha256 = _digests(weights, data, background=chosen != "reference")
     fixed = static_batch(graph)
     if fixed is not None:  # inputs declared with a batch of `fixed` samples: run exactly that
         batch_size = fixed
@@ -136,11 +137,11 @@ def calibrate(
             "nodes": len(graph.nodes),
             "nodes_sha256": nodes_digest(graph, len(graph.nodes)),
         },
-        weights={"sha256": weights_digest(weights)},
+        weights={"sha256": weights_sha256()},
         data={
             "path": str(data.path),
             "kind": data.kind,
-            "sha256": data.digest(),
+            "sha256": data_sha256(),
             "samples": data.samples,
             "batch_size": batch_size,
             "preprocess": data.preprocess.to_dict() if data.preprocess else None,
@@ -152,6 +153,22 @@ def calibrate(
         executor=f"{chosen}: {described}, {min(workers, _batches(data, batch_size))} worker(s)",
         histogram_sample=histogram_sample,
     )
+
+
+def _digests(
+    weights: Mapping[str, np.ndarray], data: CalibrationData, background: bool
+) -> tuple[Callable[[], str], Callable[[], str]]:
+    """Callables giving the scales file's sha256 of the weights and of the data. In the
+    background, they are computed while the batches run (ResNet-50: 100 MB of weights, 150 MB
+    for 256 photos; hashlib releases Python's lock), and nothing waits for them when
+    calibration fails; not for the reference executor, whose worker processes are forked, which
+    a running thread would make unsafe."""
+    if not background:
+        return (lambda: weights_digest(weights)), data.digest
+    pool = ThreadPoolExecutor(1, thread_name_prefix="trtdsl-digest")
+    of_weights, of_data = pool.submit(weights_digest, weights), pool.submit(data.digest)
+    pool.shutdown(wait=False)  # the two tasks run on
+    return of_weights.result, of_data.result
 
 
 def check_arguments(
