@@ -293,6 +293,36 @@ def test_onnxruntime_observes_each_map_right_after_computing_it(
     assert max(observers) < min(last_conv), ran
 
 
+def test_weights_reach_onnxruntime_outside_the_model_bytes(
+    residual: tuple[Graph, dict[str, np.ndarray], Path],
+) -> None:
+    """move_weights_out: the large initializers leave the serialized model (external
+    references), the session gets them from the session options, and it computes exactly
+    what the model with its weights inside computes."""
+    import onnxruntime as ort
+
+    from trtdsl.calibration.calibrate import sample_plans
+    from trtdsl.calibration.executors.ort import augmented_model, move_weights_out
+
+    graph, weights, data = residual
+    folded, folded_weights = fold_batchnorm(graph, weights)
+    values = plan_quantization(folded).values
+    plans = sample_plans(folded, values, CalibrationData(data, graph), 16)
+    targets = Targets(folded, plans)
+    inside, _ = augmented_model(targets, folded_weights)
+    outside, _ = augmented_model(targets, folded_weights)
+    options = ort.SessionOptions()
+    moved = move_weights_out(outside, options)
+    small = inside.SerializeToString(), outside.SerializeToString()
+    assert moved and len(small[1]) < len(small[0]) - sum(v.numpy().nbytes for v in moved) + 1024
+    plain = ort.InferenceSession(small[0], ort.SessionOptions())
+    external = ort.InferenceSession(small[1], options)
+    del moved
+    x = np.load(data)[:8]
+    for a, b in zip(plain.run(None, {"x": x}), external.run(None, {"x": x}), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_a_fixed_batch_runs_whole_batches(tmp_path: Path) -> None:
     """A model whose input fixes the batch at 3, on 7 samples: runs of 3 (the last padded
     with copies of its last sample, dropped again), the same statistics as the same model with
