@@ -105,6 +105,39 @@ def test_npy_data_in_batches(tmp_path: Path) -> None:
     assert len(data.digest()) == 64
 
 
+@pytest.mark.parametrize(("executor", "background"), [("onnxruntime", True), ("reference", False)])
+def test_digests_of_weights_and_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, executor: str, background: bool
+) -> None:
+    """The scales file records the sha256 of the weights and of the data, computed on a
+    background thread while the batches run, except for the reference executor (its worker
+    processes are forked, which a running thread would make unsafe)."""
+    import sys
+    import threading
+
+    pytest.importorskip("onnxruntime")
+    from trtdsl.calibration import weights_digest
+
+    module = sys.modules["trtdsl.calibration.calibrate"]
+    threads: list[str] = []
+
+    def recording(weights: dict[str, np.ndarray]) -> str:
+        threads.append(threading.current_thread().name)
+        return weights_digest(weights)
+
+    monkeypatch.setattr(module, "weights_digest", recording)
+    path = tmp_path / "x.npy"
+    np.save(path, _samples(10))
+    graph = _model()
+    weights = random_weights(graph, 0)
+    result = calibrate(graph, weights, CalibrationData(path, graph), "max", 4, executor=executor,
+                       workers=2)  # fmt: skip
+    assert result.weights["sha256"] == weights_digest(weights)
+    assert result.data["sha256"] == CalibrationData(path, graph).digest()
+    assert len(threads) == 1
+    assert threads[0].startswith("trtdsl-digest") == background, threads
+
+
 @pytest.mark.parametrize(
     ("array", "message"),
     [
