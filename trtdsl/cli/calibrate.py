@@ -48,7 +48,9 @@ methods (amax = the |x| mapped to the top of the int8/fp8 range):
                  a threshold whose last bin is empty, that leaves fewer than two non-empty
                  bins in range (a single spike: the divergence is 0 or undefined) or that
                  clips more than half of the values is never chosen; exact ties go to the
-                 larger threshold; when nothing is left, max
+                 larger threshold; when nothing is left, max; a threshold below mse's whose
+                 squared error is more than 0.5 dB above mse's gives way to mse's (heavy
+                 tails, which KL clips too hard)
   mse            the threshold of least INT8 quantization error of the histogram
 --method-for PATTERN=METHOD (repeatable) gives the tensors whose name matches the glob
 another method; the first matching rule wins, a rule matching no tensor is an error, and the
