@@ -172,9 +172,6 @@ def lower_bounds(graph: Graph) -> dict[str, float]:
 
 _MOVED_BYTES = 4096
 """Initializers of at least this many bytes reach onnxruntime outside the model's bytes."""
-_MOVABLE = (1, 10, 11, 3, 6, 7)
-"""ONNX element types whose arrays onnxruntime takes from NumPy: float32, float16, float64,
-int8, int32, int64."""
 
 
 def move_weights_out(model: Any, options: Any) -> list[Any]:
@@ -186,10 +183,14 @@ def move_weights_out(model: Any, options: Any) -> list[Any]:
     import onnxruntime as ort
     from onnx import TensorProto, numpy_helper
 
+    movable = {  # element types whose arrays onnxruntime takes from NumPy
+        TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE,
+        TensorProto.INT8, TensorProto.INT32, TensorProto.INT64,
+    }  # fmt: skip
     names: list[str] = []
     values: list[Any] = []
     for initializer in model.graph.initializer:
-        if initializer.data_type not in _MOVABLE or len(initializer.raw_data) < _MOVED_BYTES:
+        if initializer.data_type not in movable or len(initializer.raw_data) < _MOVED_BYTES:
             continue
         names.append(initializer.name)
         values.append(ort.OrtValue.ortvalue_from_numpy(numpy_helper.to_array(initializer)))
