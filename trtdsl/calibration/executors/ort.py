@@ -181,7 +181,7 @@ def move_weights_out(model: Any, options: Any) -> list[Any]:
     (ResNet-50's 100 MB: the session is ready in about half the time). Returns the arrays'
     OrtValues, which must stay alive until the session is created (it copies them)."""
     import onnxruntime as ort
-    from onnx import TensorProto, numpy_helper
+    from onnx import TensorProto, helper, numpy_helper
 
     movable = {  # element types whose arrays onnxruntime takes from NumPy
         TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE,
@@ -190,7 +190,10 @@ def move_weights_out(model: Any, options: Any) -> list[Any]:
     names: list[str] = []
     values: list[Any] = []
     for initializer in model.graph.initializer:
-        if initializer.data_type not in movable or len(initializer.raw_data) < _MOVED_BYTES:
+        if initializer.data_type not in movable:
+            continue
+        itemsize = helper.tensor_dtype_to_np_dtype(initializer.data_type).itemsize
+        if math.prod(initializer.dims) * itemsize < _MOVED_BYTES:  # (raw_data would copy)
             continue
         names.append(initializer.name)
         values.append(ort.OrtValue.ortvalue_from_numpy(numpy_helper.to_array(initializer)))
