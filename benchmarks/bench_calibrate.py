@@ -393,17 +393,13 @@ def sqnr_spread(model: Any, held_out: np.ndarray, output: str, fp32: np.ndarray)
     scale by about 1e-5 (the rounding of how each side computed its activations) explains."""
     found: dict[str, Any] = {}
     variants = [model] + [jittered(model, seed) for seed in range(JITTER_DRAWS)]
+    serialized = [v.SerializeToString() for v in variants]
     for key, optimized in (("written", False), ("optimized", True)):
         values = [
             sqnr_db(
-                fp32,
-                _outputs(
-                    ort_session(v.SerializeToString(), default_workers(), optimized),
-                    held_out,
-                    output,
-                ),
+                fp32, _outputs(ort_session(b, default_workers(), optimized), held_out, output)
             )  # fmt: skip
-            for v in variants
+            for b in serialized
         ]
         found[f"sqnr_db_{key}"] = round(float(values[0]), 3)
         found[f"jitter_{key}"] = [round(float(min(values[1:])), 3),
