@@ -5,7 +5,8 @@ reference's own scores tie within the tolerance; other integer values must be ex
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,17 +82,23 @@ def test_one_tolerance_table_for_every_command() -> None:
 
 
 def _flipping(monkeypatch: pytest.MonkeyPatch, flip: Callable[[dict[str, Any]], None]) -> list[int]:
-    """Make ``check_engine`` see the engine's outputs changed by ``flip``; counts calls."""
-    real = check_module.run_plan
+    """Make ``check_engine`` see the engine's outputs changed by ``flip``; counts runs."""
+    real = check_module.plan_runner
     calls: list[int] = []
 
-    def run_plan(trt: Any, plan: bytes, inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
-        outputs = dict(real(trt, plan, inputs))
-        flip(outputs)
-        calls.append(1)
-        return outputs
+    @contextmanager
+    def plan_runner(trt: Any, plan: bytes) -> Iterator[Callable[..., dict[str, Any]]]:
+        with real(trt, plan) as run:
 
-    monkeypatch.setattr(check_module, "run_plan", run_plan)
+            def flipped(inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
+                outputs = dict(run(inputs))
+                flip(outputs)
+                calls.append(1)
+                return outputs
+
+            yield flipped
+
+    monkeypatch.setattr(check_module, "plan_runner", plan_runner)
     return calls
 
 

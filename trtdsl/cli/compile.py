@@ -63,7 +63,7 @@ from trtdsl.cli.args import (
     with_threads,
 )
 from trtdsl.cli.format import Column, print_table
-from trtdsl.debug.check import check_engine, check_problems
+from trtdsl.debug.check import check_engine_runs, check_problems
 from trtdsl.debug.inputs import seeded_inputs
 from trtdsl.debug.tolerances import TOLERANCES
 from trtdsl.errors import BackendError, EngineNotRunnableError, TrtdslError
@@ -315,7 +315,7 @@ def _check(
     level, why = ("emulated", None) if is_emulator(trt) else ("engine", None)
     tolerance = CHECK_TOLERANCE[config.precision]
     try:
-        runs = [check_engine(trt, plan, graph, weights, feed, tolerance) for feed in inputs]
+        runs = check_engine_runs(trt, plan, graph, weights, inputs, tolerance)
     except EngineNotRunnableError as e:
         level, why = "emulated-fallback", str(e)
         out.line(
@@ -331,10 +331,7 @@ def _check(
             emulator, prepared, prepared_weights, product=backend_of(trt)
         )
         emulated_plan = build_engine(emulated_network, emulator_config)
-        runs = [
-            check_engine(emulator, emulated_plan, graph, weights, feed, tolerance)
-            for feed in inputs
-        ]
+        runs = check_engine_runs(emulator, emulated_plan, graph, weights, inputs, tolerance)
     label = "" if level == "engine" else " (emulated)"
     out.line(f"check{label}: tolerance {tolerance:g} (the {config.precision.value} default)")
     for result in runs:

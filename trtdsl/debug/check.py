@@ -5,7 +5,8 @@ one of its targets (otherwise EngineNotRunnableError says why)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -18,16 +19,18 @@ from trtdsl.debug.compare import compare_arrays
 from trtdsl.debug.detections import CANDIDATES, check_detections, nms_node, with_candidates
 from trtdsl.debug.discrete import compare_indices, discrete_values, scores_port, with_scores
 from trtdsl.errors import BackendError
-from trtdsl.ir.graph import Graph
+from trtdsl.ir.graph import Graph, Node
 from trtdsl.ir.ops.detection import NMS
 from trtdsl.passes.nms import NMS_OUTPUTS
 
 
-def run_plan(trt: ModuleType, plan: bytes, inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """Run a serialized engine once: an emulated plan in host memory, a real one on the GPU.
+@contextmanager
+def plan_runner(
+    trt: ModuleType, plan: bytes
+) -> Iterator[Callable[[Mapping[str, np.ndarray]], dict[str, Any]]]:
+    """A serialized engine, deserialized once, as a function of its inputs (output name ->
+    array): an emulated plan in host memory, a real one on the GPU.
 
-    Returns:
-        output name -> array.
     Raises:
         EngineNotRunnableError: a real engine this machine cannot run.
     """
@@ -37,7 +40,19 @@ def run_plan(trt: ModuleType, plan: bytes, inputs: Mapping[str, np.ndarray]) -> 
     loaded = deserialize(plan, trt, "the engine")
     memory = "host" if is_emulator(trt) else "device"
     with EngineRunner(loaded.engine, trt, memory=memory) as runner:
-        return runner.infer(inputs)
+        yield runner.infer
+
+
+def run_plan(trt: ModuleType, plan: bytes, inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Run a serialized engine once (``plan_runner``).
+
+    Returns:
+        output name -> array.
+    Raises:
+        EngineNotRunnableError: a real engine this machine cannot run.
+    """
+    with plan_runner(trt, plan) as run:
+        return run(inputs)
 
 
 def output_errors(
@@ -85,10 +100,42 @@ def check_engine(
     Raises:
         EngineNotRunnableError: a real engine this machine cannot run.
     """
-    got = run_plan(trt, plan, inputs)
+    return check_engine_runs(trt, plan, graph, weights, [inputs], tolerance)[0]
+
+
+def check_engine_runs(
+    trt: ModuleType,
+    plan: bytes,
+    graph: Graph,
+    weights: Mapping[str, np.ndarray],
+    feeds: Sequence[Mapping[str, np.ndarray]],
+    tolerance: float = 1e-4,
+) -> list[dict[str, Any]]:
+    """``check_engine`` on each of ``feeds`` (e.g. a profile's min, opt and max shapes), the
+    plan deserialized once: one result per feed, in order.
+
+    Raises:
+        EngineNotRunnableError: a real engine this machine cannot run.
+    """
     node = nms_node(graph)
-    checked = graph if node is None else with_candidates(graph, node)
-    want = run_reference(with_scores(checked), weights, inputs)
+    checked = with_scores(graph if node is None else with_candidates(graph, node))
+    with plan_runner(trt, plan) as run:
+        return [
+            _judge(graph, node, run(feed), run_reference(checked, weights, feed), feed, tolerance)
+            for feed in feeds
+        ]
+
+
+def _judge(
+    graph: Graph,
+    node: Node | None,
+    got: Mapping[str, Any],
+    want: Mapping[str, np.ndarray],
+    inputs: Mapping[str, np.ndarray],
+    tolerance: float,
+) -> dict[str, Any]:
+    """One ``check_engine`` result from the engine's outputs ``got`` and the reference's
+    ``want`` on ``inputs``."""
     described = ", ".join(f"{n}={'x'.join(map(str, a.shape))}" for n, a in inputs.items())
     skipped = () if node is None else (*NMS_OUTPUTS, *CANDIDATES)
     sources = discrete_values(graph)
