@@ -159,9 +159,12 @@ def _silu(x: np.ndarray, a: Activation) -> None:
 
 
 def _x_sigmoid(x: np.ndarray, a: Activation) -> None:
+    # x * sigmoid(x), the sigmoid rounded first (as a SIGMOID layer and a PROD compute it).
     t = _temp(x, "t")
-    np.copyto(t, x)
-    _sigmoid(t, a)
+    np.negative(x, out=t)
+    np.exp(t, out=t)
+    np.add(t, np.float32(1), out=t)
+    np.reciprocal(t, out=t)
     np.multiply(x, t, out=x)
 
 
