@@ -7,9 +7,10 @@ Levels: reference (NumPy), emulated (trtdsl's emulator runs the emitted network)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ from trtdsl.backends.trt import (
 from trtdsl.backends.trt import module as trt_module
 from trtdsl.backends.trt.build import profile_shapes
 from trtdsl.cli.main import main
-from trtdsl.debug.check import run_plan
+from trtdsl.debug.check import plan_runner, run_plan
 from trtdsl.errors import ShapeError
 from trtdsl.frontend.yaml import load_yaml_text
 from trtdsl.ir.graph import Graph
@@ -160,6 +161,38 @@ def test_segmenter_emulated_matches_reference_at_several_sizes(hw: tuple[int, in
     assert got["out"].shape == (1, 5, *hw) and got["mask"].dtype == np.int64
     np.testing.assert_allclose(got["out"], want["out"], rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(got["mask"], want["mask"])
+
+
+def test_an_engine_works_out_each_shapes_schedule_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shape inference, fusions and the release schedule are kept per input shapes, for the
+    most recent SCHEDULES_KEPT sets, and a kept schedule runs exactly as a fresh one."""
+    from trtdsl.emulator import execute
+
+    graph = segmenter()
+    weights = random_weights(graph, seed=2)
+    prepared, prepared_weights = prepare_graph(graph, weights, "fp32")
+    trt = import_trt("emulated")
+    plan = build_engine(emit_network(trt, prepared, prepared_weights), BuildConfig())
+    made: list[dict[str, tuple[int, ...]]] = []
+    real = execute.make_schedule
+
+    def counted(p: Any, shapes: Mapping[str, tuple[int, ...]]) -> execute.Schedule:
+        made.append(dict(shapes))
+        return real(p, shapes)
+
+    monkeypatch.setattr(execute, "make_schedule", counted)
+    sizes = [(16, 16 + i) for i in range(execute.SCHEDULES_KEPT)]
+    rng = np.random.default_rng(3)
+    with plan_runner(trt, plan) as run:
+        for hw in [*sizes, *sizes[::-1]]:
+            x = rng.standard_normal((1, 3, *hw)).astype(np.float32)
+            got, want = run({"x": x}), run_reference(graph, weights, {"x": x})
+            np.testing.assert_allclose(got["out"], want["out"], rtol=1e-4, atol=1e-5)
+        assert [m["x"][2:] for m in made] == sizes  # each once, though run twice
+        run({"x": np.zeros((1, 3, 64, 80), np.float32)})  # one more: the oldest goes
+        run({"x": np.zeros((1, 3, *sizes[-1]), np.float32)})  # the least recently used
+        run({"x": np.zeros((1, 3, *sizes[0]), np.float32)})  # recently used: kept
+        assert [m["x"][2:] for m in made[len(sizes) :]] == [(64, 80), sizes[-1]]
 
 
 @pytest.mark.rtx

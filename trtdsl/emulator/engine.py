@@ -25,13 +25,12 @@ from trtdsl.emulator.enums import (
     TensorIOMode,
     TensorLocation,
 )
-from trtdsl.emulator.execute import run_plan
+from trtdsl.emulator.execute import Schedules, run_plan
 from trtdsl.emulator.logger import ILogger
 from trtdsl.emulator.plan import (
     IOTensor,
     Plan,
     PlanError,
-    infer_plan_shapes,
     load_plan,
     nptype_or_raise,
 )
@@ -75,6 +74,7 @@ class ICudaEngine:
 
     def __init__(self, _plan: Plan, _logger: ILogger, _blob: bytes) -> None:
         self._plan = _plan
+        self._schedules = Schedules(_plan)  # by input shapes, shared by its contexts
         self._blob = _blob
         self._logger = _logger
         self._io = {t.name: t for t in _plan.io}
@@ -297,7 +297,7 @@ class IExecutionContext:
         missing = self._missing_inputs()
         if not missing:
             try:
-                infer_plan_shapes(self._engine._plan, dict(self._shapes))
+                self._engine._schedules.at(self._shapes)
             except PlanError as error:
                 raise EmulatorRuntimeError(f"infer_shapes: {error}") from None
         return missing
@@ -312,7 +312,7 @@ class IExecutionContext:
         if self._missing_inputs():
             return tensor.shape
         try:
-            shapes = infer_plan_shapes(self._engine._plan, dict(self._shapes))
+            shapes = self._engine._schedules.at(self._shapes).expected
         except PlanError as error:
             self._log(f"get_tensor_shape: {error}")
             return tensor.shape
@@ -358,7 +358,7 @@ class IExecutionContext:
                 for t in plan.io
                 if t.is_input
             }
-            outputs = run_plan(plan, inputs, self._on_layer_time)
+            outputs = run_plan(plan, inputs, self._on_layer_time, self._engine._schedules)
             for tensor in plan.io:
                 if not tensor.is_input:
                     address = self._addresses[tensor.name]

@@ -21,7 +21,7 @@ from trtdsl.emulator.layers.loop import IRecurrenceLayer
 from trtdsl.emulator.layers.pointwise import IActivationLayer, IElementWiseLayer
 from trtdsl.emulator.layers.reduce import IMatrixMultiplyLayer
 from trtdsl.emulator.layers.shape_ops import IConstantLayer
-from trtdsl.emulator.loops import LayerRecord, find_loops, run_loop
+from trtdsl.emulator.loops import LayerRecord, LoopBody, find_loops, run_loop
 from trtdsl.emulator.plan import Plan, PlanError, infer_plan_shapes
 from trtdsl.emulator.shape_values import compute_with_values
 from trtdsl.emulator.types import EmulatorUnsupportedError, compute_dtype, round_to_bf16
@@ -32,39 +32,51 @@ _CHECKED_BYTES = 1 << 26
 """Tensors larger than this are checked against the memory budget before the run."""
 
 
-def run_plan(
-    plan: Plan,
-    inputs: Mapping[str, np.ndarray],
-    on_layer_time: Callable[[str, float], None] | None = None,
-) -> dict[str, np.ndarray]:
-    """Execute ``plan`` on host arrays keyed by input name; returns outputs keyed by name.
-
-    Every computed tensor is checked against the shape and dtype inference of its layer, so the
-    emulator's numerics and its shape rules cannot drift apart silently; a dimension inferred
-    as -1 is data-dependent (INMSLayer's selected indices) and takes the computed size.
-    ``on_layer_time`` gets each layer's name and the wall time of its NumPy computation in
-    milliseconds. A tensor is dropped after its last reader, so memory follows the live
-    tensors rather than the whole network (large inputs of deep models stay in reach).
-    """
-    with kernels.threads():  # the caller's thread count; BLAS on one thread
-        return _run(plan, inputs, on_layer_time)
+SCHEDULES_KEPT = 8
+"""Input-shape sets whose schedules a plan's ``Schedules`` keeps (the most recent)."""
 
 
-def _run(
-    plan: Plan,
-    inputs: Mapping[str, np.ndarray],
-    on_layer_time: Callable[[str, float], None] | None,
-) -> dict[str, np.ndarray]:
-    shapes = {name: tuple(array.shape) for name, array in inputs.items()}
+@dataclass(frozen=True)
+class Schedule:
+    """How a plan runs at one set of input shapes, worked out once and reused by every run at
+    those shapes: ``expected``, every tensor's inferred shape and dtype; ``step``, layer index
+    -> the index it runs at (a loop member's loop position); ``loops``, loop position -> its
+    body; ``released``, layer index -> the tensors dropped after it (their last reader);
+    ``fusions``, producer index -> the layers its kernel computes in its epilogue
+    (``absorbed``: all of those)."""
+
+    expected: Mapping[int, tuple[tuple[int, ...], DataType]]
+    step: Mapping[int, int]
+    loops: Mapping[int, LoopBody]
+    released: Mapping[int, tuple[int, ...]]
+    fusions: Mapping[int, _Fusion]
+    absorbed: frozenset[int]
+
+
+class Schedules:
+    """A plan's schedules by input shapes (``SCHEDULES_KEPT`` at most, the most recent)."""
+
+    def __init__(self, plan: Plan) -> None:
+        self._plan = plan
+        self._kept: dict[tuple[tuple[str, tuple[int, ...]], ...], Schedule] = {}
+
+    def at(self, shapes: Mapping[str, Sequence[int]]) -> Schedule:
+        """The schedule at these input shapes (name -> shape); PlanError on a bad layer."""
+        key = tuple(sorted((name, tuple(int(d) for d in shape)) for name, shape in shapes.items()))
+        found = self._kept.pop(key, None)
+        if found is None:
+            found = make_schedule(self._plan, dict(key))
+        self._kept[key] = found  # the most recent last
+        while len(self._kept) > SCHEDULES_KEPT:
+            self._kept.pop(next(iter(self._kept)))
+        return found
+
+
+def make_schedule(plan: Plan, shapes: Mapping[str, tuple[int, ...]]) -> Schedule:
+    """``plan``'s schedule at these input shapes (name -> shape); PlanError on a bad layer."""
     expected = infer_plan_shapes(plan, shapes)
-    _check_memory(plan, expected)
-    values: dict[int, np.ndarray] = {}
-    for tensor in plan.io:
-        if tensor.is_input:
-            values[tensor.tensor_id] = inputs[tensor.name]
     outputs = {t.tensor_id for t in plan.io if not t.is_input}
     loops = find_loops(plan.layers)
-    at_position = {body.position: body for body in loops.loops.values()}
     step = {
         index: (body.position if (body := loops.owner(index)) else index)
         for index in range(len(plan.layers))
@@ -77,6 +89,52 @@ def _run(
     for tensor_id, index in last_use.items():
         if tensor_id not in outputs:
             released.setdefault(index, []).append(tensor_id)
+    fusions = _fusions(plan, expected, step, outputs)
+    return Schedule(
+        expected=expected,
+        step=step,
+        loops={body.position: body for body in loops.loops.values()},
+        released={index: tuple(ids) for index, ids in released.items()},
+        fusions=fusions,
+        absorbed=frozenset(j for fusion in fusions.values() for j in fusion.absorbed),
+    )
+
+
+def run_plan(
+    plan: Plan,
+    inputs: Mapping[str, np.ndarray],
+    on_layer_time: Callable[[str, float], None] | None = None,
+    schedules: Schedules | None = None,
+) -> dict[str, np.ndarray]:
+    """Execute ``plan`` on host arrays keyed by input name; returns outputs keyed by name.
+
+    Every computed tensor is checked against the shape and dtype inference of its layer, so the
+    emulator's numerics and its shape rules cannot drift apart silently; a dimension inferred
+    as -1 is data-dependent (INMSLayer's selected indices) and takes the computed size.
+    ``on_layer_time`` gets each layer's name and the wall time of its NumPy computation in
+    milliseconds. A tensor is dropped after its last reader, so memory follows the live
+    tensors rather than the whole network (large inputs of deep models stay in reach).
+    ``schedules``: the plan's schedules kept from earlier runs (an engine's), else the
+    schedule is worked out for this run alone.
+    """
+    shapes = {name: tuple(array.shape) for name, array in inputs.items()}
+    schedule = make_schedule(plan, shapes) if schedules is None else schedules.at(shapes)
+    with kernels.threads():  # the caller's thread count; BLAS on one thread
+        return _run(plan, inputs, on_layer_time, schedule)
+
+
+def _run(
+    plan: Plan,
+    inputs: Mapping[str, np.ndarray],
+    on_layer_time: Callable[[str, float], None] | None,
+    schedule: Schedule,
+) -> dict[str, np.ndarray]:
+    expected, step, released = schedule.expected, schedule.step, schedule.released
+    _check_memory(plan, expected)
+    values: dict[int, np.ndarray] = {}
+    for tensor in plan.io:
+        if tensor.is_input:
+            values[tensor.tensor_id] = inputs[tensor.name]
 
     def compute(index: int, xs: list[np.ndarray]) -> list[np.ndarray]:
         layer, _, outs = plan.layers[index]
@@ -95,11 +153,10 @@ def _run(
             checked.append(round_to_bf16(result) if dtype == DataType.BF16 else result)
         return checked
 
-    fusions = _fusions(plan, expected, step, outputs)
-    absorbed = {j for fusion in fusions.values() for j in fusion.absorbed}
+    fusions, absorbed = schedule.fusions, schedule.absorbed
     for index, (layer, ins, outs) in enumerate(plan.layers):
-        if index in at_position:
-            values.update(run_loop(at_position[index], plan.layers, values, compute))
+        if index in schedule.loops:
+            values.update(run_loop(schedule.loops[index], plan.layers, values, compute))
         elif index in fusions:
             fusion = fusions[index]
             for j in fusion.constants:

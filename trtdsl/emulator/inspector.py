@@ -10,7 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from trtdsl.emulator.enums import LayerInformationFormat, ProfilingVerbosity
-from trtdsl.emulator.plan import PlanError, infer_plan_shapes
+from trtdsl.emulator.plan import PlanError
 from trtdsl.emulator.types import check_type
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ class EngineInspector:
         context = self.execution_context
         if context is not None and not context._missing_inputs():
             try:
-                inferred = infer_plan_shapes(plan, dict(context._shapes))
+                inferred = self._engine._schedules.at(context._shapes).expected
             except PlanError:
                 return shapes
             shapes.update({k: (list(s), d) for k, (s, d) in inferred.items()})
