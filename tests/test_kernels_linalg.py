@@ -141,6 +141,22 @@ def test_attention_is_its_definition(n, h, length, source, mask_kind, causal, sc
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("all_excluded", [np.nan, 0.0, 2.5])
+def test_a_query_with_no_key_gets_all_excluded(all_excluded: float) -> None:
+    rng = np.random.default_rng(6)
+    q, k, v = (rng.standard_normal((1, 2, 6, 4)).astype(np.float32) for _ in range(3))
+    mask = rng.random((6, 6)) < 0.6
+    mask[:, 0], mask[3] = True, False  # only query 3 keeps no key
+    got = kernels.scaled_dot_product_attention(q, k, v, mask, all_excluded=all_excluded)
+    np.testing.assert_array_equal(got[:, :, 3], np.full((1, 2, 4), all_excluded, np.float32))
+    kept = np.arange(6) != 3
+    want = _attention(q, k, v, mask | ~kept[:, None], False, None)
+    np.testing.assert_allclose(got[:, :, kept], want[:, :, kept], rtol=1e-5, atol=1e-5)
+    empty = np.zeros((1, 2, 0, 4), np.float32)
+    none = kernels.scaled_dot_product_attention(q, empty, empty, all_excluded=all_excluded)
+    np.testing.assert_array_equal(none, np.full(q.shape, all_excluded, np.float32))
+
+
 @pytest.mark.oracle
 def test_layer_norm_softmax_and_attention_agree_with_torch() -> None:
     torch = pytest.importorskip("torch")

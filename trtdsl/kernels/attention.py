@@ -23,6 +23,7 @@ def scaled_dot_product_attention(
     mask: np.ndarray | None = None,
     causal: bool = False,
     scale: float | None = None,
+    all_excluded: float = math.nan,
 ) -> np.ndarray:
     """``softmax(q @ k^T * scale + mask) @ v``, as ``torch.nn.functional.
     scaled_dot_product_attention`` (no dropout).
@@ -35,9 +36,10 @@ def scaled_dot_product_attention(
         causal: query i attends to keys j <= i only (the top-left aligned triangle, as torch),
             on top of ``mask``.
         scale: multiplies the scores; default 1 / sqrt(E). Applied to q before the product.
+        all_excluded: the output of a query whose every key is excluded (or of every query,
+            where there is no key): NaN by default; PyTorch 2.13 gives 0.
     Returns:
-        (*batch, L, Ev), C-contiguous, q's dtype. A query whose every key is excluded gives
-        NaN (as torch).
+        (*batch, L, Ev), C-contiguous, q's dtype.
     """
     dtype = q.dtype
     *batch, length, depth = q.shape
@@ -54,7 +56,7 @@ def scaled_dot_product_attention(
         masks = full.reshape(items, length, source)  # a view where the broadcast allows
     allowed = np.tri(length, source, dtype=np.bool_) if causal else None
     if source == 0:  # no key at all: as every key excluded
-        y.fill(np.nan)
+        y.fill(all_excluded)
         return y.reshape(*batch, length, v.shape[-1]).astype(dtype)
     rows = max(1, min(length, SCORES_ELEMENTS // max(1, source)))
     parts = -(-length // rows)
@@ -90,6 +92,8 @@ def scaled_dot_product_attention(
             np.sum(scores, axis=1, keepdims=True, out=total)
             np.divide(scores, total, out=scores)
         np.matmul(scores, v3[item], out=y[item, r])
+        if masks is not None or allowed is not None:
+            y[item, r][top[:, 0] == -np.inf] = all_excluded  # softmax of nothing: NaN above
 
     parallel_for(items * parts, tile)
     return y.reshape(*batch, length, v.shape[-1]).astype(dtype, copy=False)
