@@ -5,12 +5,12 @@ MACs: the four projections plus the two batched products (scores and weighted va
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from trtdsl import kernels
 from trtdsl.errors import OpArgumentError, ShapeError
 from trtdsl.ir.ops.base import (
     Op,
@@ -109,35 +109,29 @@ class MultiheadAttention(Op):
     def reference(
         self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
     ) -> np.ndarray:
+        """In float32 on the kernels: the projections (``kernels.linear``, bias included) and
+        the attention of every head (``kernels.scaled_dot_product_attention``)."""
         query = inputs[0]
         key, value = (inputs[1], inputs[2]) if len(inputs) == 3 else (query, query)
-        compute = np.float32 if query.dtype == np.float16 else query.dtype
         e, h, d = self.embed_dim, self.num_heads, self.head_dim
-        w = params["in_proj_weight"].astype(compute)
-        b = params["in_proj_bias"].astype(compute) if self.bias else np.zeros(3 * e, compute)
+        w = params["in_proj_weight"]
+        b = params["in_proj_bias"] if self.bias else None
 
         def heads(x: np.ndarray, part: int) -> np.ndarray:
-            x = x.astype(compute, copy=False)
             if not self.batch_first:
                 x = x.transpose(1, 0, 2)
-            y = x @ w[part * e : (part + 1) * e].T + b[part * e : (part + 1) * e]
+            rows = slice(part * e, (part + 1) * e)
+            y = kernels.linear(x.astype(np.float32), w[rows], None if b is None else b[rows])
             heads_first: np.ndarray = y.reshape(y.shape[0], y.shape[1], h, d).transpose(0, 2, 1, 3)
             return heads_first  # (N, h, L, d)
 
-        q = heads(query, 0) * np.asarray(1.0 / math.sqrt(d), dtype=compute)
-        k, v = heads(key, 1), heads(value, 2)
-        scores = (q @ k.transpose(0, 1, 3, 2)).astype(np.float64)
-        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-        probs = (scores / scores.sum(axis=-1, keepdims=True)).astype(compute)
-        out = (probs @ v).transpose(0, 2, 1, 3)  # (N, L, h, d)
-        out = (
-            out.reshape(out.shape[0], out.shape[1], e) @ params["out_proj.weight"].astype(compute).T
-        )
-        if self.bias:
-            out = out + params["out_proj.bias"].astype(compute)
+        out = kernels.scaled_dot_product_attention(heads(query, 0), heads(key, 1), heads(value, 2))
+        merged = out.transpose(0, 2, 1, 3).reshape(out.shape[0], out.shape[2], e)  # (N, L, E)
+        out_bias = params["out_proj.bias"] if self.bias else None
+        result = kernels.linear(merged, params["out_proj.weight"], out_bias)
         if not self.batch_first:
-            out = out.transpose(1, 0, 2)
-        return np.ascontiguousarray(out, dtype=query.dtype)
+            result = result.transpose(1, 0, 2)
+        return np.ascontiguousarray(result, dtype=query.dtype)
 
     def macs(
         self,

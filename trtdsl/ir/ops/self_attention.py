@@ -1,18 +1,19 @@
 """Self-attention with the projections of a Hugging Face checkpoint under their own names:
 ``self_attention`` (BERT's ``attention.self``, GPT-2's ``attn``), with an optional mask input
-and ``causal``. ``scaled_dot_product_attention`` is its plain NumPy core.
+and ``causal``, computed by the kernels (``kernels.linear`` and
+``kernels.scaled_dot_product_attention``).
 
 MACs: the projections plus the two batched products (scores and weighted values).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from trtdsl import kernels
 from trtdsl.errors import OpArgumentError, ShapeError
 from trtdsl.ir.ops.base import (
     Op,
@@ -30,46 +31,6 @@ from trtdsl.ir.types import DType, TensorType
 LAYOUTS = ("linear", "conv1d")
 """Weight layouts: ``linear`` (out, in) as ``torch.nn.Linear``; ``conv1d`` (in, out) as Hugging
 Face's ``Conv1D`` (GPT-2)."""
-
-
-def scaled_dot_product_attention(
-    q: np.ndarray,
-    k: np.ndarray,
-    v: np.ndarray,
-    mask: np.ndarray | None = None,
-    causal: bool = False,
-    scale: float | None = None,
-) -> np.ndarray:
-    """``softmax(q k^T * scale + mask) v``, as ``torch.nn.functional.scaled_dot_product_attention``
-    (PyTorch 2.13) at inference, computed in float64.
-
-    Args:
-        q: (N, heads, L, d); k, v: (N, heads, S, d).
-        mask: broadcastable to (N, heads, L, S): bool (True: the key takes part) or float
-            (added to the scaled scores).
-        causal: query i attends to keys j <= i only (the upper-left triangle).
-        scale: default 1 / sqrt(d).
-    Returns:
-        (N, heads, L, d) float64. A query all of whose keys are masked out (every score -inf)
-        gets zeros, as in PyTorch 2.13.
-    """
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = (q.astype(np.float64) @ np.swapaxes(k.astype(np.float64), -1, -2)) * scale
-    if mask is not None:
-        if mask.dtype == np.bool_:
-            scores = np.where(mask, scores, -np.inf)
-        else:
-            scores = scores + mask.astype(np.float64)
-    if causal:
-        length, source = scores.shape[-2:]
-        scores = np.where(np.tri(length, source, dtype=np.bool_), scores, -np.inf)
-    top = scores.max(axis=-1, keepdims=True)
-    attended = top > -np.inf
-    with np.errstate(invalid="ignore", over="ignore"):
-        e = np.exp(scores - np.where(attended, top, 0.0))
-        probs = np.where(attended, e / e.sum(axis=-1, keepdims=True), 0.0)
-    result: np.ndarray = probs @ v.astype(np.float64)
-    return result
 
 
 def _check_name(op: Op, field: str) -> str | None:
@@ -224,33 +185,36 @@ class SelfAttention(Op):
             self.mask_shape(x, inputs[1])
         return x
 
-    def _project(
-        self, x: np.ndarray, params: Mapping[str, np.ndarray], name: str, compute: type
-    ) -> np.ndarray:
-        w: np.ndarray = params[f"{name}.weight"].astype(compute)
-        y: np.ndarray = x @ (w.T if self.weight_layout == "linear" else w)
-        return y + params[f"{name}.bias"].astype(compute) if self.bias else y
+    def _project(self, x: np.ndarray, params: Mapping[str, np.ndarray], name: str) -> np.ndarray:
+        """``x`` (N, L, in) through the projection ``name``: (N, L, out), float32."""
+        w = params[f"{name}.weight"]
+        bias = params[f"{name}.bias"] if self.bias else None
+        return kernels.linear(x, w if self.weight_layout == "linear" else w.T, bias)
 
     def reference(
         self, inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]
     ) -> np.ndarray:
+        """In float32 on the kernels: the projections (``kernels.linear``) and the attention
+        (``kernels.scaled_dot_product_attention``; a query whose keys are all masked out gets
+        zeros, as in PyTorch 2.13)."""
         x = inputs[0]
-        compute = np.float32 if x.dtype == np.float16 else x.dtype.type
         h, d = self.num_heads, self.head_dim
         n, length, e = x.shape
-        xc = x.astype(compute, copy=False)
+        xc = x.astype(np.float32, copy=False)
         if self.qkv_proj is not None:
-            q, k, v = np.split(self._project(xc, params, self.qkv_proj, compute), 3, axis=-1)
+            q, k, v = np.split(self._project(xc, params, self.qkv_proj), 3, axis=-1)
         else:
-            q, k, v = (self._project(xc, params, p, compute) for p in self._qkv_names())
+            q, k, v = (self._project(xc, params, p) for p in self._qkv_names())
         q, k, v = (t.reshape(n, length, h, d).transpose(0, 2, 1, 3) for t in (q, k, v))
         mask = inputs[1] if len(inputs) == 2 else None
         if mask is not None and mask.ndim == 2:
             mask = mask[:, None, None, :]
-        out = scaled_dot_product_attention(q, k, v, mask, self.causal, self.scale)
-        merged = out.transpose(0, 2, 1, 3).reshape(n, length, e).astype(compute)
+        out = kernels.scaled_dot_product_attention(
+            q, k, v, mask, self.causal, self.scale, all_excluded=0.0
+        )
+        merged = out.transpose(0, 2, 1, 3).reshape(n, length, e)
         if self.out_proj is not None:
-            merged = self._project(merged, params, self.out_proj, compute)
+            merged = self._project(merged, params, self.out_proj)
         return np.ascontiguousarray(merged, dtype=x.dtype)
 
     def _qkv_names(self) -> tuple[str, str, str]:
