@@ -195,6 +195,30 @@ def test_an_engine_works_out_each_shapes_schedule_once(monkeypatch: pytest.Monke
         assert [m["x"][2:] for m in made[len(sizes) :]] == [(64, 80), sizes[-1]]
 
 
+def test_schedules_are_shared_safely_between_threads() -> None:
+    """Contexts of one engine may run on several threads: concurrent lookups that evict one
+    another give every caller the schedule of its own shapes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from trtdsl.emulator.execute import SCHEDULES_KEPT, Schedules
+    from trtdsl.emulator.plan import load_plan
+
+    graph = segmenter()
+    prepared, prepared_weights = prepare_graph(graph, random_weights(graph, seed=2), "fp32")
+    trt = import_trt("emulated")
+    plan = load_plan(build_engine(emit_network(trt, prepared, prepared_weights), BuildConfig()))
+    schedules = Schedules(plan)
+    out = next(t.tensor_id for t in plan.io if t.name == "out")
+    sizes = [(16, 16 + i % (2 * SCHEDULES_KEPT)) for i in range(200)]
+
+    def output_shape(hw: tuple[int, int]) -> tuple[int, ...]:
+        return schedules.at({"x": (1, 3, *hw)}).expected[out][0]
+
+    with ThreadPoolExecutor(8) as pool:
+        shapes = list(pool.map(output_shape, sizes))
+    assert shapes == [(1, 5, *hw) for hw in sizes]
+
+
 @pytest.mark.rtx
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_segmenter_builds_with_tensorrt_rtx(precision: str) -> None:

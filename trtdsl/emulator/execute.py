@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,21 +55,25 @@ class Schedule:
 
 
 class Schedules:
-    """A plan's schedules by input shapes (``SCHEDULES_KEPT`` at most, the most recent)."""
+    """A plan's schedules by input shapes (``SCHEDULES_KEPT`` at most, the most recent); safe
+    to share between threads (an engine's execution contexts)."""
 
     def __init__(self, plan: Plan) -> None:
         self._plan = plan
         self._kept: dict[tuple[tuple[str, tuple[int, ...]], ...], Schedule] = {}
+        self._lock = threading.Lock()
 
     def at(self, shapes: Mapping[str, Sequence[int]]) -> Schedule:
         """The schedule at these input shapes (name -> shape); PlanError on a bad layer."""
         key = tuple(sorted((name, tuple(int(d) for d in shape)) for name, shape in shapes.items()))
-        found = self._kept.pop(key, None)
+        with self._lock:
+            found = self._kept.pop(key, None)
         if found is None:
-            found = make_schedule(self._plan, dict(key))
-        self._kept[key] = found  # the most recent last
-        while len(self._kept) > SCHEDULES_KEPT:
-            self._kept.pop(next(iter(self._kept)))
+            found = make_schedule(self._plan, dict(key))  # outside the lock: it can take ms
+        with self._lock:
+            self._kept[key] = found  # the most recent last
+            while len(self._kept) > SCHEDULES_KEPT:
+                self._kept.pop(next(iter(self._kept)))
         return found
 
 
