@@ -79,13 +79,14 @@ class Activation:
         if self.kind in _WHOLE:
             _FORMULAS[self.kind](x, self)
             return
-        if x.size > BLOCK and x.flags.c_contiguous:
-            flat = x.reshape(-1)
-            for start in range(0, flat.size, BLOCK):
-                self.apply_(flat[start : start + BLOCK])
-            return
-        with np.errstate(all="ignore"):
-            _FORMULAS[self.kind](x, self)
+        formula = _FORMULAS[self.kind]
+        with np.errstate(all="ignore"):  # once per call, not per block
+            if x.size > BLOCK and x.flags.c_contiguous:
+                flat = x.reshape(-1)
+                for start in range(0, flat.size, BLOCK):
+                    formula(flat[start : start + BLOCK], self)
+            else:
+                formula(x, self)
 
 
 def activate(x: np.ndarray, activation: Activation, out: np.ndarray | None = None) -> np.ndarray:
@@ -105,20 +106,20 @@ def activate(x: np.ndarray, activation: Activation, out: np.ndarray | None = Non
     dst = out.reshape(-1)
     same = np.may_share_memory(src, dst)
     tiles = -(-src.size // TILE)
-    step = TILE if activation.kind in _WHOLE else BLOCK
 
     def tile(i: int) -> None:
-        for start in range(i * TILE, min((i + 1) * TILE, src.size), step):
-            stop = min(start + step, src.size)
-            if dst.dtype == np.float32:
-                if not same:
-                    np.copyto(dst[start:stop], src[start:stop], casting="unsafe")
-                activation.apply_(dst[start:stop])
-            else:  # computed in float32, rounded once
-                block = scratch("activate", (stop - start,), np.float32)
-                np.copyto(block, src[start:stop], casting="unsafe")
-                activation.apply_(block)
-                np.copyto(dst[start:stop], block, casting="unsafe")
+        lo, hi = i * TILE, min((i + 1) * TILE, src.size)
+        if dst.dtype == np.float32:
+            if not same:
+                np.copyto(dst[lo:hi], src[lo:hi], casting="unsafe")
+            activation.apply_(dst[lo:hi])  # in blocks where its formula needs them
+            return
+        for start in range(lo, hi, BLOCK):  # computed in float32, rounded once
+            stop = min(start + BLOCK, hi)
+            block = scratch("activate", (stop - start,), np.float32)
+            np.copyto(block, src[start:stop], casting="unsafe")
+            activation.apply_(block)
+            np.copyto(dst[start:stop], block, casting="unsafe")
 
     parallel_for(tiles, tile)
     return out
