@@ -121,7 +121,8 @@ class MultiheadAttention(Op):
             if not self.batch_first:
                 x = x.transpose(1, 0, 2)
             rows = slice(part * e, (part + 1) * e)
-            y = kernels.linear(x.astype(np.float32), w[rows], None if b is None else b[rows])
+            bias = None if b is None else b[rows]
+            y = kernels.linear(x.astype(np.float32, copy=False), w[rows], bias)  # float32 out
             heads_first: np.ndarray = y.reshape(y.shape[0], y.shape[1], h, d).transpose(0, 2, 1, 3)
             return heads_first  # (N, h, L, d)
 
