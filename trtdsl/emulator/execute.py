@@ -44,7 +44,7 @@ class Schedule:
     -> the index it runs at (a loop member's loop position); ``loops``, loop position -> its
     body; ``released``, layer index -> the tensors dropped after it (their last reader);
     ``fusions``, producer index -> the layers its kernel computes in its epilogue
-    (``absorbed``: all of those)."""
+    (``absorbed``: all of those); ``largest``, the bytes and name of the largest tensor."""
 
     expected: Mapping[int, tuple[tuple[int, ...], DataType]]
     step: Mapping[int, int]
@@ -52,6 +52,7 @@ class Schedule:
     released: Mapping[int, tuple[int, ...]]
     fusions: Mapping[int, _Fusion]
     absorbed: frozenset[int]
+    largest: tuple[int, str]
 
 
 class Schedules:
@@ -102,6 +103,7 @@ def make_schedule(plan: Plan, shapes: Mapping[str, tuple[int, ...]]) -> Schedule
         released={index: tuple(ids) for index, ids in released.items()},
         fusions=fusions,
         absorbed=frozenset(j for fusion in fusions.values() for j in fusion.absorbed),
+        largest=_largest_tensor(plan, expected),
     )
 
 
@@ -135,7 +137,7 @@ def _run(
     schedule: Schedule,
 ) -> dict[str, np.ndarray]:
     expected, step, released = schedule.expected, schedule.step, schedule.released
-    _check_memory(plan, expected)
+    _check_memory(*schedule.largest)
     values: dict[int, np.ndarray] = {}
     for tensor in plan.io:
         if tensor.is_input:
@@ -309,8 +311,10 @@ def _is_silu(
     )
 
 
-def _check_memory(plan: Plan, expected: Mapping[int, tuple[tuple[int, ...], DataType]]) -> None:
-    """PlanError (not a MemoryError halfway through) when a tensor cannot fit in memory."""
+def _largest_tensor(
+    plan: Plan, expected: Mapping[int, tuple[tuple[int, ...], DataType]]
+) -> tuple[int, str]:
+    """The bytes and name of the largest tensor of ``expected`` (0 and "" for none)."""
     largest, name = 0, ""
     for tensor_id, (shape, dtype) in expected.items():
         count = 1
@@ -322,6 +326,12 @@ def _check_memory(plan: Plan, expected: Mapping[int, tuple[tuple[int, ...], Data
             size = count
         if size > largest:
             largest, name = size, plan.tensor_names.get(tensor_id, str(tensor_id))
+    return largest, name
+
+
+def _check_memory(largest: int, name: str) -> None:
+    """PlanError (not a MemoryError halfway through) when the largest tensor, ``largest``
+    bytes, cannot fit in memory now."""
     if largest > _CHECKED_BYTES:
         try:
             require_memory(largest, f"the emulated tensor {name!r}")
