@@ -23,8 +23,10 @@ PARALLEL_TILES = 16
 """Tiles per product to aim for (a constant: tiles never depend on the machine)."""
 ROW_BLOCK = 256
 """Rows per tile of a product with more than 2 * ROW_BLOCK rows."""
-MIN_COLUMNS = 256
-"""Columns per tile at least, where a product is cut along its columns."""
+MIN_COLUMNS = 128
+"""Columns per tile at least, where a product is cut along its columns. Narrower tiles pack
+the rows again for every tile: 128 against 256 cost ViT-B/16 3% on one thread and gave it 16%
+on 16, where its 768-wide products had only 3 tiles (device CPU, benchmarks/README.md)."""
 
 
 def gemm_tiles(m: int, n: int, k: int) -> tuple[int, int]:
