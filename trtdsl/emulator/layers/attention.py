@@ -142,7 +142,8 @@ class IAttentionInputLayer(ILayer):
 
 
 class IAttentionOutputLayer(ILayer):
-    """The attention's last layer (the emulator's is a copy of the input layer's result)."""
+    """The attention's last layer (the emulator's passes the input layer's result on, uncopied:
+    no layer writes over its inputs)."""
 
     _TYPE = LayerType.ATTENTION_OUTPUT
     _TYPE_NAME = "AttentionOutput"
@@ -151,7 +152,7 @@ class IAttentionOutputLayer(ILayer):
         return [(shapes[0], dtypes[0])]
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        return [xs[0].copy()]
+        return [xs[0]]
 
 
 class IAttention:

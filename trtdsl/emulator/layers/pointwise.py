@@ -424,7 +424,9 @@ class ICastLayer(ILayer):
 
 
 class IIdentityLayer(ILayer):
-    """A copy; in a strongly typed network it never converts types (use ICastLayer)."""
+    """Its input, unchanged; in a strongly typed network it never converts types (use
+    ICastLayer). TensorRT removes identity layers; the emulator passes the array on without a
+    copy (no layer writes over its inputs, and outputs are copied to their bindings)."""
 
     _TYPE = LayerType.IDENTITY
     _TYPE_NAME = "Identity"
@@ -433,4 +435,4 @@ class IIdentityLayer(ILayer):
         return [(shapes[0], dtypes[0])]
 
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        return [xs[0].copy()]
+        return [xs[0]]
