@@ -3,7 +3,9 @@ count as a context setting, BLAS held at one thread while kernels run."""
 
 from __future__ import annotations
 
+import os
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -62,6 +64,76 @@ def test_the_first_error_is_raised_after_the_others_finish() -> None:
         parallel.parallel_for(8, body)
     with kernels.threads(2):
         parallel.parallel_for(4, lambda i: None)  # the pool still works
+
+
+def test_callers_on_several_threads_each_get_every_tile_once() -> None:
+    results: dict[int, list[int]] = {}
+    lock = threading.Lock()
+
+    def caller(who: int) -> None:
+        seen: list[int] = []
+
+        def body(i: int) -> None:
+            with lock:
+                seen.append(i)
+
+        with kernels.threads(4):
+            for _ in range(20):
+                parallel.parallel_for(37, body)
+        results[who] = sorted(seen)
+
+    callers = [threading.Thread(target=caller, args=(who,)) for who in range(4)]
+    for thread in callers:
+        thread.start()
+    for thread in callers:
+        thread.join(timeout=60)
+    assert results == {who: sorted(list(range(37)) * 20) for who in range(4)}
+
+
+def test_a_caller_does_not_wait_for_workers_busy_with_another_call() -> None:
+    release, entered = threading.Event(), threading.Event()
+
+    def slow(i: int) -> None:
+        if i == 1:  # a worker's tile (the caller takes tile 0)
+            entered.set()
+            assert release.wait(timeout=30)
+
+    with kernels.threads(2):
+        blocked = threading.Thread(target=parallel.parallel_for, args=(2, slow))
+        blocked.start()
+        assert entered.wait(timeout=30)
+        # Every worker started so far may be held by the blocked call: this one still ends.
+        done: list[int] = []
+        parallel.parallel_for(8, done.append)
+        assert sorted(done) == list(range(8))
+        release.set()
+        blocked.join(timeout=30)
+    assert not blocked.is_alive()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_forked_child_starts_its_own_workers() -> None:
+    with kernels.threads(3):
+        parallel.parallel_for(6, lambda i: None)  # the parent's workers exist before the fork
+    barrier = threading.Barrier(3, timeout=20)
+
+    def body(i: int) -> None:
+        if i < 3:
+            barrier.wait()  # three tiles at once: needs two live workers in the child
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads running
+        pid = os.fork()
+    if pid == 0:  # the child
+        code = 1
+        try:
+            with kernels.threads(3):
+                parallel.parallel_for(9, body)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_thread_count_is_a_context_setting() -> None:

@@ -13,15 +13,18 @@ them does not, which is why tiles are sized to a fraction of a millisecond of wo
 from __future__ import annotations
 
 import contextvars
+import functools
 import importlib
 import itertools
 import logging
 import os
+import queue
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
+
+from trtdsl.kernels import workers as _workers
 
 __all__ = ["MAX_THREADS", "available_cores", "parallel_for", "thread_count", "threads"]
 
@@ -77,70 +80,86 @@ def threads(count: int | None = None) -> Iterator[int]:
 def parallel_for(count: int, body: Callable[[int], None]) -> None:
     """Call ``body(i)`` for every ``i`` in ``range(count)``, on up to ``thread_count()`` threads.
 
-    The calling thread takes part; the others run in copies of its context (NumPy's
-    ``errstate`` included). Every ``body(i)`` must write only its own part of the outputs.
-    Called from inside a tile (nested), it runs the loop on the calling thread. The first
-    exception is re-raised after every started call has finished.
+    The calling thread takes part; the others (``workers``) run in copies of its context
+    (NumPy's ``errstate`` included). Every ``body(i)`` must write only its own part of the
+    outputs. Called from inside a tile (nested), it runs the loop on the calling thread. A
+    worker still busy with other callers when the calling thread has taken the last tile is
+    not waited for. The first exception is re-raised after every started call has finished.
     """
     workers = min(thread_count(), count)
     if workers <= 1 or getattr(_IN_TILE, "active", False):
         for i in range(count):
             body(i)
         return
-    indices = itertools.count()  # next() on it is atomic under the GIL
-    failed = threading.Event()
-
-    def drain() -> None:
-        _IN_TILE.active = True
-        try:
-            while not failed.is_set():
-                i = next(indices)
-                if i >= count:
-                    return
-                try:
-                    body(i)
-                except BaseException:
-                    failed.set()
-                    raise
-        finally:
-            _IN_TILE.active = False
-
     with single_blas_thread():
-        pool = _pool(workers - 1)
-        futures: list[Future[Any]] = [
-            pool.submit(contextvars.copy_context().run, drain) for _ in range(workers - 1)
-        ]
+        call = _Call(body, count)
+        _workers.start(workers - 1)
+        for _ in range(workers - 1):
+            _workers.post(functools.partial(call.join, contextvars.copy_context()))
         error: BaseException | None = None
         try:
-            drain()
+            call.drain()
         except BaseException as e:  # noqa: BLE001  (re-raised below, after the others)
             error = e
-        for future in futures:
-            if future.cancel():  # still queued (the pool busy with other callers): not needed
-                continue
-            exception = future.exception()
-            if error is None and exception is not None:
-                error = exception
+        with call.lock:
+            call.closed = True  # workers that have not joined yet return at once
+            wait = call.running > 0
+        if wait:
+            call.finished.get()
+        error = error or call.error
         if error is not None:
             raise error
 
 
-_POOL: ThreadPoolExecutor | None = None
-_POOL_SIZE = 0
-_POOL_LOCK = threading.Lock()
+class _Call:
+    """One ``parallel_for``: its tiles, handed out in order, and the workers that joined it."""
 
+    __slots__ = ("body", "count", "indices", "failed", "lock", "running", "closed", "finished",
+                 "error")  # fmt: skip
 
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """The shared pool, grown to at least ``workers`` threads (it never shrinks)."""
-    global _POOL, _POOL_SIZE
-    with _POOL_LOCK:
-        if _POOL is None or _POOL_SIZE < workers:
-            old = _POOL
-            _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trtdsl-kernel")
-            _POOL_SIZE = workers
-            if old is not None:
-                old.shutdown(wait=False)
-        return _POOL
+    def __init__(self, body: Callable[[int], None], count: int) -> None:
+        self.body, self.count = body, count
+        self.indices = itertools.count()  # next() on it is atomic under the GIL
+        self.failed = False
+        self.lock = threading.Lock()
+        self.running = 0
+        self.closed = False
+        self.finished: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+
+    def drain(self) -> None:
+        """Compute tiles until none is left (or one has failed)."""
+        _IN_TILE.active = True
+        try:
+            while not self.failed:
+                i = next(self.indices)
+                if i >= self.count:
+                    return
+                try:
+                    self.body(i)
+                except BaseException:
+                    self.failed = True
+                    raise
+        finally:
+            _IN_TILE.active = False
+
+    def join(self, context: contextvars.Context) -> None:
+        """A worker's part: ``drain`` in the caller's context, unless the call is over."""
+        with self.lock:
+            if self.closed:
+                return
+            self.running += 1
+        try:
+            context.run(self.drain)
+        except BaseException as e:  # noqa: BLE001  (the caller re-raises it)
+            if self.error is None:
+                self.error = e
+        finally:
+            with self.lock:
+                self.running -= 1
+                last = self.closed and self.running == 0
+            if last:
+                self.finished.put(None)
 
 
 _BLAS_LOCK = threading.Lock()
