@@ -490,6 +490,33 @@ def test_matrix_multiply(op0: str, op1: str, a_shape: tuple, b_shape: tuple) -> 
 
 
 # --- cast and types ------------------------------------------------------------------------------
+@pytest.mark.parametrize("op", ["MAX", "MIN"])
+def test_topk_of_one_is_the_first_of_the_sorted_two(op: str) -> None:
+    # k == 1 takes an arg-max/arg-min; k == 2 sorts: the same pick, ties and NaN included.
+    rng = np.random.default_rng(0)
+    x = rng.integers(-3, 4, (2, 5, 6, 7)).astype(np.float32)  # many ties
+    x[0, 2, 0, 0] = -0.0
+    x[1, :, 3, 3] = np.nan  # a NaN row: the sort puts NaN last
+    x[1, 1, 2, 2] = np.nan
+    x[1, :, 4, 4] = [np.inf, np.inf, -np.inf, 0, 0]
+
+    def top(k: int) -> Callable[..., object]:
+        def build(net: trt.INetworkDefinition, t: trt.ITensor) -> list[trt.ITensor]:
+            layer = net.add_topk(t, getattr(trt.TopKOperation, op), k, 1 << 1)
+            return [layer.get_output(0), layer.get_output(1)]
+
+        return build
+
+    clean = np.nan_to_num(x, nan=0.0)
+    for data in (clean, x):  # without NaN (the arg-max path), then with
+        one_values, one_index = run_network(top(1), data)
+        two_values, two_index = run_network(top(2), data)
+        np.testing.assert_array_equal(one_index, two_index[:, :1])
+        np.testing.assert_array_equal(one_values, two_values[:, :1])
+    want = clean.argmax(axis=1) if op == "MAX" else clean.argmin(axis=1)
+    np.testing.assert_array_equal(run_network(top(1), clean)[1][:, 0], want)
+
+
 def test_cast_float_to_int_truncates_and_to_half() -> None:
     x = np.array([-1.7, 0.5, 2.9], np.float32)
     ints, half = run_network(

@@ -53,9 +53,15 @@ class ITopKLayer(ILayer):
         x, p = xs[0], self._p
         (axis,) = axes_from_mask(p["axes"], x.ndim, "topk")
         work = float_compute(x)
-        key = -work if p["op"] == TopKOperation.MAX else work
-        order = np.argsort(key, axis=axis, kind="stable")
-        index = np.take(order, np.arange(p["k"]), axis=axis)
+        largest = p["op"] == TopKOperation.MAX
+        if p["k"] == 1 and not np.isnan(work).any():
+            # The first maximum (minimum): what the stable sort below puts first, without
+            # sorting (an arg-max over 21 classes of a 520x520 map: 10 ms instead of 70).
+            pick = np.argmax if largest else np.argmin
+            index = np.expand_dims(pick(work, axis=axis), axis)
+        else:  # a NaN sorts last here, while argmax would pick it
+            order = np.argsort(-work if largest else work, axis=axis, kind="stable")
+            index = np.take(order, np.arange(p["k"]), axis=axis)
         values = np.take_along_axis(x, index, axis=axis)
         index_dtype = np.int64 if p["indices_type"] == DataType.INT64 else np.int32
         return [np.ascontiguousarray(values), np.ascontiguousarray(index.astype(index_dtype))]
