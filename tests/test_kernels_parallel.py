@@ -3,15 +3,17 @@ count as a context setting, BLAS held at one thread while kernels run."""
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import warnings
+import weakref
 
 import numpy as np
 import pytest
 
 from trtdsl import kernels
-from trtdsl.kernels import parallel
+from trtdsl.kernels import parallel, workers
 
 
 def test_parallel_for_calls_every_index_once_on_several_threads() -> None:
@@ -90,24 +92,47 @@ def test_callers_on_several_threads_each_get_every_tile_once() -> None:
     assert results == {who: sorted(list(range(37)) * 20) for who in range(4)}
 
 
+class _Tiles:
+    """What a tile body writes to (weakly referenceable, unlike a list)."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def add(self, index: int) -> None:
+        self.seen.append(index)
+
+
 def test_a_caller_does_not_wait_for_workers_busy_with_another_call() -> None:
-    release, entered = threading.Event(), threading.Event()
+    # A call whose tiles hold every worker the team has (and its own caller) until released.
+    n = max(2, workers._started + 1)
+    release, all_in, lock, entered = threading.Event(), threading.Event(), threading.Lock(), [0]
 
     def slow(i: int) -> None:
-        if i == 1:  # a worker's tile (the caller takes tile 0)
-            entered.set()
-            assert release.wait(timeout=30)
+        with lock:
+            entered[0] += 1
+            if entered[0] == n:
+                all_in.set()
+        assert release.wait(timeout=30)
 
-    with kernels.threads(2):
-        blocked = threading.Thread(target=parallel.parallel_for, args=(2, slow))
-        blocked.start()
-        assert entered.wait(timeout=30)
-        # Every worker started so far may be held by the blocked call: this one still ends.
-        done: list[int] = []
-        parallel.parallel_for(8, done.append)
-        assert sorted(done) == list(range(8))
+    def hold() -> None:
+        with kernels.threads(n):
+            parallel.parallel_for(n, slow)
+
+    blocked = threading.Thread(target=hold)
+    blocked.start()
+    try:
+        assert all_in.wait(timeout=30)
+        with kernels.threads(2):  # its one job waits behind the held workers
+            done = _Tiles()
+            parallel.parallel_for(8, done.add)
+            assert sorted(done.seen) == list(range(8))
+            kept = weakref.ref(done)
+            del done
+            gc.collect()
+            assert kept() is None  # the queued job does not keep the tiles' data alive
+    finally:
         release.set()
-        blocked.join(timeout=30)
+    blocked.join(timeout=30)
     assert not blocked.is_alive()
 
 

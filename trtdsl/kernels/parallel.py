@@ -106,9 +106,15 @@ def parallel_for(count: int, body: Callable[[int], None]) -> None:
             wait = call.running > 0
         if wait:
             call.finished.get()
+        # Jobs still queued behind other callers' tiles hold the call: not its tiles' arrays.
+        call.body = _finished_body
         error = error or call.error
         if error is not None:
             raise error
+
+
+def _finished_body(index: int) -> None:
+    raise AssertionError("internal: a tile of a finished parallel_for")
 
 
 class _Call:
