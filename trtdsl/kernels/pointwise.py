@@ -152,11 +152,15 @@ def _leaky_relu(x: np.ndarray, a: Activation) -> None:
 
 
 def _sigmoid(x: np.ndarray, a: Activation) -> None:
+    _sigmoid_into(x, x)
+
+
+def _sigmoid_into(x: np.ndarray, out: np.ndarray) -> None:
     # 1 / (1 + exp(-x)): exp overflows to inf below -88.7, giving exactly 0.
-    np.negative(x, out=x)
-    np.exp(x, out=x)
-    np.add(x, np.float32(1), out=x)
-    np.reciprocal(x, out=x)
+    np.negative(x, out=out)
+    np.exp(out, out=out)
+    np.add(out, np.float32(1), out=out)
+    np.reciprocal(out, out=out)
 
 
 def _silu(x: np.ndarray, a: Activation) -> None:
@@ -171,10 +175,7 @@ def _silu(x: np.ndarray, a: Activation) -> None:
 def _x_sigmoid(x: np.ndarray, a: Activation) -> None:
     # x * sigmoid(x), the sigmoid rounded first (as a SIGMOID layer and a PROD compute it).
     t = _temp(x, "t")
-    np.negative(x, out=t)
-    np.exp(t, out=t)
-    np.add(t, np.float32(1), out=t)
-    np.reciprocal(t, out=t)
+    _sigmoid_into(x, t)
     np.multiply(x, t, out=x)
 
 
