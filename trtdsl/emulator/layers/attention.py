@@ -104,7 +104,8 @@ class IAttentionInputLayer(ILayer):
     def _compute(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         q, k, v = (float_compute(x) for x in xs[:3])
         repeat = q.shape[1] // k.shape[1]
-        k, v = np.repeat(k, repeat, axis=1), np.repeat(v, repeat, axis=1)
+        if repeat > 1:  # grouped keys and values shared by several query heads
+            k, v = np.repeat(k, repeat, axis=1), np.repeat(v, repeat, axis=1)
         kind = self._p["causal_kind"]
         if self._p["norm_op"] == AttentionNormalizationOp.SOFTMAX and kind in (
             CausalMaskKind.NONE,
